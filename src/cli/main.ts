@@ -1,0 +1,63 @@
+/**
+ * CLI entry: parses argv, runs the command and maps failures to exit codes
+ * (usage 2, expected failure 1, unexpected 70, interrupted 130). The first
+ * SIGINT/SIGTERM aborts the running command; a second SIGINT exits at once.
+ */
+import { CommanderError } from "commander";
+import { CancelledError, ExitCode, UsageError, UserError } from "../errors.ts";
+import { log } from "../log/logger.ts";
+import { configureLogging, setProcessSignal } from "./context.ts";
+import { buildProgram } from "./program.ts";
+
+function exitCodeOf(err: unknown): number {
+  if (err instanceof CommanderError) {
+    if (err.code === "commander.helpDisplayed" || err.code === "commander.version") {
+      return ExitCode.ok;
+    }
+    return ExitCode.usage;
+  }
+  if (err instanceof UsageError) {
+    log.error(err.message);
+    log.raw("(run with --help for usage)");
+    return ExitCode.usage;
+  }
+  if (err instanceof CancelledError || (err instanceof DOMException && err.name === "AbortError")) {
+    log.error("Interrupted");
+    return ExitCode.interrupted;
+  }
+  if (err instanceof UserError) {
+    log.error(err.message);
+    if (err.cause) log.debug(`Caused by: ${String((err.cause as Error).stack ?? err.cause)}`);
+    return ExitCode.failure;
+  }
+  const e = err instanceof Error ? err : new Error(String(err));
+  log.error(`Unexpected error: ${e.message}`);
+  if (log.enabled("debug")) log.debug(e.stack ?? "");
+  else log.raw("(run with --debug for the stack trace)");
+  return ExitCode.unexpected;
+}
+
+/** Runs the CLI with `args` and returns the exit code. */
+export async function runCli(args: string[]): Promise<number> {
+  const controller = new AbortController();
+  setProcessSignal(controller.signal);
+  let interrupts = 0;
+  const onSignal = (name: string) => () => {
+    interrupts++;
+    if (interrupts > 1 && name === "SIGINT") Deno.exit(ExitCode.interrupted);
+    log.warn(`Received ${name}: stopping (press Ctrl-C again to exit now)`);
+    controller.abort(new CancelledError(`Interrupted by ${name}`));
+  };
+  const handlers = [["SIGINT", onSignal("SIGINT")], ["SIGTERM", onSignal("SIGTERM")]] as const;
+  for (const [sig, handler] of handlers) Deno.addSignalListener(sig, handler);
+  const program = buildProgram();
+  program.hook("preAction", (_root, action) => configureLogging(action));
+  try {
+    await program.parseAsync(args, { from: "user" });
+    return ExitCode.ok;
+  } catch (err) {
+    return exitCodeOf(err);
+  } finally {
+    for (const [sig, handler] of handlers) Deno.removeSignalListener(sig, handler);
+  }
+}

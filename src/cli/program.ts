@@ -1,0 +1,51 @@
+/** The root command `k0rdentd`: global flags and the list of subcommands. */
+import { Command, Option } from "commander";
+import { log } from "../log/logger.ts";
+import { printOut } from "../log/output.ts";
+import { registerConfig } from "./commands/config.ts";
+import { registerShowFlavor } from "./commands/show_flavor.ts";
+import { registerVersion } from "./commands/version.ts";
+
+/** Subcommand registrations, in help order. */
+const COMMANDS: ((program: Command) => void)[] = [
+  registerVersion,
+  registerShowFlavor,
+  registerConfig,
+];
+
+/** Builds the program; settings given here are inherited by every subcommand. */
+export function buildProgram(): Command {
+  const program = new Command("k0rdentd")
+    .description("Install k0s and k0rdent on this host, online or air-gapped")
+    .addOption(
+      new Option("-c, --config-file <path>", "config file (env K0RDENTD_CONFIG_FILE)")
+        .default(undefined, "/etc/k0rdentd/k0rdentd.yaml"),
+    )
+    .addOption(
+      new Option("--log-level <level>", "log level (env K0RDENTD_LOG_LEVEL)")
+        .choices(["error", "warn", "info", "debug"]),
+    )
+    .option("--debug", "shorthand for --log-level debug")
+    .option("-n, --dry-run", "print what would change and change nothing (env K0RDENTD_DRY_RUN)")
+    .addOption(new Option("--output <format>", "output format").choices(["text", "json"]))
+    .exitOverride()
+    .showSuggestionAfterError(true)
+    .showHelpAfterError("(run with --help for usage)")
+    .configureOutput({
+      writeOut: (text) => printOut(text),
+      writeErr: (text) => log.raw(text.replace(/\n$/, "")),
+      outputError: (text, write) => write(text),
+    })
+    .addHelpText(
+      "after",
+      `
+Global flags work before or after the subcommand.
+
+Examples:
+  k0rdentd version
+  k0rdentd config show --output json
+  k0rdentd -c ./k0rdentd.yaml config validate`,
+    );
+  for (const register of COMMANDS) register(program);
+  return program;
+}

@@ -1,0 +1,56 @@
+/** Default configuration: what a file is deep-merged over. */
+import type { Config } from "./schema.ts";
+
+/** The upstream registries the local registry stands in for by default. */
+export const DEFAULT_MIRRORS = [
+  "registry.mirantis.com",
+  "quay.io",
+  "registry.k8s.io",
+  "docker.io",
+  "ghcr.io",
+];
+
+/** Returns a fresh copy of the defaults. */
+export function defaultConfig(): Config {
+  return {
+    logLevel: "info",
+    k0s: {
+      version: "v1.32.8+k0s.0",
+      api: { address: "", port: 6443 },
+      network: { provider: "kuberouter", podCIDR: "10.244.0.0/16", serviceCIDR: "10.96.0.0/12" },
+      storage: { type: "etcd" },
+    },
+    k0rdent: {
+      version: "1.2.0",
+      helm: {
+        chart: "oci://ghcr.io/k0rdent/kcm/charts/kcm",
+        releaseName: "kcm",
+        namespace: "kcm-system",
+        values: {},
+      },
+      credentials: { aws: [], azure: [], openstack: [], vsphere: [], gcp: [] },
+    },
+    airgap: {
+      bundlePath: "",
+      registry: {
+        address: "localhost:5000",
+        prefix: "k0rdent-enterprise",
+        insecure: true,
+        caFile: "",
+        mirrors: [...DEFAULT_MIRRORS],
+      },
+    },
+    join: { mode: "", server: "", token: "", tokenFile: "" },
+    registry: {
+      host: "0.0.0.0",
+      port: 5000,
+      storage: "/var/lib/k0rdentd/registry",
+      bundlePath: "",
+      prefix: "k0rdent-enterprise",
+      verifySignature: true,
+      cosignKey: "",
+      tls: { mode: "off", cert: "", key: "", sans: [] },
+      auth: { htpasswd: "", authPulls: false, readOnly: false },
+    },
+  };
+}

@@ -1,0 +1,138 @@
+/**
+ * The configuration schema (`/etc/k0rdentd/k0rdentd.yaml`), validated with zod.
+ * Every object is strict: unknown keys are errors. Defaults live in `defaults.ts`.
+ */
+import { z } from "zod";
+import { LOG_LEVELS } from "../log/logger.ts";
+
+const K0S_VERSION = /^v\d+\.\d+\.\d+\+k0s\.\d+$/;
+const HOST_PORT = /^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$/;
+
+const port = z.number().int().min(1).max(65535);
+const cidr = z.string().regex(/^[0-9a-fA-F:.]+\/\d{1,3}$/, "expected a CIDR such as 10.244.0.0/16");
+
+const base = { name: z.string().min(1), description: z.string().optional() };
+
+const awsCredential = z.strictObject({
+  ...base,
+  region: z.string().optional(),
+  accessKeyID: z.string().min(1),
+  secretAccessKey: z.string().min(1),
+  sessionToken: z.string().optional(),
+});
+
+const azureCredential = z.strictObject({
+  ...base,
+  subscriptionID: z.string().min(1),
+  tenantID: z.string().min(1),
+  clientID: z.string().min(1),
+  clientSecret: z.string().min(1),
+});
+
+const openstackCredential = z.strictObject({
+  ...base,
+  authURL: z.string().url(),
+  region: z.string().optional(),
+  interface: z.string().optional(),
+  applicationCredentialID: z.string().optional(),
+  applicationCredentialSecret: z.string().optional(),
+  username: z.string().optional(),
+  password: z.string().optional(),
+  projectName: z.string().optional(),
+  projectDomainName: z.string().optional(),
+  userDomainName: z.string().optional(),
+}).refine(
+  (c) =>
+    (c.applicationCredentialID && c.applicationCredentialSecret) ||
+    (c.username && c.password && c.projectName),
+  "needs applicationCredentialID and applicationCredentialSecret, or username, password and projectName",
+);
+
+const vsphereCredential = z.strictObject({
+  ...base,
+  vcenter: z.string().min(1),
+  datacenter: z.string().optional(),
+  username: z.string().min(1),
+  password: z.string().min(1),
+});
+
+const gcpCredential = z.strictObject({
+  ...base,
+  /** The service-account key JSON. */
+  credentials: z.string().min(1),
+});
+
+/** The whole configuration. */
+export const configSchema = z.strictObject({
+  logLevel: z.enum(LOG_LEVELS),
+  k0s: z.strictObject({
+    version: z.string().regex(K0S_VERSION, "expected a k0s version such as v1.32.8+k0s.0"),
+    api: z.strictObject({ address: z.string(), port }),
+    network: z.strictObject({
+      provider: z.enum(["kuberouter", "calico", "custom"]),
+      podCIDR: cidr,
+      serviceCIDR: cidr,
+    }),
+    storage: z.strictObject({
+      type: z.enum(["etcd", "kine"]),
+      kineDataSource: z.string().optional(),
+    }),
+    /** Raw k0s ClusterConfig fragment (YAML text or a mapping) merged over the generated one. */
+    config: z.union([z.string(), z.record(z.string(), z.unknown())]).optional(),
+  }),
+  k0rdent: z.strictObject({
+    version: z.string().regex(/^\d+\.\d+\.\d+([-+].+)?$/, "expected a chart version such as 1.2.3"),
+    helm: z.strictObject({
+      chart: z.string().min(1),
+      releaseName: z.string().min(1),
+      namespace: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "expected a namespace name"),
+      values: z.record(z.string(), z.unknown()),
+    }),
+    credentials: z.strictObject({
+      aws: z.array(awsCredential),
+      azure: z.array(azureCredential),
+      openstack: z.array(openstackCredential),
+      vsphere: z.array(vsphereCredential),
+      gcp: z.array(gcpCredential),
+    }),
+  }),
+  airgap: z.strictObject({
+    bundlePath: z.string(),
+    registry: z.strictObject({
+      address: z.string().regex(HOST_PORT, "expected HOST:PORT such as localhost:5000"),
+      prefix: z.string(),
+      insecure: z.boolean(),
+      caFile: z.string(),
+      mirrors: z.array(z.string().min(1)),
+    }),
+  }),
+  join: z.strictObject({
+    mode: z.enum(["", "controller", "worker"]),
+    server: z.string(),
+    token: z.string(),
+    tokenFile: z.string(),
+  }),
+  registry: z.strictObject({
+    host: z.string().min(1),
+    port,
+    storage: z.string().min(1),
+    bundlePath: z.string(),
+    prefix: z.string(),
+    verifySignature: z.boolean(),
+    cosignKey: z.string(),
+    tls: z.strictObject({
+      mode: z.enum(["off", "files", "auto"]),
+      cert: z.string(),
+      key: z.string(),
+      sans: z.array(z.string()),
+    }),
+    auth: z.strictObject({
+      htpasswd: z.string(),
+      authPulls: z.boolean(),
+      readOnly: z.boolean(),
+    }),
+  }),
+});
+
+/** The effective configuration. */
+export type Config = z.infer<typeof configSchema>;

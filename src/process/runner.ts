@@ -1,0 +1,117 @@
+/**
+ * The one seam for running external programs: the only user of `Deno.Command`.
+ * Wrappers for k0s, helm, skopeo, cosign and kubectl build argv and call a
+ * {@link Runner}; tests pass the fake from `fake_runner.ts`.
+ */
+import { ToolError } from "../errors.ts";
+
+/** What to run. `argv[0]` is the program. */
+export interface RunOptions {
+  /** Bytes or text written to the program's stdin (secrets go here, never on argv). */
+  stdin?: string | Uint8Array;
+  /** Extra environment variables. */
+  env?: Record<string, string>;
+  cwd?: string;
+  /** Kill the program after this many milliseconds. */
+  timeoutMs?: number;
+  /** Abort (SIGINT handling): kills the program. */
+  signal?: AbortSignal;
+}
+
+/** What a finished program left behind. */
+export interface RunResult {
+  code: number;
+  stdout: string;
+  /** The last lines of stderr (at most {@link STDERR_TAIL_BYTES}). */
+  stderrTail: string;
+  timedOut: boolean;
+}
+
+/** Runs programs. */
+export interface Runner {
+  run(argv: readonly string[], options?: RunOptions): Promise<RunResult>;
+}
+
+/** How much of stderr a result keeps. */
+export const STDERR_TAIL_BYTES = 4096;
+
+/** Runs `argv` and throws a {@link ToolError} unless it exits 0. */
+export async function runChecked(
+  runner: Runner,
+  argv: readonly string[],
+  options?: RunOptions,
+): Promise<RunResult> {
+  const result = await runner.run(argv, options);
+  if (result.timedOut) {
+    throw new ToolError(
+      argv,
+      result.code,
+      result.stderrTail,
+      `Command "${argv.join(" ")}" timed out after ${options?.timeoutMs} ms`,
+    );
+  }
+  if (result.code !== 0) throw new ToolError(argv, result.code, result.stderrTail);
+  return result;
+}
+
+/** The real runner, on `Deno.Command`. */
+export class ProcessRunner implements Runner {
+  async run(argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+    const [program, ...args] = argv;
+    let child: Deno.ChildProcess;
+    try {
+      child = new Deno.Command(program, {
+        args,
+        cwd: options.cwd,
+        env: options.env,
+        stdin: options.stdin === undefined ? "null" : "piped",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) {
+        throw new ToolError(argv, 127, "", `Cannot run "${program}": not found on PATH`);
+      }
+      throw err;
+    }
+    let timedOut = false;
+    const kill = () => {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* already gone */ }
+    };
+    const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => {
+      timedOut = true;
+      kill();
+    }, options.timeoutMs);
+    options.signal?.addEventListener("abort", kill, { once: true });
+    try {
+      if (options.stdin !== undefined) {
+        const writer = child.stdin.getWriter();
+        const data = typeof options.stdin === "string"
+          ? new TextEncoder().encode(options.stdin)
+          : options.stdin;
+        await writer.write(data).catch(() => {});
+        await writer.close().catch(() => {});
+      }
+      const [stdout, stderr, status] = await Promise.all([
+        new Response(child.stdout).text(),
+        readTail(child.stderr),
+        child.status,
+      ]);
+      return { code: status.code, stdout, stderrTail: stderr, timedOut };
+    } finally {
+      clearTimeout(timer);
+      options.signal?.removeEventListener("abort", kill);
+    }
+  }
+}
+
+async function readTail(stream: ReadableStream<Uint8Array>): Promise<string> {
+  const decoder = new TextDecoder();
+  let tail = "";
+  for await (const chunk of stream) {
+    tail = (tail + decoder.decode(chunk, { stream: true })).slice(-STDERR_TAIL_BYTES);
+  }
+  return tail;
+}
