@@ -51,6 +51,11 @@ function envFlag(name: string): boolean | undefined {
   return /^(1|true|yes|on)$/i.test(v);
 }
 
+/** True when `--dry-run` or `K0RDENTD_DRY_RUN` asks for a plan only. */
+export function isDryRun(cmd: Command): boolean {
+  return globalOptions(cmd).dryRun ?? envFlag("K0RDENTD_DRY_RUN") ?? false;
+}
+
 /** Global options of `cmd` (set before or after the subcommand). */
 export function globalOptions(cmd: Command): GlobalOptions {
   return cmd.optsWithGlobals() as GlobalOptions;
@@ -109,7 +114,7 @@ export async function commandContext(
     config,
     configFile: read,
     output,
-    dryRun: opts.dryRun ?? envFlag("K0RDENTD_DRY_RUN") ?? false,
+    dryRun: isDryRun(cmd),
     runner: processRunner,
     signal: processSignal,
   };

@@ -9,7 +9,8 @@ import { log } from "../log/logger.ts";
 import { configureLogging, setProcessSignal } from "./context.ts";
 import { buildProgram } from "./program.ts";
 
-function exitCodeOf(err: unknown): number {
+/** Maps a failure to its exit code and reports it on the log. */
+export function exitCodeOf(err: unknown): number {
   if (err instanceof CommanderError) {
     if (err.code === "commander.helpDisplayed" || err.code === "commander.version") {
       return ExitCode.ok;

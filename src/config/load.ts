@@ -182,6 +182,7 @@ export async function checkConfig(options: LoadOptions = {}): Promise<ConfigChec
     origins.set(formatPath(o.path), `flag ${o.flag}`);
   }
 
+  const unexpanded = new Set(problems.map((p) => p.path));
   const merged = deepMerge(defaultConfig(), layered);
   const result = configSchema.safeParse(merged, { reportInput: true });
   if (!result.success) {
@@ -190,6 +191,7 @@ export async function checkConfig(options: LoadOptions = {}): Promise<ConfigChec
       for (const key of keys) {
         const path = key === undefined ? issue.path : [...issue.path, key];
         const dotted = formatPath(path);
+        if (unexpanded.has(dotted)) continue;
         const origin = origins.get(dotted) ?? lineOf(path);
         problems.push({
           path: dotted,

@@ -1,7 +1,7 @@
 /** Masks secrets in a configuration before it is shown or logged. */
 
 /** Keys whose string values are secrets, wherever they appear (including helm values). */
-export const SECRET_KEY = /(secret|password|token|credentials|accesskeyid|privatekey)$/i;
+export const SECRET_KEY = /secret|password|token$|credentials$|accesskeyid|privatekey/i;
 
 /** The placeholder shown instead of a secret. */
 export const MASK = "********";

@@ -24,12 +24,14 @@ export async function writeFileAtomic(
   try {
     const file = await Deno.open(temp, { write: true, createNew: true, mode });
     try {
-      if (data instanceof ReadableStream) {
-        await data.pipeTo(file.writable, { preventClose: true });
-      } else {
-        const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+      const writeAll = async (bytes: Uint8Array) => {
         let offset = 0;
         while (offset < bytes.length) offset += await file.write(bytes.subarray(offset));
+      };
+      if (data instanceof ReadableStream) {
+        for await (const chunk of data) await writeAll(chunk);
+      } else {
+        await writeAll(typeof data === "string" ? new TextEncoder().encode(data) : data);
       }
       await Deno.chmod(temp, mode);
       await file.sync();

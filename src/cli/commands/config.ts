@@ -8,7 +8,7 @@ import { UserError } from "../../errors.ts";
 import { writeFileAtomic } from "../../fsx/atomic_write.ts";
 import { log } from "../../log/logger.ts";
 import { printData } from "../../log/output.ts";
-import { commandContext, globalOptions, outputFormat } from "../context.ts";
+import { commandContext, globalOptions, isDryRun, outputFormat } from "../context.ts";
 
 async function exists(path: string): Promise<boolean> {
   try {
@@ -44,7 +44,7 @@ export function registerConfig(program: Command): void {
       if (!opts.force && await exists(target)) {
         throw new UserError(`Config file "${target}" already exists: use --force to overwrite it`);
       }
-      if (globals.dryRun) {
+      if (isDryRun(cmd)) {
         log.info(`Dry run: would write the default config to "${target}" (mode 0600)`);
         return;
       }

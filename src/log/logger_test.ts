@@ -1,0 +1,52 @@
+import assert from "node:assert/strict";
+import { Logger } from "./logger.ts";
+
+function collector(terminal = false) {
+  const lines: string[] = [];
+  return { lines, sink: { write: (l: string) => lines.push(l), isTerminal: () => terminal } };
+}
+
+Deno.test("Logger honours levels", () => {
+  const { lines, sink } = collector();
+  const log = new Logger();
+  log.configure({ level: "warn", sink });
+  log.error("e");
+  log.warn("w");
+  log.info("i");
+  log.debug("d");
+  assert.deepEqual(lines, ["ERROR e", "WARN  w"]);
+});
+
+Deno.test("Logger adds timestamps only at debug", () => {
+  const { lines, sink } = collector();
+  const log = new Logger();
+  log.configure({ level: "debug", sink });
+  log.info("hello");
+  assert.match(lines[0], /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z INFO  hello$/);
+});
+
+Deno.test("Logger colours only on a TTY and never with NO_COLOR", () => {
+  const saved = Deno.env.get("NO_COLOR");
+  try {
+    Deno.env.delete("NO_COLOR");
+    const tty = collector(true);
+    const a = new Logger();
+    a.configure({ sink: tty.sink });
+    a.warn("x");
+    assert.ok(tty.lines[0].includes("\x1b["));
+    const pipe = collector(false);
+    const b = new Logger();
+    b.configure({ sink: pipe.sink });
+    b.warn("x");
+    assert.ok(!pipe.lines[0].includes("\x1b["));
+    Deno.env.set("NO_COLOR", "1");
+    const noColour = collector(true);
+    const c = new Logger();
+    c.configure({ sink: noColour.sink });
+    c.warn("x");
+    assert.ok(!noColour.lines[0].includes("\x1b["));
+  } finally {
+    if (saved === undefined) Deno.env.delete("NO_COLOR");
+    else Deno.env.set("NO_COLOR", saved);
+  }
+});

@@ -1,0 +1,49 @@
+/** Runs `main.ts` as a subprocess with the compiled binary's permission flags, for end-to-end CLI tests. */
+import { fileURLToPath } from "node:url";
+import { BINARY_PERMISSIONS } from "../../src/permissions.ts";
+
+/** The repository's `main.ts`. */
+export const MAIN_TS = fileURLToPath(new URL("../../main.ts", import.meta.url));
+
+/** What a CLI run left behind. */
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Options of {@link runCli}. */
+export interface CliOptions {
+  /** Environment added to a clean one (PATH and HOME are kept; K0RDENTD_* from the host are not). */
+  env?: Record<string, string>;
+  cwd?: string;
+  stdin?: string;
+}
+
+/** Runs `deno run <BINARY_PERMISSIONS> main.ts ...args` and collects its output. */
+export async function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
+  const env: Record<string, string> = {
+    PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+    HOME: Deno.env.get("HOME") ?? "/tmp",
+    NO_COLOR: "1",
+    ...(Deno.env.get("DENO_DIR") ? { DENO_DIR: Deno.env.get("DENO_DIR")! } : {}),
+    ...options.env,
+  };
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", ...BINARY_PERMISSIONS, MAIN_TS, ...args],
+    env,
+    clearEnv: true,
+    cwd: options.cwd,
+    stdin: options.stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (options.stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(options.stdin));
+    await writer.close();
+  }
+  const out = await child.output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
