@@ -22,7 +22,7 @@ Deno.test("Logger adds timestamps only at debug", () => {
   const log = new Logger();
   log.configure({ level: "debug", sink });
   log.info("hello");
-  assert.match(lines[0], /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z INFO  hello$/);
+  assert.match(lines[0], /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z INFO {2}hello$/);
 });
 
 Deno.test("Logger colours only on a TTY and never with NO_COLOR", () => {
