@@ -1,0 +1,33 @@
+/** Repository names and tags as the distribution spec defines them; invalid ones are refused. */
+import { RegistryError } from "./errors.ts";
+
+/** `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*` (spec v1.1). */
+const NAME_RE =
+  /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$/;
+const TAG_RE = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/;
+/** Longest repository name accepted (distribution's limit). */
+export const MAX_NAME_LENGTH = 255;
+
+/** True when `name` is a valid repository name. */
+export function isRepositoryName(name: string): boolean {
+  return name.length <= MAX_NAME_LENGTH && NAME_RE.test(name);
+}
+
+/** Throws `NAME_INVALID` unless `name` is a valid repository name. */
+export function checkRepositoryName(name: string): void {
+  if (!isRepositoryName(name)) {
+    throw new RegistryError("NAME_INVALID", `Invalid repository name "${name.slice(0, 300)}"`);
+  }
+}
+
+/** True when `tag` is a valid tag. */
+export function isTag(tag: string): boolean {
+  return TAG_RE.test(tag);
+}
+
+/** Throws `TAG_INVALID` unless `tag` is a valid tag. */
+export function checkTag(tag: string): void {
+  if (!TAG_RE.test(tag)) {
+    throw new RegistryError("TAG_INVALID", `Invalid tag "${tag.slice(0, 200)}"`);
+  }
+}

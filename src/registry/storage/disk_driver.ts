@@ -1,0 +1,221 @@
+/** The storage driver on a local directory: temp file + fsync + rename writes, 1 MiB streaming reads. */
+import { dirname, join } from "node:path";
+import type { AppendHandle, DirEntry, FileInfo, StorageDriver } from "./driver.ts";
+
+/** Size of each read when streaming a blob out (larger reads are much faster than 64 KiB). */
+export const READ_CHUNK = 1 << 20;
+/** Appends are gathered into writes of this size. */
+const WRITE_CHUNK = 1 << 20;
+
+function notFound(err: unknown): boolean {
+  return err instanceof Deno.errors.NotFound;
+}
+
+/** Streams `length` bytes of an open file in fresh 1 MiB buffers, closing it at the end. */
+function fileStream(file: Deno.FsFile, length: number): ReadableStream<Uint8Array> {
+  let remaining = length;
+  let closed = false;
+  const close = () => {
+    if (!closed) {
+      closed = true;
+      file.close();
+    }
+  };
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (remaining <= 0) {
+        close();
+        controller.close();
+        return;
+      }
+      const buf = new Uint8Array(Math.min(READ_CHUNK, remaining));
+      let filled = 0;
+      try {
+        while (filled < buf.length) {
+          const n = await file.read(buf.subarray(filled));
+          if (n === null) break;
+          filled += n;
+        }
+      } catch (err) {
+        close();
+        controller.error(err);
+        return;
+      }
+      if (filled === 0) {
+        close();
+        controller.error(new Error("File shorter than expected"));
+        return;
+      }
+      remaining -= filled;
+      controller.enqueue(filled === buf.length ? buf : buf.subarray(0, filled));
+      if (remaining <= 0) {
+        close();
+        controller.close();
+      }
+    },
+    cancel() {
+      close();
+    },
+  }, { highWaterMark: 0 });
+}
+
+class DiskAppend implements AppendHandle {
+  #file: Deno.FsFile;
+  #buf = new Uint8Array(WRITE_CHUNK);
+  #used = 0;
+  constructor(file: Deno.FsFile) {
+    this.#file = file;
+  }
+  async #writeAll(bytes: Uint8Array): Promise<void> {
+    let off = 0;
+    while (off < bytes.length) off += await this.#file.write(bytes.subarray(off));
+  }
+  async write(chunk: Uint8Array): Promise<void> {
+    if (chunk.length >= WRITE_CHUNK) {
+      await this.#flush();
+      await this.#writeAll(chunk);
+      return;
+    }
+    if (this.#used + chunk.length > WRITE_CHUNK) await this.#flush();
+    this.#buf.set(chunk, this.#used);
+    this.#used += chunk.length;
+  }
+  async #flush(): Promise<void> {
+    if (this.#used === 0) return;
+    await this.#writeAll(this.#buf.subarray(0, this.#used));
+    this.#used = 0;
+  }
+  async close(sync: boolean): Promise<void> {
+    try {
+      await this.#flush();
+      if (sync) await this.#file.sync();
+    } finally {
+      this.#file.close();
+    }
+  }
+  abort(): void {
+    this.#file.close();
+  }
+}
+
+/** A {@link StorageDriver} on the directory `root`. */
+export class DiskDriver implements StorageDriver {
+  constructor(readonly root: string) {}
+
+  get location(): string {
+    return this.root;
+  }
+
+  #abs(path: string): string {
+    return join(this.root, path);
+  }
+
+  async stat(path: string): Promise<FileInfo | undefined> {
+    try {
+      const s = await Deno.stat(this.#abs(path));
+      return { size: s.size, mtimeMs: s.mtime?.getTime() ?? 0, isDirectory: s.isDirectory };
+    } catch (err) {
+      if (notFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async readFile(path: string): Promise<Uint8Array | undefined> {
+    try {
+      return await Deno.readFile(this.#abs(path));
+    } catch (err) {
+      if (notFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async writeFile(path: string, data: Uint8Array): Promise<void> {
+    const abs = this.#abs(path);
+    const dir = dirname(abs);
+    const temp = join(dir, `.${crypto.randomUUID()}.tmp`);
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(temp, { write: true, createNew: true, mode: 0o644 });
+    } catch (err) {
+      if (!notFound(err)) throw err;
+      await Deno.mkdir(dir, { recursive: true });
+      file = await Deno.open(temp, { write: true, createNew: true, mode: 0o644 });
+    }
+    try {
+      try {
+        let off = 0;
+        while (off < data.length) off += await file.write(data.subarray(off));
+        await file.sync();
+      } finally {
+        file.close();
+      }
+      await Deno.rename(temp, abs);
+    } catch (err) {
+      await Deno.remove(temp).catch(() => {});
+      throw err;
+    }
+  }
+
+  async openAppend(path: string, create: boolean): Promise<AppendHandle | undefined> {
+    const abs = this.#abs(path);
+    const open = () => Deno.open(abs, { append: true, create, mode: 0o644 });
+    try {
+      return new DiskAppend(await open());
+    } catch (err) {
+      if (!notFound(err)) throw err;
+      if (!create) return undefined;
+      await Deno.mkdir(dirname(abs), { recursive: true });
+      return new DiskAppend(await open());
+    }
+  }
+
+  async openRead(
+    path: string,
+    offset: number,
+    length: number,
+  ): Promise<ReadableStream<Uint8Array> | undefined> {
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(this.#abs(path), { read: true });
+    } catch (err) {
+      if (notFound(err)) return undefined;
+      throw err;
+    }
+    if (offset > 0) await file.seek(offset, Deno.SeekMode.Start);
+    return fileStream(file, length);
+  }
+
+  async rename(from: string, to: string): Promise<void> {
+    const dest = this.#abs(to);
+    try {
+      await Deno.rename(this.#abs(from), dest);
+    } catch (err) {
+      if (!notFound(err) || (await this.stat(from)) === undefined) throw err;
+      await Deno.mkdir(dirname(dest), { recursive: true });
+      await Deno.rename(this.#abs(from), dest);
+    }
+  }
+
+  async remove(path: string, recursive = false): Promise<boolean> {
+    try {
+      await Deno.remove(this.#abs(path), { recursive });
+      return true;
+    } catch (err) {
+      if (notFound(err)) return false;
+      throw err;
+    }
+  }
+
+  async list(dir: string): Promise<DirEntry[]> {
+    const out: DirEntry[] = [];
+    try {
+      for await (const e of Deno.readDir(this.#abs(dir))) {
+        out.push({ name: e.name, isDirectory: e.isDirectory });
+      }
+    } catch (err) {
+      if (notFound(err)) return [];
+      throw err;
+    }
+    return out;
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * The storage driver interface: the few file operations the registry storage needs, with a
+ * disk implementation ({@link DiskDriver} in `disk_driver.ts`) and an in-memory one
+ * (`memory_driver.ts`). Paths are relative to the storage root and come from `layout.ts`.
+ */
+
+/** What {@link StorageDriver.stat} reports. */
+export interface FileInfo {
+  size: number;
+  mtimeMs: number;
+  isDirectory: boolean;
+}
+
+/** One entry of {@link StorageDriver.list}. */
+export interface DirEntry {
+  name: string;
+  isDirectory: boolean;
+}
+
+/** An open file being appended to. */
+export interface AppendHandle {
+  /** Appends `chunk` (the handle may buffer; the caller must not reuse `chunk`). */
+  write(chunk: Uint8Array): Promise<void>;
+  /** Flushes, optionally fsyncs, and closes. */
+  close(sync: boolean): Promise<void>;
+  /** Closes without flushing buffered bytes (after a failed write). */
+  abort(): void;
+}
+
+/** File operations on a storage root. Every write is atomic (temp + rename) or an append. */
+export interface StorageDriver {
+  /** Where the storage lives, for messages (`/var/lib/k0rdentd/registry` or `memory`). */
+  readonly location: string;
+  /** Size and time of `path`, or undefined when it does not exist. */
+  stat(path: string): Promise<FileInfo | undefined>;
+  /** Whole content of a small file, or undefined when it does not exist. */
+  readFile(path: string): Promise<Uint8Array | undefined>;
+  /** Replaces `path` atomically (temp file beside it, fsync, rename), creating parents. */
+  writeFile(path: string, data: Uint8Array): Promise<void>;
+  /** Opens `path` for appending, creating it (and parents) when `create` is set. */
+  openAppend(path: string, create: boolean): Promise<AppendHandle | undefined>;
+  /** Streams `length` bytes of `path` from `offset`, or undefined when it does not exist. */
+  openRead(
+    path: string,
+    offset: number,
+    length: number,
+  ): Promise<ReadableStream<Uint8Array> | undefined>;
+  /** Renames atomically, replacing `to` and creating its parents. */
+  rename(from: string, to: string): Promise<void>;
+  /** Removes a file (or a directory tree); false when it did not exist. */
+  remove(path: string, recursive?: boolean): Promise<boolean>;
+  /** Entries of a directory; empty when it does not exist. */
+  list(dir: string): Promise<DirEntry[]>;
+}

@@ -1,0 +1,117 @@
+/**
+ * Every path inside the registry's storage directory, computed here and nowhere else.
+ *
+ * ```text
+ * <storage>/
+ * ├── blobs/                              content store, shared by all repositories
+ * │   ├── sha256/<h0h1>/<hex>             one immutable file per blob (layers, configs, manifests)
+ * │   └── sha512/<h0h1>/<hex>
+ * ├── uploads/
+ * │   └── <uuid>                          data of one upload in progress (hashed as it is written;
+ * │                                       renamed into blobs/ once digest and size are checked)
+ * ├── repositories/
+ * │   └── <name/with/slashes>/            a repository (name components never start with "_")
+ * │       ├── _layers/<alg>/<hex>         empty file: the blob is linked into this repository
+ * │       ├── _manifests/
+ * │       │   ├── revisions/<alg>/<hex>   empty file: the manifest (a blob) belongs here
+ * │       │   └── tags/<tag>              text file holding a manifest digest (atomic rename)
+ * │       └── _referrers/<alg>/<subject-hex>/<alg>-<hex>
+ * │                                       empty file: manifest <alg>:<hex> has that subject
+ * └── tls/                                `--tls auto` CA and server certificate
+ * ```
+ *
+ * Every write is a temp file plus `rename`, so a blob, link or tag is fully
+ * present or absent after a crash; temp files start with "." (tags) or live in
+ * `uploads/` (blobs) and are never listed. Nothing in memory is needed to read
+ * the layout, so several processes can share one directory.
+ */
+import { join } from "node:path";
+import { type DigestAlgorithm, parseDigest } from "../digest.ts";
+import { checkRepositoryName, checkTag } from "../names.ts";
+
+/** Directory of the content store. */
+export const BLOBS_DIR = "blobs";
+/** Directory of uploads in progress. */
+export const UPLOADS_DIR = "uploads";
+/** Directory of repositories. */
+export const REPOSITORIES_DIR = "repositories";
+/** Directory of `--tls auto` material. */
+export const TLS_DIR = "tls";
+/** Marker directory that makes a directory under `repositories/` a repository. */
+export const MANIFESTS_DIR = "_manifests";
+
+const UPLOAD_ID_RE = /^[a-f0-9-]{36}$/;
+
+/** True when `id` has the shape of an upload id (a UUID). */
+export function isUploadId(id: string): boolean {
+  return UPLOAD_ID_RE.test(id);
+}
+
+/** Path computations relative to the storage root; every argument is validated first. */
+export const layout = {
+  /** `blobs/<alg>/<h0h1>/<hex>`. */
+  blob(digest: string): string {
+    const { algorithm, hex } = parseDigest(digest);
+    return join(BLOBS_DIR, algorithm, hex.slice(0, 2), hex);
+  },
+  /** `blobs/<alg>`. */
+  blobs(algorithm: DigestAlgorithm): string {
+    return join(BLOBS_DIR, algorithm);
+  },
+  /** `uploads/<id>`. */
+  upload(id: string): string {
+    if (!isUploadId(id)) throw new Error(`Invalid upload id "${id}"`);
+    return join(UPLOADS_DIR, id);
+  },
+  /** `repositories/<name>`. */
+  repository(name: string): string {
+    checkRepositoryName(name);
+    return join(REPOSITORIES_DIR, name);
+  },
+  /** `repositories/<name>/_layers/<alg>/<hex>`. */
+  blobLink(name: string, digest: string): string {
+    const { algorithm, hex } = parseDigest(digest);
+    return join(layout.repository(name), "_layers", algorithm, hex);
+  },
+  /** `repositories/<name>/_layers`. */
+  blobLinks(name: string): string {
+    return join(layout.repository(name), "_layers");
+  },
+  /** `repositories/<name>/_manifests/revisions/<alg>/<hex>`. */
+  revision(name: string, digest: string): string {
+    const { algorithm, hex } = parseDigest(digest);
+    return join(layout.repository(name), MANIFESTS_DIR, "revisions", algorithm, hex);
+  },
+  /** `repositories/<name>/_manifests/revisions`. */
+  revisions(name: string): string {
+    return join(layout.repository(name), MANIFESTS_DIR, "revisions");
+  },
+  /** `repositories/<name>/_manifests/tags/<tag>`. */
+  tag(name: string, tag: string): string {
+    checkTag(tag);
+    return join(layout.repository(name), MANIFESTS_DIR, "tags", tag);
+  },
+  /** `repositories/<name>/_manifests/tags`. */
+  tags(name: string): string {
+    return join(layout.repository(name), MANIFESTS_DIR, "tags");
+  },
+  /** `repositories/<name>/_referrers/<alg>/<subject-hex>`. */
+  referrers(name: string, subject: string): string {
+    const { algorithm, hex } = parseDigest(subject);
+    return join(layout.repository(name), "_referrers", algorithm, hex);
+  },
+  /** `repositories/<name>/_referrers/<alg>/<subject-hex>/<alg>-<hex>`. */
+  referrer(name: string, subject: string, digest: string): string {
+    const { algorithm, hex } = parseDigest(digest);
+    return join(layout.referrers(name, subject), `${algorithm}-${hex}`);
+  },
+  /** The digest a referrer link's file name stands for, or undefined for a foreign file. */
+  referrerDigest(fileName: string): string | undefined {
+    const m = /^(sha256|sha512)-([a-f0-9]+)$/.exec(fileName);
+    return m ? `${m[1]}:${m[2]}` : undefined;
+  },
+  /** `tls/<file>`. */
+  tls(file: string): string {
+    return join(TLS_DIR, file);
+  },
+};
