@@ -11,6 +11,9 @@ import { UserError } from "../errors.ts";
 /** Build flavors. */
 export type Flavor = "online" | "airgap";
 
+/** Compression of an embedded asset; both decompress with the built-in `DecompressionStream`. */
+export type AssetCompression = "gzip" | "brotli";
+
 /** One embedded file. */
 export interface AssetInfo {
   /** Logical name, e.g. `k0s` or `helm`. */
@@ -25,6 +28,8 @@ export interface AssetInfo {
   /** Size and SHA-256 of the compressed file as embedded. */
   compressedSize: number;
   compressedSha256: string;
+  /** How the file is compressed; absent means `gzip`. */
+  compression?: AssetCompression;
 }
 
 /** The build metadata. */
