@@ -3,6 +3,8 @@ import { Command, Option } from "commander";
 import { log } from "../log/logger.ts";
 import { printOut } from "../log/output.ts";
 import { registerConfig } from "./commands/config.ts";
+import { registerExportWorkerArtifacts } from "./commands/export_worker_artifacts.ts";
+import { registerInstall } from "./commands/install.ts";
 import { registerShowFlavor } from "./commands/show_flavor.ts";
 import { registerVersion } from "./commands/version.ts";
 
@@ -11,6 +13,8 @@ const COMMANDS: ((program: Command) => void)[] = [
   registerVersion,
   registerShowFlavor,
   registerConfig,
+  registerExportWorkerArtifacts,
+  registerInstall,
 ];
 
 /** Builds the program; settings given here are inherited by every subcommand. */

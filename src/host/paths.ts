@@ -15,10 +15,16 @@ export const HOST = {
   containerdCertsD: "/etc/k0s/containerd.d/certs.d",
   binDir: "/usr/local/bin",
   k0sBinary: "/usr/local/bin/k0s",
+  k0sControllerUnit: "/etc/systemd/system/k0scontroller.service",
+  k0sWorkerUnit: "/etc/systemd/system/k0sworker.service",
+  k0sControllerInitScript: "/etc/init.d/k0scontroller",
+  k0sWorkerInitScript: "/etc/init.d/k0sworker",
   k0sData: "/var/lib/k0s",
   k0sImages: "/var/lib/k0s/images",
   k0sAdminKubeconfig: "/var/lib/k0s/pki/admin.conf",
   stateDir: "/var/lib/k0rdentd",
+  installState: "/var/lib/k0rdentd/install-state.json",
+  helmValues: "/var/lib/k0rdentd/kcm-values.yaml",
   registryStorage: "/var/lib/k0rdentd/registry",
 } as const;
 

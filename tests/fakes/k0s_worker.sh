@@ -1,13 +1,20 @@
 #!/bin/sh
-# Fake k0s for worker-join tests (stands in for the real binary, which needs systemd and root).
+# Fake k0s for join and worker-bundle tests (the real binary needs systemd, root and a cluster).
 # Appends its argv as one line to $FAKE_K0S_LOG. State lives under $K0RDENTD_ROOT:
-#   install worker ...  -> creates etc/systemd/system/k0sworker.service (what k0s would install)
-#   start               -> marks k0s running;  status -> exit 0 when running, 1 otherwise
+#   install <role> ...   -> creates etc/systemd/system/k0s<role>.service (what k0s would install)
+#   start                -> marks k0s running
+#   status [-o json]     -> exit 0 with a status (role $FAKE_K0S_ROLE, default worker) when
+#                           running or FAKE_K0S_RUNNING=1, else exit 1
+#   version              -> prints $FAKE_K0S_VERSION (default v1.32.8+k0s.0)
+#   token create --role=R --expiry=E -> prints a fake token "fake-token-R-E"
+#   kubectl get node ... -> prints "True" (the node is Ready)
 # FAKE_K0S_TOKEN_COPY, when set, receives a copy of the --token-file given to "install".
 set -eu
 printf '%s\n' "$*" >>"${FAKE_K0S_LOG:?FAKE_K0S_LOG is not set}"
 root=${K0RDENTD_ROOT:?K0RDENTD_ROOT is not set}
 running=$root/run/fake-k0s.running
+version=${FAKE_K0S_VERSION:-v1.32.8+k0s.0}
+role=${FAKE_K0S_ROLE:-worker}
 case ${1:-} in
   install)
     if [ "${FAKE_K0S_TOKEN_COPY:-}" ] && [ "${3:-}" = "--token-file" ]; then
@@ -21,12 +28,22 @@ case ${1:-} in
     : >"$running"
     ;;
   status)
-    if [ -e "$running" ]; then
-      printf 'Version: v1.32.8+k0s.0\nRole: worker\n'
-    else
+    if [ ! -e "$running" ] && [ "${FAKE_K0S_RUNNING:-}" != 1 ]; then
       echo "Error: k0s not running" >&2
       exit 1
     fi
+    if [ "${2:-}" = "-o" ]; then
+      printf '{"Version":"%s","Pid":42,"Role":"%s","SysInit":"linux-systemd"}\n' "$version" "$role"
+    else
+      printf 'Version: %s\nProcess ID: 42\nRole: %s\n' "$version" "$role"
+    fi
     ;;
+  version) echo "$version" ;;
+  token)
+    r=${3#--role=}
+    e=${4#--expiry=}
+    echo "fake-token-$r-$e"
+    ;;
+  kubectl) echo "True" ;;
   *) ;;
 esac

@@ -1,0 +1,78 @@
+/** `k0rdentd install`: flags to options; the work is in `src/install/`. */
+import type { Command } from "commander";
+import { readBuildInfo } from "../../assets/build_info.ts";
+import { formatSummary, install } from "../../install/install.ts";
+import { installOptions } from "../../install/options.ts";
+import { PREFLIGHT_NAMES } from "../../install/preflight.ts";
+import { printData } from "../../log/output.ts";
+import { commandContext, flagOverrides } from "../context.ts";
+
+const OVERRIDES = {
+  k0sVersion: { path: ["k0s", "version"], flag: "--k0s-version" },
+  k0rdentVersion: { path: ["k0rdent", "version"], flag: "--k0rdent-version" },
+  registryAddress: { path: ["airgap", "registry", "address"], flag: "--registry-address" },
+  registryPrefix: { path: ["airgap", "registry", "prefix"], flag: "--registry-prefix" },
+  registryCa: { path: ["airgap", "registry", "caFile"], flag: "--registry-ca" },
+  airgapBundlePath: { path: ["airgap", "bundlePath"], flag: "--airgap-bundle-path" },
+};
+
+/** Registers `install`. */
+export function registerInstall(program: Command): void {
+  program.command("install")
+    .description(
+      "Install k0s and k0rdent on this host (idempotent: rerun to resume or apply changes)",
+    )
+    .option("--airgap", "install from the local registry (implied by the air-gap build)")
+    .option("--k0s-binary <path>", "install this k0s binary instead of downloading/extracting one")
+    .option("--helm-binary <path>", "use this helm instead of the one on PATH")
+    .option("--k0s-version <version>", "k0s version to download, e.g. v1.32.8+k0s.0")
+    .option("--k0rdent-version <version>", "k0rdent chart version, e.g. 1.2.0")
+    .option("--registry-address <host:port>", "air-gap registry (config airgap.registry.address)")
+    .option("--registry-prefix <prefix>", "repository prefix in the registry")
+    .option("--registry-ca <file>", "CA of a TLS registry (default: plain HTTP)")
+    .option("--airgap-bundle-path <path>", "the air-gap bundle the registry was loaded from")
+    .option("--replace-k0s", "replace an installed k0s of another version")
+    .option(
+      "--ignore-preflight-errors <names>",
+      `checks to only warn about: ${PREFLIGHT_NAMES.join(",")} or all`,
+    )
+    .option(
+      "--timeout <duration>",
+      "limit for each readiness wait (default 5m Kubernetes, 15m k0rdent)",
+    )
+    .option("--k0rdent-timeout <duration>", "limit for k0rdent to become ready (default 15m)")
+    .option("--command-timeout <duration>", "limit for any one k0s/helm command (default 10m)")
+    .option("--poll-interval <duration>", "sleep between readiness checks (default 5s)")
+    .option("--k0s-download-url <url>", "base URL of k0s releases (env K0RDENTD_K0S_DOWNLOAD_URL)")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  sudo k0rdentd install
+  sudo k0rdentd install --dry-run
+  sudo k0rdentd install --k0rdent-version 1.2.0 --timeout 10m
+  sudo k0rdentd install --airgap --k0s-binary ./k0s --registry-address 10.0.0.5:5000
+  sudo k0rdentd install --ignore-preflight-errors=ports,disk`,
+    )
+    .action(async (flags, cmd: Command) => {
+      const overrides = flagOverrides(cmd, OVERRIDES);
+      if (flags.registryCa !== undefined) {
+        overrides.push({
+          path: ["airgap", "registry", "insecure"],
+          value: false,
+          flag: "--registry-ca",
+        });
+      }
+      const ctx = await commandContext(cmd, overrides);
+      const flavor = (await readBuildInfo()).flavor;
+      const summary = await install({
+        config: ctx.config,
+        options: installOptions(flags, flavor === "airgap"),
+        runner: ctx.runner,
+        dryRun: ctx.dryRun,
+        output: ctx.output,
+        signal: ctx.signal,
+      });
+      printData(ctx.output, summary, () => formatSummary(summary));
+    });
+}

@@ -1,0 +1,108 @@
+/**
+ * `install`: builds the context every phase runs with, runs the phases
+ * (skipping what is done, planning under dry-run) and returns the summary.
+ */
+import type { Config } from "../config/schema.ts";
+import { HostMutator } from "../host/mutator.ts";
+import { HOST } from "../host/paths.ts";
+import { K0sCli } from "../k0s/k0s_cli.ts";
+import { Kubectl } from "../kube/kubectl.ts";
+import type { OutputFormat } from "../log/output.ts";
+import type { Runner } from "../process/runner.ts";
+import type { InstallContext, InstallOptions, Phase } from "./phase.ts";
+import { INSTALL_PHASES } from "./phases.ts";
+import { type PhaseResult, runPhases } from "./run_phases.ts";
+import { loadState } from "./state.ts";
+
+/** What `install` needs from the CLI. */
+export interface InstallRequest {
+  config: Config;
+  options: InstallOptions;
+  runner: Runner;
+  dryRun: boolean;
+  output: OutputFormat;
+  signal: AbortSignal;
+  /** The phases to run; default {@link INSTALL_PHASES}. */
+  phases?: readonly Phase[];
+}
+
+/** What the user needs after an install. */
+export interface InstallSummary {
+  dryRun: boolean;
+  airgap: boolean;
+  k0sVersion: string | null;
+  k0rdentVersion: string;
+  kubeconfig: string;
+  phases: PhaseResult[];
+  /** Host changes made (or planned under dry-run). */
+  changes: string[];
+  nextSteps: string[];
+}
+
+/** Builds the phase context. */
+export async function installContext(request: InstallRequest): Promise<InstallContext> {
+  const host = new HostMutator(request.runner, request.dryRun);
+  const k0s = new K0sCli({
+    runner: request.runner,
+    host,
+    timeoutMs: request.options.commandTimeoutMs,
+    signal: request.signal,
+  });
+  return {
+    config: request.config,
+    options: request.options,
+    host,
+    runner: request.runner,
+    k0s,
+    kubectl: new Kubectl(k0s),
+    output: request.output,
+    signal: request.signal,
+    state: await loadState(),
+    facts: {},
+  };
+}
+
+/** Runs the install and returns its summary. */
+export async function install(request: InstallRequest): Promise<InstallSummary> {
+  const ctx = await installContext(request);
+  const phases = await runPhases(
+    request.phases ?? INSTALL_PHASES,
+    ctx,
+    'Fix the cause and run "k0rdentd install" again with the same flags: finished phases are skipped',
+  );
+  const k0sVersion = await ctx.k0s.version().catch(() => null);
+  return {
+    dryRun: request.dryRun,
+    airgap: request.options.airgap,
+    k0sVersion,
+    k0rdentVersion: request.config.k0rdent.version,
+    kubeconfig: HOST.k0sAdminKubeconfig,
+    phases,
+    changes: ctx.host.changes,
+    nextSteps: [
+      `export KUBECONFIG=${HOST.k0sAdminKubeconfig}`,
+      "k0s kubectl get management kcm",
+      "k0rdentd status",
+    ],
+  };
+}
+
+/** The summary as text. */
+export function formatSummary(summary: InstallSummary): string {
+  const done = summary.phases.filter((p) => p.status === "done").length;
+  const skipped = summary.phases.filter((p) => p.status === "skipped").length;
+  if (summary.dryRun) {
+    return [
+      `Dry run: ${summary.changes.length} change(s) planned, nothing was changed`,
+      ...summary.changes.map((c) => `  - ${c}`),
+    ].join("\n");
+  }
+  return [
+    `k0s ${summary.k0sVersion ?? "?"} and k0rdent ${summary.k0rdentVersion} are installed${
+      summary.airgap ? " (air-gapped)" : ""
+    } (${done} phase(s) run, ${skipped} already done)`,
+    `Kubeconfig: ${summary.kubeconfig}`,
+    "Next steps:",
+    ...summary.nextSteps.map((s) => `  ${s}`),
+  ].join("\n");
+}

@@ -1,0 +1,67 @@
+/**
+ * Turns install flags into {@link InstallOptions}: durations, the preflight
+ * ignore list, defaults for timeouts and the k0s download location.
+ */
+import ms from "ms";
+import { UsageError } from "../errors.ts";
+import { K0S_RELEASES_URL } from "../k0s/download.ts";
+import type { InstallOptions } from "./phase.ts";
+import { k0sArch, parseIgnoreList } from "./preflight.ts";
+
+/** Flags of `install`, as commander parses them. */
+export interface InstallFlags {
+  airgap?: boolean;
+  k0sBinary?: string;
+  helmBinary?: string;
+  replaceK0s?: boolean;
+  ignorePreflightErrors?: string;
+  timeout?: string;
+  k0rdentTimeout?: string;
+  commandTimeout?: string;
+  pollInterval?: string;
+  k0sDownloadUrl?: string;
+}
+
+/** Defaults of the waits (the issue's numbers). */
+export const DEFAULT_TIMEOUTS = {
+  kubernetesMs: 5 * 60_000,
+  k0rdentMs: 15 * 60_000,
+  commandMs: 10 * 60_000,
+  pollMs: 5_000,
+};
+
+/** Parses a duration such as `90s`, `5m`, `1h` or `500ms`. */
+export function parseDuration(flag: string, value: string): number {
+  const parsed = typeof value === "string" ? ms(value.trim()) as number | undefined : undefined;
+  if (typeof parsed !== "number" || !Number.isFinite(parsed) || parsed <= 0) {
+    throw new UsageError(`Invalid ${flag} "${value}": expected a duration such as 90s, 5m or 1h`);
+  }
+  return parsed;
+}
+
+/** Builds the options; `airgapFlavor` is true for the air-gap build (implies --airgap). */
+export function installOptions(flags: InstallFlags, airgapFlavor: boolean): InstallOptions {
+  const dur = (flag: string, value: string | undefined, fallback: number) =>
+    value === undefined ? fallback : parseDuration(flag, value);
+  const timeout = flags.timeout === undefined
+    ? undefined
+    : parseDuration("--timeout", flags.timeout);
+  return {
+    airgap: airgapFlavor || flags.airgap === true,
+    k0sBinary: flags.k0sBinary,
+    helmBinary: flags.helmBinary,
+    replaceK0s: flags.replaceK0s === true,
+    ignorePreflight: parseIgnoreList(flags.ignorePreflightErrors),
+    kubernetesTimeoutMs: timeout ?? DEFAULT_TIMEOUTS.kubernetesMs,
+    k0rdentTimeoutMs: dur(
+      "--k0rdent-timeout",
+      flags.k0rdentTimeout,
+      timeout ?? DEFAULT_TIMEOUTS.k0rdentMs,
+    ),
+    commandTimeoutMs: dur("--command-timeout", flags.commandTimeout, DEFAULT_TIMEOUTS.commandMs),
+    pollIntervalMs: dur("--poll-interval", flags.pollInterval, DEFAULT_TIMEOUTS.pollMs),
+    k0sDownloadUrl: flags.k0sDownloadUrl ?? (Deno.env.get("K0RDENTD_K0S_DOWNLOAD_URL") ||
+      K0S_RELEASES_URL),
+    arch: k0sArch() ?? Deno.build.arch,
+  };
+}

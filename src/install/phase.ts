@@ -1,0 +1,81 @@
+/**
+ * The install model: an {@link InstallContext} every phase runs with, and
+ * the {@link Phase} shape (a title, an idempotency check, the work, a
+ * dry-run description and a clean-up). The phase list itself is plain data
+ * in `phases.ts`.
+ */
+import type { Config } from "../config/schema.ts";
+import type { HelmCli } from "../helm/helm_cli.ts";
+import type { HostMutator } from "../host/mutator.ts";
+import type { K0sCli } from "../k0s/k0s_cli.ts";
+import type { Kubectl } from "../kube/kubectl.ts";
+import type { OutputFormat } from "../log/output.ts";
+import type { Runner } from "../process/runner.ts";
+import type { InstallState } from "./state.ts";
+
+/** What the user asked for, beyond the config file. */
+export interface InstallOptions {
+  /** Air-gap mode: images and charts from the local registry. */
+  airgap: boolean;
+  /** A k0s binary to install instead of downloading or extracting one. */
+  k0sBinary?: string;
+  /** A helm binary to use instead of the one on PATH. */
+  helmBinary?: string;
+  /** Replace an installed k0s of another version. */
+  replaceK0s: boolean;
+  /** Preflight checks whose failures are only warnings; "all" for every check. */
+  ignorePreflight: ReadonlySet<string> | "all";
+  /** How long to wait for Kubernetes, k0rdent, and any one command. */
+  kubernetesTimeoutMs: number;
+  k0rdentTimeoutMs: number;
+  commandTimeoutMs: number;
+  /** Sleep between readiness polls. */
+  pollIntervalMs: number;
+  /** Base URL of the k0s release downloads. */
+  k0sDownloadUrl: string;
+  /** The CPU architecture as k0s names it (amd64, arm64, arm). */
+  arch: string;
+}
+
+/** What phases learn and pass on during one run. */
+export interface InstallFacts {
+  /** The k0s config file changed in this run (a running k0s must restart). */
+  k0sConfigChanged?: boolean;
+  /** The helm used by the k0rdent phases. */
+  helm?: HelmCli;
+}
+
+/** Everything a phase runs with. */
+export interface InstallContext {
+  config: Config;
+  options: InstallOptions;
+  host: HostMutator;
+  runner: Runner;
+  k0s: K0sCli;
+  kubectl: Kubectl;
+  output: OutputFormat;
+  signal: AbortSignal;
+  /** What earlier runs recorded; phases update it through `saveState`. */
+  state: InstallState;
+  facts: InstallFacts;
+}
+
+/** One step of the install. */
+export interface Phase {
+  /** Short stable name, used in messages and logs, e.g. `k0s-binary`. */
+  id: string;
+  /** What the phase does, e.g. "Install the k0s binary". */
+  title: string;
+  /** False when the work is already done (idempotency); absent means always run. */
+  shouldRun?(ctx: InstallContext): Promise<boolean>;
+  /** Does the work; every host change goes through `ctx.host`. */
+  run(ctx: InstallContext): Promise<void>;
+  /**
+   * Under dry-run, the plan lines shown instead of calling `run` (for phases
+   * that wait or read results of earlier changes). Phases without it run with
+   * the dry-run mutator, which records their changes as the plan.
+   */
+  dryRun?(ctx: InstallContext): string[];
+  /** Undoes partial work after `run` failed, so the next run starts clean. */
+  cleanUp?(ctx: InstallContext): Promise<void>;
+}

@@ -1,0 +1,21 @@
+/**
+ * The install phases, in order: plain data that callers (join, tests) can
+ * filter or extend. Each phase is one file under `phases/`.
+ */
+import type { Phase } from "./phase.ts";
+import { containerdMirrorsPhase } from "./phases/containerd_mirrors.ts";
+import { k0sBinaryPhase } from "./phases/k0s_binary.ts";
+import { k0sConfigPhase } from "./phases/k0s_config.ts";
+import { k0sServicePhase } from "./phases/k0s_service.ts";
+import { preflightPhase } from "./phases/preflight.ts";
+import { waitKubernetesPhase } from "./phases/wait_kubernetes.ts";
+
+/** The single-node controller+worker install. */
+export const INSTALL_PHASES: readonly Phase[] = [
+  preflightPhase,
+  k0sBinaryPhase,
+  k0sConfigPhase,
+  containerdMirrorsPhase,
+  k0sServicePhase,
+  waitKubernetesPhase,
+];

@@ -1,0 +1,109 @@
+/**
+ * Phase: put the k0s binary in `/usr/local/bin/k0s`, from `--k0s-binary`,
+ * the embedded asset (air-gap build) or a checksum-verified download. Keeps
+ * the Go tool's version rules: an installed k0s of the wanted version is
+ * used as is; another version is an error unless `--replace-k0s`; a running
+ * k0s is stopped before its binary is replaced, never overwritten live.
+ */
+import { dirname, join } from "node:path";
+import { extractAsset, findAsset } from "../../assets/extract.ts";
+import { readBuildInfo } from "../../assets/build_info.ts";
+import { UserError } from "../../errors.ts";
+import { HOST, hostPath } from "../../host/paths.ts";
+import { runChecked } from "../../process/runner.ts";
+import { downloadK0s, k0sAssetName, k0sReleaseUrl } from "../../k0s/download.ts";
+import type { InstallContext, Phase } from "../phase.ts";
+import { saveState } from "../state.ts";
+
+/** Where the binary comes from, and its version. */
+interface K0sSource {
+  version: string;
+  /** For the plan, e.g. `k0s v1.32.8+k0s.0 downloaded from <url>`. */
+  describe: string;
+  /** Writes the verified binary to `target` (a real path). */
+  write(target: string): Promise<void>;
+}
+
+async function k0sSource(ctx: InstallContext): Promise<K0sSource> {
+  const { options, config } = ctx;
+  if (options.k0sBinary) {
+    const path = options.k0sBinary;
+    let version: string;
+    try {
+      version = (await runChecked(ctx.runner, [path, "version"], { timeoutMs: 30_000 })).stdout
+        .trim();
+    } catch (err) {
+      throw new UserError(`Cannot use --k0s-binary "${path}": ${(err as Error).message}`);
+    }
+    return {
+      version,
+      describe: `k0s ${version} from "${path}"`,
+      write: (target) => Deno.copyFile(path, target).then(() => Deno.chmod(target, 0o755)),
+    };
+  }
+  if (options.airgap) {
+    const info = await readBuildInfo();
+    const asset = findAsset(info, "k0s");
+    return {
+      version: asset.version,
+      describe: `embedded k0s ${asset.version}`,
+      write: async (target) => {
+        await extractAsset("k0s", target, { info, signal: ctx.signal });
+      },
+    };
+  }
+  const version = config.k0s.version;
+  return {
+    version,
+    describe: `k0s ${version} downloaded from ${
+      k0sReleaseUrl(options.k0sDownloadUrl, version, k0sAssetName(version, options.arch))
+    }`,
+    write: (target) =>
+      downloadK0s({
+        baseUrl: options.k0sDownloadUrl,
+        version,
+        arch: options.arch,
+        target,
+        output: ctx.output,
+        signal: ctx.signal,
+      }),
+  };
+}
+
+/** The k0s binary phase. */
+export const k0sBinaryPhase: Phase = {
+  id: "k0s-binary",
+  title: "Install the k0s binary",
+  async shouldRun(ctx) {
+    const installed = await ctx.k0s.version();
+    if (installed === null) return true;
+    const wanted = (await k0sSource(ctx)).version;
+    if (installed === wanted) return false;
+    if (!ctx.options.replaceK0s) {
+      throw new UserError(
+        `k0s ${installed} is installed but ${wanted} is wanted: rerun with --replace-k0s to replace it, or use --k0s-version ${installed}`,
+      );
+    }
+    return true;
+  },
+  async run(ctx) {
+    const source = await k0sSource(ctx);
+    const installed = await ctx.k0s.version();
+    if (installed !== null && installed !== source.version && await ctx.k0s.status()) {
+      await ctx.k0s.stop();
+    }
+    const target = hostPath(HOST.k0sBinary);
+    await ctx.host.wet(`install ${source.describe} as ${HOST.k0sBinary}`, async () => {
+      // Written beside the target, then renamed: a half-written k0s is never visible.
+      await Deno.mkdir(dirname(target), { recursive: true, mode: 0o755 });
+      const temp = join(dirname(target), `.k0s.${crypto.randomUUID().slice(0, 8)}.new`);
+      try {
+        await source.write(temp);
+        await Deno.rename(temp, target);
+      } finally {
+        await Deno.remove(temp).catch(() => {});
+      }
+    });
+    await saveState(ctx.host, ctx.state, { k0sBinaryOurs: true });
+  },
+};

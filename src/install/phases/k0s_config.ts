@@ -1,0 +1,32 @@
+/**
+ * Phase: write `/etc/k0s/k0s.yaml` from the generator (`k0s/cluster_config.ts`);
+ * when it changes under a running k0s, the service phase restarts k0s.
+ */
+import { registryEndpoint, repositoryBase } from "../../airgap/registry_endpoint.ts";
+import { fileMatches } from "../../host/mutator.ts";
+import { HOST } from "../../host/paths.ts";
+import { clusterConfigOptions, renderClusterConfig } from "../../k0s/cluster_config.ts";
+import type { InstallContext, Phase } from "../phase.ts";
+import { saveState } from "../state.ts";
+
+/** k0s.yaml may carry a kine data source with a password: root only. */
+const MODE = 0o600;
+
+function k0sYaml(ctx: InstallContext): string {
+  const images = ctx.options.airgap ? repositoryBase(registryEndpoint(ctx.config)) : undefined;
+  return renderClusterConfig(clusterConfigOptions(ctx.config, images));
+}
+
+/** The k0s config phase. */
+export const k0sConfigPhase: Phase = {
+  id: "k0s-config",
+  title: `Write the k0s config ${HOST.k0sConfig}`,
+  async shouldRun(ctx) {
+    return !await fileMatches(HOST.k0sConfig, k0sYaml(ctx), MODE);
+  },
+  async run(ctx) {
+    const outcome = await ctx.host.writeFile(HOST.k0sConfig, k0sYaml(ctx), { mode: MODE });
+    if (outcome === "updated") ctx.facts.k0sConfigChanged = true;
+    await saveState(ctx.host, ctx.state, { files: [...ctx.state.files ?? [], HOST.k0sConfig] });
+  },
+};

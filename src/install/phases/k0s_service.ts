@@ -1,0 +1,31 @@
+/**
+ * Phase: `k0s install controller --enable-worker --no-taints -c /etc/k0s/k0s.yaml`
+ * (once) and `k0s start`; starts a stopped k0s, restarts a running one only
+ * when its config changed in this run, and leaves a running one alone.
+ */
+import { HOST, hostPath } from "../../host/paths.ts";
+import type { Phase } from "../phase.ts";
+
+/** The k0s service phase. */
+export const k0sServicePhase: Phase = {
+  id: "k0s-service",
+  title: "Install and start the k0s controller+worker service",
+  async shouldRun(ctx) {
+    if (!await ctx.k0s.serviceInstalled()) return true;
+    if (ctx.facts.k0sConfigChanged) return true;
+    return await ctx.k0s.status() === null;
+  },
+  async run(ctx) {
+    if (!await ctx.k0s.serviceInstalled()) {
+      await ctx.k0s.install({
+        role: "controller",
+        enableWorker: true,
+        noTaints: true,
+        configPath: hostPath(HOST.k0sConfig),
+      });
+    } else if (ctx.facts.k0sConfigChanged && await ctx.k0s.status()) {
+      await ctx.k0s.stop();
+    }
+    await ctx.k0s.start();
+  },
+};

@@ -1,0 +1,42 @@
+/**
+ * Phase: run the preflight checks; named failures listed in
+ * `--ignore-preflight-errors` (or `all`) become warnings.
+ */
+import { errorMessage, UserError } from "../../errors.ts";
+import { log } from "../../log/logger.ts";
+import type { Phase } from "../phase.ts";
+import { PREFLIGHT_CHECKS } from "../preflight.ts";
+
+/** The preflight phase (always runs; it changes nothing). */
+export const preflightPhase: Phase = {
+  id: "preflight",
+  title: "Check the host",
+  async run(ctx) {
+    const ignore = ctx.options.ignorePreflight;
+    const failures: string[] = [];
+    for (const check of PREFLIGHT_CHECKS) {
+      if (check.airgapOnly && !ctx.options.airgap) continue;
+      let problem: string | null;
+      try {
+        problem = await check.run(ctx);
+      } catch (err) {
+        problem = errorMessage(err);
+      }
+      if (problem === null) {
+        log.debug(`Preflight ${check.name}: ok`);
+      } else if (ignore === "all" || ignore.has(check.name)) {
+        log.warn(`Preflight ${check.name} (ignored): ${problem}`);
+      } else {
+        log.error(`Preflight ${check.name}: ${problem}`);
+        failures.push(check.name);
+      }
+    }
+    if (failures.length) {
+      throw new UserError(
+        `${failures.length} check(s) failed: ${
+          failures.join(", ")
+        } (fix them, or pass --ignore-preflight-errors=${failures.join(",")} to go on anyway)`,
+      );
+    }
+  },
+};

@@ -1,0 +1,169 @@
+/**
+ * Preflight checks, each with a name the user can pass to
+ * `--ignore-preflight-errors` (as kubeadm does): root, Linux, CPU
+ * architecture, init system, free ports, free disk, and in air-gap mode the
+ * local registry and the k0rdent chart version it holds.
+ */
+import { statfs } from "node:fs/promises";
+import { dirname } from "node:path";
+import { formatBytes } from "../log/progress.ts";
+import { hostPath } from "../host/paths.ts";
+import type { InstallContext } from "./phase.ts";
+import { registryClient, registryTags, registryUrl } from "./registry_probe.ts";
+import { registryEndpoint } from "../airgap/registry_endpoint.ts";
+
+/** One check; `run` returns null when fine, else what is wrong. */
+export interface PreflightCheck {
+  name: string;
+  /** Only in air-gap mode. */
+  airgapOnly?: boolean;
+  run(ctx: InstallContext): Promise<string | null>;
+}
+
+/** Ports k0s needs on a controller+worker (the API port comes from config). */
+export const K0S_PORTS = [2380, 8132, 9443, 10250];
+
+/** Minimum free space under /var/lib for k0s, containerd and images. */
+export const MIN_FREE_BYTES = 10 * 1024 ** 3;
+
+/** Init systems k0s can install its service into, by a path that proves them. */
+const INIT_SYSTEMS: readonly [string, string][] = [
+  ["systemd", "/run/systemd/system"],
+  ["openrc", "/run/openrc"],
+];
+
+/** Maps Deno's architecture names to k0s's. */
+export function k0sArch(arch: string = Deno.build.arch): string | null {
+  return ({ x86_64: "amd64", aarch64: "arm64" } as Record<string, string>)[arch] ?? null;
+}
+
+function portFree(port: number): boolean {
+  try {
+    const listener = Deno.listen({ hostname: "0.0.0.0", port });
+    listener.close();
+    return true;
+  } catch (err) {
+    if (err instanceof Deno.errors.AddrInUse) return false;
+    throw err;
+  }
+}
+
+async function existingAncestor(path: string): Promise<string> {
+  for (let p = path;; p = dirname(p)) {
+    try {
+      await Deno.stat(p);
+      return p;
+    } catch {
+      if (dirname(p) === p) return p;
+    }
+  }
+}
+
+/** The repository of the k0rdent chart in the local registry (`<prefix>/charts/<chart>`). */
+function chartRepository(ctx: InstallContext): string {
+  const prefix = registryEndpoint(ctx.config).prefix;
+  return `${prefix ? prefix + "/" : ""}charts/k0rdent-enterprise`;
+}
+
+/** The checks, in order. */
+export const PREFLIGHT_CHECKS: readonly PreflightCheck[] = [
+  {
+    name: "root",
+    run: () => Promise.resolve(Deno.uid() === 0 ? null : "must run as root (use sudo)"),
+  },
+  {
+    name: "os",
+    run: () =>
+      Promise.resolve(Deno.build.os === "linux" ? null : `k0s runs on Linux, not ${Deno.build.os}`),
+  },
+  {
+    name: "arch",
+    run: () =>
+      Promise.resolve(
+        k0sArch() ? null : `k0s has no build for CPU architecture "${Deno.build.arch}"`,
+      ),
+  },
+  {
+    name: "init-system",
+    async run() {
+      for (const [, proof] of INIT_SYSTEMS) {
+        try {
+          await Deno.stat(hostPath(proof));
+          return null;
+        } catch { /* try the next */ }
+      }
+      return `no init system k0s supports (${INIT_SYSTEMS.map(([n]) => n).join(", ")}) is running`;
+    },
+  },
+  {
+    name: "ports",
+    async run(ctx) {
+      const ports = [ctx.config.k0s.api.port, ...K0S_PORTS];
+      const busy: number[] = [];
+      for (const port of ports) if (!portFree(port)) busy.push(port);
+      if (busy.length === 0) return null;
+      if (await ctx.k0s.status()) return null; // held by our own k0s
+      return `port(s) ${busy.join(", ")} already in use`;
+    },
+  },
+  {
+    name: "disk",
+    async run() {
+      const at = await existingAncestor(hostPath("/var/lib"));
+      const fs = await statfs(at);
+      const free = Number(fs.bavail) * Number(fs.bsize);
+      return free >= MIN_FREE_BYTES
+        ? null
+        : `only ${formatBytes(free)} free under /var/lib, need ${formatBytes(MIN_FREE_BYTES)}`;
+    },
+  },
+  {
+    name: "registry",
+    airgapOnly: true,
+    async run(ctx) {
+      const url = registryUrl(ctx.config, "/v2/");
+      try {
+        const res = await fetch(url, {
+          client: await registryClient(ctx.config),
+          signal: AbortSignal.timeout(10_000),
+        });
+        await res.body?.cancel();
+        return res.status === 200 || res.status === 401
+          ? null
+          : `registry "${url}" answered HTTP ${res.status}`;
+      } catch (err) {
+        return `registry "${url}" does not answer: ${
+          (err as Error).message
+        } (start it with "k0rdentd registry")`;
+      }
+    },
+  },
+  {
+    name: "k0rdent-version",
+    airgapOnly: true,
+    async run(ctx) {
+      const repository = chartRepository(ctx);
+      let tags: string[];
+      try {
+        tags = await registryTags(ctx.config, repository);
+      } catch (err) {
+        return `cannot list chart "${repository}": ${(err as Error).message}`;
+      }
+      const wanted = ctx.config.k0rdent.version.replaceAll("+", "_");
+      if (tags.includes(wanted)) return null;
+      if (tags.length === 0) return `the registry holds no chart "${repository}"`;
+      return `k0rdent ${ctx.config.k0rdent.version} is not in the registry, which holds ${
+        tags.join(", ")
+      } (set --k0rdent-version ${tags[tags.length - 1].replaceAll("_", "+")})`;
+    },
+  },
+];
+
+/** Parses `--ignore-preflight-errors=a,b|all`. */
+export function parseIgnoreList(value: string | undefined): ReadonlySet<string> | "all" {
+  const names = (value ?? "").split(",").map((s) => s.trim().toLowerCase()).filter(Boolean);
+  return names.includes("all") ? "all" : new Set(names);
+}
+
+/** The names of all checks. */
+export const PREFLIGHT_NAMES: readonly string[] = PREFLIGHT_CHECKS.map((c) => c.name);

@@ -1,0 +1,52 @@
+/**
+ * What k0rdentd remembers between installs (`/var/lib/k0rdentd/install-state.json`,
+ * mode 0600): which files and binaries it created, and digests of what it
+ * last applied, so a rerun knows what is done and uninstall what is ours.
+ * It holds digests, never secrets.
+ */
+import { createHash } from "node:crypto";
+import type { HostMutator } from "../host/mutator.ts";
+import { HOST, hostPath } from "../host/paths.ts";
+
+/** The remembered state. */
+export interface InstallState {
+  /** True when k0rdentd put the k0s binary in place (uninstall removes it). */
+  k0sBinaryOurs?: boolean;
+  /** Host paths of files k0rdentd wrote (k0s config, containerd drop-ins). */
+  files?: string[];
+  /** sha256 of the helm release inputs (chart, version, values) last applied. */
+  helmDigest?: string;
+  /** sha256 of the credential objects last applied. */
+  credentialsDigest?: string;
+  /** The mode of the last install. */
+  airgap?: boolean;
+}
+
+/** Hex sha256 of text. */
+export function digestOf(text: string): string {
+  return createHash("sha256").update(text).digest("hex");
+}
+
+/** Reads the state; an absent or unreadable file is an empty state. */
+export async function loadState(): Promise<InstallState> {
+  try {
+    return JSON.parse(await Deno.readTextFile(hostPath(HOST.installState))) as InstallState;
+  } catch {
+    return {};
+  }
+}
+
+/** Merges `patch` into `state` and writes it (through the mutator, so dry-run holds). */
+export async function saveState(
+  host: HostMutator,
+  state: InstallState,
+  patch: Partial<InstallState>,
+): Promise<void> {
+  Object.assign(state, patch);
+  if (state.files) state.files = [...new Set(state.files)].sort();
+  await host.writeFile(HOST.installState, JSON.stringify(state, null, 2) + "\n", {
+    mode: 0o600,
+    dirMode: 0o700,
+    bookkeeping: true,
+  });
+}

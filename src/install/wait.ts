@@ -1,0 +1,74 @@
+/**
+ * Polls a readiness check with a sleep between attempts (never a busy loop)
+ * until it passes, the timeout expires or the run is cancelled, showing
+ * progress as it goes.
+ */
+import { CancelledError, UserError } from "../errors.ts";
+import { formatDuration, Progress, progressMode } from "../log/progress.ts";
+import type { OutputFormat } from "../log/output.ts";
+
+/** One look at the thing being waited for. */
+export interface Probe {
+  ready: boolean;
+  /** What is still missing, for progress and the timeout message. */
+  detail: string;
+  /** Parts ready so far, e.g. components x/y. */
+  items?: { done: number; total: number };
+}
+
+/** Options of {@link waitUntil}. */
+export interface WaitOptions {
+  /** What is waited for, e.g. "Kubernetes". */
+  label: string;
+  timeoutMs: number;
+  intervalMs: number;
+  signal: AbortSignal;
+  output: OutputFormat;
+  /** What to do about a timeout, appended to the message. */
+  hint?: string;
+}
+
+/** Resolves after `ms`, or rejects when `signal` aborts. */
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(new CancelledError());
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(new CancelledError());
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/** Calls `probe` every `intervalMs` until it reports ready; throws a UserError on timeout. */
+export async function waitUntil(options: WaitOptions, probe: () => Promise<Probe>): Promise<void> {
+  const start = Date.now();
+  const progress = new Progress({
+    label: `Waiting for ${options.label}`,
+    total: 0,
+    unit: "items",
+    mode: progressMode(options.output),
+  });
+  let last: Probe = { ready: false, detail: "no answer yet" };
+  while (true) {
+    last = await probe();
+    const elapsed = Date.now() - start;
+    if (last.ready) {
+      progress.done(`${options.label} is ready after ${formatDuration(elapsed / 1000)}`);
+      return;
+    }
+    progress.set(last.items?.done ?? 0, last.items);
+    if (elapsed + options.intervalMs > options.timeoutMs) break;
+    await sleep(options.intervalMs, options.signal);
+  }
+  progress.done();
+  throw new UserError(
+    `Timed out after ${
+      formatDuration(options.timeoutMs / 1000)
+    } waiting for ${options.label}: ${last.detail}${options.hint ? ` (${options.hint})` : ""}`,
+  );
+}

@@ -1,0 +1,91 @@
+/**
+ * Downloads a k0s release binary (`<base>/<V>/k0s-<V>-<arch>`) to a file,
+ * streaming, with progress, and checks it against the release's
+ * `sha256sums.txt` before anything uses it.
+ */
+import { MeasureStream } from "../assets/measure_stream.ts";
+import { UserError } from "../errors.ts";
+import { writeFileAtomic } from "../fsx/atomic_write.ts";
+import { type OutputFormat } from "../log/output.ts";
+import { Progress, progressMode } from "../log/progress.ts";
+
+/** Where k0s releases are published. */
+export const K0S_RELEASES_URL = "https://github.com/k0sproject/k0s/releases/download";
+
+/** The file name of the k0s binary for a version and architecture. */
+export function k0sAssetName(version: string, arch: string): string {
+  return `k0s-${version}-${arch}`;
+}
+
+/** The URL of a release file. */
+export function k0sReleaseUrl(base: string, version: string, file: string): string {
+  return `${base.replace(/\/+$/, "")}/${encodeURIComponent(version)}/${encodeURIComponent(file)}`;
+}
+
+/** Finds the digest of `file` in a `sha256sums.txt` body. */
+export function findChecksum(sums: string, file: string): string | null {
+  for (const line of sums.split("\n")) {
+    const m = /^([0-9a-f]{64})\s+\*?(.+?)\s*$/i.exec(line);
+    if (m && m[2].split("/").pop() === file) return m[1].toLowerCase();
+  }
+  return null;
+}
+
+/** Options of {@link downloadK0s}. */
+export interface DownloadOptions {
+  baseUrl: string;
+  version: string;
+  arch: string;
+  /** Where to write the verified binary (an atomic write; nothing is left on failure). */
+  target: string;
+  output: OutputFormat;
+  signal: AbortSignal;
+}
+
+async function get(url: string, signal: AbortSignal): Promise<Response> {
+  let res: Response;
+  try {
+    res = await fetch(url, { signal });
+  } catch (err) {
+    if (signal.aborted) throw err;
+    throw new UserError(`Cannot download "${url}": ${(err as Error).message}`);
+  }
+  if (!res.ok) {
+    await res.body?.cancel();
+    throw new UserError(`Cannot download "${url}": HTTP ${res.status}`);
+  }
+  return res;
+}
+
+/** Downloads, verifies and writes the k0s binary to `options.target` (mode 0755). */
+export async function downloadK0s(options: DownloadOptions): Promise<void> {
+  const file = k0sAssetName(options.version, options.arch);
+  const sumsUrl = k0sReleaseUrl(options.baseUrl, options.version, "sha256sums.txt");
+  const sums = await (await get(sumsUrl, options.signal)).text();
+  const expected = findChecksum(sums, file);
+  if (!expected) throw new UserError(`Cannot verify k0s: "${sumsUrl}" lists no "${file}"`);
+
+  const url = k0sReleaseUrl(options.baseUrl, options.version, file);
+  const res = await get(url, options.signal);
+  const progress = new Progress({
+    label: `Downloading ${file}`,
+    total: Number(res.headers.get("content-length") ?? 0),
+    unit: "bytes",
+    mode: progressMode(options.output),
+  });
+  const checked = res.body!.pipeThrough(
+    new MeasureStream({
+      onChunk: (bytes) => progress.set(bytes),
+      onEnd: ({ sha256 }) => {
+        if (sha256 !== expected) {
+          throw new UserError(
+            `Downloaded "${url}" has sha256 ${sha256}, expected ${expected}: refusing to install it`,
+          );
+        }
+      },
+    }),
+    { signal: options.signal },
+  );
+  await writeFileAtomic(options.target, checked, { mode: 0o755, mkdirMode: 0o755 });
+  progress.done(`Downloaded ${file}`);
+}

@@ -1,0 +1,223 @@
+/**
+ * The `k0s` command-line wrapper: argv builders for every k0s command we use
+ * (pure), read-only queries through the {@link Runner}, and state-changing
+ * commands through the {@link HostMutator} so dry-run holds. Also parses
+ * `k0s status` in its text and JSON forms.
+ */
+import { ToolError } from "../errors.ts";
+import type { HostMutator } from "../host/mutator.ts";
+import { HOST, hostPath } from "../host/paths.ts";
+import { runChecked, type Runner, type RunResult } from "../process/runner.ts";
+
+/** What `k0s status` reports about a running k0s. */
+export interface K0sStatus {
+  version: string;
+  pid: number;
+  role: string;
+  workloads: boolean;
+  singleNode: boolean;
+  /** Kube-api probing successful (only reported when workloads run here). */
+  apiProbeOk: boolean;
+  apiProbeError: string;
+  initSystem: string;
+  serviceFile: string;
+}
+
+/** Options of `k0s install controller|worker`. */
+export interface K0sInstallOptions {
+  role: "controller" | "worker";
+  /** Config file (controllers). */
+  configPath?: string;
+  /** Run workloads on a controller. */
+  enableWorker?: boolean;
+  /** Leave the controller+worker node untainted. */
+  noTaints?: boolean;
+  /** Join token file (joining nodes). */
+  tokenFile?: string;
+  /** Extra raw arguments, appended last. */
+  extraArgs?: readonly string[];
+}
+
+/** Builds `k0s install ...` argv (without the program). */
+export function installArgs(options: K0sInstallOptions): string[] {
+  const args = ["install", options.role];
+  if (options.enableWorker) args.push("--enable-worker");
+  if (options.noTaints) args.push("--no-taints");
+  if (options.tokenFile) args.push("--token-file", options.tokenFile);
+  if (options.configPath) args.push("-c", options.configPath);
+  return [...args, ...(options.extraArgs ?? [])];
+}
+
+/** Builds `k0s token create ...` argv (without the program). */
+export function tokenCreateArgs(role: "controller" | "worker", expiry?: string): string[] {
+  return ["token", "create", `--role=${role}`, ...(expiry ? [`--expiry=${expiry}`] : [])];
+}
+
+function parseBool(value: string | undefined): boolean {
+  return value?.trim().toLowerCase() === "true";
+}
+
+/** Parses the text of `k0s status`. */
+export function parseStatusText(text: string): K0sStatus {
+  const fields = new Map<string, string>();
+  for (const line of text.split("\n")) {
+    const at = line.indexOf(":");
+    if (at > 0) fields.set(line.slice(0, at).trim().toLowerCase(), line.slice(at + 1).trim());
+  }
+  return {
+    version: fields.get("version") ?? "",
+    pid: Number(fields.get("process id") ?? 0) || 0,
+    role: fields.get("role") ?? "",
+    workloads: parseBool(fields.get("workloads")),
+    singleNode: parseBool(fields.get("singlenode")),
+    apiProbeOk: parseBool(fields.get("kube-api probing successful")),
+    apiProbeError: fields.get("kube-api probing last error") ?? "",
+    initSystem: fields.get("init system") ?? "",
+    serviceFile: fields.get("service file") ?? "",
+  };
+}
+
+/** Parses `k0s status -o json`; throws on text that is not a status object. */
+export function parseStatusJson(text: string): K0sStatus {
+  const raw = JSON.parse(text) as Record<string, unknown>;
+  if (typeof raw !== "object" || raw === null || typeof raw.Version !== "string") {
+    throw new Error("not a k0s status object");
+  }
+  const probe = (raw.WorkerToAPIConnectionStatus ?? {}) as Record<string, unknown>;
+  return {
+    version: raw.Version,
+    pid: Number(raw.Pid ?? 0) || 0,
+    role: String(raw.Role ?? ""),
+    workloads: raw.Workloads === true,
+    singleNode: raw.SingleNode === true,
+    apiProbeOk: probe.Success === true,
+    apiProbeError: String(probe.Message ?? ""),
+    initSystem: String(raw.SysInit ?? ""),
+    serviceFile: String(raw.StubFile ?? ""),
+  };
+}
+
+/** Options of {@link K0sCli}. */
+export interface K0sCliOptions {
+  runner: Runner;
+  host: HostMutator;
+  /** The k0s binary as a host path; default `/usr/local/bin/k0s`. */
+  binary?: string;
+  /** Per-command timeout. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+/** Runs k0s. */
+export class K0sCli {
+  readonly binary: string;
+  readonly #opts: K0sCliOptions;
+
+  constructor(options: K0sCliOptions) {
+    this.#opts = options;
+    this.binary = options.binary ?? HOST.k0sBinary;
+  }
+
+  /** The program path actually run (under the root prefix). */
+  get program(): string {
+    return hostPath(this.binary);
+  }
+
+  #runOpts(stdin?: string) {
+    return { timeoutMs: this.#opts.timeoutMs, signal: this.#opts.signal, stdin };
+  }
+
+  /** True when the binary exists. */
+  async installed(): Promise<boolean> {
+    try {
+      return (await Deno.stat(this.program)).isFile;
+    } catch {
+      return false;
+    }
+  }
+
+  /** `k0s version`, or null when the binary is absent. */
+  async version(): Promise<string | null> {
+    if (!await this.installed()) return null;
+    const result = await runChecked(this.#opts.runner, [this.program, "version"], this.#runOpts());
+    return result.stdout.trim();
+  }
+
+  /** `k0s status -o json`; null when k0s is not running (or not installed). */
+  async status(): Promise<K0sStatus | null> {
+    if (!await this.installed()) return null;
+    const result = await this.#opts.runner.run([this.program, "status", "-o", "json"], {
+      ...this.#runOpts(),
+    });
+    if (result.timedOut) {
+      throw new ToolError(
+        [this.program, "status"],
+        result.code,
+        result.stderrTail,
+        "k0s status timed out",
+      );
+    }
+    if (result.code !== 0) return null;
+    try {
+      return parseStatusJson(result.stdout);
+    } catch {
+      return parseStatusText(result.stdout);
+    }
+  }
+
+  /** True when the k0s service is installed (its service file exists). */
+  async serviceInstalled(role: "controller" | "worker" = "controller"): Promise<boolean> {
+    const units = role === "controller"
+      ? [HOST.k0sControllerUnit, HOST.k0sControllerInitScript]
+      : [HOST.k0sWorkerUnit, HOST.k0sWorkerInitScript];
+    for (const unit of units) {
+      try {
+        await Deno.lstat(hostPath(unit));
+        return true;
+      } catch { /* try the next */ }
+    }
+    return false;
+  }
+
+  /** `k0s install controller|worker ...` (mutation). */
+  async install(options: K0sInstallOptions): Promise<void> {
+    await this.#opts.host.run([this.program, ...installArgs(options)], this.#runOpts());
+  }
+
+  /** `k0s start` (mutation). */
+  async start(): Promise<void> {
+    await this.#opts.host.run([this.program, "start"], this.#runOpts());
+  }
+
+  /** `k0s stop` (mutation). */
+  async stop(): Promise<void> {
+    await this.#opts.host.run([this.program, "stop"], this.#runOpts());
+  }
+
+  /** `k0s reset` (mutation). */
+  async reset(): Promise<void> {
+    await this.#opts.host.run([this.program, "reset"], this.#runOpts());
+  }
+
+  /** `k0s token create` (mutation: it stores a token in the cluster); returns the token. */
+  async createToken(role: "controller" | "worker", expiry?: string): Promise<string> {
+    const result = await this.#opts.host.run(
+      [this.program, ...tokenCreateArgs(role, expiry)],
+      this.#runOpts(),
+    );
+    return result.stdout.trim();
+  }
+
+  /** `k0s kubectl ...` for reads: returns the result even when it failed. */
+  async kubectl(args: readonly string[]): Promise<RunResult> {
+    return await this.#opts.runner.run([this.program, "kubectl", ...args], this.#runOpts());
+  }
+
+  /** `k0s kubectl ...` that changes the cluster (mutation); `stdin` carries manifests and secrets. */
+  async kubectlApply(args: readonly string[], stdin?: string, display?: string): Promise<void> {
+    await this.#opts.host.run([this.program, "kubectl", ...args], {
+      ...this.#runOpts(stdin),
+      display: display && `${this.binary} kubectl ${display}`,
+    });
+  }
+}

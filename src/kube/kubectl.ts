@@ -1,0 +1,93 @@
+/**
+ * Cluster reads through `k0s kubectl` (no separate kubectl needed): node
+ * readiness and the k0rdent `Management` object, with parsers for the
+ * `kubectl get -o json` shapes.
+ */
+import type { K0sCli } from "../k0s/k0s_cli.ts";
+
+/** One node and whether its `Ready` condition is `True`. */
+export interface NodeReadiness {
+  name: string;
+  ready: boolean;
+}
+
+interface Condition {
+  type?: string;
+  status?: string;
+  message?: string;
+  reason?: string;
+}
+
+function readyCondition(conditions: unknown): Condition | undefined {
+  return Array.isArray(conditions)
+    ? (conditions as Condition[]).find((c) => c?.type === "Ready")
+    : undefined;
+}
+
+/** Parses `kubectl get nodes -o json`. */
+export function parseNodes(json: string): NodeReadiness[] {
+  const list = JSON.parse(json) as { items?: unknown[] };
+  return (list.items ?? []).map((item) => {
+    const node = item as { metadata?: { name?: string }; status?: { conditions?: unknown } };
+    return {
+      name: node.metadata?.name ?? "",
+      ready: readyCondition(node.status?.conditions)?.status === "True",
+    };
+  });
+}
+
+/** The state of the `Management` object `kcm`. */
+export interface ManagementState {
+  ready: boolean;
+  /** Components reporting success, and all components listed. */
+  componentsReady: number;
+  componentsTotal: number;
+  /** Names of components not yet successful. */
+  pending: string[];
+  /** The Ready condition's message when not ready. */
+  message: string;
+}
+
+/** Parses `kubectl get management kcm -o json`. */
+export function parseManagement(json: string): ManagementState {
+  const obj = JSON.parse(json) as {
+    status?: { conditions?: unknown; components?: Record<string, { success?: boolean }> };
+  };
+  const components = Object.entries(obj.status?.components ?? {});
+  const pending = components.filter(([, c]) => c?.success !== true).map(([name]) => name);
+  const ready = readyCondition(obj.status?.conditions);
+  return {
+    ready: ready?.status === "True",
+    componentsReady: components.length - pending.length,
+    componentsTotal: components.length,
+    pending,
+    message: ready?.message ?? ready?.reason ?? "",
+  };
+}
+
+/** Reads cluster state with `k0s kubectl`. */
+export class Kubectl {
+  constructor(readonly k0s: K0sCli) {}
+
+  /** Nodes and their readiness; null when the API does not answer. */
+  async nodes(): Promise<NodeReadiness[] | null> {
+    const result = await this.k0s.kubectl(["get", "nodes", "-o", "json"]);
+    if (result.code !== 0 || result.timedOut) return null;
+    try {
+      return parseNodes(result.stdout);
+    } catch {
+      return null;
+    }
+  }
+
+  /** The `Management` object `kcm`; null when absent or the API does not answer. */
+  async management(name = "kcm"): Promise<ManagementState | null> {
+    const result = await this.k0s.kubectl(["get", "management", name, "-o", "json"]);
+    if (result.code !== 0 || result.timedOut) return null;
+    try {
+      return parseManagement(result.stdout);
+    } catch {
+      return null;
+    }
+  }
+}
