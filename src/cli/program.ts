@@ -3,6 +3,7 @@ import { Command, Option } from "commander";
 import { log } from "../log/logger.ts";
 import { printOut } from "../log/output.ts";
 import { registerConfig } from "./commands/config.ts";
+import { registerExportWorkerArtifacts } from "./commands/export_worker_artifacts.ts";
 import { registerInstall } from "./commands/install.ts";
 import { registerShowFlavor } from "./commands/show_flavor.ts";
 import { registerVersion } from "./commands/version.ts";
@@ -12,6 +13,7 @@ const COMMANDS: ((program: Command) => void)[] = [
   registerVersion,
   registerShowFlavor,
   registerConfig,
+  registerExportWorkerArtifacts,
   registerInstall,
 ];
 

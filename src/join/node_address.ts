@@ -1,0 +1,65 @@
+/**
+ * The address other nodes reach this one at: the first routable IPv4 of a real interface,
+ * skipping loopback, link-local and CNI/container interfaces (cni0, flannel.1, cali*, vxlan*,
+ * docker0, kube-bridge, veth*, ...), and the registry address as seen from another node.
+ */
+import { UserError } from "../errors.ts";
+
+/** Interface name prefixes of CNI plugins, container runtimes and tunnels. */
+const VIRTUAL_INTERFACE =
+  /^(lo|cni|flannel|cali|vxlan|docker|kube-|veth|br-|virbr|cilium|weave|tunl|tun|tap|podman|lxc)/;
+
+/** The interface fields this module reads (a subset of `Deno.NetworkInterfaceInfo`). */
+export interface InterfaceAddress {
+  name: string;
+  family: "IPv4" | "IPv6";
+  address: string;
+}
+
+/** True for IPv4 addresses other nodes cannot use: loopback, link-local, unspecified. */
+function unroutable(address: string): boolean {
+  return /^(127\.|169\.254\.|0\.)/.test(address);
+}
+
+/** The first routable IPv4 among `interfaces` (in the given order), or undefined. */
+export function pickNodeAddress(interfaces: readonly InterfaceAddress[]): string | undefined {
+  return interfaces.find((i) =>
+    i.family === "IPv4" && !VIRTUAL_INTERFACE.test(i.name) && !unroutable(i.address)
+  )?.address;
+}
+
+/** This host's first routable IPv4; a UserError naming `flag` when there is none. */
+export function detectNodeAddress(flag: string): string {
+  const address = pickNodeAddress(Deno.networkInterfaces());
+  if (!address) {
+    throw new UserError(`Cannot find a routable IPv4 address on this host: pass ${flag} IP`);
+  }
+  return address;
+}
+
+/** True when `host` only means "this machine" (localhost, 127.0.0.0/8, ::1, 0.0.0.0). */
+export function isLocalHost(host: string): boolean {
+  return /^(localhost|127\.\d+\.\d+\.\d+|\[::1\]|::1|0\.0\.0\.0|\[::\])$/i.test(host);
+}
+
+/** Splits `HOST:PORT` (IPv6 in brackets) into its parts. */
+export function splitHostPort(address: string): { host: string; port: number } {
+  const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(address);
+  if (!m) throw new UserError(`Invalid address "${address}": expected HOST:PORT`);
+  return { host: m[1], port: Number(m[2]) };
+}
+
+/**
+ * The registry address another node uses: `address` itself unless its host is local to this
+ * machine, in which case `nodeAddress()` replaces the host and `port` (default: the
+ * configured one) is kept.
+ */
+export function remoteRegistryAddress(
+  address: string,
+  nodeAddress: () => string,
+  port?: number,
+): string {
+  const parts = splitHostPort(address);
+  const host = isLocalHost(parts.host) ? nodeAddress() : parts.host;
+  return `${host}:${port ?? parts.port}`;
+}

@@ -1,0 +1,180 @@
+/**
+ * `export-worker-artifacts`: gathers what a worker needs (k0s binary, registry drop-ins and CA,
+ * a join token when run on a controller, optionally the k0s system images) and writes the bundle.
+ */
+import { readBuildInfo } from "../assets/build_info.ts";
+import { extractAsset } from "../assets/extract.ts";
+import type { Config } from "../config/schema.ts";
+import { errorMessage, UserError } from "../errors.ts";
+import { HostMutator } from "../host/mutator.ts";
+import { HOST, hostPath } from "../host/paths.ts";
+import { containerdMirrorFiles, containerdMirrorOptions } from "../k0s/containerd_mirrors.ts";
+import { K0sCli } from "../k0s/k0s_cli.ts";
+import { log } from "../log/logger.ts";
+import { runChecked, type Runner } from "../process/runner.ts";
+import { detectNodeAddress, remoteRegistryAddress } from "../join/node_address.ts";
+import { createJoinToken, isController } from "../join/token.ts";
+import {
+  type BundleContent,
+  type BundleSummary,
+  type BundleTarget,
+  writeBundle,
+} from "./write_bundle.ts";
+
+/** What the user asked for. */
+export interface ExportWorkerOptions {
+  target: BundleTarget;
+  /** A k0s binary to bundle instead of the embedded or installed one. */
+  k0sBinary?: string;
+  /** Lifetime of the worker token created on a controller. */
+  expiry: string;
+  /** Registry address workers use; default the configured one with a local host replaced. */
+  registryAddress?: string;
+}
+
+/** What the export runs with. */
+export interface ExportWorkerContext {
+  config: Config;
+  runner: Runner;
+  dryRun: boolean;
+  signal: AbortSignal;
+}
+
+/** What the bundle will hold (also the dry-run plan). */
+export interface WorkerBundlePlan {
+  path: string;
+  k0sSource: string;
+  k0sVersion: string;
+  registry?: { address: string; insecure: boolean };
+  token: boolean;
+  images: boolean;
+}
+
+interface K0sSource {
+  describe: string;
+  version: string;
+  write(target: string): Promise<void>;
+}
+
+async function k0sSource(
+  options: ExportWorkerOptions,
+  ctx: ExportWorkerContext,
+): Promise<K0sSource> {
+  const info = await readBuildInfo();
+  const copyFrom = async (path: string, what: string): Promise<K0sSource> => {
+    try {
+      if (!(await Deno.stat(path)).isFile) throw new Error("not a file");
+    } catch (err) {
+      throw new UserError(`Cannot read k0s binary "${path}": ${errorMessage(err)}`);
+    }
+    const out = await runChecked(ctx.runner, [path, "version"], {
+      timeoutMs: 30_000,
+      signal: ctx.signal,
+    });
+    return {
+      describe: `${what} ${path}`,
+      version: out.stdout.trim(),
+      write: (target) => Deno.copyFile(path, target),
+    };
+  };
+  if (options.k0sBinary) return await copyFrom(options.k0sBinary, "the file");
+  if (info.flavor === "airgap") {
+    const asset = info.assets.find((a) => a.name === "k0s");
+    if (asset) {
+      return {
+        describe: `the embedded k0s ${asset.version}`,
+        version: asset.version,
+        write: async (target) => {
+          await extractAsset("k0s", target, { info, signal: ctx.signal });
+        },
+      };
+    }
+  }
+  const installed = hostPath(HOST.k0sBinary);
+  try {
+    await Deno.stat(installed);
+  } catch {
+    throw new UserError(
+      `No k0s binary to bundle: this build embeds none and "${installed}" is missing (use --k0s-binary PATH)`,
+    );
+  }
+  return await copyFrom(installed, "the installed k0s");
+}
+
+async function readCa(config: Config): Promise<string> {
+  const { insecure, caFile } = config.airgap.registry;
+  if (insecure || !caFile) return "";
+  try {
+    return await Deno.readTextFile(caFile);
+  } catch (err) {
+    throw new UserError(`Cannot read registry CA "${caFile}": ${errorMessage(err)}`);
+  }
+}
+
+/**
+ * Builds the worker bundle described by `options`. Under dry-run it only returns the plan:
+ * no token is created and nothing is written.
+ */
+export async function exportWorkerArtifacts(
+  ctx: ExportWorkerContext,
+  options: ExportWorkerOptions,
+): Promise<{ plan: WorkerBundlePlan; summary?: BundleSummary }> {
+  const info = await readBuildInfo();
+  const k0s = await k0sSource(options, ctx);
+  const airgap = info.flavor === "airgap" || options.registryAddress !== undefined;
+  const address = options.registryAddress ?? (airgap
+    ? remoteRegistryAddress(
+      ctx.config.airgap.registry.address,
+      () => detectNodeAddress("--registry-address HOST:PORT"),
+    )
+    : ctx.config.airgap.registry.address);
+  const config: Config = {
+    ...ctx.config,
+    k0s: { ...ctx.config.k0s, version: k0s.version },
+    airgap: { ...ctx.config.airgap, registry: { ...ctx.config.airgap.registry, address } },
+  };
+  const dropIns = airgap
+    ? containerdMirrorFiles(
+      containerdMirrorOptions(config, {
+        caPem: await readCa(config),
+        upstreamFallback: info.flavor !== "airgap",
+      }),
+    )
+    : [];
+
+  const cli = new K0sCli({
+    runner: ctx.runner,
+    host: new HostMutator(ctx.runner, ctx.dryRun),
+    timeoutMs: 60_000,
+    signal: ctx.signal,
+  });
+  const onController = isController(await cli.status());
+  if (!onController) {
+    log.warn(
+      "k0s is not running as a controller here: the bundle holds no join token (README.md says how to add one)",
+    );
+  }
+  const path = "dir" in options.target ? options.target.dir : options.target.archive;
+  const plan: WorkerBundlePlan = {
+    path,
+    k0sSource: k0s.describe,
+    k0sVersion: k0s.version,
+    registry: airgap ? { address, insecure: config.airgap.registry.insecure } : undefined,
+    token: onController,
+    images: false,
+  };
+  if (ctx.dryRun) return { plan };
+
+  const token = onController
+    ? { value: await createJoinToken(cli, "worker", options.expiry), expiry: options.expiry }
+    : undefined;
+  const content: BundleContent = {
+    k0sVersion: k0s.version,
+    generator: info.version,
+    writeK0s: k0s.write,
+    dropIns,
+    registry: plan.registry,
+    token,
+  };
+  return { plan, summary: await writeBundle(options.target, content) };
+}

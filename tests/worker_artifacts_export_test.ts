@@ -1,0 +1,236 @@
+/**
+ * `k0rdentd export-worker-artifacts` end to end: the CLI runs as a subprocess under a temp root
+ * whose `/usr/local/bin/k0s` is the fake `tests/fakes/k0s_worker.sh` (status, version, token
+ * create); the bundle it writes is then checked with the real `sha256sum`, `shellcheck`, `tar`,
+ * and its `install.sh` is run against a second temp root.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { gzipSync } from "node:zlib";
+import { runCli } from "./helpers/cli.ts";
+
+const FAKE_K0S = fileURLToPath(new URL("./fakes/k0s_worker.sh", import.meta.url));
+const dec = new TextDecoder();
+
+async function tool(cmd: string, args: string[], env?: Record<string, string>, cwd?: string) {
+  const out = await new Deno.Command(cmd, { args, env, cwd, stdout: "piped", stderr: "piped" })
+    .output();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/** A temp dir with a controller root holding the fake k0s; removed on dispose. */
+async function controller(options: { running?: boolean; role?: string } = {}) {
+  const base = await Deno.makeTempDir({ prefix: "worker-export-" });
+  const root = join(base, "controller");
+  await Deno.mkdir(join(root, "usr/local/bin"), { recursive: true });
+  await Deno.copyFile(FAKE_K0S, join(root, "usr/local/bin/k0s"));
+  const log = join(base, "controller-k0s.log");
+  const env: Record<string, string> = {
+    K0RDENTD_ROOT: root,
+    FAKE_K0S_LOG: log,
+    FAKE_K0S_RUNNING: options.running === false ? "0" : "1",
+    FAKE_K0S_ROLE: options.role ?? "controller+worker",
+  };
+  return {
+    base,
+    root,
+    env,
+    cli: (...args: string[]) => runCli(args, { env, cwd: base }),
+    async k0sCalls(): Promise<string[]> {
+      return (await Deno.readTextFile(log).catch(() => "")).split("\n").filter(Boolean);
+    },
+    async [Symbol.asyncDispose]() {
+      await Deno.remove(base, { recursive: true });
+    },
+  };
+}
+
+const mode = async (path: string) => (await Deno.stat(path)).mode! & 0o777;
+
+Deno.test("export-worker-artifacts on a controller writes a private, verifiable bundle", async () => {
+  await using c = await controller();
+  const r = await c.cli(
+    "export-worker-artifacts",
+    "-o",
+    "wb",
+    "--expiry",
+    "2h",
+    "--registry-address",
+    "10.0.0.5:5000",
+  );
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /Wrote worker bundle "wb" .*registry 10\.0\.0\.5:5000, worker join token/);
+  const dir = join(c.base, "wb");
+  assert.equal(await mode(dir), 0o700);
+  assert.equal(await mode(join(dir, "worker-token")), 0o600);
+  assert.equal(await Deno.readTextFile(join(dir, "worker-token")), "fake-token-worker-2h\n");
+  assert.equal(await mode(join(dir, "install.sh")), 0o755);
+  assert.deepEqual(await Deno.readFile(join(dir, "k0s")), await Deno.readFile(FAKE_K0S));
+  assert.ok((await c.k0sCalls()).includes("token create --role=worker --expiry=2h"));
+
+  const cri = await Deno.readTextFile(join(dir, "files/etc/k0s/containerd.d/cri-registry.toml"));
+  assert.match(cri, /config_path = "\/etc\/k0s\/containerd.d\/certs.d"/);
+  const quay = await Deno.readTextFile(
+    join(dir, "files/etc/k0s/containerd.d/certs.d/quay.io/hosts.toml"),
+  );
+  assert.match(quay, /http:\/\/10\.0\.0\.5:5000\/v2\/k0rdent-enterprise/);
+
+  const sums = await tool("sha256sum", ["-c", "SHA256SUMS"], undefined, dir);
+  assert.equal(sums.code, 0, sums.stdout + sums.stderr);
+  assert.match(sums.stdout, /^k0s: OK$/m);
+  assert.match(sums.stdout, /^install\.sh: OK$/m);
+  assert.doesNotMatch(sums.stdout, /worker-token/);
+  const lint = await tool("shellcheck", ["-s", "sh", join(dir, "install.sh")]);
+  assert.equal(lint.code, 0, lint.stdout);
+  const readme = await Deno.readTextFile(join(dir, "README.md"));
+  assert.match(readme, /`worker-token` is a worker join token valid for 2h/);
+  assert.match(readme, /sudo \.\/install\.sh/);
+
+  // The bundle joins a worker: run its install.sh against a second root.
+  const workerRoot = join(c.base, "worker");
+  await Deno.mkdir(workerRoot);
+  const tokenCopy = join(c.base, "token-seen-by-k0s");
+  const run = await tool("sh", [join(dir, "install.sh"), "--timeout", "0"], {
+    PATH: Deno.env.get("PATH")!,
+    K0RDENTD_ROOT: workerRoot,
+    FAKE_K0S_LOG: join(c.base, "worker-k0s.log"),
+    FAKE_K0S_TOKEN_COPY: tokenCopy,
+    // No kubelet here: point the health check at a port nobody listens on, then expect the
+    // timeout message after the join itself succeeded.
+    K0RDENTD_KUBELET_HEALTHZ: "http://127.0.0.1:9/healthz",
+  });
+  assert.match(run.stderr, /kubelet is not healthy after 0s/);
+  assert.equal(await Deno.readTextFile(tokenCopy), "fake-token-worker-2h\n");
+  assert.ok(
+    (await Deno.stat(join(workerRoot, "etc/k0s/containerd.d/certs.d/quay.io/hosts.toml")))
+      .isFile,
+  );
+  const workerCalls = (await Deno.readTextFile(join(c.base, "worker-k0s.log"))).split("\n");
+  assert.ok(
+    workerCalls.includes(`install worker --token-file ${workerRoot}/etc/k0s/worker-token`),
+  );
+});
+
+Deno.test("export-worker-artifacts --archive writes a 0600 tar.gz of worker-bundle/", async () => {
+  await using c = await controller();
+  const r = await c.cli("export-worker-artifacts", "--archive", "out/wb.tar.gz");
+  assert.equal(r.code, 0, r.stderr);
+  const archive = join(c.base, "out/wb.tar.gz");
+  assert.equal(await mode(archive), 0o600);
+  const list = await tool("tar", ["-tzvf", archive]);
+  assert.equal(list.code, 0, list.stderr);
+  assert.match(list.stdout, /^drwx------ .* worker-bundle\/$/m);
+  assert.match(list.stdout, /^-rw------- .* worker-bundle\/worker-token$/m);
+  assert.match(list.stdout, /^-rwxr-xr-x .* worker-bundle\/install\.sh$/m);
+  const unpacked = join(c.base, "unpacked");
+  await Deno.mkdir(unpacked);
+  assert.equal((await tool("tar", ["-xzf", archive, "-C", unpacked])).code, 0);
+  const sums = await tool(
+    "sha256sum",
+    ["-c", "SHA256SUMS"],
+    undefined,
+    join(unpacked, "worker-bundle"),
+  );
+  assert.equal(sums.code, 0, sums.stdout);
+  // No staging directory is left beside the archive.
+  const left = [];
+  for await (const e of Deno.readDir(join(c.base, "out"))) left.push(e.name);
+  assert.deepEqual(left, ["wb.tar.gz"]);
+});
+
+Deno.test("export-worker-artifacts off a controller bundles no token and says how to add one", async () => {
+  await using c = await controller({ running: false });
+  const r = await c.cli("export-worker-artifacts");
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /not running as a controller here: the bundle holds no join token/);
+  const dir = join(c.base, "worker-bundle");
+  await assert.rejects(() => Deno.stat(join(dir, "worker-token")));
+  const readme = await Deno.readTextFile(join(dir, "README.md"));
+  assert.match(readme, /k0s token create --role=worker/);
+  assert.ok(!(await c.k0sCalls()).some((l) => l.startsWith("token")));
+  // Online build without --registry-address: no registry drop-ins.
+  await assert.rejects(() => Deno.stat(join(dir, "files")));
+});
+
+Deno.test("export-worker-artifacts uses the embedded k0s of an air-gap build", async () => {
+  await using c = await controller();
+  const assets = join(c.base, "assets");
+  await Deno.mkdir(assets);
+  const k0s = await Deno.readFile(FAKE_K0S);
+  const gz = gzipSync(k0s);
+  await Deno.writeFile(join(assets, "k0s.gz"), gz);
+  const hex = async (b: Uint8Array) =>
+    Array.from(new Uint8Array(await crypto.subtle.digest("SHA-256", b as BufferSource)))
+      .map((x) => x.toString(16).padStart(2, "0")).join("");
+  await Deno.writeTextFile(
+    join(assets, "build-info.json"),
+    JSON.stringify({
+      flavor: "airgap",
+      version: "9.9.9",
+      k0sVersion: "v1.33.1+k0s.0",
+      assets: [{
+        name: "k0s",
+        file: "k0s.gz",
+        version: "v1.33.1+k0s.0",
+        size: k0s.length,
+        sha256: await hex(k0s),
+        compressedSize: gz.length,
+        compressedSha256: await hex(gz),
+      }],
+    }),
+  );
+  const r = await runCli(["export-worker-artifacts", "-o", "wb", "--output", "json"], {
+    env: { ...c.env, K0RDENTD_ASSETS_DIR: assets },
+    cwd: c.base,
+  });
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  assert.equal(out.k0sVersion, "v1.33.1+k0s.0");
+  assert.match(out.k0sSource, /embedded k0s/);
+  // localhost:5000 (the default) is replaced by this host's address for the workers.
+  assert.doesNotMatch(out.registry.address, /^localhost/);
+  assert.deepEqual(await Deno.readFile(join(c.base, "wb/k0s")), k0s);
+  const script = await Deno.readTextFile(join(c.base, "wb/install.sh"));
+  assert.match(script, /Generated by k0rdentd 9\.9\.9 for k0s v1\.33\.1\+k0s\.0/);
+  // Air-gap drop-ins never fall back to the Internet.
+  const quay = await Deno.readTextFile(
+    join(c.base, "wb/files/etc/k0s/containerd.d/certs.d/quay.io/hosts.toml"),
+  );
+  assert.doesNotMatch(quay, /https:\/\/quay\.io/);
+});
+
+Deno.test("export-worker-artifacts --dry-run writes nothing and creates no token", async () => {
+  await using c = await controller();
+  const r = await c.cli(
+    "--dry-run",
+    "export-worker-artifacts",
+    "--registry-address",
+    "10.0.0.5:5000",
+  );
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /Dry run: would write a worker bundle to "\.\/worker-bundle"/);
+  await assert.rejects(() => Deno.stat(join(c.base, "worker-bundle")));
+  assert.ok(!(await c.k0sCalls()).some((l) => l.startsWith("token")));
+});
+
+Deno.test("export-worker-artifacts refuses bad input with one-line errors", async () => {
+  await using c = await controller();
+  await Deno.mkdir(join(c.base, "worker-bundle"));
+  const existing = await c.cli("export-worker-artifacts");
+  assert.equal(existing.code, 1);
+  assert.match(existing.stderr, /"\.\/worker-bundle": it already exists \(use --overwrite\)/);
+  const again = await c.cli("export-worker-artifacts", "--overwrite");
+  assert.equal(again.code, 0, again.stderr);
+
+  const both = await c.cli("export-worker-artifacts", "-o", "x", "--archive", "x.tar.gz");
+  assert.equal(both.code, 2);
+  const expiry = await c.cli("export-worker-artifacts", "--expiry", "tomorrow");
+  assert.equal(expiry.code, 2);
+  assert.match(expiry.stderr, /Invalid --expiry "tomorrow"/);
+  const binary = await c.cli("export-worker-artifacts", "-o", "y", "--k0s-binary", "/nope/k0s");
+  assert.equal(binary.code, 1);
+  assert.match(binary.stderr, /Cannot read k0s binary "\/nope\/k0s"/);
+  for (const r of [existing, both, expiry, binary]) assert.doesNotMatch(r.stderr, /\n\s+at /);
+  await assert.rejects(() => Deno.stat(join(c.base, "y")));
+});
