@@ -25,6 +25,7 @@ export const HOST = {
   stateDir: "/var/lib/k0rdentd",
   installState: "/var/lib/k0rdentd/install-state.json",
   helmValues: "/var/lib/k0rdentd/kcm-values.yaml",
+  helmBinary: "/var/lib/k0rdentd/bin/helm",
   registryStorage: "/var/lib/k0rdentd/registry",
 } as const;
 

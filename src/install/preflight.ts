@@ -11,6 +11,7 @@ import { hostPath } from "../host/paths.ts";
 import type { InstallContext } from "./phase.ts";
 import { registryClient, registryTags, registryUrl } from "./registry_probe.ts";
 import { registryEndpoint } from "../airgap/registry_endpoint.ts";
+import { airgapChartRef } from "../k0rdent/helm_command.ts";
 
 /** One check; `run` returns null when fine, else what is wrong. */
 export interface PreflightCheck {
@@ -61,8 +62,8 @@ async function existingAncestor(path: string): Promise<string> {
 
 /** The repository of the k0rdent chart in the local registry (`<prefix>/charts/<chart>`). */
 function chartRepository(ctx: InstallContext): string {
-  const prefix = registryEndpoint(ctx.config).prefix;
-  return `${prefix ? prefix + "/" : ""}charts/k0rdent-enterprise`;
+  const endpoint = registryEndpoint(ctx.config);
+  return airgapChartRef(endpoint).slice(`oci://${endpoint.address}/`.length);
 }
 
 /** The checks, in order. */
