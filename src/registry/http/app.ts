@@ -1,0 +1,61 @@
+/** The registry's Hono app: common headers, access control, the API routes and the error envelope. */
+import { Hono } from "hono";
+import { accessControl, type AccessPolicy, REALM } from "../auth/access.ts";
+import { errorBody, RegistryError } from "../errors.ts";
+import { log } from "../../log/logger.ts";
+import type { RegistryStorage } from "../storage/storage.ts";
+import { registerBlobs } from "./blobs.ts";
+import type { RegistryApp, RegistryEnv } from "./context.ts";
+import { registerListing } from "./listing.ts";
+import { registerManifests } from "./manifests.ts";
+import { registerReferrers } from "./referrers.ts";
+import { registerUploads } from "./uploads.ts";
+
+/** Options of {@link createRegistryApp}. */
+export interface RegistryAppOptions {
+  storage: RegistryStorage;
+  access?: AccessPolicy;
+}
+
+const API_VERSION = "registry/2.0";
+
+function errorResponse(err: RegistryError, status = err.status): Response {
+  const headers: Record<string, string> = {
+    "Content-Type": "application/json; charset=utf-8",
+    "Docker-Distribution-API-Version": API_VERSION,
+  };
+  if (err.code === "UNAUTHORIZED") headers["WWW-Authenticate"] = `Basic realm="${REALM}"`;
+  return new Response(errorBody(err), { status, headers });
+}
+
+/** Builds the app serving the OCI distribution API from `storage`. */
+export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
+  const app = new Hono<RegistryEnv>();
+  const deps = { storage: options.storage };
+  app.use("*", async (c, next) => {
+    await next();
+    c.res.headers.set("Docker-Distribution-API-Version", API_VERSION);
+  });
+  app.use(
+    "*",
+    accessControl(options.access ?? { authPulls: false, readOnly: false }),
+  );
+  app.get("/v2/", (c) => c.json({}));
+  registerListing(app, deps);
+  registerUploads(app, deps);
+  registerBlobs(app, deps);
+  registerManifests(app, deps);
+  registerReferrers(app, deps);
+  app.notFound(() =>
+    errorResponse(new RegistryError("UNSUPPORTED", "No such API endpoint or method"), 404)
+  );
+  app.onError((err) => {
+    if (err instanceof RegistryError) return errorResponse(err);
+    log.error(`Registry request failed: ${err instanceof Error ? err.stack : String(err)}`);
+    return new Response(
+      JSON.stringify({ errors: [{ code: "UNKNOWN", message: "internal error", detail: null }] }),
+      { status: 500, headers: { "Content-Type": "application/json; charset=utf-8" } },
+    );
+  });
+  return app;
+}

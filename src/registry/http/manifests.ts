@@ -1,0 +1,124 @@
+/** Manifest routes: `GET|HEAD|PUT|DELETE /v2/<name>/manifests/<tag|digest>` with `Accept` checks. */
+import { parseDigest } from "../digest.ts";
+import { RegistryError } from "../errors.ts";
+import { MANIFEST_MEDIA_TYPES, MAX_MANIFEST_BYTES } from "../manifest.ts";
+import { checkTag } from "../names.ts";
+import {
+  type HandlerDeps,
+  NAME,
+  type RegistryApp,
+  type RegistryContext,
+  repoParam,
+} from "./context.ts";
+
+const MANIFEST = `${NAME}/manifests/:reference`;
+
+/** The reference path parameter, validated as a digest or a tag. */
+function referenceParam(c: RegistryContext): string {
+  const ref = c.req.param("reference") ?? "";
+  if (ref.includes(":")) parseDigest(ref);
+  else checkTag(ref);
+  return ref;
+}
+
+/**
+ * True when the client's `Accept` allows `mediaType`: no header, a wildcard, the type itself,
+ * or a list naming no manifest type at all (such clients take whatever is stored).
+ */
+export function acceptable(accept: string | undefined, mediaType: string): boolean {
+  if (!accept) return true;
+  const types = accept.split(",").map((t) => t.split(";")[0].trim().toLowerCase());
+  if (types.includes(mediaType) || types.includes("*/*") || types.includes("application/*")) {
+    return true;
+  }
+  return !types.some((t) => MANIFEST_MEDIA_TYPES.includes(t));
+}
+
+/** Reads at most `max` bytes of a request body; `MANIFEST_INVALID` when it is larger. */
+async function readLimited(
+  stream: ReadableStream<Uint8Array> | null,
+  max: number,
+): Promise<Uint8Array> {
+  if (!stream) return new Uint8Array(0);
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  for await (const chunk of stream) {
+    total += chunk.length;
+    if (total > max) {
+      throw new RegistryError("MANIFEST_INVALID", `Manifest is larger than ${max} bytes`);
+    }
+    parts.push(chunk);
+  }
+  const out = new Uint8Array(total);
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+/** Registers the manifest routes. */
+export function registerManifests(app: RegistryApp, { storage }: HandlerDeps): void {
+  app.get(MANIFEST, async (c) => {
+    const repo = repoParam(c);
+    const ref = referenceParam(c);
+    const m = await storage.getManifest(repo, ref);
+    if (!m) throw new RegistryError("MANIFEST_UNKNOWN", `Manifest "${ref}" is not in "${repo}"`);
+    if (!acceptable(c.req.header("Accept"), m.mediaType)) {
+      throw new RegistryError(
+        "MANIFEST_UNKNOWN",
+        `Manifest "${ref}" is a "${m.mediaType}", which the client does not accept`,
+      );
+    }
+    const headers = {
+      "Content-Type": m.mediaType,
+      "Content-Length": String(m.bytes.length),
+      "Docker-Content-Digest": m.digest,
+      "ETag": `"${m.digest}"`,
+    };
+    if (c.req.header("If-None-Match") === `"${m.digest}"`) {
+      return new Response(null, { status: 304, headers });
+    }
+    return new Response(c.req.method === "HEAD" ? null : m.bytes as Uint8Array<ArrayBuffer>, {
+      status: 200,
+      headers,
+    });
+  });
+
+  app.put(MANIFEST, async (c) => {
+    const repo = repoParam(c);
+    const ref = referenceParam(c);
+    const length = Number(c.req.header("Content-Length") ?? 0);
+    if (length > MAX_MANIFEST_BYTES) {
+      throw new RegistryError(
+        "MANIFEST_INVALID",
+        `Manifest is larger than ${MAX_MANIFEST_BYTES} bytes`,
+      );
+    }
+    const bytes = await readLimited(c.req.raw.body, MAX_MANIFEST_BYTES);
+    const result = await storage.putManifest(repo, bytes, {
+      reference: ref,
+      contentType: c.req.header("Content-Type"),
+    });
+    const headers: Record<string, string> = {
+      "Location": `/v2/${repo}/manifests/${result.digest}`,
+      "Docker-Content-Digest": result.digest,
+      "Content-Length": "0",
+    };
+    if (result.subject) headers["OCI-Subject"] = result.subject;
+    return new Response(null, { status: 201, headers });
+  });
+
+  app.delete(MANIFEST, async (c) => {
+    const repo = repoParam(c);
+    const ref = referenceParam(c);
+    const deleted = ref.includes(":")
+      ? await storage.deleteManifest(repo, ref)
+      : await storage.deleteTag(repo, ref);
+    if (!deleted) {
+      throw new RegistryError("MANIFEST_UNKNOWN", `Manifest "${ref}" is not in "${repo}"`);
+    }
+    return new Response(null, { status: 202 });
+  });
+}
