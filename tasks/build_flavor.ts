@@ -1,0 +1,167 @@
+/**
+ * The shared release build: stage the build metadata and the compressed tool
+ * binaries into `<root>/assets/` (where `src/assets/build_info.ts` finds them,
+ * from source and inside the compiled binary), compile with `--include` of
+ * exactly those files, remove them again and report each artifact's size.
+ *
+ * Layout under the project root:
+ * ```
+ * assets/
+ *   build-info.json      staged metadata (flavor, versions, target, asset digests)
+ *   k0s.br, helm.br      staged compressed tools (air-gap only)
+ *   .build.lock          held while a build stages (pid inside)
+ *   build/downloads/     cached k0s / helm downloads
+ * dist/
+ *   k0rdentd-linux-<arch>, k0rdentd-airgap-linux-<arch>
+ * ```
+ */
+import { join } from "node:path";
+import denoJson from "../deno.json" with { type: "json" };
+import type { AssetCompression, AssetInfo, BuildInfo, Flavor } from "../src/assets/build_info.ts";
+import { errorMessage, UserError } from "../src/errors.ts";
+import { log } from "../src/log/logger.ts";
+import { printOut } from "../src/log/output.ts";
+import { formatBytes } from "../src/log/progress.ts";
+import type { Runner } from "../src/process/runner.ts";
+import { compileBinary } from "./compile.ts";
+import { stageAsset, writeBuildInfo } from "./stage_assets.ts";
+import type { Target } from "./targets.ts";
+
+/** The project root (where deno.json and main.ts are). */
+export const PROJECT_ROOT: string = join(import.meta.dirname ?? ".", "..");
+
+/** A tool binary to embed. */
+export interface ToolBinary {
+  name: string;
+  version: string;
+  path: string;
+}
+
+/** Options of {@link buildFlavor}. */
+export interface BuildFlavorOptions {
+  flavor: Flavor;
+  target: Target;
+  /** Project root: staging dir and cwd of `deno compile`. */
+  root: string;
+  /** Binaries to embed (air-gap). */
+  tools: readonly ToolBinary[];
+  compression: AssetCompression;
+  runner: Runner;
+  /** False: stage the assets and stop (they stay, so `deno run` reports this flavor). */
+  compile: boolean;
+  /** Output dir of the artifact, relative to `root` or absolute; default `dist`. */
+  outDir?: string;
+  env?: (name: string) => string | undefined;
+  signal?: AbortSignal;
+  /** Build time, for tests. */
+  now?: () => Date;
+}
+
+/** What a build produced. */
+export interface BuildResult {
+  info: BuildInfo;
+  /** The staged assets dir. */
+  assetsDir: string;
+  /** The executable and its size (absent with `compile: false`). */
+  artifact?: { path: string; size: number };
+}
+
+/** File name of the artifact for a flavor and target. */
+export function artifactName(flavor: Flavor, target: Target): string {
+  return `k0rdentd-${flavor === "airgap" ? "airgap-" : ""}linux-${target.arch}`;
+}
+
+/** Runs one build; see the module doc. */
+export async function buildFlavor(options: BuildFlavorOptions): Promise<BuildResult> {
+  const assetsDir = join(options.root, "assets");
+  await Deno.mkdir(assetsDir, { recursive: true });
+  const release = await lockAssets(assetsDir);
+  const staged: string[] = [];
+  try {
+    const assets: AssetInfo[] = [];
+    for (const tool of options.tools) {
+      log.info(`Compressing ${tool.name} ${tool.version} (${options.compression})`);
+      const asset = await stageAsset({
+        name: tool.name,
+        version: tool.version,
+        source: tool.path,
+        dir: assetsDir,
+        compression: options.compression,
+      });
+      staged.push(asset.file);
+      log.info(
+        `Asset ${asset.file}: ${formatBytes(asset.size)} -> ${formatBytes(asset.compressedSize)} ` +
+          `(${asset.compressedSize} bytes, sha256:${asset.sha256})`,
+      );
+      assets.push(asset);
+    }
+    const version = (name: string) => options.tools.find((t) => t.name === name)?.version;
+    const info: BuildInfo = {
+      flavor: options.flavor,
+      version: denoJson.version,
+      ...(version("k0s") ? { k0sVersion: version("k0s") } : {}),
+      ...(version("helm") ? { helmVersion: version("helm") } : {}),
+      buildTime: (options.now?.() ?? new Date()).toISOString(),
+      target: options.target.triple,
+      assets,
+    };
+    await writeBuildInfo(assetsDir, info);
+    staged.push("build-info.json");
+    if (!options.compile) {
+      log.info(
+        `Staged ${staged.join(", ")} in ${assetsDir} without compiling; ` +
+          `\`deno run main.ts show-flavor\` now reports "${options.flavor}" until you delete them`,
+      );
+      staged.length = 0;
+      return { info, assetsDir };
+    }
+    const output = join(options.outDir ?? "dist", artifactName(options.flavor, options.target));
+    await compileBinary({
+      root: options.root,
+      target: options.target,
+      output,
+      includes: staged.map((file) => `assets/${file}`).reverse(),
+      runner: options.runner,
+      env: options.env,
+      signal: options.signal,
+    });
+    const path = join(options.root, output);
+    let size: number;
+    try {
+      size = (await Deno.stat(path)).size;
+    } catch (err) {
+      throw new UserError(`deno compile wrote no "${path}": ${errorMessage(err)}`);
+    }
+    printOut(`${output}  ${formatBytes(size)} (${size} bytes)`);
+    return { info, assetsDir, artifact: { path, size } };
+  } finally {
+    for (const file of staged) await Deno.remove(join(assetsDir, file)).catch(() => {});
+    await release();
+  }
+}
+
+/**
+ * Takes `assets/.build.lock` (two builds must not stage into one assets dir);
+ * a lock left by a process that is gone is taken over. Returns the release function.
+ */
+async function lockAssets(dir: string): Promise<() => Promise<void>> {
+  const path = join(dir, ".build.lock");
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      await Deno.writeTextFile(path, `${Deno.pid}\n`, { createNew: true });
+      return () => Deno.remove(path).catch(() => {});
+    } catch (err) {
+      if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
+    }
+    const pid = Number((await Deno.readTextFile(path).catch(() => "")).trim());
+    const alive = pid > 0 && await Deno.stat(`/proc/${pid}`).then(() => true, () => false);
+    if (alive) {
+      throw new UserError(
+        `Another build (pid ${pid}) is staging in "${dir}": wait for it to finish`,
+      );
+    }
+    log.warn(`Removing stale build lock "${path}" (pid ${pid || "?"} is gone)`);
+    await Deno.remove(path).catch(() => {});
+  }
+  throw new UserError(`Cannot take the build lock "${path}"`);
+}

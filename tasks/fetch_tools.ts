@@ -1,0 +1,141 @@
+/**
+ * Downloads k0s and helm for the air-gap build and checks them against SHA-256
+ * sums (pinned in `pins.ts` or given on the command line). Downloads are cached
+ * under `assets/build/downloads/` and reused when their digest still matches.
+ */
+import { join } from "node:path";
+import { createTarDecoder } from "modern-tar";
+import { MeasureStream } from "../src/assets/measure_stream.ts";
+import { errorMessage, UserError } from "../src/errors.ts";
+import { writeFileAtomic } from "../src/fsx/atomic_write.ts";
+import { log } from "../src/log/logger.ts";
+import {
+  HELM_TARBALL_SHA256,
+  helmUrl,
+  K0S_SHA256,
+  k0sUrl,
+  OFFICIAL_SOURCES,
+  type ToolSources,
+} from "./pins.ts";
+import type { Target } from "./targets.ts";
+
+/** Options of {@link fetchK0s} and {@link fetchHelm}. */
+export interface FetchToolOptions {
+  version: string;
+  target: Target;
+  /** Download cache dir. */
+  dir: string;
+  /** Expected SHA-256 (hex); default the pin for version and arch. */
+  sha256?: string;
+  sources?: ToolSources;
+  signal?: AbortSignal;
+}
+
+const HEX64 = /^[0-9a-f]{64}$/;
+
+function expectedSum(
+  tool: string,
+  flag: string,
+  table: Readonly<Record<string, Readonly<Record<string, string>>>>,
+  options: FetchToolOptions,
+): string {
+  const sum = options.sha256 ?? table[options.version]?.[options.target.arch];
+  if (sum === undefined) {
+    throw new UserError(
+      `No pinned SHA-256 for ${tool} ${options.version} (${options.target.arch}): ` +
+        `pass ${flag} with the published sum, add it to tasks/pins.ts, ` +
+        `or build from local files with --k0s-binary and --helm-binary`,
+    );
+  }
+  if (!HEX64.test(sum)) throw new UserError(`Invalid ${flag} "${sum}": expected 64 hex digits`);
+  return sum;
+}
+
+/** Hex SHA-256 of a file, or undefined when it does not exist. */
+async function fileSha256(path: string): Promise<string | undefined> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return undefined;
+    throw err;
+  }
+  const measure = new MeasureStream();
+  await file.readable.pipeThrough(measure).pipeTo(new WritableStream());
+  return measure.result.sha256;
+}
+
+/** Downloads `url` to `dest` unless `dest` already has `sha256`; checks the digest before the rename. */
+async function download(url: string, dest: string, sha256: string, signal?: AbortSignal) {
+  if (await fileSha256(dest) === sha256) {
+    log.info(`Using cached ${dest}`);
+    return;
+  }
+  log.info(`Downloading ${url}`);
+  let response: Response;
+  try {
+    response = await fetch(url, { signal });
+  } catch (err) {
+    throw new UserError(
+      `Cannot download "${url}": ${errorMessage(err)} ` +
+        `(without network, build from local files with --k0s-binary and --helm-binary)`,
+    );
+  }
+  if (!response.ok || !response.body) {
+    await response.body?.cancel();
+    throw new UserError(`Cannot download "${url}": HTTP ${response.status} ${response.statusText}`);
+  }
+  const check = new MeasureStream({
+    onEnd: (m) => {
+      if (m.sha256 !== sha256) {
+        throw new UserError(`SHA-256 mismatch: got ${m.sha256}, expected ${sha256}`);
+      }
+    },
+  });
+  try {
+    await writeFileAtomic(dest, response.body.pipeThrough(check), {
+      mode: 0o644,
+      mkdirMode: 0o755,
+    });
+  } catch (err) {
+    throw new UserError(`Cannot download "${url}": ${errorMessage(err)}`);
+  }
+}
+
+/** Downloads `k0s-<V>-<arch>`, checks its SHA-256 and returns the path of the binary. */
+export async function fetchK0s(options: FetchToolOptions): Promise<string> {
+  const sha256 = expectedSum("k0s", "--k0s-sha256", K0S_SHA256, options);
+  const url = k0sUrl(options.sources ?? OFFICIAL_SOURCES, options.version, options.target.arch);
+  const dest = join(options.dir, `k0s-${options.version}-${options.target.arch}`);
+  await download(url, dest, sha256, options.signal);
+  return dest;
+}
+
+/**
+ * Downloads the helm release tarball, checks its SHA-256 and unpacks
+ * `linux-<arch>/helm` from it; returns the path of the binary.
+ */
+export async function fetchHelm(options: FetchToolOptions): Promise<string> {
+  const sha256 = expectedSum("helm", "--helm-sha256", HELM_TARBALL_SHA256, options);
+  const { arch } = options.target;
+  const url = helmUrl(options.sources ?? OFFICIAL_SOURCES, options.version, arch);
+  const tarball = join(options.dir, `helm-${options.version}-linux-${arch}.tar.gz`);
+  await download(url, tarball, sha256, options.signal);
+  const member = `linux-${arch}/helm`;
+  const dest = join(options.dir, `helm-${options.version}-${arch}`);
+  const file = await Deno.open(tarball);
+  const entries = file.readable.pipeThrough(new DecompressionStream("gzip"))
+    .pipeThrough(createTarDecoder());
+  try {
+    for await (const entry of entries) {
+      if (entry.header.name.replace(/^\.\//, "") === member && entry.header.type !== "directory") {
+        await writeFileAtomic(dest, entry.body, { mode: 0o755 });
+        return dest;
+      }
+      await entry.body.cancel();
+    }
+  } catch (err) {
+    throw new UserError(`Cannot unpack "${tarball}": ${errorMessage(err)}`);
+  }
+  throw new UserError(`Cannot unpack "${tarball}": it holds no "${member}"`);
+}
