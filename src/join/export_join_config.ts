@@ -1,0 +1,137 @@
+/**
+ * `export-join-config`: on a running controller, creates a controller and a worker join token
+ * and writes `controller-join.yaml` and `worker-join.yaml` (plus the registry CA for a TLS
+ * registry) into a private directory (0700, files 0600).
+ */
+import { join } from "node:path";
+import { readBuildInfo } from "../assets/build_info.ts";
+import type { Config } from "../config/schema.ts";
+import { errorMessage, UserError } from "../errors.ts";
+import { writeFileAtomic } from "../fsx/atomic_write.ts";
+import { HostMutator } from "../host/mutator.ts";
+import { K0sCli } from "../k0s/k0s_cli.ts";
+import type { Runner } from "../process/runner.ts";
+import {
+  JOIN_CA_FILE,
+  joinConfigFile,
+  type JoinConfigInput,
+  renderJoinConfig,
+} from "./join_config.ts";
+import { createJoinToken, isController, type JoinRole } from "./token.ts";
+
+/** What the user asked for. */
+export interface ExportJoinOptions {
+  dir: string;
+  /** The address new nodes reach this controller at. */
+  controllerIp: string;
+  expiry: string;
+  /** Registry port; set (or an air-gap build) adds the registry to the files. */
+  registryPort?: number;
+  overwrite: boolean;
+}
+
+/** What the export runs with. */
+export interface ExportJoinContext {
+  config: Config;
+  runner: Runner;
+  dryRun: boolean;
+  signal: AbortSignal;
+}
+
+/** What was (or would be) written. */
+export interface ExportJoinResult {
+  dir: string;
+  files: string[];
+  server: string;
+  registry?: string;
+}
+
+const ROLES: readonly JoinRole[] = ["controller", "worker"];
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return false;
+    throw err;
+  }
+}
+
+/** Creates the tokens and writes the join files; under dry-run only reports what it would write. */
+export async function exportJoinConfig(
+  ctx: ExportJoinContext,
+  options: ExportJoinOptions,
+): Promise<ExportJoinResult> {
+  const { config } = ctx;
+  const info = await readBuildInfo();
+  const k0s = new K0sCli({
+    runner: ctx.runner,
+    host: new HostMutator(ctx.runner, ctx.dryRun),
+    timeoutMs: 60_000,
+    signal: ctx.signal,
+  });
+  const status = await k0s.status();
+  if (!isController(status)) {
+    throw new UserError(
+      "Cannot create join tokens: k0s is not running as a controller on this host (run export-join-config on a controller)",
+    );
+  }
+  const airgap = info.flavor === "airgap" || options.registryPort !== undefined;
+  const { insecure, caFile, prefix } = config.airgap.registry;
+  const withCa = airgap && !insecure && caFile !== "";
+  const files = [...ROLES.map(joinConfigFile), ...(withCa ? [JOIN_CA_FILE] : [])];
+  if (!options.overwrite) {
+    for (const f of files) {
+      if (await exists(join(options.dir, f))) {
+        throw new UserError(
+          `Cannot write "${join(options.dir, f)}": it already exists (use --overwrite)`,
+        );
+      }
+    }
+  }
+  const server = `https://${options.controllerIp}:${config.k0s.api.port}`;
+  const registry = airgap
+    ? `${options.controllerIp}:${options.registryPort ?? config.registry.port}`
+    : undefined;
+  const result = { dir: options.dir, files, server, registry };
+  if (ctx.dryRun) return result;
+
+  let caPem = "";
+  if (withCa) {
+    try {
+      caPem = await Deno.readTextFile(caFile);
+    } catch (err) {
+      throw new UserError(`Cannot read registry CA "${caFile}": ${errorMessage(err)}`);
+    }
+  }
+  const k0sVersion = status!.version || config.k0s.version;
+  const created = new Date().toISOString();
+  const rendered: [string, string][] = [];
+  for (const role of ROLES) {
+    const input: JoinConfigInput = {
+      role,
+      k0sVersion,
+      k0s: config.k0s,
+      server,
+      token: await createJoinToken(k0s, role, options.expiry),
+      expiry: options.expiry,
+      registry: registry ? { address: registry, prefix, insecure, ca: withCa } : undefined,
+      created,
+    };
+    rendered.push([joinConfigFile(role), renderJoinConfig(input)]);
+  }
+  if (withCa) rendered.push([JOIN_CA_FILE, caPem]);
+  try {
+    if (!await exists(options.dir)) {
+      await Deno.mkdir(options.dir, { recursive: true, mode: 0o700 });
+      await Deno.chmod(options.dir, 0o700);
+    }
+    for (const [name, text] of rendered) {
+      await writeFileAtomic(join(options.dir, name), text, { mode: 0o600 });
+    }
+  } catch (err) {
+    throw new UserError(`Cannot write join config to "${options.dir}": ${errorMessage(err)}`);
+  }
+  return result;
+}

@@ -1,0 +1,73 @@
+/**
+ * The join configuration files `export-join-config` writes (`controller-join.yaml`,
+ * `worker-join.yaml`): k0rdentd config files for a new node, so that
+ * `k0rdentd -c worker-join.yaml install --join` needs nothing else.
+ */
+import { stringify } from "yaml";
+import type { Config } from "../config/schema.ts";
+import type { JoinRole } from "./token.ts";
+
+/** The default output directory of `export-join-config`. */
+export const DEFAULT_JOIN_CONFIG_DIR = "./join-configs";
+
+/** The file name for a role's join config. */
+export function joinConfigFile(role: JoinRole): string {
+  return `${role}-join.yaml`;
+}
+
+/** The registry CA copied beside the join files, and where the join files expect it. */
+export const JOIN_CA_FILE = "registry-ca.crt";
+/** Where a joining node reads the registry CA from (the join files point there). */
+export const JOIN_CA_HOST_PATH = "/etc/k0rdentd/registry-ca.crt";
+
+/** What a join file holds. */
+export interface JoinConfigInput {
+  role: JoinRole;
+  k0sVersion: string;
+  /**
+   * The cluster's k0s settings; a joining controller must run with the same network, storage
+   * and raw config (its own API address is left to auto-detection).
+   */
+  k0s: Config["k0s"];
+  /** The controller's API, `https://<ip>:<port>`. */
+  server: string;
+  token: string;
+  expiry: string;
+  /** The air-gap registry the node pulls from. */
+  registry?: { address: string; prefix: string; insecure: boolean; ca: boolean };
+  /** Time of creation (ISO), shown in the header. */
+  created: string;
+}
+
+/** Renders one join file (YAML with an explanatory header; holds a secret). */
+export function renderJoinConfig(input: JoinConfigInput): string {
+  const doc: Record<string, unknown> = {
+    k0s: input.role === "controller"
+      ? { ...input.k0s, version: input.k0sVersion, api: { ...input.k0s.api, address: "" } }
+      : { version: input.k0sVersion },
+    join: { mode: input.role, server: input.server, token: input.token },
+  };
+  if (input.registry) {
+    doc.airgap = {
+      registry: {
+        address: input.registry.address,
+        prefix: input.registry.prefix,
+        insecure: input.registry.insecure,
+        ...(input.registry.ca ? { caFile: JOIN_CA_HOST_PATH } : {}),
+      },
+    };
+  }
+  const header = [
+    `# k0rdentd join configuration for a new ${input.role} node (secret: holds a join token).`,
+    `# Created ${input.created}; the token expires ${input.expiry} after that.`,
+    `# On the new node: sudo k0rdentd -c ${joinConfigFile(input.role)} install --join`,
+    ...(input.registry
+      ? [
+        `# Registry ${input.registry.address}: ${input.registry.insecure ? "plain HTTP" : "HTTPS"}${
+          input.registry.ca ? `; copy ${JOIN_CA_FILE} to ${JOIN_CA_HOST_PATH} first` : ""
+        }.`,
+      ]
+      : []),
+  ];
+  return `${header.join("\n")}\n${stringify(doc)}`;
+}

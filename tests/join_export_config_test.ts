@@ -1,0 +1,145 @@
+/**
+ * `k0rdentd export-join-config` end to end: the CLI runs as a subprocess under a temp root whose
+ * `/usr/local/bin/k0s` is the fake `tests/fakes/k0s_worker.sh` (status, token create); the files
+ * it writes are checked for content and modes and validated as k0rdentd config files.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parse } from "yaml";
+import { runCli } from "./helpers/cli.ts";
+
+const FAKE_K0S = fileURLToPath(new URL("./fakes/k0s_worker.sh", import.meta.url));
+
+async function controller(options: { running?: boolean } = {}) {
+  const base = await Deno.makeTempDir({ prefix: "join-export-" });
+  const root = join(base, "root");
+  await Deno.mkdir(join(root, "usr/local/bin"), { recursive: true });
+  await Deno.copyFile(FAKE_K0S, join(root, "usr/local/bin/k0s"));
+  const log = join(base, "k0s.log");
+  const env = {
+    K0RDENTD_ROOT: root,
+    FAKE_K0S_LOG: log,
+    FAKE_K0S_RUNNING: options.running === false ? "0" : "1",
+    FAKE_K0S_ROLE: "controller",
+    FAKE_K0S_VERSION: "v1.33.4+k0s.0",
+  };
+  return {
+    base,
+    cli: (...args: string[]) => runCli(args, { env, cwd: base }),
+    async k0sCalls(): Promise<string[]> {
+      return (await Deno.readTextFile(log).catch(() => "")).split("\n").filter(Boolean);
+    },
+    async [Symbol.asyncDispose]() {
+      await Deno.remove(base, { recursive: true });
+    },
+  };
+}
+
+const mode = async (path: string) => (await Deno.stat(path)).mode! & 0o777;
+
+Deno.test("export-join-config writes private controller and worker join files", async () => {
+  await using c = await controller();
+  const r = await c.cli(
+    "export-join-config",
+    "--controller-ip",
+    "10.0.0.5",
+    "--expiry",
+    "2h",
+    "--registry-port",
+    "5443",
+  );
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /Wrote controller-join\.yaml, worker-join\.yaml to "\.\/join-configs"/);
+  const dir = join(c.base, "join-configs");
+  assert.equal(await mode(dir), 0o700);
+  for (const role of ["controller", "worker"]) {
+    const file = join(dir, `${role}-join.yaml`);
+    assert.equal(await mode(file), 0o600);
+    const doc = parse(await Deno.readTextFile(file));
+    assert.equal(doc.join.mode, role);
+    assert.equal(doc.join.server, "https://10.0.0.5:6443");
+    assert.equal(doc.join.token, `fake-token-${role}-2h`);
+    assert.equal(doc.k0s.version, "v1.33.4+k0s.0");
+    assert.equal(doc.airgap.registry.address, "10.0.0.5:5443");
+    assert.equal(doc.airgap.registry.insecure, true);
+    // The file is a valid k0rdentd config for the new node.
+    const check = await c.cli("-c", file, "config", "validate");
+    assert.equal(check.code, 0, check.stderr + check.stdout);
+  }
+  assert.deepEqual((await c.k0sCalls()).filter((l) => l.startsWith("token")), [
+    "token create --role=controller --expiry=2h",
+    "token create --role=worker --expiry=2h",
+  ]);
+  assert.doesNotMatch(r.stderr + r.stdout, /fake-token/, "tokens never reach the output");
+});
+
+Deno.test("export-join-config copies the CA of a TLS registry", async () => {
+  await using c = await controller();
+  const ca = join(c.base, "ca.pem");
+  await Deno.writeTextFile(ca, "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
+  await Deno.writeTextFile(
+    join(c.base, "k.yaml"),
+    `airgap:\n  registry:\n    address: localhost:5000\n    insecure: false\n    caFile: ${ca}\n`,
+  );
+  const r = await c.cli(
+    "-c",
+    "k.yaml",
+    "export-join-config",
+    "--controller-ip",
+    "10.0.0.5",
+    "--registry-port",
+    "5000",
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const dir = join(c.base, "join-configs");
+  assert.equal(await Deno.readTextFile(join(dir, "registry-ca.crt")), await Deno.readTextFile(ca));
+  assert.equal(await mode(join(dir, "registry-ca.crt")), 0o600);
+  const doc = parse(await Deno.readTextFile(join(dir, "worker-join.yaml")));
+  assert.equal(doc.airgap.registry.insecure, false);
+  assert.equal(doc.airgap.registry.caFile, "/etc/k0rdentd/registry-ca.crt");
+});
+
+Deno.test("export-join-config refuses to overwrite, off a controller, and bad flags", async () => {
+  await using c = await controller();
+  assert.equal((await c.cli("export-join-config", "--controller-ip", "10.0.0.5")).code, 0);
+  const before = await Deno.readTextFile(join(c.base, "join-configs/worker-join.yaml"));
+  const tokenCalls = async () => (await c.k0sCalls()).filter((l) => l.startsWith("token")).length;
+  const tokens = await tokenCalls();
+  const again = await c.cli("export-join-config", "--controller-ip", "10.0.0.5");
+  assert.equal(again.code, 1);
+  assert.match(again.stderr, /controller-join\.yaml": it already exists \(use --overwrite\)/);
+  assert.equal(await tokenCalls(), tokens, "no token is created before the check");
+  assert.equal(await Deno.readTextFile(join(c.base, "join-configs/worker-join.yaml")), before);
+  const over = await c.cli("export-join-config", "--controller-ip", "10.0.0.5", "--overwrite");
+  assert.equal(over.code, 0, over.stderr);
+
+  for (
+    const [args, pattern] of [
+      [["--expiry", "1d"], /Invalid --expiry "1d"/],
+      [["--controller-ip", "10.0.0"], /Invalid --controller-ip "10\.0\.0"/],
+      [["--registry-port", "70000"], /Invalid --registry-port "70000"/],
+    ] as const
+  ) {
+    const bad = await c.cli("export-join-config", ...args);
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.match(bad.stderr, pattern);
+  }
+});
+
+Deno.test("export-join-config fails clearly when k0s is not running as a controller", async () => {
+  await using c = await controller({ running: false });
+  const r = await c.cli("export-join-config", "--controller-ip", "10.0.0.5");
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /k0s is not running as a controller on this host/);
+  await assert.rejects(() => Deno.stat(join(c.base, "join-configs")));
+});
+
+Deno.test("export-join-config --dry-run creates no token and writes nothing", async () => {
+  await using c = await controller();
+  const r = await c.cli("export-join-config", "--controller-ip", "10.0.0.5", "--dry-run");
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /Dry run: would create a controller and a worker join token/);
+  await assert.rejects(() => Deno.stat(join(c.base, "join-configs")));
+  assert.ok(!(await c.k0sCalls()).some((l) => l.startsWith("token")));
+});
