@@ -127,6 +127,14 @@ export class K0sCli {
     return { timeoutMs: this.#opts.timeoutMs, signal: this.#opts.signal, stdin };
   }
 
+  /** Runs a state-changing `k0s args...`; the plan shows the host path of the binary. */
+  async #change(args: readonly string[], stdin?: string, display?: string) {
+    return await this.#opts.host.run([this.program, ...args], {
+      ...this.#runOpts(stdin),
+      display: `${this.binary} ${display ?? args.join(" ")}`,
+    });
+  }
+
   /** True when the binary exists. */
   async installed(): Promise<boolean> {
     try {
@@ -181,43 +189,40 @@ export class K0sCli {
 
   /** `k0s install controller|worker ...` (mutation). */
   async install(options: K0sInstallOptions): Promise<void> {
-    await this.#opts.host.run([this.program, ...installArgs(options)], this.#runOpts());
+    await this.#change(installArgs(options));
   }
 
   /** `k0s start` (mutation). */
   async start(): Promise<void> {
-    await this.#opts.host.run([this.program, "start"], this.#runOpts());
+    await this.#change(["start"]);
   }
 
   /** `k0s stop` (mutation). */
   async stop(): Promise<void> {
-    await this.#opts.host.run([this.program, "stop"], this.#runOpts());
+    await this.#change(["stop"]);
   }
 
   /** `k0s reset` (mutation). */
   async reset(): Promise<void> {
-    await this.#opts.host.run([this.program, "reset"], this.#runOpts());
+    await this.#change(["reset"]);
   }
 
   /** `k0s token create` (mutation: it stores a token in the cluster); returns the token. */
   async createToken(role: "controller" | "worker", expiry?: string): Promise<string> {
-    const result = await this.#opts.host.run(
-      [this.program, ...tokenCreateArgs(role, expiry)],
-      this.#runOpts(),
-    );
+    const result = await this.#change(tokenCreateArgs(role, expiry));
     return result.stdout.trim();
   }
 
   /** `k0s kubectl ...` for reads: returns the result even when it failed. */
   async kubectl(args: readonly string[]): Promise<RunResult> {
+    if (!await this.installed()) {
+      return { code: 127, stdout: "", stderrTail: "k0s is not installed", timedOut: false };
+    }
     return await this.#opts.runner.run([this.program, "kubectl", ...args], this.#runOpts());
   }
 
   /** `k0s kubectl ...` that changes the cluster (mutation); `stdin` carries manifests and secrets. */
   async kubectlApply(args: readonly string[], stdin?: string, display?: string): Promise<void> {
-    await this.#opts.host.run([this.program, "kubectl", ...args], {
-      ...this.#runOpts(stdin),
-      display: display && `${this.binary} kubectl ${display}`,
-    });
+    await this.#change(["kubectl", ...args], stdin, display && `kubectl ${display}`);
   }
 }

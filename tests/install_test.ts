@@ -1,0 +1,200 @@
+/**
+ * End-to-end `install` tests: `main.ts install` runs as a subprocess under a
+ * temp `K0RDENTD_ROOT` with fake k0s/helm/kubectl on PATH (tests/fakes), a
+ * real HTTP server serving a fake k0s release, and a registry stub for the
+ * air-gap preflight.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { FakeHost, FAKES_DIR, serveK0sRelease, serveRegistryStub } from "./helpers/fake_host.ts";
+
+/** Asserts `part` occurs in `text`, showing the text when not. */
+function includes(text: string, part: string): void {
+  assert.ok(text.includes(part), `expected ${JSON.stringify(part)} in:\n${text}`);
+}
+
+const VERSION = "v1.32.8+k0s.0";
+const ARCH = Deno.build.arch === "aarch64" ? "arm64" : "amd64";
+const FAKE_K0S = await Deno.readFile(join(FAKES_DIR, "k0s"));
+/** Root and busy ports are properties of the test machine, not of the install. */
+const BASE = ["install", "--ignore-preflight-errors=root,ports", "--poll-interval", "20ms"];
+
+async function online(host: FakeHost, url: string, extra: string[] = [], env = {}) {
+  return await host.run([...BASE, "--k0s-download-url", url, ...extra], env);
+}
+
+Deno.test("install --dry-run writes no file and runs no mutating command", async () => {
+  await using host = await FakeHost.create();
+  await using release = await serveK0sRelease(VERSION, ARCH, FAKE_K0S);
+  const before = await host.files();
+  const result = await online(host, release.url, ["--dry-run"]);
+  assert.deepStrictEqual(result.code, 0, result.stderr);
+  assert.deepStrictEqual(await host.files(), before);
+  assert.deepStrictEqual(await host.mutatingCalls(), []);
+  assert.deepStrictEqual(release.requests, [], "dry-run must not download k0s");
+  includes(result.stdout, "nothing was changed");
+  includes(result.stdout, "install k0s v1.32.8+k0s.0 downloaded from");
+  includes(result.stderr, "Would run");
+  includes(result.stderr, "Would wait up to");
+});
+
+Deno.test("install online: downloads k0s, writes config, starts k0s, installs k0rdent; rerun changes nothing", async () => {
+  await using host = await FakeHost.create();
+  await using release = await serveK0sRelease(VERSION, ARCH, FAKE_K0S);
+  const result = await online(host, release.url, ["--output", "json"], {
+    FAKE_NODE_READY_AFTER: "3",
+    FAKE_KCM_READY_AFTER: "3",
+  });
+  assert.deepStrictEqual(result.code, 0, result.stderr);
+  const summary = JSON.parse(result.stdout);
+  assert.deepStrictEqual(summary.k0sVersion, VERSION);
+  assert.deepStrictEqual(summary.kubeconfig, "/var/lib/k0s/pki/admin.conf");
+
+  const files = await host.files();
+  assert.deepStrictEqual(await Deno.readFile(join(host.root, "usr/local/bin/k0s")), FAKE_K0S);
+  assert.deepStrictEqual(files.get("usr/local/bin/k0s"), 0o755);
+  assert.deepStrictEqual(files.get("etc/k0s/k0s.yaml"), 0o600);
+  assert.deepStrictEqual(files.get("var/lib/k0rdentd/kcm-values.yaml"), 0o600);
+  assert.ok(
+    ![...files.keys()].some((f) => f.startsWith("etc/k0s/containerd.d")),
+    "online: no mirrors",
+  );
+
+  assert.deepStrictEqual(await host.mutatingCalls(), [
+    `k0s install controller --enable-worker --no-taints -c ${host.root}/etc/k0s/k0s.yaml`,
+    "k0s start",
+    `helm upgrade --install kcm oci://ghcr.io/k0rdent/kcm/charts/kcm --version 1.2.0 -n kcm-system --create-namespace -f ${host.root}/var/lib/k0rdentd/kcm-values.yaml --kubeconfig ${host.root}/var/lib/k0s/pki/admin.conf`,
+  ]);
+  // Readiness was polled, not assumed.
+  assert.ok(
+    (await host.calls()).filter((c) => c === "kubectl get management kcm -o json").length >= 3,
+  );
+
+  await host.clearCalls();
+  const requests = release.requests.length;
+  const again = await online(host, release.url);
+  assert.deepStrictEqual(again.code, 0, again.stderr);
+  assert.deepStrictEqual(await host.mutatingCalls(), []);
+  assert.deepStrictEqual(release.requests.length, requests, "rerun must not download again");
+  assert.deepStrictEqual(await host.files(), files);
+  includes(again.stdout, "0 phase(s) run".replace("0", "1")); // preflight always runs
+});
+
+Deno.test("install online: a checksum mismatch installs nothing and names the phase", async () => {
+  await using host = await FakeHost.create();
+  await using release = await serveK0sRelease(VERSION, ARCH, FAKE_K0S, { badChecksum: true });
+  const result = await online(host, release.url);
+  assert.deepStrictEqual(result.code, 1);
+  includes(result.stderr, 'Phase "k0s-binary" (Install the k0s binary) failed');
+  includes(result.stderr, "refusing to install it");
+  assert.deepStrictEqual([...(await host.files()).keys()], []);
+});
+
+Deno.test("install --airgap: mirrors, local chart with --plain-http, preflight against the registry", async () => {
+  await using host = await FakeHost.create();
+  await using registry = serveRegistryStub(["1.1.0", "1.2.0"]);
+  const args = [
+    ...BASE,
+    "--airgap",
+    "--k0s-binary",
+    join(FAKES_DIR, "k0s"),
+    "--registry-address",
+    registry.address,
+  ];
+  const result = await host.run(args);
+  assert.deepStrictEqual(result.code, 0, result.stderr);
+  assert.ok(registry.requests.includes("/v2/"));
+  const files = await host.files();
+  for (const mirror of ["quay.io", "registry.k8s.io", "docker.io", "ghcr.io", registry.address]) {
+    assert.ok(files.has(`etc/k0s/containerd.d/certs.d/${mirror}/hosts.toml`), mirror);
+  }
+  assert.ok(files.has("etc/k0s/containerd.d/cri-registry.toml"));
+  const k0sYaml = await Deno.readTextFile(join(host.root, "etc/k0s/k0s.yaml"));
+  includes(k0sYaml, `repository: ${registry.address}/k0rdent-enterprise`);
+  const helm = (await host.mutatingCalls()).find((c) => c.startsWith("helm upgrade"))!;
+  includes(
+    helm,
+    `kcm oci://${registry.address}/k0rdent-enterprise/charts/k0rdent-enterprise --version 1.2.0`,
+  );
+  includes(helm, "--plain-http");
+  const values = await Deno.readTextFile(join(host.root, "var/lib/k0rdentd/kcm-values.yaml"));
+  includes(values, "insecureRegistry: true");
+
+  await host.clearCalls();
+  const again = await host.run(args);
+  assert.deepStrictEqual(again.code, 0, again.stderr);
+  assert.deepStrictEqual(await host.mutatingCalls(), []);
+});
+
+Deno.test("install --airgap: a k0rdent version the registry lacks is a named preflight error", async () => {
+  await using host = await FakeHost.create();
+  await using registry = serveRegistryStub(["1.1.0"]);
+  const result = await host.run([
+    ...BASE,
+    "--airgap",
+    "--k0s-binary",
+    join(FAKES_DIR, "k0s"),
+    "--registry-address",
+    registry.address,
+  ]);
+  assert.deepStrictEqual(result.code, 1);
+  includes(
+    result.stderr,
+    "Preflight k0rdent-version: k0rdent 1.2.0 is not in the registry, which holds 1.1.0",
+  );
+  includes(result.stderr, "--ignore-preflight-errors=k0rdent-version");
+  assert.deepStrictEqual(await host.mutatingCalls(), []);
+});
+
+Deno.test("install: a changed helm value upgrades the release and nothing else", async () => {
+  await using host = await FakeHost.create();
+  await using release = await serveK0sRelease(VERSION, ARCH, FAKE_K0S);
+  assert.deepStrictEqual((await online(host, release.url)).code, 0);
+  await host.clearCalls();
+  const config = join(host.dir, "k0rdentd.yaml");
+  await Deno.writeTextFile(config, "k0rdent:\n  helm:\n    values:\n      debug: true\n");
+  const result = await online(host, release.url, ["-c", config]);
+  assert.deepStrictEqual(result.code, 0, result.stderr);
+  const mutating = await host.mutatingCalls();
+  assert.deepStrictEqual(mutating.length, 1, mutating.join("\n"));
+  assert.match(mutating[0], /^helm upgrade --install kcm /);
+  includes(
+    await Deno.readTextFile(join(host.root, "var/lib/k0rdentd/kcm-values.yaml")),
+    "debug: true",
+  );
+});
+
+Deno.test("install: a changed k0s config restarts a running k0s", async () => {
+  await using host = await FakeHost.create();
+  await using release = await serveK0sRelease(VERSION, ARCH, FAKE_K0S);
+  assert.deepStrictEqual((await online(host, release.url)).code, 0);
+  await host.clearCalls();
+  const config = join(host.dir, "k0rdentd.yaml");
+  await Deno.writeTextFile(config, "k0s:\n  api:\n    port: 7443\n");
+  const result = await online(host, release.url, ["-c", config]);
+  assert.deepStrictEqual(result.code, 0, result.stderr);
+  assert.deepStrictEqual(await host.mutatingCalls(), ["k0s stop", "k0s start"]);
+});
+
+Deno.test("install: an installed k0s of another version needs --replace-k0s, which stops it first", async () => {
+  await using host = await FakeHost.create();
+  await using release = await serveK0sRelease(VERSION, ARCH, FAKE_K0S);
+  assert.equal((await online(host, release.url)).code, 0);
+  const newer = "v1.33.1+k0s.0";
+  const newerBinary = new TextEncoder().encode(
+    new TextDecoder().decode(FAKE_K0S).replace(VERSION, newer),
+  );
+  await using newRelease = await serveK0sRelease(newer, ARCH, newerBinary);
+  await host.clearCalls();
+
+  const refused = await online(host, newRelease.url, ["--k0s-version", newer]);
+  assert.equal(refused.code, 1);
+  includes(refused.stderr, `k0s ${VERSION} is installed but ${newer} is wanted`);
+  includes(refused.stderr, "--replace-k0s");
+  assert.deepStrictEqual(await host.mutatingCalls(), []);
+
+  const replaced = await online(host, newRelease.url, ["--k0s-version", newer, "--replace-k0s"]);
+  assert.equal(replaced.code, 0, replaced.stderr);
+  assert.deepStrictEqual(await host.mutatingCalls(), ["k0s stop", "k0s start"]);
+  assert.deepStrictEqual(await Deno.readFile(join(host.root, "usr/local/bin/k0s")), newerBinary);
+});
