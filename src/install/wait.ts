@@ -28,6 +28,11 @@ export interface WaitOptions {
   hint?: string;
 }
 
+/** Formats a limit: `5m00s`, or `300ms` below a second. */
+export function formatTimeout(ms: number): string {
+  return ms < 1000 ? `${ms}ms` : formatDuration(ms / 1000);
+}
+
 /** Resolves after `ms`, or rejects when `signal` aborts. */
 export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -68,7 +73,7 @@ export async function waitUntil(options: WaitOptions, probe: () => Promise<Probe
   progress.done();
   throw new UserError(
     `Timed out after ${
-      formatDuration(options.timeoutMs / 1000)
+      formatTimeout(options.timeoutMs)
     } waiting for ${options.label}: ${last.detail}${options.hint ? ` (${options.hint})` : ""}`,
   );
 }

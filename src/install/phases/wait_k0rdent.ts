@@ -2,9 +2,8 @@
  * Phase: wait until the `Management` object `kcm` reports `Ready`, showing
  * components ready x/y (default timeout 15 minutes).
  */
-import { formatDuration } from "../../log/progress.ts";
 import type { InstallContext, Phase } from "../phase.ts";
-import { type Probe, waitUntil } from "../wait.ts";
+import { formatTimeout, type Probe, waitUntil } from "../wait.ts";
 
 async function probe(ctx: InstallContext): Promise<Probe> {
   const mgmt = await ctx.kubectl.management();
@@ -42,9 +41,7 @@ export const waitK0rdentPhase: Phase = {
   },
   dryRun(ctx) {
     return [
-      `wait up to ${
-        formatDuration(ctx.options.k0rdentTimeoutMs / 1000)
-      } for Management "kcm" to be Ready`,
+      `wait up to ${formatTimeout(ctx.options.k0rdentTimeoutMs)} for Management "kcm" to be Ready`,
     ];
   },
 };

@@ -3,9 +3,8 @@
  * polling with a sleep (default timeout 5 minutes).
  */
 import { errorMessage } from "../../errors.ts";
-import { formatDuration } from "../../log/progress.ts";
 import type { InstallContext, Phase } from "../phase.ts";
-import { type Probe, waitUntil } from "../wait.ts";
+import { formatTimeout, type Probe, waitUntil } from "../wait.ts";
 
 async function probe(ctx: InstallContext): Promise<Probe> {
   let status;
@@ -24,7 +23,8 @@ async function probe(ctx: InstallContext): Promise<Probe> {
     };
   }
   const nodes = await ctx.kubectl.nodes();
-  if (!nodes || nodes.length === 0) return { ready: false, detail: "no node registered yet" };
+  if (!nodes) return { ready: false, detail: "the API did not list the nodes" };
+  if (nodes.length === 0) return { ready: false, detail: "no node registered yet" };
   const ready = nodes.filter((n) => n.ready).length;
   const items = { done: ready, total: nodes.length };
   if (ready < nodes.length) {
@@ -54,7 +54,7 @@ export const waitKubernetesPhase: Phase = {
   dryRun(ctx) {
     return [
       `wait up to ${
-        formatDuration(ctx.options.kubernetesTimeoutMs / 1000)
+        formatTimeout(ctx.options.kubernetesTimeoutMs)
       } for the k0s API probe and every node Ready`,
     ];
   },
