@@ -4,13 +4,21 @@
  * metadata (flavor online, version, build time, target).
  */
 import { Command } from "commander";
-import { ProcessRunner } from "../src/process/runner.ts";
+import { ProcessRunner, type Runner } from "../src/process/runner.ts";
 import { buildFlavor, PROJECT_ROOT } from "./build_flavor.ts";
 import { runTask, targetOption, taskProgram } from "./run_task.ts";
 import { parseTarget } from "./targets.ts";
 
+/** What the task uses from its surroundings; tests pass a fake runner and a temp root. */
+export interface BuildDeps {
+  runner?: Runner;
+  root?: string;
+  env?: (name: string) => string | undefined;
+  now?: () => Date;
+}
+
 /** The `build` task program. */
-export function buildProgram(signal?: AbortSignal): Command {
+export function buildProgram(signal?: AbortSignal, deps: BuildDeps = {}): Command {
   return taskProgram(new Command("build"))
     .description("Compile the online executable dist/k0rdentd-linux-<arch>")
     .addOption(targetOption())
@@ -30,13 +38,15 @@ Examples:
       await buildFlavor({
         flavor: "online",
         target: parseTarget(opts.target),
-        root: PROJECT_ROOT,
+        root: deps.root ?? PROJECT_ROOT,
         tools: [],
         compression: "gzip",
-        runner: new ProcessRunner(),
+        runner: deps.runner ?? new ProcessRunner(),
         compile: true,
         outDir: opts.outDir,
+        env: deps.env,
         signal,
+        now: deps.now,
       });
     });
 }

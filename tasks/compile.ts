@@ -33,7 +33,10 @@ export function compileArgv(options: CompileOptions): string[] {
   return [
     Deno.execPath(),
     "compile",
+    // The lock must match deno.json; embed only the npm packages main.ts reaches (package.json's
+    // dev dependency on the deno npm package would otherwise add ~90 MB).
     "--frozen",
+    "--exclude-unused-npm",
     ...BINARY_PERMISSIONS,
     "--target",
     options.target.triple,

@@ -97,6 +97,7 @@ Deno.test("build-airgap with local binaries stages metadata and compressed asset
     Deno.execPath(),
     "compile",
     "--frozen",
+    "--exclude-unused-npm",
     ...BINARY_PERMISSIONS,
     "--target",
     "x86_64-unknown-linux-gnu",

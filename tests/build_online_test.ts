@@ -1,0 +1,88 @@
+/**
+ * Tests of `deno task build` (the online executable) up to the compile step:
+ * the real task program with the FakeRunner in place of `deno compile`, which
+ * cannot get its compile base here.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import type { BuildInfo } from "../src/assets/build_info.ts";
+import { BINARY_PERMISSIONS } from "../src/permissions.ts";
+import { FakeRunner, type RecordedCall } from "../src/process/fake_runner.ts";
+import { buildProgram } from "../tasks/build.ts";
+
+Deno.test("build compiles dist/k0rdentd-linux-<arch> embedding only the online build metadata", async () => {
+  const root = await Deno.makeTempDir({ prefix: "k0rdentd-build-online-" });
+  try {
+    let staged: BuildInfo | undefined;
+    const runner = new FakeRunner().on(/ compile /, async (call: RecordedCall) => {
+      staged = JSON.parse(await Deno.readTextFile(join(root, "assets", "build-info.json")));
+      const output = call.argv[call.argv.indexOf("--output") + 1];
+      await Deno.mkdir(join(root, "dist"), { recursive: true });
+      await Deno.writeFile(join(root, output), new Uint8Array(1000));
+      return { code: 0 };
+    });
+    // A cached compile base (any file) in DENO_DIR: then no DENORT_BIN is needed or passed.
+    const env: Record<string, string> = { DENO_DIR: join(root, "deno-dir") };
+    const zip = join(
+      env.DENO_DIR,
+      `dl/release/v${Deno.version.deno}/denort-aarch64-unknown-linux-gnu.zip`,
+    );
+    await Deno.mkdir(join(zip, ".."), { recursive: true });
+    await Deno.writeFile(zip, new Uint8Array(1));
+    await buildProgram(undefined, {
+      runner,
+      root,
+      env: (name) => env[name],
+      now: () => new Date("2026-02-03T04:05:06.000Z"),
+    }).parseAsync(["--target", "aarch64-unknown-linux-gnu"], { from: "user" });
+
+    assert.deepEqual(runner.calls.map((c) => c.argv), [[
+      Deno.execPath(),
+      "compile",
+      "--frozen",
+      "--exclude-unused-npm",
+      ...BINARY_PERMISSIONS,
+      "--target",
+      "aarch64-unknown-linux-gnu",
+      "--include",
+      "assets/build-info.json",
+      "--output",
+      "dist/k0rdentd-linux-arm64",
+      "main.ts",
+    ]]);
+    assert.equal(runner.calls[0].env, undefined);
+    assert.equal(staged?.flavor, "online");
+    assert.equal(staged?.buildTime, "2026-02-03T04:05:06.000Z");
+    assert.equal(staged?.target, "aarch64-unknown-linux-gnu");
+    assert.deepEqual(staged?.assets, []);
+    assert.equal(staged?.k0sVersion, undefined);
+    assert.deepEqual(await Array.fromAsync(Deno.readDir(join(root, "assets"))), []);
+    assert.equal((await Deno.stat(join(root, "dist/k0rdentd-linux-arm64"))).size, 1000);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("build reports a compile failure with deno's own message when a compile base exists", async () => {
+  const root = await Deno.makeTempDir({ prefix: "k0rdentd-build-online-" });
+  try {
+    const bin = join(root, "denort");
+    await Deno.writeFile(
+      bin,
+      new Uint8Array([0x7f, 0x45, 0x4c, 0x46, ...new Array(14).fill(0), 0x3e, 0]),
+    );
+    const runner = new FakeRunner().on(/ compile /, {
+      code: 1,
+      stderrTail: "error: Type checking failed",
+    });
+    await assert.rejects(
+      buildProgram(undefined, { runner, root, env: (n) => (n === "DENORT_BIN" ? bin : undefined) })
+        .parseAsync(["--target", "x86_64-unknown-linux-gnu"], { from: "user" }),
+      /failed with exit code 1: error: Type checking failed/,
+    );
+    assert.deepEqual(runner.calls[0].env, { DENORT_BIN: bin });
+    assert.deepEqual(await Array.fromAsync(Deno.readDir(join(root, "assets"))), []);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
