@@ -7,6 +7,8 @@ import { registerExportJoinConfig } from "./commands/export_join_config.ts";
 import { registerExportWorkerArtifacts } from "./commands/export_worker_artifacts.ts";
 import { registerInstall } from "./commands/install.ts";
 import { registerShowFlavor } from "./commands/show_flavor.ts";
+import { registerStatus } from "./commands/status.ts";
+import { registerUninstall } from "./commands/uninstall.ts";
 import { registerVersion } from "./commands/version.ts";
 
 /** Subcommand registrations, in help order. */
@@ -17,6 +19,8 @@ const COMMANDS: ((program: Command) => void)[] = [
   registerExportJoinConfig,
   registerExportWorkerArtifacts,
   registerInstall,
+  registerUninstall,
+  registerStatus,
 ];
 
 /** Builds the program; settings given here are inherited by every subcommand. */

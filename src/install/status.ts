@@ -1,0 +1,135 @@
+/**
+ * `status`: k0s installed/running/version, node readiness, the `Management`
+ * object and its components, and in air-gap installs the local registry's
+ * reachability and repository count; read-only.
+ */
+import { registryEndpoint } from "../airgap/registry_endpoint.ts";
+import type { Config } from "../config/schema.ts";
+import { errorMessage } from "../errors.ts";
+import { HostMutator } from "../host/mutator.ts";
+import { K0sCli } from "../k0s/k0s_cli.ts";
+import { Kubectl, type ManagementState, type NodeReadiness } from "../kube/kubectl.ts";
+import type { Runner } from "../process/runner.ts";
+import { registryRepositoryCount } from "./registry_probe.ts";
+import { loadState } from "./state.ts";
+
+/** The health of this host's install. */
+export interface HostStatus {
+  healthy: boolean;
+  /** Why it is not healthy, one line each. */
+  problems: string[];
+  k0s: {
+    installed: boolean;
+    version: string | null;
+    running: boolean;
+    role?: string;
+    apiProbeOk?: boolean;
+  };
+  nodes: NodeReadiness[] | null;
+  k0rdent: ManagementState | null;
+  registry?: { address: string; reachable: boolean; repositories?: number; error?: string };
+}
+
+/** What `status` needs. */
+export interface StatusRequest {
+  config: Config;
+  runner: Runner;
+  /** Check the local registry even when the last install was online. */
+  airgap: boolean;
+  commandTimeoutMs: number;
+  signal: AbortSignal;
+}
+
+/** Collects the status. */
+export async function hostStatus(request: StatusRequest): Promise<HostStatus> {
+  // Dry-run mutator: status never changes anything.
+  const k0s = new K0sCli({
+    runner: request.runner,
+    host: new HostMutator(request.runner, true),
+    timeoutMs: request.commandTimeoutMs,
+    signal: request.signal,
+  });
+  const problems: string[] = [];
+  const installed = await k0s.installed();
+  const version = installed ? await k0s.version().catch(() => null) : null;
+  const status = installed ? await k0s.status().catch(() => null) : null;
+  if (!installed) problems.push("k0s is not installed");
+  else if (!status) problems.push("k0s is not running");
+  else if (!status.apiProbeOk) problems.push("the k0s API probe is failing");
+
+  const kubectl = new Kubectl(k0s);
+  const nodes = status ? await kubectl.nodes() : null;
+  if (status && !nodes) problems.push("the Kubernetes API does not answer");
+  for (const n of nodes ?? []) if (!n.ready) problems.push(`node ${n.name} is not Ready`);
+
+  const k0rdent = status ? await kubectl.management() : null;
+  if (status && !k0rdent) problems.push('k0rdent is not installed (no Management "kcm")');
+  else if (k0rdent && !k0rdent.ready) {
+    problems.push(
+      `k0rdent is not Ready (${k0rdent.componentsReady}/${k0rdent.componentsTotal} components)`,
+    );
+  }
+
+  const result: HostStatus = {
+    healthy: false,
+    problems,
+    k0s: {
+      installed,
+      version,
+      running: status !== null,
+      ...(status ? { role: status.role, apiProbeOk: status.apiProbeOk } : {}),
+    },
+    nodes,
+    k0rdent,
+  };
+  if (request.airgap || (await loadState()).airgap) {
+    const address = registryEndpoint(request.config).address;
+    try {
+      result.registry = {
+        address,
+        reachable: true,
+        repositories: await registryRepositoryCount(request.config),
+      };
+    } catch (err) {
+      result.registry = { address, reachable: false, error: errorMessage(err) };
+      problems.push(`the registry ${address} does not answer: ${errorMessage(err)}`);
+    }
+  }
+  result.healthy = problems.length === 0;
+  return result;
+}
+
+const mark = (ok: boolean | undefined) => (ok ? "ok" : "NOT OK");
+
+/** The status as text. */
+export function formatStatus(s: HostStatus): string {
+  const lines = [
+    `k0s:      ${
+      s.k0s.installed
+        ? `${s.k0s.version ?? "?"}, ${s.k0s.running ? `running (${s.k0s.role})` : "not running"}`
+        : "not installed"
+    }`,
+    `API:      ${s.k0s.running ? mark(s.k0s.apiProbeOk) : "-"}`,
+    `Nodes:    ${
+      s.nodes ? s.nodes.map((n) => `${n.name} ${n.ready ? "Ready" : "NotReady"}`).join(", ") : "-"
+    }`,
+    `k0rdent:  ${
+      s.k0rdent
+        ? `${
+          s.k0rdent.ready ? "Ready" : "not Ready"
+        }, components ${s.k0rdent.componentsReady}/${s.k0rdent.componentsTotal}${
+          s.k0rdent.pending.length ? ` (waiting: ${s.k0rdent.pending.join(", ")})` : ""
+        }`
+        : "-"
+    }`,
+  ];
+  if (s.registry) {
+    lines.push(
+      `Registry: ${s.registry.address} ${
+        s.registry.reachable ? `reachable, ${s.registry.repositories} repositories` : "unreachable"
+      }`,
+    );
+  }
+  lines.push(s.healthy ? "Healthy" : `Not healthy: ${s.problems.join("; ")}`);
+  return lines.join("\n");
+}

@@ -1,0 +1,103 @@
+/**
+ * `uninstall`: stops and resets k0s, removes the files k0rdentd wrote
+ * (k0s config, containerd drop-ins, helm values, the k0s binary when it put
+ * it there) and keeps the user's `/etc/k0rdentd` config. `purge` also removes
+ * the registry storage. Every change goes through the {@link HostMutator}.
+ */
+import { dirname } from "node:path";
+import type { Config } from "../config/schema.ts";
+import { HostMutator } from "../host/mutator.ts";
+import { HOST, hostPath } from "../host/paths.ts";
+import { K0sCli } from "../k0s/k0s_cli.ts";
+import { log } from "../log/logger.ts";
+import type { Runner } from "../process/runner.ts";
+import { loadState } from "./state.ts";
+
+/** What `uninstall` needs. */
+export interface UninstallRequest {
+  config: Config;
+  runner: Runner;
+  dryRun: boolean;
+  /** Also delete the registry storage. */
+  purge: boolean;
+  commandTimeoutMs: number;
+  signal: AbortSignal;
+}
+
+/** What was (or would be) removed. */
+export interface UninstallSummary {
+  dryRun: boolean;
+  changes: string[];
+  /** Kept on purpose. */
+  kept: string[];
+}
+
+async function removeEmptyDirs(host: HostMutator, path: string, stop: string): Promise<void> {
+  for (let dir = dirname(path); dir.startsWith(stop) && dir !== stop; dir = dirname(dir)) {
+    let empty = true;
+    try {
+      for await (const _ of Deno.readDir(hostPath(dir))) {
+        empty = false;
+        break;
+      }
+    } catch {
+      return;
+    }
+    if (!empty) return;
+    await host.remove(dir);
+  }
+}
+
+/** Runs the uninstall (the caller has asked for confirmation). */
+export async function uninstall(request: UninstallRequest): Promise<UninstallSummary> {
+  const host = new HostMutator(request.runner, request.dryRun);
+  const k0s = new K0sCli({
+    runner: request.runner,
+    host,
+    timeoutMs: request.commandTimeoutMs,
+    signal: request.signal,
+  });
+  const state = await loadState();
+  if (await k0s.installed()) {
+    if (await k0s.status()) await k0s.stop();
+    if (await k0s.serviceInstalled() || await exists(HOST.k0sData)) await k0s.reset();
+  } else if (await k0s.serviceInstalled()) {
+    log.warn(`k0s service is installed but ${HOST.k0sBinary} is missing: cannot run "k0s reset"`);
+  }
+  const files = new Set([...(state.files ?? []), HOST.k0sConfig, HOST.helmValues]);
+  for (const file of [...files].sort()) {
+    await host.remove(file);
+    if (file.startsWith(HOST.containerdCertsD)) {
+      await removeEmptyDirs(host, file, HOST.containerdCertsD);
+    }
+  }
+  if (state.k0sBinaryOurs) await host.remove(HOST.k0sBinary);
+  await host.remove(HOST.helmBinary);
+  if (request.purge) await host.remove(request.config.registry.storage);
+  await host.remove(HOST.installState);
+  const kept: string[] = [HOST.k0rdentdEtc];
+  if (!request.purge) kept.push(request.config.registry.storage);
+  if (!state.k0sBinaryOurs && await exists(HOST.k0sBinary)) kept.push(HOST.k0sBinary);
+  return { dryRun: request.dryRun, changes: host.changes, kept };
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(hostPath(path));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The summary as text. */
+export function formatUninstall(summary: UninstallSummary): string {
+  return [
+    summary.dryRun
+      ? `Dry run: ${summary.changes.length} change(s) planned, nothing was changed`
+      : `Uninstalled: ${summary.changes.length} change(s)`,
+    ...summary.changes.map((c) => `  - ${c}`),
+    `Kept: ${summary.kept.join(", ")}`,
+    ...(summary.dryRun ? [] : ["A reboot is advised to clear k0s's network state"]),
+  ].join("\n");
+}

@@ -1,0 +1,113 @@
+/**
+ * `uninstall` and `status` end to end, with the fake k0s/helm/kubectl of
+ * tests/fakes and a temp `K0RDENTD_ROOT`.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { FakeHost, FAKES_DIR, serveRegistryStub } from "./helpers/fake_host.ts";
+
+function includes(text: string, part: string): void {
+  assert.ok(text.includes(part), `expected ${JSON.stringify(part)} in:\n${text}`);
+}
+
+const INSTALL = [
+  "install",
+  "--ignore-preflight-errors=root,ports",
+  "--poll-interval",
+  "20ms",
+  "--airgap",
+  "--k0s-binary",
+  join(FAKES_DIR, "k0s"),
+];
+
+async function installed(host: FakeHost, registry: string): Promise<void> {
+  const config = join(host.root, "etc/k0rdentd/k0rdentd.yaml");
+  await Deno.mkdir(join(host.root, "etc/k0rdentd"), { recursive: true });
+  await Deno.writeTextFile(config, `airgap:\n  registry:\n    address: "${registry}"\n`);
+  await Deno.mkdir(join(host.root, "var/lib/k0rdentd/registry/docker"), { recursive: true });
+  const result = await host.run(INSTALL);
+  assert.equal(result.code, 0, result.stderr);
+  await host.clearCalls();
+}
+
+Deno.test("status: healthy after install (text and JSON, registry counted); exit 1 when k0s stops", async () => {
+  await using host = await FakeHost.create();
+  await using registry = serveRegistryStub(["1.2.0"]);
+  await installed(host, registry.address);
+  const text = await host.run(["status"]);
+  assert.equal(text.code, 0, text.stderr);
+  includes(text.stdout, "k0s:      v1.32.8+k0s.0, running (controller)");
+  includes(text.stdout, "components 3/3");
+  includes(text.stdout, `Registry: ${registry.address} reachable, 2 repositories`);
+  includes(text.stdout, "Healthy");
+  const json = JSON.parse((await host.run(["status", "--output", "json"])).stdout);
+  assert.equal(json.healthy, true);
+  assert.deepStrictEqual(json.nodes, [{ name: "node-1", ready: true }]);
+  assert.deepStrictEqual(await host.mutatingCalls(), []);
+
+  await Deno.remove(join(host.state, "k0s-running"));
+  const down = await host.run(["status", "--output", "json"]);
+  assert.equal(down.code, 1);
+  assert.equal(JSON.parse(down.stdout).healthy, false);
+  includes(down.stderr, "Not healthy: k0s is not running");
+});
+
+Deno.test("status: exit 1 on a bare host", async () => {
+  await using host = await FakeHost.create();
+  const result = await host.run(["status"]);
+  assert.equal(result.code, 1);
+  includes(result.stdout, "k0s:      not installed");
+});
+
+Deno.test("uninstall --dry-run changes nothing; uninstall needs confirmation", async () => {
+  await using host = await FakeHost.create();
+  await using registry = serveRegistryStub(["1.2.0"]);
+  await installed(host, registry.address);
+  const before = await host.files();
+
+  const dry = await host.run(["uninstall", "--dry-run"]);
+  assert.equal(dry.code, 0, dry.stderr);
+  includes(dry.stdout, "Dry run:");
+  includes(dry.stdout, "run /usr/local/bin/k0s stop");
+  includes(dry.stdout, "remove /etc/k0s/k0s.yaml");
+  assert.deepStrictEqual(await host.files(), before);
+  assert.deepStrictEqual(await host.mutatingCalls(), []);
+
+  const declined = await host.run(["uninstall"], {}, "n\n");
+  assert.equal(declined.code, 1);
+  includes(declined.stderr, "Uninstall cancelled");
+  assert.deepStrictEqual(await host.files(), before);
+  assert.deepStrictEqual(await host.mutatingCalls(), []);
+});
+
+Deno.test("uninstall: stops and resets k0s, removes our files, keeps the user's config and registry data", async () => {
+  await using host = await FakeHost.create();
+  await using registry = serveRegistryStub(["1.2.0"]);
+  await installed(host, registry.address);
+  const result = await host.run(["uninstall"], {}, "y\n");
+  assert.equal(result.code, 0, result.stderr);
+  assert.deepStrictEqual(await host.mutatingCalls(), ["k0s stop", "k0s reset"]);
+  const left = [...(await host.files()).keys()].sort();
+  assert.deepStrictEqual(left, ["etc/k0rdentd/k0rdentd.yaml"]);
+  await Deno.stat(join(host.root, "var/lib/k0rdentd/registry/docker"));
+  includes(result.stdout, "Kept: /etc/k0rdentd, /var/lib/k0rdentd/registry");
+
+  // Nothing left to do: a second uninstall changes nothing and succeeds.
+  await host.clearCalls();
+  const again = await host.run(["uninstall", "--force"]);
+  assert.equal(again.code, 0, again.stderr);
+  assert.deepStrictEqual(await host.mutatingCalls(), []);
+});
+
+Deno.test("uninstall --purge asks again, then deletes the registry storage", async () => {
+  await using host = await FakeHost.create();
+  await using registry = serveRegistryStub(["1.2.0"]);
+  await installed(host, registry.address);
+  const declined = await host.run(["uninstall", "--purge"], {}, "y\nn\n");
+  assert.equal(declined.code, 1);
+  assert.deepStrictEqual(await host.mutatingCalls(), []);
+  const result = await host.run(["uninstall", "--purge"], {}, "y\ny\n");
+  assert.equal(result.code, 0, result.stderr);
+  await assert.rejects(Deno.stat(join(host.root, "var/lib/k0rdentd/registry")));
+  await Deno.stat(join(host.root, "etc/k0rdentd/k0rdentd.yaml"));
+});
