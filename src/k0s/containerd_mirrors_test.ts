@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { posix } from "node:path";
 import { parse } from "smol-toml";
 import { defaultConfig } from "../config/defaults.ts";
 import { getPath } from "../config/merge.ts";
 import { UserError } from "../errors.ts";
 import { assertGolden } from "../../tests/helpers/golden.ts";
+import { registryURLs } from "../../tests/helpers/containerd_resolver.ts";
 import {
   containerdConfigVersion,
   containerdMirrorFiles,
@@ -47,28 +47,9 @@ function byPath(files: GeneratedFile[]): Map<string, string> {
   return new Map(files.map((f) => [f.path, f.content]));
 }
 
-/**
- * The URLs containerd requests, in order, for a manifest pull of `image`, following
- * containerd's `hosts.go` (hosts in file order, then `server`; `/v2` appended to a URL path
- * unless it ends in `/v2` or `override_path` is set) and `resolver.go` (path =
- * host path + repository + `/manifests/<tag>`).
- */
+/** The manifest URLs containerd requests for `image`, without the `ns` query. */
 function manifestURLs(files: GeneratedFile[], image: string): string[] {
-  const slash = image.indexOf("/");
-  const namespace = image.slice(0, slash);
-  const [repository, tag] = image.slice(slash + 1).split(":");
-  const text = byPath(files).get(`certs.d/${namespace}/hosts.toml`) ??
-    byPath(files).get("certs.d/_default/hosts.toml");
-  assert.ok(text, `no hosts.toml for ${namespace}`);
-  const doc = parse(text) as Record<string, unknown>;
-  const hosts = Object.entries((doc.host ?? {}) as Record<string, Record<string, unknown>>);
-  const server = typeof doc.server === "string" ? doc.server : `https://${namespace}`;
-  return [...hosts, [server, doc] as const].map(([url, cfg]) => {
-    const u = new URL(url);
-    let path = u.pathname === "/" ? "" : posix.normalize(u.pathname);
-    if (!cfg.override_path && !path.endsWith("/v2")) path += "/v2";
-    return `${u.protocol}//${u.host}${posix.join("/", path, repository, "manifests", tag)}`;
-  });
+  return registryURLs(files, image).map((u) => u.replace(/\?ns=.*$/, ""));
 }
 
 Deno.test("manifestURLs() follows containerd: /v2 is appended unless override_path", () => {
