@@ -22,7 +22,7 @@ function digest(data: string): string {
   return "sha256:" + createHash("sha256").update(enc.encode(data)).digest("hex");
 }
 
-async function setup() {
+function setup() {
   const app = createRegistryApp({ storage: openMemoryStorage() });
   const req = (path: string, init: RequestInit = {}) => app.request(path, init, LOCAL);
   const push = async (repo: string, tag: string) => {
@@ -98,7 +98,7 @@ const IMAGES: [string, string][] = [
 ];
 
 Deno.test("containerd mirrors: every upstream name resolves in the registry, blobs too", async () => {
-  const { push, status } = await setup();
+  const { push, status } = setup();
   const generated = files();
   for (const [upstream, local] of IMAGES) {
     const { repository, tag } = splitImage(`${ADDRESS}/${local}`);
@@ -115,7 +115,7 @@ Deno.test("containerd mirrors: every upstream name resolves in the registry, blo
 });
 
 Deno.test("containerd mirrors: the common names hit on the first try", async () => {
-  const { push, status } = await setup();
+  const { push, status } = setup();
   const generated = files();
   for (const [upstream, local] of IMAGES) {
     const { repository, tag } = splitImage(`${ADDRESS}/${local}`);
@@ -125,7 +125,7 @@ Deno.test("containerd mirrors: the common names hit on the first try", async () 
 });
 
 Deno.test("containerd mirrors: without override_path the same mirror would 404", async () => {
-  const { push, status } = await setup();
+  const { push, status } = setup();
   await push(`${PREFIX}/k0sproject/coredns`, "1.12.2");
   const broken = files().map((f) => ({
     ...f,
@@ -137,7 +137,7 @@ Deno.test("containerd mirrors: without override_path the same mirror would 404",
 });
 
 Deno.test("containerd mirrors: a missing image is a 404 from the registry, not an upstream", async () => {
-  const { status } = await setup();
+  const { status } = setup();
   const urls = registryURLs(files(), "quay.io/k0sproject/absent:1");
   assert.ok(urls.every((u) => new URL(u).host === ADDRESS), urls.join(" "));
   for (const url of urls) assert.equal(await status(url), 404, url);
