@@ -3,6 +3,7 @@
  * filter or extend. Each phase is one file under `phases/`.
  */
 import type { Phase } from "./phase.ts";
+import { credentialsPhase } from "./phases/credentials.ts";
 import { containerdMirrorsPhase } from "./phases/containerd_mirrors.ts";
 import { k0sBinaryPhase } from "./phases/k0s_binary.ts";
 import { k0sConfigPhase } from "./phases/k0s_config.ts";
@@ -22,4 +23,5 @@ export const INSTALL_PHASES: readonly Phase[] = [
   waitKubernetesPhase,
   k0rdentHelmPhase,
   waitK0rdentPhase,
+  credentialsPhase,
 ];

@@ -16,7 +16,10 @@ export interface InstallState {
   files?: string[];
   /** sha256 of the helm release inputs (chart, version, values) last applied. */
   helmDigest?: string;
-  /** sha256 of the credential objects last applied. */
+  /**
+   * sha256 of the credential objects last applied (this file is 0600, like the config that
+   * holds the secrets themselves).
+   */
   credentialsDigest?: string;
   /** The mode of the last install. */
   airgap?: boolean;
