@@ -4,7 +4,14 @@
  * {@link REGISTRY_SERVE_PERMISSIONS}. Tests and build tasks read these lists.
  */
 
-/** Flags of the compiled binary (every command: install runs k0s/helm, reads /proc, ...). */
+/**
+ * Flags of the compiled binary, baked in by `deno compile` (tasks/compile.ts) and used by the
+ * tests that run `main.ts` under `deno run`. Unscoped on purpose: the one binary serves every
+ * command, whose paths are chosen at run time: read/write (config, /etc/k0s, /usr/local/bin,
+ * /var/lib, bundles, the embedded assets), net (downloads, registry, health checks), env (config
+ * overrides), run (k0s, helm, kubectl, skopeo, systemctl, openssl) and sys (hostname, interfaces,
+ * OS release for preflight).
+ */
 export const BINARY_PERMISSIONS: readonly string[] = [
   "--allow-read",
   "--allow-write",
