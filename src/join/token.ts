@@ -5,6 +5,11 @@ import type { K0sCli, K0sStatus } from "../k0s/k0s_cli.ts";
 /** Roles a node joins as. */
 export type JoinRole = "controller" | "worker";
 
+/** Where a joining node keeps its token for the k0s service: `/etc/k0s/<role>-token`. */
+export function joinTokenPath(role: JoinRole): string {
+  return `/etc/k0s/${role}-token`;
+}
+
 /** Default lifetime of a created token. */
 export const DEFAULT_TOKEN_EXPIRY = "24h";
 

@@ -17,6 +17,7 @@
  */
 import { basename, join } from "node:path";
 import { HOST } from "../host/paths.ts";
+import { joinTokenPath } from "../join/token.ts";
 
 /** Bundle-relative names of the fixed files. */
 export const BUNDLE = {
@@ -35,7 +36,7 @@ export const BUNDLE = {
 export const DEFAULT_BUNDLE_DIR = "./worker-bundle";
 
 /** Where the worker's install script keeps its join token on the host. */
-export const HOST_TOKEN_FILE = "/etc/k0s/worker-token";
+export const HOST_TOKEN_FILE = joinTokenPath("worker");
 
 /** One file of the bundle that `install.sh` places on the host. */
 export interface HostFile {

@@ -3,18 +3,23 @@
 # Appends its argv as one line to $FAKE_K0S_LOG. State lives under $K0RDENTD_ROOT:
 #   install <role> ...   -> creates etc/systemd/system/k0s<role>.service (what k0s would install)
 #   start                -> marks k0s running
-#   status [-o json]     -> exit 0 with a status (role $FAKE_K0S_ROLE, default worker) when
-#                           running or FAKE_K0S_RUNNING=1, else exit 1
+#   status [-o json]     -> exit 0 with a status when running or FAKE_K0S_RUNNING=1, else exit 1;
+#                           role: $FAKE_K0S_ROLE, else from the installed service, else worker
 #   version              -> prints $FAKE_K0S_VERSION (default v1.32.8+k0s.0)
 #   token create --role=R --expiry=E -> prints a fake token "fake-token-R-E"
-#   kubectl get node ... -> prints "True" (the node is Ready)
+#   kubectl ...          -> a node list holding this host's node (lower-case hostname), Ready
+#                           unless FAKE_NODE_NOT_READY=1
 # FAKE_K0S_TOKEN_COPY, when set, receives a copy of the --token-file given to "install".
 set -eu
 printf '%s\n' "$*" >>"${FAKE_K0S_LOG:?FAKE_K0S_LOG is not set}"
 root=${K0RDENTD_ROOT:?K0RDENTD_ROOT is not set}
 running=$root/run/fake-k0s.running
 version=${FAKE_K0S_VERSION:-v1.32.8+k0s.0}
-role=${FAKE_K0S_ROLE:-worker}
+if [ -e "$root/etc/systemd/system/k0scontroller.service" ]; then
+  role=${FAKE_K0S_ROLE:-controller+worker}
+else
+  role=${FAKE_K0S_ROLE:-worker}
+fi
 case ${1:-} in
   install)
     if [ "${FAKE_K0S_TOKEN_COPY:-}" ] && [ "${3:-}" = "--token-file" ]; then
@@ -44,6 +49,11 @@ case ${1:-} in
     e=${4#--expiry=}
     echo "fake-token-$r-$e"
     ;;
-  kubectl) echo "True" ;;
+  kubectl)
+    ready=True
+    [ "${FAKE_NODE_NOT_READY:-}" = 1 ] && ready=False
+    node=$(hostname | tr '[:upper:]' '[:lower:]')
+    printf '{"items":[{"metadata":{"name":"%s"},"status":{"conditions":[{"type":"Ready","status":"%s"}]}}]}\n' "$node" "$ready"
+    ;;
   *) ;;
 esac

@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import { readBuildInfo } from "../../assets/build_info.ts";
 import { formatSummary, install } from "../../install/install.ts";
 import { installOptions } from "../../install/options.ts";
+import { formatJoinSummary, joinNode, resolveJoin } from "../../join/join_node.ts";
 import { PREFLIGHT_NAMES } from "../../install/preflight.ts";
 import { printData } from "../../log/output.ts";
 import { commandContext, flagOverrides } from "../context.ts";
@@ -43,7 +44,12 @@ export function registerInstall(program: Command): void {
     .option("--k0rdent-timeout <duration>", "limit for k0rdent to become ready (default 15m)")
     .option("--command-timeout <duration>", "limit for any one k0s/helm command (default 10m)")
     .option("--poll-interval <duration>", "sleep between readiness checks (default 5s)")
+    .option("--show-password", "print the k0rdent UI password in the summary")
     .option("--k0s-download-url <url>", "base URL of k0s releases (env K0RDENTD_K0S_DOWNLOAD_URL)")
+    .option("--join", "join an existing cluster (config join: section; see docs/multi-node.md)")
+    .option("--mode <role>", "with --join: controller or worker")
+    .option("--token-file <file>", "with --join: join token file (export-join-config)")
+    .option("--token <token>", "with --join: join token (prefer --token-file: argv is visible)")
     .addHelpText(
       "after",
       `
@@ -52,7 +58,9 @@ Examples:
   sudo k0rdentd install --dry-run
   sudo k0rdentd install --k0rdent-version 1.2.0 --timeout 10m
   sudo k0rdentd install --airgap --k0s-binary ./k0s --registry-address 10.0.0.5:5000
-  sudo k0rdentd install --ignore-preflight-errors=ports,disk`,
+  sudo k0rdentd install --ignore-preflight-errors=ports,disk
+  sudo k0rdentd install --join --mode worker --token-file ./worker-token
+  sudo k0rdentd -c worker-join.yaml install --join`,
     )
     .action(async (flags, cmd: Command) => {
       const overrides = flagOverrides(cmd, OVERRIDES);
@@ -65,14 +73,21 @@ Examples:
       }
       const ctx = await commandContext(cmd, overrides);
       const flavor = (await readBuildInfo()).flavor;
-      const summary = await install({
+      const request = {
         config: ctx.config,
         options: installOptions(flags, flavor === "airgap"),
         runner: ctx.runner,
         dryRun: ctx.dryRun,
         output: ctx.output,
         signal: ctx.signal,
-      });
+      };
+      const join = await resolveJoin(flags, ctx.config);
+      if (join) {
+        const joined = await joinNode(request, join);
+        printData(ctx.output, joined, () => formatJoinSummary(joined));
+        return;
+      }
+      const summary = await install(request);
       printData(ctx.output, summary, () => formatSummary(summary));
     });
 }

@@ -1,0 +1,152 @@
+/**
+ * `install --join`: the install phases that apply to a joining node (preflight without the
+ * k0rdent chart check, k0s binary, k0s.yaml for controllers, registry drop-ins), then the join
+ * token, `k0s install <role> --token-file`, `k0s start` and the wait for the node to be
+ * `Ready`. A node where k0s already runs in that role is left alone.
+ */
+import type { Config } from "../config/schema.ts";
+import { UsageError, UserError } from "../errors.ts";
+import { HOST } from "../host/paths.ts";
+import { installContext, type InstallRequest } from "../install/install.ts";
+import type { Phase } from "../install/phase.ts";
+import { preflightPhaseWith } from "../install/phases/preflight.ts";
+import { containerdMirrorsPhase } from "../install/phases/containerd_mirrors.ts";
+import { k0sBinaryPhase } from "../install/phases/k0s_binary.ts";
+import { k0sConfigPhase } from "../install/phases/k0s_config.ts";
+import { PREFLIGHT_CHECKS } from "../install/preflight.ts";
+import { type PhaseResult, runPhases } from "../install/run_phases.ts";
+import { log } from "../log/logger.ts";
+import { joinServicePhase } from "./phases/join_service.ts";
+import { joinTokenPhase } from "./phases/join_token.ts";
+import { nodeName, waitJoinedPhase } from "./phases/wait_joined.ts";
+import { type JoinRole, readTokenFile } from "./token.ts";
+
+/** The join flags of `install`. */
+export interface JoinFlags {
+  join?: boolean;
+  mode?: string;
+  tokenFile?: string;
+  token?: string;
+}
+
+/** A resolved join: the role and the token (a secret: never logged). */
+export interface JoinSpec {
+  role: JoinRole;
+  token: string;
+}
+
+const ROLES: readonly string[] = ["controller", "worker"];
+
+/**
+ * The join asked for by flags and the config's `join:` section (flags win), or null for a plain
+ * install. `join.mode` in the config alone means join, so a join file is never mistaken for a
+ * first install.
+ */
+export async function resolveJoin(flags: JoinFlags, config: Config): Promise<JoinSpec | null> {
+  if (!flags.join && config.join.mode === "") {
+    if (flags.mode !== undefined || flags.token !== undefined || flags.tokenFile !== undefined) {
+      throw new UsageError("--mode, --token and --token-file need --join");
+    }
+    return null;
+  }
+  if (!flags.join) {
+    log.info(`The config's join.mode is "${config.join.mode}": joining an existing cluster`);
+  }
+  const mode = flags.mode ?? config.join.mode;
+  if (!ROLES.includes(mode)) {
+    throw new UsageError(
+      mode === ""
+        ? "install --join needs --mode controller|worker (or join.mode in the config)"
+        : `Invalid --mode "${mode}": expected controller or worker`,
+    );
+  }
+  if (flags.token !== undefined && flags.tokenFile !== undefined) {
+    throw new UsageError("Use either --token or --token-file, not both");
+  }
+  let token: string;
+  if (flags.token !== undefined) token = flags.token.trim();
+  else if (flags.tokenFile !== undefined) token = await readTokenFile(flags.tokenFile);
+  else if (config.join.token !== "") token = config.join.token.trim();
+  else if (config.join.tokenFile !== "") token = await readTokenFile(config.join.tokenFile);
+  else {
+    throw new UsageError(
+      "install --join needs a join token: --token-file FILE, --token TOKEN, or join.token in the config",
+    );
+  }
+  if (token === "" || /\s/.test(token)) {
+    throw new UserError("The join token is empty or not a single token (from k0s token create)");
+  }
+  return { role: mode as JoinRole, token };
+}
+
+/** The phases of a join as `role`. */
+export function joinPhases(spec: JoinSpec): Phase[] {
+  return [
+    preflightPhaseWith(PREFLIGHT_CHECKS.filter((c) => c.name !== "k0rdent-version")),
+    k0sBinaryPhase,
+    ...(spec.role === "controller" ? [k0sConfigPhase] : []),
+    containerdMirrorsPhase,
+    joinTokenPhase(spec.role, spec.token),
+    joinServicePhase(spec.role),
+    waitJoinedPhase(spec.role),
+  ];
+}
+
+/** What a join did. */
+export interface JoinSummary {
+  dryRun: boolean;
+  role: JoinRole;
+  node: string;
+  airgap: boolean;
+  k0sVersion: string | null;
+  /** k0s already ran here in this role; nothing was changed. */
+  alreadyJoined: boolean;
+  phases: PhaseResult[];
+  changes: string[];
+}
+
+/** Joins this host to the cluster as `spec.role`. */
+export async function joinNode(request: InstallRequest, spec: JoinSpec): Promise<JoinSummary> {
+  const ctx = await installContext(request);
+  const summary = (alreadyJoined: boolean, phases: PhaseResult[]): JoinSummary => ({
+    dryRun: request.dryRun,
+    role: spec.role,
+    node: nodeName(),
+    airgap: request.options.airgap,
+    k0sVersion: null,
+    alreadyJoined,
+    phases,
+    changes: ctx.host.changes,
+  });
+  const status = await ctx.k0s.status();
+  if (status && await ctx.k0s.serviceInstalled(spec.role)) {
+    log.info(`k0s ${status.version} already runs here as ${status.role}: nothing to do`);
+    return { ...summary(true, []), k0sVersion: status.version };
+  }
+  const phases = await runPhases(
+    joinPhases(spec),
+    ctx,
+    'Fix the cause and run "k0rdentd install --join" again with the same flags: finished phases are skipped',
+  );
+  return { ...summary(false, phases), k0sVersion: await ctx.k0s.version().catch(() => null) };
+}
+
+/** The summary as text. */
+export function formatJoinSummary(s: JoinSummary): string {
+  if (s.dryRun) {
+    return [
+      `Dry run: ${s.changes.length} change(s) planned to join as a ${s.role}, nothing was changed`,
+      ...s.changes.map((c) => `  - ${c}`),
+    ].join("\n");
+  }
+  const done = s.phases.filter((p) => p.status === "done").length;
+  return [
+    s.alreadyJoined
+      ? `Node ${s.node} already runs k0s ${s.k0sVersion ?? "?"} as a ${s.role}; nothing changed`
+      : `Node ${s.node} joined the cluster as a ${s.role} with k0s ${s.k0sVersion ?? "?"}${
+        s.airgap ? " (air-gapped)" : ""
+      } (${done} phase(s) run)`,
+    `Check it on a controller: k0s kubectl get node ${s.node}`,
+    ...(s.role === "controller" ? [`Kubeconfig here: ${HOST.k0sAdminKubeconfig}`] : []),
+  ].join("\n");
+}
