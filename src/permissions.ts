@@ -21,11 +21,17 @@ export const BINARY_PERMISSIONS: readonly string[] = [
   "--allow-sys",
 ];
 
-/** Flags the registry serve path needs (net on the listen address, read/write on storage). */
+/**
+ * Flags the registry serve path needs, and nothing more: net (listen), read/write (storage, TLS
+ * and htpasswd files, config), env (config overrides), sys for the hostname and interface
+ * addresses (`--tls auto` SANs), and run for openssl only (`--tls auto` certificates). Once
+ * serving, the daemon revokes run, sys, env and ffi; see docs/registry.md.
+ */
 export const REGISTRY_SERVE_PERMISSIONS: readonly string[] = [
   "--allow-net",
   "--allow-read",
   "--allow-write",
   "--allow-env",
-  "--allow-sys",
+  "--allow-sys=hostname,networkInterfaces",
+  "--allow-run=openssl",
 ];

@@ -3,6 +3,7 @@ import { Command, Option } from "commander";
 import { log } from "../log/logger.ts";
 import { printOut } from "../log/output.ts";
 import { registerConfig } from "./commands/config.ts";
+import { registerRegistry } from "./commands/registry.ts";
 import { registerExportJoinConfig } from "./commands/export_join_config.ts";
 import { registerExportWorkerArtifacts } from "./commands/export_worker_artifacts.ts";
 import { registerInstall } from "./commands/install.ts";
@@ -16,6 +17,7 @@ const COMMANDS: ((program: Command) => void)[] = [
   registerVersion,
   registerShowFlavor,
   registerConfig,
+  registerRegistry,
   registerExportJoinConfig,
   registerExportWorkerArtifacts,
   registerInstall,

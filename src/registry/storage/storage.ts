@@ -12,7 +12,8 @@
  *   into `blobs/` (nothing is left behind on failure); `statBlob(digest)` / `hasBlob(digest)`;
  *   `openBlob(digest, {offset, length})` streams it out; `deleteBlob(digest)` (used by gc).
  * - Repository links: `linkBlob(repo, digest)` makes a stored blob part of `repo`;
- *   `statRepoBlob(repo, digest)`, `unlinkBlob(repo, digest)`, `mountBlob(from, to, digest)`.
+ *   `statRepoBlob(repo, digest)`, `unlinkBlob(repo, digest)`, `mountBlob(from, to, digest)`,
+ *   `listBlobLinks(repo)`.
  * - Uploads (chunked, resumable): `startUpload()`, `appendUpload(id, body, offset?)`,
  *   `uploadSize(id)`, `commitUpload(id, {digest, size?})`, `cancelUpload(id)`, `listUploads()`.
  * - Manifests: `putManifest(repo, bytes, {reference?, contentType?})` validates the JSON, checks
@@ -214,6 +215,18 @@ export class RegistryStorage {
   async statRepoBlob(repo: string, digest: string): Promise<BlobInfo | undefined> {
     if (!(await this.driver.stat(layout.blobLink(repo, digest)))) return undefined;
     return await this.statBlob(digest);
+  }
+
+  /** Digests of the blobs linked into `repo`. */
+  async listBlobLinks(repo: string): Promise<string[]> {
+    const out: string[] = [];
+    for (const alg of await this.driver.list(layout.blobLinks(repo))) {
+      if (!(alg.name in DIGEST_ALGORITHMS)) continue;
+      for (const e of await this.driver.list(`${layout.blobLinks(repo)}/${alg.name}`)) {
+        if (!e.isDirectory && !e.name.startsWith(".")) out.push(`${alg.name}:${e.name}`);
+      }
+    }
+    return out;
   }
 
   /** Removes the blob's link from `repo` (the content stays until gc); false when not linked. */

@@ -1,0 +1,174 @@
+/** `k0rdentd registry` (serve), `registry verify`, `registry gc`, `registry --print-systemd-unit`. */
+import { type Command, Option } from "commander";
+import { UserError } from "../../errors.ts";
+import { log } from "../../log/logger.ts";
+import { printData, printOut } from "../../log/output.ts";
+import { formatBytes, Progress, progressMode } from "../../log/progress.ts";
+import type { Config } from "../../config/schema.ts";
+import { collectGarbage } from "../../registry/gc.ts";
+import { type ServeOptions, serveRegistry } from "../../registry/server.ts";
+import { openDiskStorage } from "../../registry/storage/storage.ts";
+import { systemdUnit } from "../../registry/systemd_unit.ts";
+import { verifyStorage } from "../../registry/verify.ts";
+import { commandContext, flagOverrides } from "../context.ts";
+
+const STORAGE_FLAG = { storage: { path: ["registry", "storage"], flag: "--storage" } };
+
+const SERVE_FLAGS = {
+  host: { path: ["registry", "host"], flag: "--host" },
+  port: { path: ["registry", "port"], flag: "--port" },
+  ...STORAGE_FLAG,
+  tls: { path: ["registry", "tls", "mode"], flag: "--tls" },
+  tlsCert: { path: ["registry", "tls", "cert"], flag: "--tls-cert" },
+  tlsKey: { path: ["registry", "tls", "key"], flag: "--tls-key" },
+  tlsSan: { path: ["registry", "tls", "sans"], flag: "--tls-san" },
+  htpasswd: { path: ["registry", "auth", "htpasswd"], flag: "--htpasswd" },
+  authPulls: { path: ["registry", "auth", "authPulls"], flag: "--auth-pulls" },
+  readOnly: { path: ["registry", "auth", "readOnly"], flag: "--read-only" },
+};
+
+function portArg(value: string): number | string {
+  return /^\d+$/.test(value) ? Number(value) : value;
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+function serveOptions(config: Config): ServeOptions {
+  const r = config.registry;
+  return {
+    host: r.host,
+    port: r.port,
+    storage: r.storage,
+    tls: { ...r.tls, sans: [...r.tls.sans] },
+    auth: { ...r.auth },
+  };
+}
+
+const EXAMPLES = `
+Examples:
+  k0rdentd registry
+  k0rdentd registry --host 127.0.0.1 --port 5001 --storage ./var/registry
+  k0rdentd registry --tls auto --tls-san registry.example.internal
+  k0rdentd registry --htpasswd /etc/k0rdentd/htpasswd --auth-pulls
+  k0rdentd registry --print-systemd-unit > /etc/systemd/system/k0rdentd-registry.service
+  k0rdentd registry verify --storage /var/lib/k0rdentd/registry
+  k0rdentd registry gc --dry-run
+
+Env: K0RDENTD_REGISTRY_HOST, K0RDENTD_REGISTRY_PORT, K0RDENTD_REGISTRY_STORAGE.
+Config: registry.host, registry.port, registry.storage, registry.tls.*, registry.auth.*.`;
+
+/** Registers `registry` and its subcommands. */
+export function registerRegistry(program: Command): void {
+  const registry = program.command("registry")
+    .description("Serve the OCI registry (distribution-spec v1.1) from a storage directory")
+    .option("--host <address>", "address to listen on (default 0.0.0.0)")
+    .option("--port <port>", "port to listen on (default 5000)", portArg)
+    .option("--storage <dir>", "storage directory (default /var/lib/k0rdentd/registry)")
+    .addOption(
+      new Option("--tls <mode>", "TLS: off, or auto (create a CA and certificate in storage)")
+        .choices(["off", "auto"]),
+    )
+    .option("--tls-cert <file>", "serve TLS with this PEM certificate (with --tls-key)")
+    .option("--tls-key <file>", "PEM private key of --tls-cert")
+    .option("--tls-san <name>", "extra name or address for the --tls auto certificate", collect)
+    .option("--htpasswd <file>", "require basic auth (bcrypt htpasswd) for pushes")
+    .option("--auth-pulls", "with --htpasswd: require auth for pulls too")
+    .option("--read-only", "refuse every write")
+    .option("--print-systemd-unit", "print a hardened systemd unit for these flags and exit")
+    .addHelpText("after", EXAMPLES)
+    .action(async (opts: Record<string, unknown>, cmd: Command) => {
+      const overrides = flagOverrides(cmd, SERVE_FLAGS);
+      if ((opts.tlsCert || opts.tlsKey) && opts.tls === undefined) {
+        overrides.push({ path: ["registry", "tls", "mode"], value: "files", flag: "--tls-cert" });
+      }
+      const ctx = await commandContext(cmd, overrides);
+      const options = serveOptions(ctx.config);
+      if (opts.printSystemdUnit) {
+        const exec = Deno.execPath();
+        const binary = /\/deno$/.test(exec) ? "/usr/local/bin/k0rdentd" : exec;
+        printOut(systemdUnit(binary, options).trimEnd());
+        return;
+      }
+      if (ctx.dryRun) {
+        log.info(
+          `Dry run: would serve the registry on ${options.host}:${options.port} from "${options.storage}"`,
+        );
+        return;
+      }
+      await serveRegistry(options, { runner: ctx.runner, signal: ctx.signal });
+    });
+
+  registry.command("verify")
+    .description("Re-hash every blob and check every manifest and tag; exit 1 on damage")
+    .option("--storage <dir>", "storage directory (default /var/lib/k0rdentd/registry)")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  k0rdentd registry verify\n  k0rdentd registry verify --storage ./var/registry --output json",
+    )
+    .action(async (_opts, cmd: Command) => {
+      const ctx = await commandContext(cmd, storageOverrides(cmd));
+      const dir = ctx.config.registry.storage;
+      await requireDir(dir);
+      let progress: Progress | undefined;
+      const report = await verifyStorage(openDiskStorage(dir), (done, total) => {
+        progress ??= new Progress({
+          label: "Verifying blobs",
+          total,
+          unit: "bytes",
+          mode: progressMode(ctx.output),
+        });
+        progress.set(done);
+      });
+      progress?.done(`Verified ${formatBytes(report.bytes)}`);
+      printData(ctx.output, report, () =>
+        [
+          `Storage "${dir}": ${report.blobs} blobs (${formatBytes(report.bytes)}), ` +
+          `${report.repositories} repositories, ${report.manifests} manifests, ` +
+          `${report.tags} tags, ${report.uploads} uploads in progress`,
+          ...report.problems,
+        ].join("\n"));
+      if (report.problems.length) {
+        throw new UserError(`Registry storage "${dir}" has ${report.problems.length} problem(s)`);
+      }
+    });
+
+  registry.command("gc")
+    .description("Remove blobs no manifest references and stale uploads (safe while serving)")
+    .option("--storage <dir>", "storage directory (default /var/lib/k0rdentd/registry)")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  k0rdentd registry gc --dry-run\n  k0rdentd registry gc --storage ./var/registry",
+    )
+    .action(async (_opts, cmd: Command) => {
+      const ctx = await commandContext(cmd, storageOverrides(cmd));
+      const dir = ctx.config.registry.storage;
+      await requireDir(dir);
+      const report = await collectGarbage(openDiskStorage(dir), { dryRun: ctx.dryRun });
+      const verb = ctx.dryRun ? "Would remove" : "Removed";
+      printData(ctx.output, report, () =>
+        [
+          ...report.blobs.map((b) => `${verb} blob ${b.digest} (${formatBytes(b.size)})`),
+          `${verb} ${report.blobs.length} blobs (${formatBytes(report.bytes)}), ` +
+          `${report.links} links and ${report.uploads.length} stale uploads`,
+        ].join("\n"));
+    });
+}
+
+/** `--storage` of a subcommand; commander hands it to `registry` when both define it. */
+function storageOverrides(cmd: Command) {
+  return [
+    ...(cmd.parent ? flagOverrides(cmd.parent, STORAGE_FLAG) : []),
+    ...flagOverrides(cmd, STORAGE_FLAG),
+  ];
+}
+
+async function requireDir(dir: string): Promise<void> {
+  try {
+    if ((await Deno.stat(dir)).isDirectory) return;
+  } catch {
+    // Reported below.
+  }
+  throw new UserError(`Registry storage "${dir}" does not exist or is not a directory`);
+}

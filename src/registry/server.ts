@@ -1,0 +1,191 @@
+/**
+ * Runs the registry daemon: checks storage, TLS and htpasswd up front (one clear line on
+ * failure), serves the Hono app with `Deno.serve`, drops permissions it no longer needs, and
+ * shuts down gracefully on the signal (stop accepting, let in-flight requests finish, bounded).
+ */
+import { errorMessage, UserError } from "../errors.ts";
+import { log } from "../log/logger.ts";
+import type { Runner } from "../process/runner.ts";
+import type { AccessPolicy } from "./auth/access.ts";
+import { CredentialChecker, parseHtpasswd } from "./auth/htpasswd.ts";
+import { createRegistryApp } from "./http/app.ts";
+import { openDiskStorage } from "./storage/storage.ts";
+import { autoTls, defaultSans, readTlsFiles, type TlsMaterial } from "./tls.ts";
+
+/** How the registry is served. */
+export interface ServeOptions {
+  host: string;
+  port: number;
+  storage: string;
+  tls: { mode: "off" | "files" | "auto"; cert: string; key: string; sans: string[] };
+  auth: { htpasswd: string; authPulls: boolean; readOnly: boolean };
+  /** How long in-flight requests may take after a shutdown signal. Default 10 s. */
+  shutdownTimeoutMs?: number;
+  /** Revoke permissions the serving path does not need (default true). */
+  dropPermissions?: boolean;
+}
+
+/** What the caller learns once the registry listens. */
+export interface Listening {
+  hostname: string;
+  port: number;
+  scheme: "http" | "https";
+  caFile?: string;
+}
+
+/** Creates the storage directory and proves it is writable. */
+async function checkStorage(dir: string): Promise<void> {
+  try {
+    await Deno.mkdir(dir, { recursive: true, mode: 0o755 });
+    const probe = await Deno.makeTempFile({ dir, prefix: ".probe-" });
+    await Deno.remove(probe);
+  } catch (err) {
+    throw new UserError(`Cannot use registry storage "${dir}": ${errorMessage(err)}`);
+  }
+}
+
+async function accessPolicy(auth: ServeOptions["auth"]): Promise<AccessPolicy> {
+  if (!auth.htpasswd) {
+    if (auth.authPulls) {
+      throw new UserError("Cannot require auth for pulls without --htpasswd");
+    }
+    return { authPulls: false, readOnly: auth.readOnly };
+  }
+  let text: string;
+  try {
+    text = await Deno.readTextFile(auth.htpasswd);
+  } catch (err) {
+    throw new UserError(`Cannot read htpasswd file "${auth.htpasswd}": ${errorMessage(err)}`);
+  }
+  try {
+    const users = parseHtpasswd(text, `htpasswd file "${auth.htpasswd}"`);
+    if (users.size === 0) throw new Error(`htpasswd file "${auth.htpasswd}" has no users`);
+    return {
+      credentials: new CredentialChecker(users),
+      authPulls: auth.authPulls,
+      readOnly: auth.readOnly,
+    };
+  } catch (err) {
+    throw new UserError(`Cannot use ${errorMessage(err)}`);
+  }
+}
+
+async function tlsMaterial(
+  options: ServeOptions,
+  runner: Runner,
+): Promise<TlsMaterial | undefined> {
+  const { tls } = options;
+  if (tls.mode === "off") return undefined;
+  if (tls.mode === "files") {
+    if (!tls.cert || !tls.key) {
+      throw new UserError("Cannot serve TLS: both --tls-cert and --tls-key are needed");
+    }
+    return await readTlsFiles(tls.cert, tls.key);
+  }
+  return await autoTls(options.storage, defaultSans(tls.sans), runner);
+}
+
+function listenError(err: unknown, options: ServeOptions, tls?: TlsMaterial): UserError {
+  const where = `${options.host}:${options.port}`;
+  if (err instanceof Deno.errors.AddrInUse) {
+    return new UserError(`Cannot listen on ${where}: address already in use`);
+  }
+  if (err instanceof Deno.errors.PermissionDenied) {
+    return new UserError(`Cannot listen on ${where}: permission denied`);
+  }
+  if (err instanceof Deno.errors.AddrNotAvailable) {
+    return new UserError(`Cannot listen on ${where}: address not available on this host`);
+  }
+  if (tls) {
+    return new UserError(
+      `Cannot serve TLS with certificate "${tls.certFile}" and key "${tls.keyFile}": ${
+        errorMessage(err)
+      }`,
+    );
+  }
+  return new UserError(`Cannot listen on ${where}: ${errorMessage(err)}`);
+}
+
+/** Drops the permission kinds the serving path never uses again (net, read, write stay). */
+function dropPermissions(): string[] {
+  const dropped: string[] = [];
+  for (const name of ["run", "ffi", "sys", "env"] as const) {
+    try {
+      Deno.permissions.revokeSync({ name });
+      dropped.push(name);
+    } catch (err) {
+      log.debug(`Cannot revoke the ${name} permission: ${errorMessage(err)}`);
+    }
+  }
+  return dropped;
+}
+
+/**
+ * Serves the registry until `signal` aborts, then shuts down gracefully. `onListen` is called
+ * once the socket is bound (tests learn the port from it).
+ */
+export async function serveRegistry(
+  options: ServeOptions,
+  deps: { runner: Runner; signal: AbortSignal; onListen?: (l: Listening) => void },
+): Promise<void> {
+  const access = await accessPolicy(options.auth);
+  await checkStorage(options.storage);
+  const tls = await tlsMaterial(options, deps.runner);
+  const storage = openDiskStorage(options.storage);
+  const app = createRegistryApp({ storage, access });
+  const scheme = tls ? "https" : "http";
+  let server: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    server = Deno.serve({
+      hostname: options.host,
+      port: options.port,
+      ...(tls ? { cert: tls.cert, key: tls.key } : {}),
+      onListen: () => {},
+      onError: (err) => {
+        log.error(`Registry request failed: ${errorMessage(err)}`);
+        return new Response("internal error", { status: 500 });
+      },
+    }, (req, info) => app.fetch(req, info));
+  } catch (err) {
+    throw listenError(err, options, tls);
+  }
+  const addr = server.addr;
+  const shown = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
+  log.info(
+    `Registry serving ${scheme}://${shown}:${addr.port} from "${options.storage}"` +
+      (access.readOnly ? " (read-only)" : "") +
+      (access.credentials ? ` (htpasswd${access.authPulls ? ", pulls need auth" : ""})` : ""),
+  );
+  if (tls?.caFile) {
+    log.info(`Clients must trust the registry CA "${tls.caFile}"`);
+  }
+  if (!access.credentials && !access.readOnly) {
+    log.info("Pushes are accepted from this host only (loopback); others may pull");
+  }
+  if (options.dropPermissions !== false) {
+    const dropped = dropPermissions();
+    log.debug(`Dropped permissions: ${dropped.join(", ") || "none"}`);
+  }
+  deps.onListen?.({ hostname: addr.hostname, port: addr.port, scheme, caFile: tls?.caFile });
+  await waitForAbort(deps.signal);
+  log.info("Registry stopping: finishing requests in flight");
+  const timeout = options.shutdownTimeoutMs ?? 10_000;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const finished = await Promise.race([
+    server.shutdown().then(() => true),
+    new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(false), timeout)),
+  ]);
+  clearTimeout(timer);
+  if (!finished) {
+    log.warn(`Registry stopped with requests still running after ${timeout} ms`);
+  } else {
+    log.info("Registry stopped");
+  }
+}
+
+function waitForAbort(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) =>
+    signal.addEventListener("abort", () => resolve(), { once: true })
+  );
+}

@@ -1,0 +1,77 @@
+/** `registry --print-systemd-unit`: a hardened systemd unit running the registry with the same flags. */
+import type { ServeOptions } from "./server.ts";
+
+/** Quotes one ExecStart argument for systemd (`%` and `$` escaped, quoted when needed). */
+export function systemdQuote(arg: string): string {
+  const escaped = arg.replaceAll("%", "%%").replaceAll("$", "$$$$");
+  if (/^[A-Za-z0-9_@%+=:,./$-]+$/.test(escaped)) return escaped;
+  return `"${escaped.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
+}
+
+/** The `registry` arguments that reproduce `options`. */
+export function serveArgs(options: ServeOptions): string[] {
+  const args = [
+    "registry",
+    "--host",
+    options.host,
+    "--port",
+    String(options.port),
+    "--storage",
+    options.storage,
+  ];
+  if (options.tls.mode === "auto") {
+    args.push("--tls", "auto");
+    for (const san of options.tls.sans) args.push("--tls-san", san);
+  } else if (options.tls.mode === "files") {
+    args.push("--tls-cert", options.tls.cert, "--tls-key", options.tls.key);
+  }
+  if (options.auth.htpasswd) args.push("--htpasswd", options.auth.htpasswd);
+  if (options.auth.authPulls) args.push("--auth-pulls");
+  if (options.auth.readOnly) args.push("--read-only");
+  return args;
+}
+
+/** The unit text for `binary` serving with `options`. */
+export function systemdUnit(binary: string, options: ServeOptions): string {
+  const exec = [binary, ...serveArgs(options)].map(systemdQuote).join(" ");
+  const readable = [options.tls.cert, options.tls.key, options.auth.htpasswd].filter(Boolean);
+  return [
+    "[Unit]",
+    "Description=k0rdentd OCI registry",
+    "Wants=network-online.target",
+    "After=network-online.target",
+    "",
+    "[Service]",
+    "Type=simple",
+    `ExecStart=${exec}`,
+    "Restart=on-failure",
+    "RestartSec=2",
+    "KillSignal=SIGTERM",
+    "TimeoutStopSec=30",
+    "LimitNOFILE=65536",
+    "NoNewPrivileges=yes",
+    "ProtectSystem=strict",
+    `ReadWritePaths=${systemdQuote(options.storage)}`,
+    ...(readable.length ? [`ReadOnlyPaths=${readable.map(systemdQuote).join(" ")}`] : []),
+    "ProtectHome=read-only",
+    "PrivateTmp=yes",
+    "PrivateDevices=yes",
+    "ProtectKernelTunables=yes",
+    "ProtectKernelModules=yes",
+    "ProtectKernelLogs=yes",
+    "ProtectControlGroups=yes",
+    "ProtectClock=yes",
+    "ProtectHostname=yes",
+    "RestrictSUIDSGID=yes",
+    "RestrictRealtime=yes",
+    "RestrictNamespaces=yes",
+    "LockPersonality=yes",
+    "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX AF_NETLINK",
+    "CapabilityBoundingSet=CAP_NET_BIND_SERVICE",
+    "UMask=0022",
+    "",
+    "[Install]",
+    "WantedBy=multi-user.target",
+    "",
+  ].join("\n");
+}

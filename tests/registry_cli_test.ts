@@ -1,0 +1,179 @@
+// `k0rdentd registry` as a subprocess: one clear line and exit 1 for a busy port, unusable
+// storage, bad TLS or htpasswd files; graceful SIGINT; verify/gc; the systemd unit; and the
+// `registry` deno task running with exactly REGISTRY_SERVE_PERMISSIONS.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { REGISTRY_SERVE_PERMISSIONS } from "../src/permissions.ts";
+import { freePort, runRegistryCli, startDaemon } from "./registry_helpers.ts";
+
+async function tempDir(prefix: string) {
+  const path = await Deno.makeTempDir({ prefix });
+  return { path, [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }) };
+}
+
+function assertOneLineError(res: { code: number; stderr: string }, pattern: RegExp) {
+  assert.equal(res.code, 1, res.stderr);
+  const lines = res.stderr.trim().split("\n");
+  assert.equal(lines.length, 1, `expected one line, got:\n${res.stderr}`);
+  assert.match(lines[0], pattern);
+  assert.doesNotMatch(res.stderr, /\s+at\s/);
+}
+
+Deno.test("registry: a busy port is one clear line and exit 1", async () => {
+  await using work = await tempDir("registry-cli-");
+  const busy = Deno.listen({ hostname: "127.0.0.1", port: freePort() });
+  try {
+    const port = (busy.addr as Deno.NetAddr).port;
+    const res = await runRegistryCli([
+      "registry",
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--storage",
+      work.path,
+    ]);
+    assertOneLineError(
+      res,
+      new RegExp(`Cannot listen on 127\\.0\\.0\\.1:${port}: address already in use`),
+    );
+  } finally {
+    busy.close();
+  }
+});
+
+Deno.test("registry: unusable storage, bad TLS and htpasswd files are one line and exit 1", async () => {
+  await using work = await tempDir("registry-cli-");
+  const file = join(work.path, "file");
+  await Deno.writeTextFile(file, "not a directory");
+  const port = String(freePort());
+  const base = ["registry", "--host", "127.0.0.1", "--port", port];
+  assertOneLineError(
+    await runRegistryCli([...base, "--storage", join(file, "sub")]),
+    /Cannot use registry storage ".*file\/sub":/,
+  );
+  assertOneLineError(
+    await runRegistryCli([
+      ...base,
+      "--storage",
+      work.path,
+      "--tls-cert",
+      join(work.path, "nope.crt"),
+      "--tls-key",
+      file,
+    ]),
+    /Cannot read TLS certificate ".*nope\.crt":/,
+  );
+  assertOneLineError(
+    await runRegistryCli([...base, "--storage", work.path, "--tls-cert", file, "--tls-key", file]),
+    /Cannot read TLS certificate ".*file": not a PEM file/,
+  );
+  const badPem = join(work.path, "bad.pem");
+  await Deno.writeTextFile(
+    badPem,
+    "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+  );
+  assertOneLineError(
+    await runRegistryCli([
+      ...base,
+      "--storage",
+      work.path,
+      "--tls-cert",
+      badPem,
+      "--tls-key",
+      badPem,
+    ]),
+    /Cannot serve TLS with certificate ".*bad\.pem" and key ".*bad\.pem":/,
+  );
+  const weak = join(work.path, "htpasswd");
+  await Deno.writeTextFile(weak, "user:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n");
+  assertOneLineError(
+    await runRegistryCli([...base, "--storage", work.path, "--htpasswd", weak]),
+    /Cannot use htpasswd file ".*htpasswd" line 1 is not a "user:bcrypt-hash" entry/,
+  );
+  const res = await runRegistryCli([...base, "--port", "99999"]);
+  assert.equal(res.code, 1);
+  assert.match(res.stderr, /registry\.port/);
+});
+
+Deno.test("registry: SIGINT stops it gracefully with exit 0", async () => {
+  await using work = await tempDir("registry-cli-");
+  const daemon = await startDaemon(["--host", "127.0.0.1", "--storage", work.path]);
+  const res = await fetch(`http://127.0.0.1:${daemon.port}/v2/`);
+  assert.equal(res.headers.get("Docker-Distribution-API-Version"), "registry/2.0");
+  await res.body?.cancel();
+  assert.equal(await daemon.stop("SIGINT"), 0, daemon.stderr());
+  assert.match(daemon.stderr(), /Registry stopped/);
+});
+
+Deno.test("registry verify and gc: a fresh storage is sound; missing storage is exit 1", async () => {
+  await using work = await tempDir("registry-cli-");
+  let res = await runRegistryCli(["registry", "verify", "--storage", work.path]);
+  assert.equal(res.code, 0, res.stderr);
+  assert.match(res.stdout, /0 blobs/);
+  res = await runRegistryCli([
+    "registry",
+    "gc",
+    "--dry-run",
+    "--storage",
+    work.path,
+    "--output",
+    "json",
+  ]);
+  assert.equal(res.code, 0, res.stderr);
+  assert.equal(JSON.parse(res.stdout).dryRun, true);
+  res = await runRegistryCli(["registry", "verify", "--storage", join(work.path, "nope")]);
+  assertOneLineError(res, /Registry storage ".*nope" does not exist/);
+});
+
+Deno.test("registry --print-systemd-unit prints a hardened unit for the same flags", async () => {
+  const res = await runRegistryCli([
+    "registry",
+    "--print-systemd-unit",
+    "--port",
+    "5001",
+    "--storage",
+    "/srv/my registry",
+    "--tls",
+    "auto",
+    "--tls-san",
+    "reg.example",
+    "--read-only",
+  ]);
+  assert.equal(res.code, 0, res.stderr);
+  const unit = res.stdout;
+  assert.match(
+    unit,
+    /^ExecStart=\S+ registry --host 0\.0\.0\.0 --port 5001 --storage "\/srv\/my registry" --tls auto --tls-san reg\.example --read-only$/m,
+  );
+  for (
+    const line of [
+      "ProtectSystem=strict",
+      'ReadWritePaths="/srv/my registry"',
+      "NoNewPrivileges=yes",
+      "Restart=on-failure",
+      "WantedBy=multi-user.target",
+    ]
+  ) assert.ok(unit.includes(`\n${line}\n`), `missing ${line}`);
+});
+
+Deno.test("the registry deno task uses exactly REGISTRY_SERVE_PERMISSIONS", async () => {
+  const denoJson = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
+  const task: string = denoJson.tasks.registry;
+  const flags = task.split(/\s+/).filter((a) => a.startsWith("--allow-"));
+  assert.deepEqual(flags, [...REGISTRY_SERVE_PERMISSIONS]);
+  assert.match(task, /main\.ts registry --storage \.\/var\/registry$/);
+  assert.ok(!task.includes("--allow-all") && !task.includes(" -A "));
+});
+
+Deno.test("registry: env K0RDENTD_REGISTRY_* set host, port and storage; flags win", async () => {
+  const env = {
+    K0RDENTD_REGISTRY_HOST: "10.0.0.5",
+    K0RDENTD_REGISTRY_PORT: "5002",
+    K0RDENTD_REGISTRY_STORAGE: "/srv/from-env",
+  };
+  let res = await runRegistryCli(["registry", "--print-systemd-unit"], env);
+  assert.match(res.stdout, / registry --host 10\.0\.0\.5 --port 5002 --storage \/srv\/from-env$/m);
+  res = await runRegistryCli(["registry", "--print-systemd-unit", "--port", "5003"], env);
+  assert.match(res.stdout, / --port 5003 /);
+});

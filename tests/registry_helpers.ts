@@ -1,0 +1,237 @@
+/**
+ * Helpers for the registry's socket tests: build OCI image layouts with code, start the
+ * registry daemon as a subprocess with exactly `REGISTRY_SERVE_PERMISSIONS`, run real skopeo.
+ */
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { digestOf } from "../src/registry/digest.ts";
+import { MEDIA_TYPES } from "../src/registry/manifest.ts";
+import { REGISTRY_SERVE_PERMISSIONS } from "../src/permissions.ts";
+
+const MAIN_TS = fileURLToPath(new URL("../main.ts", import.meta.url));
+const enc = new TextEncoder();
+
+/** A manifest written into a layout: its digest, bytes and media type. */
+export interface LayoutManifest {
+  digest: string;
+  bytes: Uint8Array;
+  mediaType: string;
+}
+
+/** Writes an OCI image layout skeleton (`oci-layout`, `blobs/sha256`). */
+async function initLayout(dir: string): Promise<void> {
+  await Deno.mkdir(join(dir, "blobs", "sha256"), { recursive: true });
+  await Deno.writeTextFile(join(dir, "oci-layout"), '{"imageLayoutVersion":"1.0.0"}');
+}
+
+async function writeBlob(dir: string, bytes: Uint8Array): Promise<string> {
+  const digest = digestOf(bytes);
+  await Deno.writeFile(join(dir, "blobs", "sha256", digest.slice(7)), bytes);
+  return digest;
+}
+
+/** Random bytes of `size` (crypto.getRandomValues in 64 KiB steps). */
+export function randomBytes(size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  for (let i = 0; i < size; i += 65536) crypto.getRandomValues(out.subarray(i, i + 65536));
+  return out;
+}
+
+/** Gzip of `bytes` (skopeo keeps gzip layers as they are instead of compressing them). */
+async function gzip(bytes: Uint8Array): Promise<Uint8Array> {
+  const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream()
+    .pipeThrough(new CompressionStream("gzip"));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+/**
+ * Writes an image (config + gzip layers of random data of about the given sizes) into the
+ * layout; returns its manifest.
+ */
+export async function writeImage(
+  dir: string,
+  layerSizes: number[],
+  platform = { os: "linux", architecture: "amd64" },
+): Promise<LayoutManifest> {
+  await initLayout(dir);
+  const layers = [];
+  for (const size of layerSizes) {
+    const bytes = await gzip(randomBytes(size));
+    layers.push({
+      mediaType: "application/vnd.oci.image.layer.v1.tar+gzip",
+      digest: await writeBlob(dir, bytes),
+      size: bytes.length,
+    });
+  }
+  const config = enc.encode(JSON.stringify({
+    ...platform,
+    rootfs: { type: "layers", diff_ids: layers.map((l) => l.digest) },
+    config: {},
+  }));
+  const manifest = enc.encode(JSON.stringify({
+    schemaVersion: 2,
+    mediaType: MEDIA_TYPES.ociManifest,
+    config: {
+      mediaType: "application/vnd.oci.image.config.v1+json",
+      digest: await writeBlob(dir, config),
+      size: config.length,
+    },
+    layers,
+  }));
+  return {
+    digest: await writeBlob(dir, manifest),
+    bytes: manifest,
+    mediaType: MEDIA_TYPES.ociManifest,
+  };
+}
+
+/** Writes an image index over `children` into the layout; returns it. */
+export async function writeIndex(
+  dir: string,
+  children: { manifest: LayoutManifest; platform: { os: string; architecture: string } }[],
+): Promise<LayoutManifest> {
+  const bytes = enc.encode(JSON.stringify({
+    schemaVersion: 2,
+    mediaType: MEDIA_TYPES.ociIndex,
+    manifests: children.map((c) => ({
+      mediaType: c.manifest.mediaType,
+      digest: c.manifest.digest,
+      size: c.manifest.bytes.length,
+      platform: c.platform,
+    })),
+  }));
+  return { digest: await writeBlob(dir, bytes), bytes, mediaType: MEDIA_TYPES.ociIndex };
+}
+
+/** Writes the layout's `index.json` naming `manifest` with tag `tag`. */
+export async function tagLayout(dir: string, tag: string, manifest: LayoutManifest) {
+  await Deno.writeTextFile(
+    join(dir, "index.json"),
+    JSON.stringify({
+      schemaVersion: 2,
+      manifests: [{
+        mediaType: manifest.mediaType,
+        digest: manifest.digest,
+        size: manifest.bytes.length,
+        annotations: { "org.opencontainers.image.ref.name": tag },
+      }],
+    }),
+  );
+}
+
+/** A port that was free a moment ago (the daemon's config does not accept port 0). */
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** A registry daemon running as a subprocess. */
+export interface Daemon {
+  port: number;
+  child: Deno.ChildProcess;
+  /** Everything it logged so far. */
+  stderr(): string;
+  /** Sends `signal` and waits for the exit code. */
+  stop(signal?: Deno.Signal): Promise<number>;
+}
+
+/** Environment for CLI subprocesses: a clean one without the host's K0RDENTD_* settings. */
+export function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+    HOME: Deno.env.get("HOME") ?? "/tmp",
+    NO_COLOR: "1",
+    ...(Deno.env.get("DENO_DIR") ? { DENO_DIR: Deno.env.get("DENO_DIR")! } : {}),
+    K0RDENTD_CONFIG_FILE: "/dev/null",
+    ...extra,
+  };
+}
+
+/**
+ * Starts `main.ts registry <args>` with exactly {@link REGISTRY_SERVE_PERMISSIONS} (as the
+ * `registry` deno task does) and waits until it logs that it is serving.
+ */
+export async function startDaemon(args: string[], port = freePort()): Promise<Daemon> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--quiet",
+      ...REGISTRY_SERVE_PERMISSIONS,
+      MAIN_TS,
+      "registry",
+      "--port",
+      String(port),
+      ...args,
+    ],
+    env: cleanEnv(),
+    clearEnv: true,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  let log = "";
+  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  const pump = (async () => {
+    while (true) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      log += value;
+    }
+  })();
+  const deadline = Date.now() + 30_000;
+  while (!/Registry serving/.test(log)) {
+    const exited = await Promise.race([
+      child.status.then(() => true),
+      new Promise<false>((r) => setTimeout(() => r(false), 50)),
+    ]);
+    if (exited || Date.now() > deadline) {
+      await pump;
+      throw new Error(`Registry did not start: ${log}`);
+    }
+  }
+  return {
+    port,
+    child,
+    stderr: () => log,
+    async stop(signal: Deno.Signal = "SIGTERM") {
+      try {
+        child.kill(signal);
+      } catch {
+        // Already gone.
+      }
+      const status = await child.status;
+      await pump;
+      return status.code;
+    },
+  };
+}
+
+/** Runs `main.ts <args>` (with the registry permissions) to completion. */
+export async function runRegistryCli(args: string[], env: Record<string, string> = {}) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", ...REGISTRY_SERVE_PERMISSIONS, MAIN_TS, ...args],
+    env: cleanEnv(env),
+    clearEnv: true,
+    stdin: "null",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/** Runs real skopeo; throws with its stderr unless `allowFail`. */
+export async function skopeo(args: string[], allowFail = false) {
+  const out = await new Deno.Command("skopeo", {
+    args,
+    stdin: "null",
+    env: { HOME: Deno.env.get("HOME") ?? "/tmp", PATH: Deno.env.get("PATH") ?? "/usr/bin" },
+    clearEnv: true,
+  }).output();
+  const dec = new TextDecoder();
+  const res = { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  if (!allowFail && res.code !== 0) {
+    throw new Error(`skopeo ${args.join(" ")} failed (${res.code}): ${res.stderr}`);
+  }
+  return res;
+}
