@@ -7,7 +7,7 @@ import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /** True when goldens are being rewritten. */
-export const UPDATING_GOLDEN = Deno.env.get("UPDATE_GOLDEN") === "1";
+const UPDATING_GOLDEN = Deno.env.get("UPDATE_GOLDEN") === "1";
 
 /**
  * Asserts that `actual` equals the golden file `name` in the `testdata/` folder beside
