@@ -280,3 +280,39 @@ Deno.test("build-airgap rejects bad input with clear errors and stages nothing",
   assert.equal(w.runner.calls.length, 0);
   assert.deepEqual(await listDir(join(w.root, "assets")), []);
 });
+
+Deno.test("build-airgap refuses to stage while another build holds assets/ and takes over a stale lock", async () => {
+  await using w = await workspace();
+  const lock = join(w.root, "assets", ".build.lock");
+  await Deno.mkdir(join(w.root, "assets"));
+  await Deno.writeTextFile(lock, `${Deno.pid}\n`);
+  await assert.rejects(
+    w.run("--k0s-binary", w.k0s, "--helm-binary", w.helm),
+    new RegExp(`Another build \\(pid ${Deno.pid}\\) is staging in ".*assets": wait for it`),
+  );
+  assert.equal(await Deno.readTextFile(lock), `${Deno.pid}\n`, "a live lock is left alone");
+  await Deno.writeTextFile(lock, "999999999\n"); // no such process
+  await w.run("--k0s-binary", w.k0s, "--helm-binary", w.helm);
+  assert.equal(w.runner.calls.length, 1);
+  assert.deepEqual(await listDir(join(w.root, "assets")), []);
+});
+
+Deno.test("the build-airgap task script exits 2 on usage errors and 1 on user errors, with one line and no stack", async () => {
+  const script = join(import.meta.dirname!, "../tasks/build_airgap.ts");
+  const run = async (...args: string[]) => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--quiet", "-A", script, ...args],
+      env: { NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
+  };
+  const usage = await run("--k0s-version", "latest");
+  assert.equal(usage.code, 2, usage.stderr);
+  assert.match(usage.stderr, /Invalid --k0s-version "latest"/);
+  const user = await run("--k0s-version", "v1.99.0+k0s.0", "--helm-binary", "/nonexistent");
+  assert.equal(user.code, 1, user.stderr);
+  assert.match(user.stderr, /^ERROR +No pinned SHA-256 for k0s v1\.99\.0\+k0s\.0/m);
+  assert.doesNotMatch(user.stderr + usage.stderr, /\n\s+at /);
+});
