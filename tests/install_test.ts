@@ -64,7 +64,13 @@ Deno.test("install online: downloads k0s, writes config, starts k0s, installs k0
     `k0s install controller --enable-worker --no-taints -c ${host.root}/etc/k0s/k0s.yaml`,
     "k0s start",
     `helm upgrade --install kcm oci://ghcr.io/k0rdent/kcm/charts/kcm --version 1.2.0 -n kcm-system --create-namespace -f ${host.root}/var/lib/k0rdentd/kcm-values.yaml --kubeconfig ${host.root}/var/lib/k0s/pki/admin.conf`,
+    "kubectl apply --server-side -f -",
   ]);
+  includes(await host.stdinLog(), "name: k0rdent-ui-nodeport");
+  assert.deepStrictEqual(summary.ui, {
+    urls: ["http://10.0.0.7:31443", "http://10.0.0.7/k0rdent-ui"],
+    user: "admin",
+  });
   // Readiness was polled, not assumed.
   assert.ok(
     (await host.calls()).filter((c) => c === "kubectl get management kcm -o json").length >= 3,
@@ -197,4 +203,16 @@ Deno.test("install: an installed k0s of another version needs --replace-k0s, whi
   assert.equal(replaced.code, 0, replaced.stderr);
   assert.deepStrictEqual(await host.mutatingCalls(), ["k0s stop", "k0s start"]);
   assert.deepStrictEqual(await Deno.readFile(join(host.root, "usr/local/bin/k0s")), newerBinary);
+});
+
+Deno.test("install --show-password prints the UI password; without it the password stays hidden", async () => {
+  await using host = await FakeHost.create();
+  await using release = await serveK0sRelease(VERSION, ARCH, FAKE_K0S);
+  const hidden = await online(host, release.url);
+  assert.equal(hidden.code, 0, hidden.stderr);
+  includes(hidden.stdout, "k0rdent UI: http://10.0.0.7:31443");
+  assert.ok(!(hidden.stdout + hidden.stderr).includes("ui-password-3f9a"));
+  const shown = await host.run(["expose-ui", "--show-password"]);
+  assert.equal(shown.code, 0, shown.stderr);
+  includes(shown.stdout, "password ui-password-3f9a");
 });

@@ -5,6 +5,7 @@ import { printOut } from "../log/output.ts";
 import { registerConfig } from "./commands/config.ts";
 import { registerRegistry } from "./commands/registry.ts";
 import { registerExportJoinConfig } from "./commands/export_join_config.ts";
+import { registerExposeUi } from "./commands/expose_ui.ts";
 import { registerExportWorkerArtifacts } from "./commands/export_worker_artifacts.ts";
 import { registerInstall } from "./commands/install.ts";
 import { registerShowFlavor } from "./commands/show_flavor.ts";
@@ -23,6 +24,7 @@ const COMMANDS: ((program: Command) => void)[] = [
   registerInstall,
   registerUninstall,
   registerStatus,
+  registerExposeUi,
 ];
 
 /** Builds the program; settings given here are inherited by every subcommand. */

@@ -11,6 +11,7 @@ import type { OutputFormat } from "../log/output.ts";
 import type { Runner } from "../process/runner.ts";
 import type { InstallContext, InstallOptions, Phase } from "./phase.ts";
 import { INSTALL_PHASES } from "./phases.ts";
+import { type UiAccess, uiAccess } from "./phases/k0rdent_ui.ts";
 import { type PhaseResult, runPhases } from "./run_phases.ts";
 import { loadState } from "./state.ts";
 
@@ -24,6 +25,8 @@ export interface InstallRequest {
   signal: AbortSignal;
   /** The phases to run; default {@link INSTALL_PHASES}. */
   phases?: readonly Phase[];
+  /** Include the UI password in the summary. */
+  showPassword?: boolean;
 }
 
 /** What the user needs after an install. */
@@ -33,6 +36,8 @@ export interface InstallSummary {
   k0sVersion: string | null;
   k0rdentVersion: string;
   kubeconfig: string;
+  /** Where the k0rdent UI answers, when exposed. */
+  ui: UiAccess | null;
   phases: PhaseResult[];
   /** Host changes made (or planned under dry-run). */
   changes: string[];
@@ -71,12 +76,17 @@ export async function install(request: InstallRequest): Promise<InstallSummary> 
     'Fix the cause and run "k0rdentd install" again with the same flags: finished phases are skipped',
   );
   const k0sVersion = await ctx.k0s.version().catch(() => null);
+  const { releaseName, namespace } = request.config.k0rdent.helm;
+  const ui = request.dryRun
+    ? null
+    : await uiAccess(ctx.kubectl, releaseName, namespace, request.showPassword === true);
   return {
     dryRun: request.dryRun,
     airgap: request.options.airgap,
     k0sVersion,
     k0rdentVersion: request.config.k0rdent.version,
     kubeconfig: HOST.k0sAdminKubeconfig,
+    ui,
     phases,
     changes: ctx.host.changes,
     nextSteps: [
@@ -102,7 +112,19 @@ export function formatSummary(summary: InstallSummary): string {
       summary.airgap ? " (air-gapped)" : ""
     } (${done} phase(s) run, ${skipped} already done)`,
     `Kubeconfig: ${summary.kubeconfig}`,
+    ...formatUi(summary.ui),
     "Next steps:",
     ...summary.nextSteps.map((s) => `  ${s}`),
   ].join("\n");
+}
+
+/** Lines about the UI: URLs, user, and the password only when it was asked for. */
+export function formatUi(ui: UiAccess | null): string[] {
+  if (!ui) return [];
+  return [
+    `k0rdent UI: ${ui.urls.join("  ") || "(no node address known)"}`,
+    `  user ${ui.user}, password ${
+      ui.password ?? "not shown (use --show-password, or read BASIC_AUTH_PASSWORD of the UI)"
+    }`,
+  ];
 }

@@ -8,6 +8,7 @@ import { containerdMirrorsPhase } from "./phases/containerd_mirrors.ts";
 import { k0sBinaryPhase } from "./phases/k0s_binary.ts";
 import { k0sConfigPhase } from "./phases/k0s_config.ts";
 import { k0rdentHelmPhase } from "./phases/k0rdent_helm.ts";
+import { k0rdentUiPhase } from "./phases/k0rdent_ui.ts";
 import { k0sServicePhase } from "./phases/k0s_service.ts";
 import { preflightPhase } from "./phases/preflight.ts";
 import { waitK0rdentPhase } from "./phases/wait_k0rdent.ts";
@@ -24,4 +25,5 @@ export const INSTALL_PHASES: readonly Phase[] = [
   k0rdentHelmPhase,
   waitK0rdentPhase,
   credentialsPhase,
+  k0rdentUiPhase,
 ];

@@ -21,6 +21,8 @@ export interface InstallState {
    * holds the secrets themselves).
    */
   credentialsDigest?: string;
+  /** sha256 of the UI exposure objects last applied. */
+  uiDigest?: string;
   /** The mode of the last install. */
   airgap?: boolean;
 }

@@ -65,9 +65,49 @@ export function parseManagement(json: string): ManagementState {
   };
 }
 
+/** Parses the node addresses (InternalIP first, then ExternalIP) of `kubectl get nodes -o json`. */
+export function parseNodeAddresses(json: string): string[] {
+  const list = JSON.parse(json) as { items?: unknown[] };
+  const out: string[] = [];
+  for (const type of ["InternalIP", "ExternalIP"]) {
+    for (const item of list.items ?? []) {
+      const node = item as { status?: { addresses?: { type?: string; address?: string }[] } };
+      for (const a of node.status?.addresses ?? []) {
+        if (a.type === type && a.address && !out.includes(a.address)) out.push(a.address);
+      }
+    }
+  }
+  return out;
+}
+
 /** Reads cluster state with `k0s kubectl`. */
 export class Kubectl {
   constructor(readonly k0s: K0sCli) {}
+
+  /**
+   * `kubectl get <args> -o json` parsed; null when the object does not exist
+   * (or the API does not answer).
+   */
+  async getJson(args: readonly string[]): Promise<unknown | null> {
+    const result = await this.k0s.kubectl(["get", ...args, "-o", "json"]);
+    if (result.code !== 0 || result.timedOut) return null;
+    try {
+      return JSON.parse(result.stdout);
+    } catch {
+      return null;
+    }
+  }
+
+  /** Addresses of the nodes (InternalIP first); empty when unknown. */
+  async nodeAddresses(): Promise<string[]> {
+    const result = await this.k0s.kubectl(["get", "nodes", "-o", "json"]);
+    if (result.code !== 0 || result.timedOut) return [];
+    try {
+      return parseNodeAddresses(result.stdout);
+    } catch {
+      return [];
+    }
+  }
 
   /** Nodes and their readiness; null when the API does not answer. */
   async nodes(): Promise<NodeReadiness[] | null> {
