@@ -9,6 +9,7 @@ import { MeasureStream } from "../src/assets/measure_stream.ts";
 import { errorMessage, UserError } from "../src/errors.ts";
 import { writeFileAtomic } from "../src/fsx/atomic_write.ts";
 import { log } from "../src/log/logger.ts";
+import { sha256File } from "../src/worker_artifacts/checksums.ts";
 import {
   HELM_TARBALL_SHA256,
   helmUrl,
@@ -51,23 +52,13 @@ function expectedSum(
   return sum;
 }
 
-/** Hex SHA-256 of a file, or undefined when it does not exist. */
-async function fileSha256(path: string): Promise<string | undefined> {
-  let file: Deno.FsFile;
-  try {
-    file = await Deno.open(path);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return undefined;
-    throw err;
-  }
-  const measure = new MeasureStream();
-  await file.readable.pipeThrough(measure).pipeTo(new WritableStream());
-  return measure.result.sha256;
-}
-
 /** Downloads `url` to `dest` unless `dest` already has `sha256`; checks the digest before the rename. */
 async function download(url: string, dest: string, sha256: string, signal?: AbortSignal) {
-  if (await fileSha256(dest) === sha256) {
+  const cached = await sha256File(dest).catch((err) => {
+    if (err instanceof Deno.errors.NotFound) return undefined;
+    throw err;
+  });
+  if (cached === sha256) {
     log.info(`Using cached ${dest}`);
     return;
   }
