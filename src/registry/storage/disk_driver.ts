@@ -132,6 +132,17 @@ export class DiskDriver implements StorageDriver {
   async writeFile(path: string, data: Uint8Array): Promise<void> {
     const abs = this.#abs(path);
     const dir = dirname(abs);
+    if (data.length === 0) {
+      // An empty file (a link) has no content to tear: creating it in place is atomic.
+      try {
+        await Deno.writeFile(abs, data, { mode: 0o644 });
+      } catch (err) {
+        if (!notFound(err)) throw err;
+        await Deno.mkdir(dir, { recursive: true });
+        await Deno.writeFile(abs, data, { mode: 0o644 });
+      }
+      return;
+    }
     const temp = join(dir, `.${crypto.randomUUID()}.tmp`);
     let file: Deno.FsFile;
     try {

@@ -35,7 +35,10 @@ export interface StorageDriver {
   stat(path: string): Promise<FileInfo | undefined>;
   /** Whole content of a small file, or undefined when it does not exist. */
   readFile(path: string): Promise<Uint8Array | undefined>;
-  /** Replaces `path` atomically (temp file beside it, fsync, rename), creating parents. */
+  /**
+   * Replaces `path` atomically (temp file beside it, fsync, rename), creating parents. An empty
+   * file (a link) is created in place: it has no content that could be torn.
+   */
   writeFile(path: string, data: Uint8Array): Promise<void>;
   /** Opens `path` for appending, creating it (and parents) when `create` is set. */
   openAppend(path: string, create: boolean): Promise<AppendHandle | undefined>;
