@@ -25,7 +25,7 @@ import { formatBytes } from "../src/log/progress.ts";
 import type { Runner } from "../src/process/runner.ts";
 import { compileBinary } from "./compile.ts";
 import { stageAsset, writeBuildInfo } from "./stage_assets.ts";
-import type { Target } from "./targets.ts";
+import { describeTarget, executableTarget, type Target } from "./targets.ts";
 
 /** The project root (where deno.json and main.ts are). */
 export const PROJECT_ROOT: string = join(import.meta.dirname ?? ".", "..");
@@ -73,6 +73,7 @@ export function artifactName(flavor: Flavor, target: Target): string {
 
 /** Runs one build; see the module doc. */
 export async function buildFlavor(options: BuildFlavorOptions): Promise<BuildResult> {
+  for (const tool of options.tools) await checkToolTarget(tool, options.target);
   const assetsDir = join(options.root, "assets");
   await Deno.mkdir(assetsDir, { recursive: true });
   const release = await lockAssets(assetsDir);
@@ -164,4 +165,21 @@ async function lockAssets(dir: string): Promise<() => Promise<void>> {
     await Deno.remove(path).catch(() => {});
   }
   throw new UserError(`Cannot take the build lock "${path}"`);
+}
+
+/**
+ * Refuses a tool binary built for another arch (it would install a k0s that cannot run);
+ * a file that is not ELF (a script, as in tests) is embedded with a warning.
+ */
+async function checkToolTarget(tool: ToolBinary, target: Target): Promise<void> {
+  const found = await executableTarget(tool.path, `${tool.name} binary`);
+  if (found === target) return;
+  if (found === undefined) {
+    log.warn(`${tool.name} binary "${tool.path}" is not an ELF executable; embedding it as is`);
+    return;
+  }
+  throw new UserError(
+    `${tool.name} binary "${tool.path}" is built for ${describeTarget(found)}, ` +
+      `but the target is ${target.triple}`,
+  );
 }

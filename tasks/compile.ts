@@ -5,11 +5,11 @@
  * the project's process runner.
  */
 import { join } from "node:path";
-import { errorMessage, ToolError, UserError } from "../src/errors.ts";
+import { ToolError, UserError } from "../src/errors.ts";
 import { log } from "../src/log/logger.ts";
 import { BINARY_PERMISSIONS } from "../src/permissions.ts";
 import { runChecked, type Runner } from "../src/process/runner.ts";
-import { type Target, TARGETS } from "./targets.ts";
+import { describeTarget, executableTarget, type Target } from "./targets.ts";
 
 /** What to compile. Paths are relative to `root`, where `deno compile` runs. */
 export interface CompileOptions {
@@ -74,30 +74,12 @@ export async function resolveDenort(
 ): Promise<DenortSource> {
   const path = env("DENORT_BIN");
   if (path) {
-    let header: Uint8Array;
-    try {
-      const file = await Deno.open(path);
-      try {
-        header = new Uint8Array(20);
-        header = header.subarray(0, (await file.read(header)) ?? 0);
-      } finally {
-        file.close();
-      }
-    } catch (err) {
-      throw new UserError(`Cannot read DENORT_BIN "${path}": ${errorMessage(err)}`);
-    }
-    const isElf = header.length === 20 && header[0] === 0x7f && header[1] === 0x45 &&
-      header[2] === 0x4c && header[3] === 0x46;
-    if (!isElf) {
-      throw new UserError(`DENORT_BIN "${path}" is not a Linux executable (no ELF header)`);
-    }
-    const machine = header[18] | (header[19] << 8);
-    if (machine !== target.elfMachine) {
-      const actual = TARGETS.find((t) => t.elfMachine === machine)?.triple ??
-        `ELF machine 0x${machine.toString(16)}`;
+    const found = await executableTarget(path, "DENORT_BIN");
+    if (found !== target) {
       throw new UserError(
-        `DENORT_BIN "${path}" is a runtime for ${actual}, but the target is ${target.triple}: ` +
-          `set DENORT_BIN to the denort of Deno ${Deno.version.deno} for ${target.triple}`,
+        `DENORT_BIN "${path}" is a runtime for ${describeTarget(found)}, but the target is ` +
+          `${target.triple}: set DENORT_BIN to the denort of Deno ${Deno.version.deno} for ` +
+          target.triple,
       );
     }
     return { kind: "env", path };

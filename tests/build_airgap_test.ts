@@ -77,8 +77,15 @@ async function workspace() {
   };
 }
 
-const listDir = async (dir: string) =>
-  (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name).sort();
+/** Names in `dir`, sorted; [] when it does not exist. */
+const listDir = async (dir: string) => {
+  try {
+    return (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name).sort();
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return [];
+    throw err;
+  }
+};
 
 Deno.test("build-airgap with local binaries stages metadata and compressed assets and compiles with the right argv", async () => {
   await using w = await workspace();
@@ -260,6 +267,12 @@ Deno.test("build-airgap rejects bad input with clear errors and stages nothing",
   await assert.rejects(
     w.run("--k0s-binary", join(w.base, "missing"), "--helm-binary", w.helm),
     /^UserError: Cannot read k0s binary ".*missing": /,
+  );
+  const armHelm = join(w.base, "helm-arm64");
+  await Deno.writeFile(armHelm, elfHeader(0xb7));
+  await assert.rejects(
+    w.run("--k0s-binary", w.k0s, "--helm-binary", armHelm),
+    /^UserError: helm binary ".*helm-arm64" is built for aarch64-unknown-linux-gnu, but the target is x86_64-unknown-linux-gnu$/,
   );
   await assert.rejects(
     w.run("--k0s-version", "1.32", "--k0s-binary", w.k0s, "--helm-binary", w.helm),
