@@ -27,7 +27,15 @@ export class HostMutator {
   /** Every change made or planned, in order, as one line each. */
   readonly changes: string[] = [];
 
-  constructor(readonly runner: Runner, readonly dryRun: boolean) {}
+  /**
+   * `mapPath` maps host paths to real ones; default {@link hostPath} (`K0RDENTD_ROOT`).
+   * In-process tests pass their own instead of setting the process-wide variable.
+   */
+  constructor(
+    readonly runner: Runner,
+    readonly dryRun: boolean,
+    readonly mapPath: (path: string) => string = hostPath,
+  ) {}
 
   #note(line: string): void {
     this.changes.push(line);
@@ -44,8 +52,8 @@ export class HostMutator {
   > {
     const mode = options.mode ?? 0o644;
     const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
-    if (await fileMatches(path, bytes, mode)) return "unchanged";
-    const outcome = await readIfExists(hostPath(path)) ? "updated" : "created";
+    if (await fileMatches(path, bytes, mode, this.mapPath)) return "unchanged";
+    const outcome = await readIfExists(this.mapPath(path)) ? "updated" : "created";
     if (!options.bookkeeping) {
       this.#note(
         `${outcome === "created" ? "write" : "update"} ${path} (${bytes.length} bytes, mode ${
@@ -54,7 +62,10 @@ export class HostMutator {
       );
     }
     if (!this.dryRun) {
-      await writeFileAtomic(hostPath(path), bytes, { mode, mkdirMode: options.dirMode ?? 0o755 });
+      await writeFileAtomic(this.mapPath(path), bytes, {
+        mode,
+        mkdirMode: options.dirMode ?? 0o755,
+      });
     }
     return outcome;
   }
@@ -68,20 +79,20 @@ export class HostMutator {
   ): Promise<void> {
     this.#note(`install ${what} as ${path} (mode ${mode.toString(8).padStart(4, "0")})`);
     if (!this.dryRun) {
-      await writeFileAtomic(hostPath(path), await source(), { mode, mkdirMode: 0o755 });
+      await writeFileAtomic(this.mapPath(path), await source(), { mode, mkdirMode: 0o755 });
     }
   }
 
   /** Removes host path `path` (recursively for directories); absent paths are not an error. */
   async remove(path: string): Promise<boolean> {
     try {
-      await Deno.lstat(hostPath(path));
+      await Deno.lstat(this.mapPath(path));
     } catch (err) {
       if (err instanceof Deno.errors.NotFound) return false;
       throw err;
     }
     this.#note(`remove ${path}`);
-    if (!this.dryRun) await Deno.remove(hostPath(path), { recursive: true });
+    if (!this.dryRun) await Deno.remove(this.mapPath(path), { recursive: true });
     return true;
   }
 
@@ -127,8 +138,9 @@ export async function fileMatches(
   path: string,
   data: string | Uint8Array,
   mode = 0o644,
+  mapPath: (path: string) => string = hostPath,
 ): Promise<boolean> {
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
-  const existing = await readIfExists(hostPath(path));
+  const existing = await readIfExists(mapPath(path));
   return existing !== null && existing.mode === mode && sameBytes(existing.bytes, bytes);
 }

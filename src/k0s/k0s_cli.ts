@@ -6,7 +6,7 @@
  */
 import { ToolError } from "../errors.ts";
 import type { HostMutator } from "../host/mutator.ts";
-import { HOST, hostPath } from "../host/paths.ts";
+import { HOST } from "../host/paths.ts";
 import { runChecked, type Runner, type RunResult } from "../process/runner.ts";
 
 /** What `k0s status` reports about a running k0s. */
@@ -108,7 +108,7 @@ export interface K0sCliOptions {
   signal?: AbortSignal;
 }
 
-/** Runs k0s. */
+/** Runs k0s. Host paths map through the mutator's `mapPath` (`K0RDENTD_ROOT`). */
 export class K0sCli {
   readonly binary: string;
   readonly #opts: K0sCliOptions;
@@ -120,7 +120,7 @@ export class K0sCli {
 
   /** The program path actually run (under the root prefix). */
   get program(): string {
-    return hostPath(this.binary);
+    return this.#opts.host.mapPath(this.binary);
   }
 
   #runOpts(stdin?: string) {
@@ -180,7 +180,7 @@ export class K0sCli {
       : [HOST.k0sWorkerUnit, HOST.k0sWorkerInitScript];
     for (const unit of units) {
       try {
-        await Deno.lstat(hostPath(unit));
+        await Deno.lstat(this.#opts.host.mapPath(unit));
         return true;
       } catch { /* try the next */ }
     }
