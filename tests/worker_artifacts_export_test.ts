@@ -1,14 +1,18 @@
 /**
  * `k0rdentd export-worker-artifacts` end to end: the CLI runs as a subprocess under a temp root
  * whose `/usr/local/bin/k0s` is the fake `tests/fakes/k0s_worker.sh` (status, version, token
- * create); the bundle it writes is then checked with the real `sha256sum`, `shellcheck`, `tar`,
- * and its `install.sh` is run against a second temp root.
+ * create, airgap list-images); the registry storage is real. The bundle it writes is checked
+ * with the real `sha256sum`, `shellcheck`, `tar` and `skopeo`, and its `install.sh` is run
+ * against a second temp root.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
+import { openDiskStorage } from "../src/registry/storage/storage.ts";
+import { ociArch } from "../src/worker_artifacts/system_images.ts";
 import { runCli } from "./helpers/cli.ts";
+import { storeIndex, storeManifest } from "./helpers/store_image.ts";
 
 const FAKE_K0S = fileURLToPath(new URL("./fakes/k0s_worker.sh", import.meta.url));
 const dec = new TextDecoder();
@@ -233,4 +237,59 @@ Deno.test("export-worker-artifacts refuses bad input with one-line errors", asyn
   assert.match(binary.stderr, /Cannot read k0s binary "\/nope\/k0s"/);
   for (const r of [existing, both, expiry, binary]) assert.doesNotMatch(r.stderr, /\n\s+at /);
   await assert.rejects(() => Deno.stat(join(c.base, "y")));
+});
+
+Deno.test("export-worker-artifacts --with-images bundles the system images for /var/lib/k0s/images", async () => {
+  await using c = await controller();
+  const storageDir = join(c.base, "registry");
+  const storage = openDiskStorage(storageDir);
+  const arch = ociArch();
+  await storeManifest(storage, "k0rdent-enterprise/k0sproject/coredns", arch, "1.12.2");
+  await storeIndex(storage, "k0rdent-enterprise/pause", "3.10");
+  const env = {
+    ...c.env,
+    K0RDENTD_REGISTRY_STORAGE: storageDir,
+    FAKE_K0S_IMAGES: "quay.io/k0sproject/coredns:1.12.2 registry.k8s.io/pause:3.10",
+  };
+  const r = await runCli(
+    ["export-worker-artifacts", "--with-images", "--registry-address", "10.0.0.5:5000"],
+    { env, cwd: c.base },
+  );
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /Bundled 2 k0s system image\(s\)/);
+  const dir = join(c.base, "worker-bundle");
+  const archive = join(dir, "images/k0s-system-images.tar");
+  const copy = await tool("skopeo", [
+    "copy",
+    "-q",
+    `oci-archive:${archive}:1.12.2`,
+    `dir:${join(c.base, "coredns")}`,
+  ]);
+  assert.equal(copy.code, 0, copy.stderr);
+  assert.match(
+    await Deno.readTextFile(join(dir, "SHA256SUMS")),
+    /  images\/k0s-system-images\.tar$/m,
+  );
+  assert.match(
+    await Deno.readTextFile(join(dir, "install.sh")),
+    /'images\/k0s-system-images\.tar' '\/var\/lib\/k0s\/images\/k0s-system-images\.tar' 0644/,
+  );
+
+  // A missing image is a one-line error naming it, and no bundle is left behind.
+  const missing = await runCli(
+    [
+      "export-worker-artifacts",
+      "-o",
+      "wb2",
+      "--with-images",
+      "--registry-address",
+      "10.0.0.5:5000",
+    ],
+    { env: { ...env, FAKE_K0S_IMAGES: "quay.io/k0sproject/kube-proxy:v1.32.8" }, cwd: c.base },
+  );
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /registry storage lacks quay\.io\/k0sproject\/kube-proxy:v1\.32\.8/);
+  const left = [];
+  for await (const e of Deno.readDir(c.base)) left.push(e.name);
+  assert.ok(!left.some((n) => n.includes("wb2")), left.join(" "));
 });

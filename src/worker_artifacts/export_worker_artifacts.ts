@@ -11,9 +11,12 @@ import { HOST, hostPath } from "../host/paths.ts";
 import { containerdMirrorFiles, containerdMirrorOptions } from "../k0s/containerd_mirrors.ts";
 import { K0sCli } from "../k0s/k0s_cli.ts";
 import { log } from "../log/logger.ts";
+import { formatBytes } from "../log/progress.ts";
+import { openDiskStorage } from "../registry/storage/storage.ts";
 import { runChecked, type Runner } from "../process/runner.ts";
 import { detectNodeAddress, remoteRegistryAddress } from "../join/node_address.ts";
 import { createJoinToken, isController } from "../join/token.ts";
+import { listSystemImages, storageLocation, writeImagesArchive } from "./system_images.ts";
 import {
   type BundleContent,
   type BundleSummary,
@@ -30,6 +33,8 @@ export interface ExportWorkerOptions {
   expiry: string;
   /** Registry address workers use; default the configured one with a local host replaced. */
   registryAddress?: string;
+  /** Add the k0s system images from the registry storage (`images/`). */
+  withImages: boolean;
 }
 
 /** What the export runs with. */
@@ -111,6 +116,35 @@ async function readCa(config: Config): Promise<string> {
   }
 }
 
+/** Writes the k0s system images listed by the bundled k0s, read from `registry.storage`. */
+async function writeSystemImages(
+  ctx: ExportWorkerContext,
+  target: string,
+  k0sPath: string,
+): Promise<void> {
+  const dir = ctx.config.registry.storage;
+  try {
+    if (!(await Deno.stat(dir)).isDirectory) throw new Error("not a directory");
+  } catch (err) {
+    throw new UserError(
+      `Cannot bundle the k0s system images: no registry storage at "${dir}" (${
+        errorMessage(err)
+      }; set registry.storage)`,
+    );
+  }
+  const k0sYaml = hostPath(HOST.k0sConfig);
+  const hasConfig = await Deno.stat(k0sYaml).then(() => true, () => false);
+  const refs = await listSystemImages(ctx.runner, k0sPath, hasConfig ? k0sYaml : undefined);
+  const { address, prefix } = ctx.config.airgap.registry;
+  const images = refs.map((ref) => storageLocation(ref, { address, prefix }));
+  const summary = await writeImagesArchive(openDiskStorage(dir), images, target);
+  log.info(
+    `Bundled ${summary.images} k0s system image(s): ${summary.blobs} blobs, ${
+      formatBytes(summary.bytes)
+    }`,
+  );
+}
+
 /**
  * Builds the worker bundle described by `options`. Under dry-run it only returns the plan:
  * no token is created and nothing is written.
@@ -161,7 +195,7 @@ export async function exportWorkerArtifacts(
     k0sVersion: k0s.version,
     registry: airgap ? { address, insecure: config.airgap.registry.insecure } : undefined,
     token: onController,
-    images: false,
+    images: options.withImages,
   };
   if (ctx.dryRun) return { plan };
 
@@ -175,6 +209,9 @@ export async function exportWorkerArtifacts(
     dropIns,
     registry: plan.registry,
     token,
+    writeImages: options.withImages
+      ? (target, k0sPath) => writeSystemImages(ctx, target, k0sPath)
+      : undefined,
   };
   return { plan, summary: await writeBundle(options.target, content) };
 }

@@ -33,8 +33,8 @@ export interface BundleContent {
   registry?: { address: string; insecure: boolean };
   /** A worker join token and its lifetime. */
   token?: { value: string; expiry: string };
-  /** Writes the system images archive to `target` (`--with-images`). */
-  writeImages?(target: string): Promise<void>;
+  /** Writes the system images archive to `target` with the bundled `k0s` (`--with-images`). */
+  writeImages?(target: string, k0s: string): Promise<void>;
 }
 
 /** Where the bundle goes: a directory, or a `.tar.gz` holding `worker-bundle/`. */
@@ -65,7 +65,7 @@ export async function writeBundleFiles(dir: string, content: BundleContent): Pro
   }
   if (content.writeImages) {
     await Deno.mkdir(join(dir, BUNDLE.imagesDir), { mode: 0o700 });
-    await content.writeImages(join(dir, BUNDLE.systemImages));
+    await content.writeImages(join(dir, BUNDLE.systemImages), join(dir, BUNDLE.k0sBinary));
     hostFiles.push(imageArchiveFile(BUNDLE.systemImages));
   }
   if (content.token) {

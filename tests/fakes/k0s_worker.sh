@@ -7,6 +7,7 @@
 #                           role: $FAKE_K0S_ROLE, else from the installed service, else worker
 #   version              -> prints $FAKE_K0S_VERSION (default v1.32.8+k0s.0)
 #   token create --role=R --expiry=E -> prints a fake token "fake-token-R-E"
+#   airgap list-images   -> prints $FAKE_K0S_IMAGES (space-separated), one per line
 #   kubectl ...          -> a node list holding this host's node (lower-case hostname), Ready
 #                           unless FAKE_NODE_NOT_READY=1
 # FAKE_K0S_TOKEN_COPY, when set, receives a copy of the --token-file given to "install".
@@ -44,6 +45,9 @@ case ${1:-} in
     fi
     ;;
   version) echo "$version" ;;
+  airgap)
+    for image in ${FAKE_K0S_IMAGES:-}; do echo "$image"; done
+    ;;
   token)
     r=${3#--role=}
     e=${4#--expiry=}

@@ -16,6 +16,7 @@ interface Flags {
   expiry: string;
   registryAddress?: string;
   overwrite?: boolean;
+  withImages?: boolean;
 }
 
 /** Registers `export-worker-artifacts`. */
@@ -32,6 +33,10 @@ export function registerExportWorkerArtifacts(program: Command): void {
       "--registry-address <host:port>",
       "registry address as workers reach it (default: airgap.registry.address, localhost replaced by this host's IP)",
     )
+    .option(
+      "--with-images",
+      "add the k0s system images from the registry storage (for workers that cannot reach it)",
+    )
     .option("--overwrite", "replace an existing output")
     .addHelpText(
       "after",
@@ -42,7 +47,7 @@ README.md inside says how to add one. Directory 0700, token 0600, archive 0600.
 Examples:
   sudo k0rdentd export-worker-artifacts
   sudo k0rdentd export-worker-artifacts -o /tmp/worker-bundle --expiry 2h --overwrite
-  sudo k0rdentd export-worker-artifacts --archive worker-bundle.tar.gz
+  sudo k0rdentd export-worker-artifacts --archive worker-bundle.tar.gz --with-images
   k0rdentd export-worker-artifacts --k0s-binary ./k0s --registry-address 10.0.0.5:5000`,
     )
     .action(async (flags: Flags, cmd: Command) => {
@@ -63,12 +68,15 @@ Examples:
         k0sBinary: flags.k0sBinary,
         expiry: flags.expiry,
         registryAddress: flags.registryAddress,
+        withImages: flags.withImages ?? false,
       });
       if (!summary) {
         log.info(
           `Dry run: would write a worker bundle to "${plan.path}" with k0s ${plan.k0sVersion} from ${plan.k0sSource}${
             plan.registry ? `, registry ${plan.registry.address}` : ""
-          }${plan.token ? ", a new worker join token" : ""}`,
+          }${plan.token ? ", a new worker join token" : ""}${
+            plan.images ? ", the k0s system images" : ""
+          }`,
         );
         return;
       }
