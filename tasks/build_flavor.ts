@@ -21,7 +21,7 @@ import type { AssetCompression, AssetInfo, BuildInfo, Flavor } from "../src/asse
 import { errorMessage, UserError } from "../src/errors.ts";
 import { log } from "../src/log/logger.ts";
 import { printOut } from "../src/log/output.ts";
-import { formatBytes } from "../src/log/progress.ts";
+import { formatBytes, Progress, progressMode } from "../src/log/progress.ts";
 import type { Runner } from "../src/process/runner.ts";
 import { compileBinary } from "./compile.ts";
 import { stageAsset, writeBuildInfo } from "./stage_assets.ts";
@@ -81,16 +81,24 @@ export async function buildFlavor(options: BuildFlavorOptions): Promise<BuildRes
   try {
     const assets: AssetInfo[] = [];
     for (const tool of options.tools) {
-      log.info(`Compressing ${tool.name} ${tool.version} (${options.compression})`);
+      const progress = new Progress({
+        label: `Compressing ${tool.name} ${tool.version} (${options.compression})`,
+        total: 0,
+        mode: progressMode("text"),
+      });
       const asset = await stageAsset({
         name: tool.name,
         version: tool.version,
         source: tool.path,
         dir: assetsDir,
         compression: options.compression,
+        onProgress: (read, total) => {
+          progress.setTotal(total);
+          progress.set(read);
+        },
       });
       staged.push(asset.file);
-      log.info(
+      progress.done(
         `Asset ${asset.file}: ${formatBytes(asset.size)} -> ${formatBytes(asset.compressedSize)} ` +
           `(${asset.compressedSize} bytes, sha256:${asset.sha256})`,
       );
@@ -121,7 +129,7 @@ export async function buildFlavor(options: BuildFlavorOptions): Promise<BuildRes
       root: options.root,
       target: options.target,
       output,
-      includes: staged.map((file) => `assets/${file}`).reverse(),
+      includes: ["build-info.json", ...assets.map((a) => a.file)].map((file) => `assets/${file}`),
       runner: options.runner,
       env: options.env,
       signal: options.signal,

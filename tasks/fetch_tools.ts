@@ -3,12 +3,13 @@
  * sums (pinned in `pins.ts` or given on the command line). Downloads are cached
  * under `assets/build/downloads/` and reused when their digest still matches.
  */
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { createTarDecoder } from "modern-tar";
 import { MeasureStream } from "../src/assets/measure_stream.ts";
 import { errorMessage, UserError } from "../src/errors.ts";
 import { writeFileAtomic } from "../src/fsx/atomic_write.ts";
 import { log } from "../src/log/logger.ts";
+import { Progress, progressMode } from "../src/log/progress.ts";
 import { sha256File } from "../src/worker_artifacts/checksums.ts";
 import {
   HELM_TARBALL_SHA256,
@@ -76,7 +77,13 @@ async function download(url: string, dest: string, sha256: string, signal?: Abor
     await response.body?.cancel();
     throw new UserError(`Cannot download "${url}": HTTP ${response.status} ${response.statusText}`);
   }
+  const progress = new Progress({
+    label: `Downloading ${basename(dest)}`,
+    total: Number(response.headers.get("content-length")) || 0,
+    mode: progressMode("text"),
+  });
   const check = new MeasureStream({
+    onChunk: (n) => progress.set(n),
     onEnd: (m) => {
       if (m.sha256 !== sha256) {
         throw new UserError(`SHA-256 mismatch: got ${m.sha256}, expected ${sha256}`);
@@ -88,6 +95,7 @@ async function download(url: string, dest: string, sha256: string, signal?: Abor
       mode: 0o644,
       mkdirMode: 0o755,
     });
+    progress.done(`Downloaded ${dest} (sha256:${sha256})`);
   } catch (err) {
     throw new UserError(`Cannot download "${url}": ${errorMessage(err)}`);
   }

@@ -29,6 +29,8 @@ export interface StageAssetOptions {
   /** The assets dir to write into. */
   dir: string;
   compression: AssetCompression;
+  /** Called as the source is read: bytes so far and the source's size. */
+  onProgress?: (read: number, total: number) => void;
 }
 
 /**
@@ -62,7 +64,8 @@ export async function stageAsset(options: StageAssetOptions): Promise<AssetInfo>
       `Cannot read ${options.name} binary "${options.source}": ${errorMessage(err)}`,
     );
   }
-  const raw = new MeasureStream();
+  const onProgress = options.onProgress;
+  const raw = new MeasureStream({ onChunk: onProgress && ((read) => onProgress(read, size)) });
   const packed = new MeasureStream();
   await writeFileAtomic(
     join(options.dir, file),
