@@ -74,6 +74,10 @@ export async function extractAsset(
   if (basename(asset.file) !== asset.file) {
     throw new UserError(`Cannot extract ${what}: invalid file name "${asset.file}" in metadata`);
   }
+  const compression = asset.compression ?? "gzip";
+  if (compression !== "gzip" && compression !== "brotli") {
+    throw new UserError(`Cannot extract ${what}: unknown compression "${compression}" in metadata`);
+  }
   const source = join(dir, asset.file);
   let file: Deno.FsFile;
   try {
@@ -99,7 +103,7 @@ export async function extractAsset(
   });
   const signal = options.signal;
   const stream = file.readable
-    .pipeThrough(new DecompressionStream(asset.compression ?? "gzip"), { signal })
+    .pipeThrough(new DecompressionStream(compression), { signal })
     .pipeThrough(check, { signal });
   try {
     await writeFileAtomic(target, stream, { mode: options.mode ?? 0o755, mkdirMode: 0o755 });

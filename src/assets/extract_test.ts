@@ -165,6 +165,25 @@ Deno.test("extractAsset() stops on abort and leaves no file", async () => {
   assert.deepEqual(await listDir(t.out), []);
 });
 
+Deno.test("extractAsset() rejects metadata with an unknown compression or a path as file name", async () => {
+  await using t = await stagedAssets();
+  const zstd = { flavor: "airgap", version: "0", assets: [{ ...t.asset, compression: "zstd" }] };
+  await assert.rejects(
+    extractAsset("k0s", join(t.out, "k0s"), { dir: t.dir, info: zstd as BuildInfo }),
+    /^UserError: Cannot extract embedded k0s v1\.32\.8\+k0s\.0: unknown compression "zstd"/,
+  );
+  const escape: BuildInfo = {
+    flavor: "airgap",
+    version: "0",
+    assets: [{ ...t.asset, file: "../k0s-src" }],
+  };
+  await assert.rejects(
+    extractAsset("k0s", join(t.out, "k0s"), { dir: t.dir, info: escape }),
+    /invalid file name "\.\.\/k0s-src" in metadata/,
+  );
+  assert.deepEqual(await listDir(t.out), []);
+});
+
 Deno.test("findAsset() explains online builds and missing assets", () => {
   assert.throws(
     () => findAsset({ flavor: "online", version: "0.1.0", assets: [] }, "k0s"),
