@@ -17,6 +17,7 @@ import {
   type JoinConfigInput,
   renderJoinConfig,
 } from "./join_config.ts";
+import { readRegistryCa } from "./registry_ca.ts";
 import { createJoinToken, isController, type JoinRole } from "./token.ts";
 
 /** What the user asked for. */
@@ -97,14 +98,7 @@ export async function exportJoinConfig(
   const result = { dir: options.dir, files, server, registry };
   if (ctx.dryRun) return result;
 
-  let caPem = "";
-  if (withCa) {
-    try {
-      caPem = await Deno.readTextFile(caFile);
-    } catch (err) {
-      throw new UserError(`Cannot read registry CA "${caFile}": ${errorMessage(err)}`);
-    }
-  }
+  const caPem = withCa ? await readRegistryCa(config) : "";
   const k0sVersion = status!.version || config.k0s.version;
   const created = new Date().toISOString();
   const rendered: [string, string][] = [];

@@ -2,7 +2,7 @@
  * `export-worker-artifacts`: gathers what a worker needs (k0s binary, registry drop-ins and CA,
  * a join token when run on a controller, optionally the k0s system images) and writes the bundle.
  */
-import { readBuildInfo } from "../assets/build_info.ts";
+import { type BuildInfo, readBuildInfo } from "../assets/build_info.ts";
 import { extractAsset } from "../assets/extract.ts";
 import type { Config } from "../config/schema.ts";
 import { errorMessage, UserError } from "../errors.ts";
@@ -15,6 +15,7 @@ import { formatBytes } from "../log/progress.ts";
 import { openDiskStorage } from "../registry/storage/storage.ts";
 import { runChecked, type Runner } from "../process/runner.ts";
 import { detectNodeAddress, remoteRegistryAddress } from "../join/node_address.ts";
+import { readRegistryCa } from "../join/registry_ca.ts";
 import { createJoinToken, isController } from "../join/token.ts";
 import { listSystemImages, storageLocation, writeImagesArchive } from "./system_images.ts";
 import {
@@ -64,8 +65,8 @@ interface K0sSource {
 async function k0sSource(
   options: ExportWorkerOptions,
   ctx: ExportWorkerContext,
+  info: BuildInfo,
 ): Promise<K0sSource> {
-  const info = await readBuildInfo();
   const copyFrom = async (path: string, what: string): Promise<K0sSource> => {
     try {
       if (!(await Deno.stat(path)).isFile) throw new Error("not a file");
@@ -106,16 +107,6 @@ async function k0sSource(
   return await copyFrom(installed, "the installed k0s");
 }
 
-async function readCa(config: Config): Promise<string> {
-  const { insecure, caFile } = config.airgap.registry;
-  if (insecure || !caFile) return "";
-  try {
-    return await Deno.readTextFile(caFile);
-  } catch (err) {
-    throw new UserError(`Cannot read registry CA "${caFile}": ${errorMessage(err)}`);
-  }
-}
-
 /** Writes the k0s system images listed by the bundled k0s, read from `registry.storage`. */
 async function writeSystemImages(
   ctx: ExportWorkerContext,
@@ -154,7 +145,7 @@ export async function exportWorkerArtifacts(
   options: ExportWorkerOptions,
 ): Promise<{ plan: WorkerBundlePlan; summary?: BundleSummary }> {
   const info = await readBuildInfo();
-  const k0s = await k0sSource(options, ctx);
+  const k0s = await k0sSource(options, ctx, info);
   const airgap = info.flavor === "airgap" || options.registryAddress !== undefined;
   const address = options.registryAddress ?? (airgap
     ? remoteRegistryAddress(
@@ -170,7 +161,7 @@ export async function exportWorkerArtifacts(
   const dropIns = airgap
     ? containerdMirrorFiles(
       containerdMirrorOptions(config, {
-        caPem: await readCa(config),
+        caPem: await readRegistryCa(config),
         upstreamFallback: info.flavor !== "airgap",
       }),
     )
