@@ -28,7 +28,7 @@ Deno.test("install --dry-run writes no file and runs no mutating command", async
   await using release = await serveK0sRelease(VERSION, ARCH, FAKE_K0S);
   const before = await host.files();
   const result = await online(host, release.url, ["--dry-run"]);
-  assert.deepStrictEqual(result.code, 0, result.stderr);
+  assert.equal(result.code, 0, result.stderr);
   assert.deepStrictEqual(await host.files(), before);
   assert.deepStrictEqual(await host.mutatingCalls(), []);
   assert.deepStrictEqual(release.requests, [], "dry-run must not download k0s");
@@ -45,7 +45,7 @@ Deno.test("install online: downloads k0s, writes config, starts k0s, installs k0
     FAKE_NODE_READY_AFTER: "3",
     FAKE_KCM_READY_AFTER: "3",
   });
-  assert.deepStrictEqual(result.code, 0, result.stderr);
+  assert.equal(result.code, 0, result.stderr);
   const summary = JSON.parse(result.stdout);
   assert.deepStrictEqual(summary.k0sVersion, VERSION);
   assert.deepStrictEqual(summary.kubeconfig, "/var/lib/k0s/pki/admin.conf");
@@ -79,7 +79,7 @@ Deno.test("install online: downloads k0s, writes config, starts k0s, installs k0
   await host.clearCalls();
   const requests = release.requests.length;
   const again = await online(host, release.url);
-  assert.deepStrictEqual(again.code, 0, again.stderr);
+  assert.equal(again.code, 0, again.stderr);
   assert.deepStrictEqual(await host.mutatingCalls(), []);
   assert.deepStrictEqual(release.requests.length, requests, "rerun must not download again");
   assert.deepStrictEqual(await host.files(), files);
@@ -107,8 +107,15 @@ Deno.test("install --airgap: mirrors, local chart with --plain-http, preflight a
     "--registry-address",
     registry.address,
   ];
+  const before = await host.files();
+  const dry = await host.run([...args, "--dry-run"]);
+  assert.equal(dry.code, 0, dry.stderr);
+  assert.deepStrictEqual(await host.files(), before);
+  assert.deepStrictEqual(await host.mutatingCalls(), []);
+  includes(dry.stdout, "write /etc/k0s/containerd.d/certs.d/quay.io/hosts.toml");
+
   const result = await host.run(args);
-  assert.deepStrictEqual(result.code, 0, result.stderr);
+  assert.equal(result.code, 0, result.stderr);
   assert.ok(registry.requests.includes("/v2/"));
   const files = await host.files();
   for (const mirror of ["quay.io", "registry.k8s.io", "docker.io", "ghcr.io", registry.address]) {
@@ -128,7 +135,7 @@ Deno.test("install --airgap: mirrors, local chart with --plain-http, preflight a
 
   await host.clearCalls();
   const again = await host.run(args);
-  assert.deepStrictEqual(again.code, 0, again.stderr);
+  assert.equal(again.code, 0, again.stderr);
   assert.deepStrictEqual(await host.mutatingCalls(), []);
 });
 
@@ -160,7 +167,7 @@ Deno.test("install: a changed helm value upgrades the release and nothing else",
   const config = join(host.dir, "k0rdentd.yaml");
   await Deno.writeTextFile(config, "k0rdent:\n  helm:\n    values:\n      debug: true\n");
   const result = await online(host, release.url, ["-c", config]);
-  assert.deepStrictEqual(result.code, 0, result.stderr);
+  assert.equal(result.code, 0, result.stderr);
   const mutating = await host.mutatingCalls();
   assert.deepStrictEqual(mutating.length, 1, mutating.join("\n"));
   assert.match(mutating[0], /^helm upgrade --install kcm /);
@@ -178,7 +185,7 @@ Deno.test("install: a changed k0s config restarts a running k0s", async () => {
   const config = join(host.dir, "k0rdentd.yaml");
   await Deno.writeTextFile(config, "k0s:\n  api:\n    port: 7443\n");
   const result = await online(host, release.url, ["-c", config]);
-  assert.deepStrictEqual(result.code, 0, result.stderr);
+  assert.equal(result.code, 0, result.stderr);
   assert.deepStrictEqual(await host.mutatingCalls(), ["k0s stop", "k0s start"]);
 });
 
@@ -215,4 +222,49 @@ Deno.test("install --show-password prints the UI password; without it the passwo
   const shown = await host.run(["expose-ui", "--show-password"]);
   assert.equal(shown.code, 0, shown.stderr);
   includes(shown.stdout, "password ui-password-3f9a");
+});
+
+Deno.test("install online without helm on PATH downloads helm, verifies its .sha256sum and uses it", async () => {
+  await using host = await FakeHost.create();
+  await using release = await serveK0sRelease(VERSION, ARCH, FAKE_K0S);
+  // A helm release tarball holding the fake helm, built with the real tar.
+  const pack = join(host.dir, "pack");
+  await Deno.mkdir(join(pack, `linux-${ARCH}`), { recursive: true });
+  await Deno.copyFile(join(FAKES_DIR, "helm"), join(pack, `linux-${ARCH}`, "helm"));
+  const tgzName = `helm-v0.0.1-test-linux-${ARCH}.tar.gz`;
+  const tar = await new Deno.Command("tar", {
+    args: ["-czf", join(host.dir, tgzName), "-C", pack, `linux-${ARCH}`],
+  }).output();
+  assert.equal(tar.code, 0);
+  const tgz = await Deno.readFile(join(host.dir, tgzName));
+  const digest = Array.from(
+    new Uint8Array(await crypto.subtle.digest("SHA-256", tgz)),
+    (b) => b.toString(16).padStart(2, "0"),
+  ).join("");
+  const served: string[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+    const path = new URL(req.url).pathname;
+    served.push(path);
+    if (path === `/${tgzName}`) return new Response(tgz);
+    if (path === `/${tgzName}.sha256sum`) return new Response(`${digest}  ${tgzName}\n`);
+    return new Response("not found", { status: 404 });
+  });
+  // PATH without helm: only the fake kubectl (reached by the fake k0s) and the system dirs.
+  const bin = join(host.dir, "bin");
+  await Deno.mkdir(bin);
+  await Deno.symlink(join(FAKES_DIR, "kubectl"), join(bin, "kubectl"));
+  try {
+    const result = await online(host, release.url, [
+      "--helm-version",
+      "v0.0.1-test",
+      "--helm-download-url",
+      `http://127.0.0.1:${server.addr.port}`,
+    ], { PATH: `${bin}:/usr/bin:/bin` });
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepStrictEqual(served, [`/${tgzName}.sha256sum`, `/${tgzName}`]);
+    assert.equal((await host.files()).get("var/lib/k0rdentd/bin/helm"), 0o755);
+    assert.ok((await host.mutatingCalls()).some((c) => c.startsWith("helm upgrade --install")));
+  } finally {
+    await server.shutdown();
+  }
 });

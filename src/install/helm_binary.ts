@@ -1,7 +1,14 @@
 /**
  * Finds the helm to use: `--helm-binary`, else `helm` on PATH, else the
- * embedded one (air-gap build; extracted once to `/var/lib/k0rdentd/bin/helm`).
+ * embedded one (air-gap build), else (online) a checksum-verified download of
+ * the helm release; the last two are put at `/var/lib/k0rdentd/bin/helm` once.
+ * The download reuses the build's fetcher (`tasks/fetch_tools.ts`): the pinned
+ * SHA-256 when the version is pinned, else the published `.sha256sum`.
  */
+import { dirname, join } from "node:path";
+import { HELM_TARBALL_SHA256, helmUrl, OFFICIAL_SOURCES } from "../../tasks/pins.ts";
+import { fetchHelm } from "../../tasks/fetch_tools.ts";
+import { hostTarget } from "../../tasks/targets.ts";
 import { extractAsset } from "../assets/extract.ts";
 import { readBuildInfo } from "../assets/build_info.ts";
 import { UserError } from "../errors.ts";
@@ -23,15 +30,57 @@ async function embeddedHelm(ctx: InstallContext): Promise<string | null> {
   return target;
 }
 
+async function publishedSum(url: string, signal: AbortSignal): Promise<string> {
+  let res: Response;
+  try {
+    res = await fetch(`${url}.sha256sum`, { signal });
+  } catch (err) {
+    throw new UserError(`Cannot download "${url}.sha256sum": ${(err as Error).message}`);
+  }
+  const text = res.ok ? await res.text() : (await res.body?.cancel(), "");
+  const sum = /^[0-9a-f]{64}/i.exec(text.trim())?.[0];
+  if (!sum) throw new UserError(`Cannot verify helm: "${url}.sha256sum" holds no SHA-256`);
+  return sum.toLowerCase();
+}
+
+async function downloadedHelm(ctx: InstallContext): Promise<string> {
+  const target = hostPath(HOST.helmBinary);
+  if (await Deno.stat(target).then(() => true, () => false)) return target;
+  const { helmVersion: version, helmDownloadUrl } = ctx.options;
+  const sources = { ...OFFICIAL_SOURCES, helmBase: helmDownloadUrl };
+  const arch = hostTarget();
+  const url = helmUrl(sources, version, arch.arch);
+  await ctx.host.wet(`download helm ${version} from ${url} to ${HOST.helmBinary}`, async () => {
+    const sha256 = HELM_TARBALL_SHA256[version]?.[arch.arch] ??
+      await publishedSum(url, ctx.signal);
+    const dir = join(dirname(target), ".download");
+    try {
+      const binary = await fetchHelm({
+        version,
+        target: arch,
+        dir,
+        sha256,
+        sources,
+        signal: ctx.signal,
+      });
+      await Deno.rename(binary, target);
+    } finally {
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  });
+  return target;
+}
+
 /** The helm wrapper for this install (memoised in `ctx.facts`). */
 export async function helmFor(ctx: InstallContext): Promise<HelmCli> {
   if (ctx.facts.helm) return ctx.facts.helm;
-  const binary = ctx.options.helmBinary ?? await findOnPath("helm") ?? await embeddedHelm(ctx);
-  if (!binary) {
+  let binary = ctx.options.helmBinary ?? await findOnPath("helm") ?? await embeddedHelm(ctx);
+  if (!binary && ctx.options.airgap) {
     throw new UserError(
       "Cannot find helm: install helm 3.16 or later on PATH, or pass --helm-binary PATH",
     );
   }
+  binary ??= await downloadedHelm(ctx);
   ctx.facts.helm = new HelmCli({
     runner: ctx.runner,
     host: ctx.host,

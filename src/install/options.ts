@@ -4,7 +4,7 @@
  */
 import ms from "ms";
 import { UsageError } from "../errors.ts";
-import { K0S_RELEASES_URL } from "../k0s/download.ts";
+import { DEFAULT_HELM_VERSION, OFFICIAL_SOURCES } from "../../tasks/pins.ts";
 import type { InstallOptions } from "./phase.ts";
 import { k0sArch, parseIgnoreList } from "./preflight.ts";
 
@@ -20,6 +20,8 @@ export interface InstallFlags {
   commandTimeout?: string;
   pollInterval?: string;
   k0sDownloadUrl?: string;
+  helmVersion?: string;
+  helmDownloadUrl?: string;
 }
 
 /** Defaults of the waits (the numbers). */
@@ -61,7 +63,10 @@ export function installOptions(flags: InstallFlags, airgapFlavor: boolean): Inst
     commandTimeoutMs: dur("--command-timeout", flags.commandTimeout, DEFAULT_TIMEOUTS.commandMs),
     pollIntervalMs: dur("--poll-interval", flags.pollInterval, DEFAULT_TIMEOUTS.pollMs),
     k0sDownloadUrl: flags.k0sDownloadUrl ?? (Deno.env.get("K0RDENTD_K0S_DOWNLOAD_URL") ||
-      K0S_RELEASES_URL),
+      OFFICIAL_SOURCES.k0sBase),
+    helmVersion: flags.helmVersion ?? DEFAULT_HELM_VERSION,
+    helmDownloadUrl: flags.helmDownloadUrl ?? (Deno.env.get("K0RDENTD_HELM_DOWNLOAD_URL") ||
+      OFFICIAL_SOURCES.helmBase),
     arch: k0sArch() ?? Deno.build.arch,
   };
 }

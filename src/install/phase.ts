@@ -31,6 +31,10 @@ export interface InstallOptions {
   commandTimeoutMs: number;
   /** Sleep between readiness polls. */
   pollIntervalMs: number;
+  /** helm to download when none is on PATH or embedded (online). */
+  helmVersion: string;
+  /** Base URL of the helm release downloads. */
+  helmDownloadUrl: string;
   /** Base URL of the k0s release downloads. */
   k0sDownloadUrl: string;
   /** The CPU architecture as k0s names it (amd64, arm64, arm). */

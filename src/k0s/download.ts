@@ -3,21 +3,19 @@
  * streaming, with progress, and checks it against the release's
  * `sha256sums.txt` before anything uses it.
  */
+import { k0sUrl, OFFICIAL_SOURCES } from "../../tasks/pins.ts";
 import { MeasureStream } from "../assets/measure_stream.ts";
 import { UserError } from "../errors.ts";
 import { writeFileAtomic } from "../fsx/atomic_write.ts";
 import { type OutputFormat } from "../log/output.ts";
 import { Progress, progressMode } from "../log/progress.ts";
 
-/** Where k0s releases are published. */
-export const K0S_RELEASES_URL = "https://github.com/k0sproject/k0s/releases/download";
-
 /** The file name of the k0s binary for a version and architecture. */
 export function k0sAssetName(version: string, arch: string): string {
   return `k0s-${version}-${arch}`;
 }
 
-/** The URL of a release file. */
+/** The URL of a release file (`sha256sums.txt`; the binary's is `k0sUrl` of the build pins). */
 export function k0sReleaseUrl(base: string, version: string, file: string): string {
   return `${base.replace(/\/+$/, "")}/${encodeURIComponent(version)}/${encodeURIComponent(file)}`;
 }
@@ -65,7 +63,11 @@ export async function downloadK0s(options: DownloadOptions): Promise<void> {
   const expected = findChecksum(sums, file);
   if (!expected) throw new UserError(`Cannot verify k0s: "${sumsUrl}" lists no "${file}"`);
 
-  const url = k0sReleaseUrl(options.baseUrl, options.version, file);
+  const url = k0sUrl(
+    { ...OFFICIAL_SOURCES, k0sBase: options.baseUrl },
+    options.version,
+    options.arch,
+  );
   const res = await get(url, options.signal);
   const progress = new Progress({
     label: `Downloading ${file}`,

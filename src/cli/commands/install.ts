@@ -44,6 +44,11 @@ export function registerInstall(program: Command): void {
     .option("--k0rdent-timeout <duration>", "limit for k0rdent to become ready (default 15m)")
     .option("--command-timeout <duration>", "limit for any one k0s/helm command (default 10m)")
     .option("--poll-interval <duration>", "sleep between readiness checks (default 5s)")
+    .option("--helm-version <version>", "helm to download when none is on PATH (online)")
+    .option(
+      "--helm-download-url <url>",
+      "base URL of helm releases (env K0RDENTD_HELM_DOWNLOAD_URL)",
+    )
     .option("--show-password", "print the k0rdent UI password in the summary")
     .option("--k0s-download-url <url>", "base URL of k0s releases (env K0RDENTD_K0S_DOWNLOAD_URL)")
     .option("--join", "join an existing cluster (config join: section; see docs/multi-node.md)")

@@ -11,7 +11,8 @@ import { readBuildInfo } from "../../assets/build_info.ts";
 import { UserError } from "../../errors.ts";
 import { HOST, hostPath } from "../../host/paths.ts";
 import { runChecked } from "../../process/runner.ts";
-import { downloadK0s, k0sAssetName, k0sReleaseUrl } from "../../k0s/download.ts";
+import { downloadK0s } from "../../k0s/download.ts";
+import { k0sUrl, OFFICIAL_SOURCES } from "../../../tasks/pins.ts";
 import type { InstallContext, Phase } from "../phase.ts";
 import { saveState } from "../state.ts";
 
@@ -56,7 +57,7 @@ async function k0sSource(ctx: InstallContext): Promise<K0sSource> {
   return {
     version,
     describe: `k0s ${version} downloaded from ${
-      k0sReleaseUrl(options.k0sDownloadUrl, version, k0sAssetName(version, options.arch))
+      k0sUrl({ ...OFFICIAL_SOURCES, k0sBase: options.k0sDownloadUrl }, version, options.arch)
     }`,
     write: (target) =>
       downloadK0s({
