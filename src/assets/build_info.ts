@@ -5,6 +5,7 @@
  * and the flavor is `online` with the version from `deno.json`.
  */
 import { join } from "node:path";
+import { z } from "zod";
 import denoJson from "../../deno.json" with { type: "json" };
 import { UserError } from "../errors.ts";
 
@@ -45,6 +46,29 @@ export interface BuildInfo {
   assets: AssetInfo[];
 }
 
+const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, "expected 64 hex digits");
+const byteCount = z.number().int().nonnegative();
+
+/** Checks `build-info.json`; typed against {@link BuildInfo} so the two cannot drift apart. */
+const BuildInfoSchema: z.ZodType<BuildInfo> = z.object({
+  flavor: z.enum(["online", "airgap"]),
+  version: z.string(),
+  k0sVersion: z.string().optional(),
+  helmVersion: z.string().optional(),
+  buildTime: z.string().optional(),
+  target: z.string().optional(),
+  assets: z.array(z.object({
+    name: z.string().min(1),
+    file: z.string().min(1),
+    version: z.string(),
+    size: byteCount,
+    sha256: sha256Hex,
+    compressedSize: byteCount,
+    compressedSha256: sha256Hex,
+    compression: z.enum(["gzip", "brotli"]).optional(),
+  })).default([]),
+});
+
 /** The name of the metadata file inside the assets dir. */
 export const BUILD_INFO_FILE = "build-info.json";
 
@@ -69,11 +93,18 @@ export async function readBuildInfo(dir: string = assetsDir()): Promise<BuildInf
     }
     throw new UserError(`Cannot read build metadata "${path}": ${(err as Error).message}`);
   }
+  let json: unknown;
   try {
-    const info = JSON.parse(text) as BuildInfo;
-    if (info.flavor !== "online" && info.flavor !== "airgap") throw new Error("unknown flavor");
-    return { ...info, assets: info.assets ?? [] };
+    json = JSON.parse(text);
   } catch (err) {
     throw new UserError(`Cannot read build metadata "${path}": ${(err as Error).message}`);
   }
+  const result = BuildInfoSchema.safeParse(json);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    throw new UserError(
+      `Cannot read build metadata "${path}": ${issue.path.join(".") || "(root)"}: ${issue.message}`,
+    );
+  }
+  return result.data;
 }
