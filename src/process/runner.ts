@@ -115,3 +115,50 @@ async function readTail(stream: ReadableStream<Uint8Array>): Promise<string> {
   }
   return tail;
 }
+
+/** A running program whose stdin and stdout are streams (e.g. `pigz -dc` in a pipeline). */
+export interface StreamingProcess {
+  stdin: WritableStream<Uint8Array>;
+  stdout: ReadableStream<Uint8Array>;
+  /** Settles when the program exits: its code and the tail of its stderr. */
+  status: Promise<{ code: number; stderrTail: string }>;
+  /** Kills the program (idempotent). */
+  kill(): void;
+}
+
+/**
+ * Starts `argv` with piped stdin and stdout for streaming work. Returns `undefined`
+ * when the program is not installed (or running programs is not permitted), so callers
+ * can fall back to an in-process implementation.
+ */
+export function spawnStreaming(
+  argv: readonly string[],
+  options: { signal?: AbortSignal } = {},
+): StreamingProcess | undefined {
+  const [program, ...args] = argv;
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(program, {
+      args,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotCapable) {
+      return undefined;
+    }
+    throw err;
+  }
+  const kill = () => {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already gone */ }
+  };
+  options.signal?.addEventListener("abort", kill, { once: true });
+  const status = Promise.all([readTail(child.stderr), child.status]).then(([tail, s]) => {
+    options.signal?.removeEventListener("abort", kill);
+    return { code: s.code, stderrTail: tail };
+  });
+  return { stdin: child.stdin, stdout: child.stdout, status, kill };
+}

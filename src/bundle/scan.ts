@@ -1,0 +1,154 @@
+/**
+ * The one pass over a bundle: every file of the outer tar (or directory) is classified, each
+ * OCI archive is read entry by entry with its blobs sent to a {@link BlobSink}, and the
+ * result lists the archives read and the files passed over. Then {@link planBundle} turns
+ * paths into references (lone top-level folder stripped, naming rules applied) and finds
+ * the k0rdent version in the chart layer of `charts/k0rdent-enterprise_<V>.tar`.
+ */
+import { UserError } from "../errors.ts";
+import { readChartMeta } from "./chart.ts";
+import {
+  archiveReference,
+  fileKind,
+  isK0rdentChart,
+  loneTopFolder,
+  NamingError,
+} from "./naming.ts";
+import {
+  type ArchiveContents,
+  ArchiveError,
+  type BlobSink,
+  HELM,
+  readOciArchive,
+} from "./oci_archive.ts";
+import {
+  bundleError,
+  bundleFiles,
+  type BundleInfo,
+  type ReadOptions,
+  tarReason,
+} from "./source.ts";
+import { skipBody, UnsafeEntryError } from "./tar_walk.ts";
+
+/** An archive read in the pass; `path` is relative to the bundle (root folder not stripped). */
+export interface ScannedArchive {
+  path: string;
+  contents: ArchiveContents;
+}
+
+/** What the pass saw. */
+export interface ScanResult {
+  archives: ScannedArchive[];
+  /** Files passed over (skopeo image, non-archives), with the reason. */
+  skipped: { path: string; reason: string }[];
+  /** Every file path, in order (for the lone top-level folder). */
+  paths: string[];
+}
+
+/** Options of {@link scanBundle}. */
+export interface ScanOptions extends ReadOptions {
+  /** Called after each archive is read. */
+  onArchive?: (archive: ScannedArchive) => void | Promise<void>;
+}
+
+/** Reads the whole bundle once, sending every blob to `sink`. */
+export async function scanBundle(
+  info: BundleInfo,
+  sink: BlobSink,
+  options: ScanOptions = {},
+): Promise<ScanResult> {
+  const result: ScanResult = { archives: [], skipped: [], paths: [] };
+  for await (const file of bundleFiles(info, options)) {
+    options.signal?.throwIfAborted();
+    result.paths.push(file.path);
+    const kind = fileKind(file.path);
+    if (kind !== "archive") {
+      result.skipped.push({
+        path: file.path,
+        reason: kind === "skopeo" ? "bundled skopeo image" : "not a .tar archive",
+      });
+      await skipBody(file.body);
+      continue;
+    }
+    let contents: ArchiveContents;
+    try {
+      contents = await readOciArchive(file.body, sink);
+    } catch (err) {
+      if (err instanceof UserError) throw err;
+      const detail = err instanceof ArchiveError || err instanceof UnsafeEntryError
+        ? err.message
+        : tarReason(err);
+      throw bundleError(info.path, `archive "${file.path}" ${detail}`, err);
+    }
+    const archive = { path: file.path, contents };
+    result.archives.push(archive);
+    await options.onArchive?.(archive);
+  }
+  return result;
+}
+
+/** One image or chart to tag. */
+export interface PlannedImage {
+  /** Path relative to the bundle root. */
+  path: string;
+  repository: string;
+  tag: string;
+  digest: string;
+  mediaType: string;
+  platforms: string[];
+  size: number;
+  chart: boolean;
+  contents: ArchiveContents;
+}
+
+/** What a bundle holds, with references. */
+export interface BundlePlan {
+  /** k0rdent version from the chart's Chart.yaml, if the bundle has the chart. */
+  k0rdentVersion?: string;
+  /** The lone top-level folder that was taken as the bundle root ("" when none). */
+  root: string;
+  images: PlannedImage[];
+  skipped: { path: string; reason: string }[];
+}
+
+/** Applies the naming rules; throws a UserError naming the file when a name is unusable. */
+export async function planBundle(
+  bundle: string,
+  scan: ScanResult,
+  prefix: string,
+): Promise<BundlePlan> {
+  const root = loneTopFolder(scan.paths);
+  const strip = (p: string) => root ? p.slice(root.length + 1) : p;
+  const images: PlannedImage[] = [];
+  const seen = new Map<string, string>();
+  let k0rdentVersion: string | undefined;
+  for (const { path: full, contents } of scan.archives) {
+    const path = strip(full);
+    let ref;
+    try {
+      ref = archiveReference(path, prefix, contents.refName);
+    } catch (err) {
+      if (!(err instanceof NamingError)) throw err;
+      throw bundleError(bundle, `archive "${full}": ${err.message}`);
+    }
+    const key = `${ref.repository}:${ref.tag}`;
+    const other = seen.get(key);
+    if (other) throw bundleError(bundle, `archives "${other}" and "${full}" both map to "${key}"`);
+    seen.set(key, full);
+    const chart = contents.top.configMediaType === HELM.config;
+    if (chart && isK0rdentChart(path) && contents.chartLayer) {
+      k0rdentVersion = (await readChartMeta(contents.chartLayer))?.version;
+    }
+    images.push({
+      path,
+      ...ref,
+      digest: contents.top.digest,
+      mediaType: contents.top.mediaType,
+      platforms: contents.platforms,
+      size: contents.size,
+      chart,
+      contents,
+    });
+  }
+  return { k0rdentVersion, root, images, skipped: scan.skipped };
+}
