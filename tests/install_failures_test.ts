@@ -105,3 +105,24 @@ Deno.test("install: a failed download leaves nothing, and the rerun installs", a
   const rerun = await host.run([...ARGS, "--k0s-download-url", good.url]);
   assert.equal(rerun.code, 0, rerun.stderr);
 });
+
+Deno.test("install: a failed restart after a k0s config change is retried by the next run", async () => {
+  await using host = await FakeHost.create();
+  await using release = await serveK0sRelease(VERSION, ARCH, FAKE_K0S);
+  const args = [...ARGS, "--k0s-download-url", release.url];
+  assert.equal((await host.run(args)).code, 0);
+  const config = join(host.dir, "k0rdentd.yaml");
+  await Deno.writeTextFile(config, "k0s:\n  network:\n    podCIDR: 10.250.0.0/16\n");
+  await host.inject("k0s-stop");
+  const failed = await host.run(["-c", config, ...args]);
+  assert.equal(failed.code, 1);
+  includes(failed.stderr, 'Phase "k0s-service"');
+  await host.inject(null);
+  await host.clearCalls();
+  const rerun = await host.run(["-c", config, ...args]);
+  assert.equal(rerun.code, 0, rerun.stderr);
+  assert.deepStrictEqual(await host.mutatingCalls(), ["k0s stop", "k0s start"]);
+  await host.clearCalls();
+  assert.equal((await host.run(["-c", config, ...args])).code, 0);
+  assert.deepStrictEqual(await host.mutatingCalls(), []);
+});

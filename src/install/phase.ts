@@ -43,8 +43,6 @@ export interface InstallOptions {
 
 /** What phases learn and pass on during one run. */
 export interface InstallFacts {
-  /** The k0s config file changed in this run (a running k0s must restart). */
-  k0sConfigChanged?: boolean;
   /** The helm used by the k0rdent phases. */
   helm?: HelmCli;
 }

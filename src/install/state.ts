@@ -14,6 +14,8 @@ export interface InstallState {
   k0sBinaryOurs?: boolean;
   /** Host paths of files k0rdentd wrote (k0s config, containerd drop-ins). */
   files?: string[];
+  /** The k0s config changed under an installed k0s, which has not restarted since. */
+  k0sRestartPending?: boolean;
   /** sha256 of the helm release inputs (chart, version, values) last applied. */
   helmDigest?: string;
   /**

@@ -1,6 +1,7 @@
 /**
  * Phase: write `/etc/k0s/k0s.yaml` from the generator (`k0s/cluster_config.ts`);
- * when it changes under a running k0s, the service phase restarts k0s.
+ * when it changes under an installed k0s, the service phase restarts k0s
+ * (`k0sRestartPending` in the state, so a failed restart is retried).
  */
 import { registryEndpoint, repositoryBase } from "../../airgap/registry_endpoint.ts";
 import { fileMatches } from "../../host/mutator.ts";
@@ -26,7 +27,11 @@ export const k0sConfigPhase: Phase = {
   },
   async run(ctx) {
     const outcome = await ctx.host.writeFile(HOST.k0sConfig, k0sYaml(ctx), { mode: MODE });
-    if (outcome === "updated") ctx.facts.k0sConfigChanged = true;
-    await saveState(ctx.host, ctx.state, { files: [...ctx.state.files ?? [], HOST.k0sConfig] });
+    // A k0s running on the old config restarts in the service phase (remembered across runs).
+    const restart = outcome === "updated" && await ctx.k0s.serviceInstalled();
+    await saveState(ctx.host, ctx.state, {
+      files: [...ctx.state.files ?? [], HOST.k0sConfig],
+      ...(restart ? { k0sRestartPending: true } : {}),
+    });
   },
 };

@@ -1,10 +1,11 @@
 /**
  * Phase: `k0s install controller --enable-worker --no-taints -c /etc/k0s/k0s.yaml`
  * (once) and `k0s start`; starts a stopped k0s, restarts a running one only
- * when its config changed in this run, and leaves a running one alone.
+ * when its config changed (`k0sRestartPending`), and leaves a running one alone.
  */
 import { HOST, hostPath } from "../../host/paths.ts";
 import type { Phase } from "../phase.ts";
+import { saveState } from "../state.ts";
 
 /** The k0s service phase. */
 export const k0sServicePhase: Phase = {
@@ -12,7 +13,7 @@ export const k0sServicePhase: Phase = {
   title: "Install and start the k0s controller+worker service",
   async shouldRun(ctx) {
     if (!await ctx.k0s.serviceInstalled()) return true;
-    if (ctx.facts.k0sConfigChanged) return true;
+    if (ctx.state.k0sRestartPending) return true;
     return await ctx.k0s.status() === null;
   },
   async run(ctx) {
@@ -23,9 +24,12 @@ export const k0sServicePhase: Phase = {
         noTaints: true,
         configPath: hostPath(HOST.k0sConfig),
       });
-    } else if (ctx.facts.k0sConfigChanged && await ctx.k0s.status()) {
+    } else if (ctx.state.k0sRestartPending && await ctx.k0s.status()) {
       await ctx.k0s.stop();
     }
     await ctx.k0s.start();
+    if (ctx.state.k0sRestartPending) {
+      await saveState(ctx.host, ctx.state, { k0sRestartPending: false });
+    }
   },
 };
