@@ -72,6 +72,11 @@ Deno.test("export-join-config writes private controller and worker join files", 
     "token create --role=worker --expiry=2h",
   ]);
   assert.doesNotMatch(r.stderr + r.stdout, /fake-token/, "tokens never reach the output");
+  // The default registry address (localhost:5000) names images other nodes cannot pull.
+  assert.match(
+    r.stderr,
+    /airgap\.registry\.address is "localhost:5000".*--registry-address 10\.0\.0\.5:5443/,
+  );
 });
 
 Deno.test("export-join-config copies the CA of a TLS registry", async () => {

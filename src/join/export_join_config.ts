@@ -17,6 +17,8 @@ import {
   type JoinConfigInput,
   renderJoinConfig,
 } from "./join_config.ts";
+import { log } from "../log/logger.ts";
+import { isLocalHost, splitHostPort } from "./node_address.ts";
 import { readRegistryCa } from "./registry_ca.ts";
 import { createJoinToken, isController, type JoinRole } from "./token.ts";
 
@@ -95,6 +97,11 @@ export async function exportJoinConfig(
   const registry = airgap
     ? `${options.controllerIp}:${options.registryPort ?? config.registry.port}`
     : undefined;
+  if (registry && isLocalHost(splitHostPort(config.airgap.registry.address).host)) {
+    log.warn(
+      `airgap.registry.address is "${config.airgap.registry.address}": this cluster's k0s images are named after it, which other nodes cannot pull; install the first node with --registry-address ${registry} (see docs/multi-node.md)`,
+    );
+  }
   const result = { dir: options.dir, files, server, registry };
   if (ctx.dryRun) return result;
 

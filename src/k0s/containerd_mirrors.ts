@@ -67,6 +67,11 @@ export interface ContainerdMirrorOptions {
   caPem: string;
   /** Keep the upstream registry as the last resort (online); false in an air gap. */
   upstreamFallback: boolean;
+  /**
+   * Other names of the local registry itself, served 1:1 like its own address: e.g. the
+   * `localhost:5000` that the first node's k0s.yaml names images after, on another node.
+   */
+  aliases?: readonly string[];
 }
 
 /** The drop-in file name under `/etc/k0s/containerd.d`. */
@@ -118,7 +123,7 @@ export function containerdMirrorOptions(
 
 /**
  * All drop-in files, in a stable order: `cri-registry.toml`, the registry's CA (HTTPS with a
- * private CA), the registry's own `hosts.toml`, then one `hosts.toml` per mirror.
+ * private CA), the registry's own `hosts.toml` (and one per alias), then one per mirror.
  */
 export function containerdMirrorFiles(options: ContainerdMirrorOptions): GeneratedFile[] {
   const { registry } = options;
@@ -134,16 +139,21 @@ export function containerdMirrorFiles(options: ContainerdMirrorOptions): Generat
   const ca = tls ? { ca: posix.join(HOST.containerdDropIns, caFile) } : {};
 
   const own = registryURL(registry);
-  files.push({
-    path: hostsTomlPath(registry.address),
-    content: renderHosts(`the local registry ${registry.address}`, {
-      server: own,
-      ...ca,
-      host: { [own]: { capabilities: CAPABILITIES, ...ca } },
-    }),
-  });
+  const aliases = uniqueMirrors(options.aliases ?? [], registry.address);
+  for (const name of [registry.address, ...aliases]) {
+    files.push({
+      path: hostsTomlPath(name),
+      content: renderHosts(
+        `the local registry ${registry.address}${name === registry.address ? "" : ` as ${name}`}`,
+        { server: own, ...ca, host: { [own]: { capabilities: CAPABILITIES, ...ca } } },
+      ),
+    });
+  }
 
-  for (const mirror of uniqueMirrors(options.mirrors, registry.address)) {
+  const mirrors = uniqueMirrors(options.mirrors, registry.address).filter((m) =>
+    !aliases.includes(m)
+  );
+  for (const mirror of mirrors) {
     const endpoints = mirrorEndpoints(mirror, registry);
     const host = Object.fromEntries(
       endpoints.map((e) => [e.url, { capabilities: CAPABILITIES, ...e.extra, ...ca }]),

@@ -158,13 +158,17 @@ export async function exportWorkerArtifacts(
     k0s: { ...ctx.config.k0s, version: k0s.version },
     airgap: { ...ctx.config.airgap, registry: { ...ctx.config.airgap.registry, address } },
   };
+  // The cluster names images after the configured address (k0s.yaml); on a worker that name
+  // (e.g. localhost:5000) must lead to the registry too.
+  const configured = ctx.config.airgap.registry.address;
   const dropIns = airgap
-    ? containerdMirrorFiles(
-      containerdMirrorOptions(config, {
+    ? containerdMirrorFiles({
+      ...containerdMirrorOptions(config, {
         caPem: await readRegistryCa(config),
         upstreamFallback: info.flavor !== "airgap",
       }),
-    )
+      aliases: configured === address ? [] : [configured],
+    })
     : [];
 
   const cli = new K0sCli({
