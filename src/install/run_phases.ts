@@ -42,7 +42,7 @@ export async function runPhases(
     const step = `[${i + 1}/${phases.length}] ${phase.title}`;
     try {
       if (phase.shouldRun && !await phase.shouldRun(ctx)) {
-        log.info(`${step}: already done`);
+        log.info(`${step}: nothing to do`);
         results.push({ id: phase.id, title: phase.title, status: "skipped" });
         continue;
       }

@@ -1,10 +1,11 @@
 /**
  * Polls a readiness check with a sleep between attempts (never a busy loop)
- * until it passes, the timeout expires or the run is cancelled, showing
- * progress as it goes.
+ * until it passes, the timeout expires or the run is cancelled, logging what
+ * is still missing whenever it changes and a progress bar of ready parts.
  */
 import { CancelledError, UserError } from "../errors.ts";
 import { formatDuration, Progress, progressMode } from "../log/progress.ts";
+import { log } from "../log/logger.ts";
 import type { OutputFormat } from "../log/output.ts";
 
 /** One look at the thing being waited for. */
@@ -52,25 +53,36 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
 /** Calls `probe` every `intervalMs` until it reports ready; throws a UserError on timeout. */
 export async function waitUntil(options: WaitOptions, probe: () => Promise<Probe>): Promise<void> {
   const start = Date.now();
-  const progress = new Progress({
-    label: `Waiting for ${options.label}`,
-    total: 0,
-    unit: "items",
-    mode: progressMode(options.output),
-  });
+  let progress: Progress | undefined;
   let last: Probe = { ready: false, detail: "no answer yet" };
+  let shown = "";
   while (true) {
     last = await probe();
     const elapsed = Date.now() - start;
     if (last.ready) {
-      progress.done(`${options.label} is ready after ${formatDuration(elapsed / 1000)}`);
+      const message = `${options.label} is ready after ${formatDuration(elapsed / 1000)}`;
+      if (progress) progress.done(message);
+      else log.info(message);
       return;
     }
-    progress.set(last.items?.done ?? 0, last.items);
+    if (last.detail !== shown) {
+      shown = last.detail;
+      log.info(`Waiting for ${options.label}: ${last.detail}`);
+    }
+    if (last.items && last.items.total > 0) {
+      progress ??= new Progress({
+        label: `Waiting for ${options.label}`,
+        total: last.items.total,
+        unit: "items",
+        mode: progressMode(options.output),
+      });
+      progress.setTotal(last.items.total);
+      progress.set(last.items.done);
+    }
     if (elapsed + options.intervalMs > options.timeoutMs) break;
     await sleep(options.intervalMs, options.signal);
   }
-  progress.done();
+  progress?.done();
   throw new UserError(
     `Timed out after ${
       formatTimeout(options.timeoutMs)
