@@ -268,3 +268,43 @@ Deno.test("install online without helm on PATH downloads helm, verifies its .sha
     await server.shutdown();
   }
 });
+
+Deno.test("install --airgap --registry-ca: TLS registry trusted by containerd, helm and k0rdent", async () => {
+  await using host = await FakeHost.create();
+  const ca = join(host.dir, "ca.crt");
+  await Deno.writeTextFile(
+    ca,
+    "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n",
+  );
+  const result = await host.run([
+    ...BASE,
+    "--airgap",
+    "--k0s-binary",
+    join(FAKES_DIR, "k0s"),
+    "--registry-address",
+    "registry.local:5443",
+    "--registry-ca",
+    ca,
+    // The registry itself is not served here: these tests look at what install configures.
+    "--ignore-preflight-errors=root,ports,registry,k0rdent-version",
+  ]);
+  assert.equal(result.code, 0, result.stderr);
+  const helm = (await host.mutatingCalls()).find((c) => c.startsWith("helm upgrade"))!;
+  includes(helm, `--ca-file ${ca}`);
+  assert.ok(!helm.includes("--plain-http"));
+  const values = await Deno.readTextFile(join(host.root, "var/lib/k0rdentd/kcm-values.yaml"));
+  includes(values, "registryCertSecret: k0rdentd-registry-ca");
+  assert.ok(!values.includes("insecureRegistry"));
+  includes(await host.stdinLog(), "name: k0rdentd-registry-ca");
+  const hosts = await Deno.readTextFile(
+    join(host.root, "etc/k0s/containerd.d/certs.d/quay.io/hosts.toml"),
+  );
+  includes(hosts, "https://registry.local:5443");
+  includes(hosts, 'ca = "/etc/k0s/containerd.d/certs.d/registry.local:5443/ca.crt"');
+  assert.deepStrictEqual(
+    await Deno.readTextFile(
+      join(host.root, "etc/k0s/containerd.d/certs.d/registry.local:5443/ca.crt"),
+    ),
+    await Deno.readTextFile(ca),
+  );
+});
