@@ -94,7 +94,13 @@ Examples:
       }
       const root = deps.root ?? PROJECT_ROOT;
       const downloads = join(root, "assets", "build", "downloads");
-      const fetchOptions = { target, dir: downloads, sources: deps.sources, signal };
+      const fetchOptions = {
+        target,
+        dir: downloads,
+        sources: deps.sources,
+        signal,
+        offlineHint: "without network, build from local files with --k0s-binary and --helm-binary",
+      };
       const tools: ToolBinary[] = [
         {
           name: "k0s",

@@ -31,6 +31,8 @@ export interface FetchToolOptions {
   sha256?: string;
   sources?: ToolSources;
   signal?: AbortSignal;
+  /** Appended to the error when the server cannot be reached, e.g. how to do without it. */
+  offlineHint?: string;
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -54,7 +56,12 @@ function expectedSum(
 }
 
 /** Downloads `url` to `dest` unless `dest` already has `sha256`; checks the digest before the rename. */
-async function download(url: string, dest: string, sha256: string, signal?: AbortSignal) {
+async function download(
+  url: string,
+  dest: string,
+  sha256: string,
+  options: Pick<FetchToolOptions, "signal" | "offlineHint">,
+) {
   const cached = await sha256File(dest).catch((err) => {
     if (err instanceof Deno.errors.NotFound) return undefined;
     throw err;
@@ -66,12 +73,10 @@ async function download(url: string, dest: string, sha256: string, signal?: Abor
   log.info(`Downloading ${url}`);
   let response: Response;
   try {
-    response = await fetch(url, { signal });
+    response = await fetch(url, { signal: options.signal });
   } catch (err) {
-    throw new UserError(
-      `Cannot download "${url}": ${errorMessage(err)} ` +
-        `(without network, build from local files with --k0s-binary and --helm-binary)`,
-    );
+    const hint = options.offlineHint ? ` (${options.offlineHint})` : "";
+    throw new UserError(`Cannot download "${url}": ${errorMessage(err)}${hint}`);
   }
   if (!response.ok || !response.body) {
     await response.body?.cancel();
@@ -106,7 +111,7 @@ export async function fetchK0s(options: FetchToolOptions): Promise<string> {
   const sha256 = expectedSum("k0s", "--k0s-sha256", K0S_SHA256, options);
   const url = k0sUrl(options.sources ?? OFFICIAL_SOURCES, options.version, options.target.arch);
   const dest = join(options.dir, `k0s-${options.version}-${options.target.arch}`);
-  await download(url, dest, sha256, options.signal);
+  await download(url, dest, sha256, options);
   return dest;
 }
 
@@ -119,7 +124,7 @@ export async function fetchHelm(options: FetchToolOptions): Promise<string> {
   const { arch } = options.target;
   const url = helmUrl(options.sources ?? OFFICIAL_SOURCES, options.version, arch);
   const tarball = join(options.dir, `helm-${options.version}-linux-${arch}.tar.gz`);
-  await download(url, tarball, sha256, options.signal);
+  await download(url, tarball, sha256, options);
   const member = `linux-${arch}/helm`;
   const dest = join(options.dir, `helm-${options.version}-${arch}`);
   const file = await Deno.open(tarball);

@@ -125,3 +125,22 @@ Deno.test("build-airgap reports HTTP errors and bad sums clearly", async () => {
   );
   assert.equal(s.runner.calls.length, 0);
 });
+
+Deno.test("build-airgap says how to build offline when the download server cannot be reached", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const closed = `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`;
+  listener.close();
+  const root = await Deno.makeTempDir({ prefix: "k0rdentd-build-fetch-" });
+  try {
+    await assert.rejects(
+      airgapProgram(undefined, {
+        runner: new FakeRunner(),
+        root,
+        sources: { k0sBase: closed, helmBase: closed },
+      }).parseAsync(["--k0s-sha256", "0".repeat(64)], { from: "user" }),
+      /^UserError: Cannot download "http:\/\/127\.0\.0\.1:\d+\/v1\.32\.8%2Bk0s\.0\/k0s-v1\.32\.8\+k0s\.0-(amd|arm)64": .* \(without network, build from local files with --k0s-binary and --helm-binary\)$/,
+    );
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
