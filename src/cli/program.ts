@@ -2,6 +2,7 @@
 import { Command, Option } from "commander";
 import { log } from "../log/logger.ts";
 import { printOut } from "../log/output.ts";
+import { registerBundle } from "./commands/bundle.ts";
 import { registerConfig } from "./commands/config.ts";
 import { registerRegistry } from "./commands/registry.ts";
 import { registerExportJoinConfig } from "./commands/export_join_config.ts";
@@ -19,6 +20,7 @@ const COMMANDS: ((program: Command) => void)[] = [
   registerShowFlavor,
   registerConfig,
   registerRegistry,
+  registerBundle,
   registerExportJoinConfig,
   registerExportWorkerArtifacts,
   registerInstall,

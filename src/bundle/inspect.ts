@@ -1,0 +1,119 @@
+/**
+ * `bundle inspect` and `bundle verify`: one pass over the bundle that writes nothing.
+ * Inspect lists what a load would tag (k0rdent version, images with digest, platforms and
+ * size, charts, totals); verify also re-hashes every blob against its digest and checks the
+ * signature natively in the same pass.
+ */
+import { UserError } from "../errors.ts";
+import { Progress, type ProgressMode } from "../log/progress.ts";
+import { type BundlePlan, planBundle, scanBundle } from "./scan.ts";
+import { readSignatureFiles, SignatureCheck } from "./signature.ts";
+import { DrainSink, HashSink } from "./sinks.ts";
+import { type Decompressor, statBundle } from "./source.ts";
+
+/** One image or chart of a report. */
+export interface ReportImage {
+  reference: string;
+  digest: string;
+  mediaType: string;
+  platforms: string[];
+  size: number;
+  chart: boolean;
+  file: string;
+}
+
+/** What `inspect` and `verify` print. */
+export interface BundleReport {
+  bundle: string;
+  k0rdentVersion?: string;
+  images: ReportImage[];
+  charts: ReportImage[];
+  skipped: { path: string; reason: string }[];
+  totals: { images: number; charts: number; bytes: number; bundleBytes: number };
+  /** Set by verify. */
+  signature?: "verified" | "not checked";
+  blobsVerified?: number;
+}
+
+/** Options of {@link inspectBundle}. */
+export interface InspectOptions {
+  prefix: string;
+  progress?: ProgressMode;
+  decompressor?: Decompressor;
+  signal?: AbortSignal;
+  /** Verify: hash every blob, and check the signature with this key unless undefined. */
+  verify?: { key?: string; signature?: string; checkSignature: boolean };
+}
+
+function report(bundle: string, bundleBytes: number, plan: BundlePlan): BundleReport {
+  const all = plan.images.map((i) => ({
+    reference: `${i.repository}:${i.tag}`,
+    digest: i.digest,
+    mediaType: i.mediaType,
+    platforms: i.platforms,
+    size: i.size,
+    chart: i.chart,
+    file: i.path,
+  }));
+  const images = all.filter((i) => !i.chart);
+  const charts = all.filter((i) => i.chart);
+  return {
+    bundle,
+    k0rdentVersion: plan.k0rdentVersion,
+    images,
+    charts,
+    skipped: plan.skipped,
+    totals: {
+      images: images.length,
+      charts: charts.length,
+      bytes: all.reduce((a, i) => a + i.size, 0),
+      bundleBytes,
+    },
+  };
+}
+
+/** Reads the bundle once and reports what it holds; with `verify`, checks it too. */
+export async function inspectBundle(path: string, options: InspectOptions): Promise<BundleReport> {
+  const info = await statBundle(path);
+  let check: SignatureCheck | undefined;
+  if (options.verify?.checkSignature) {
+    if (info.kind === "dir") {
+      throw new UserError(
+        `Cannot verify bundle "${path}": a directory has no signature; pass --verify=false`,
+      );
+    }
+    const { key, signature } = await readSignatureFiles(path, options.verify);
+    check = new SignatureCheck(key, signature);
+  }
+  const sink = options.verify ? new HashSink() : new DrainSink();
+  const progress = new Progress({
+    label: options.verify ? "Verifying bundle" : "Reading bundle",
+    total: info.size,
+    mode: options.progress ?? "silent",
+  });
+  let read = 0;
+  let scan;
+  try {
+    scan = await scanBundle(info, sink, {
+      decompressor: options.decompressor,
+      signal: options.signal,
+      hash: check,
+      onBytes: (n) => progress.set(read += n),
+    });
+  } finally {
+    progress.done();
+  }
+  const plan = await planBundle(path, scan, options.prefix);
+  const out = report(path, info.size, plan);
+  if (options.verify) {
+    if (check && !check.verify()) {
+      throw new UserError(
+        `Signature check of bundle "${path}" failed: the signature does not match the bundle ` +
+          `and key "${options.verify.key}"`,
+      );
+    }
+    out.signature = check ? "verified" : "not checked";
+    out.blobsVerified = (sink as HashSink).stats.present;
+  }
+  return out;
+}

@@ -1,0 +1,336 @@
+/**
+ * `bundle load`: the bundle goes into the registry storage in one streaming pass. Blobs are
+ * stored as they stream by (blobs already stored are read past), the bundle file is hashed for
+ * the signature during the same pass, and only when everything is stored and the signature
+ * checks out are manifests linked and tags written, so no tag is ever visible for an image
+ * that is incomplete or unverified. A journal in the storage makes a rerun of a complete
+ * bundle a quick tag check, and a rerun after `kill -9` stores nothing twice.
+ */
+import { statfs } from "node:fs/promises";
+import { dirname } from "node:path";
+import { CancelledError, UserError } from "../errors.ts";
+import { log } from "../log/logger.ts";
+import { formatBytes, Progress, type ProgressMode } from "../log/progress.ts";
+import { runChecked, type Runner } from "../process/runner.ts";
+import { RegistryError } from "../registry/errors.ts";
+import { openDiskStorage, type RegistryStorage } from "../registry/storage/storage.ts";
+import {
+  journalPath,
+  type LoadedRef,
+  type LoadJournal,
+  type LoadStatus,
+  readJournal,
+  writeJournal,
+  writeLoadStatus,
+} from "./load_state.ts";
+import { type BundlePlan, planBundle, scanBundle } from "./scan.ts";
+import {
+  cosignVerifyArgv,
+  readSignatureFiles,
+  SignatureCheck,
+  signaturePath,
+} from "./signature.ts";
+import { StoreSink } from "./sinks.ts";
+import { bundleError, type BundleInfo, type Decompressor, statBundle } from "./source.ts";
+
+/** How the bundle's signature is checked. */
+export type VerifyMode = "native" | "cosign" | "off";
+
+/** Options of {@link loadBundle}. */
+export interface LoadOptions {
+  bundle: string;
+  storage: string;
+  /** Repository prefix (`k0rdent-enterprise`; may be empty). */
+  prefix: string;
+  verify: VerifyMode;
+  /** PEM public key (required unless `verify` is `off`). */
+  key?: string;
+  /** Detached signature; default `<bundle>.sig`. */
+  signature?: string;
+  runner: Runner;
+  signal?: AbortSignal;
+  progress?: ProgressMode;
+  decompressor?: Decompressor;
+  /** Keep `<storage>/bundle/status.json` up to date (background loads). */
+  writeStatus?: boolean;
+}
+
+/** What a load did. */
+export interface LoadResult {
+  bundle: string;
+  k0rdentVersion?: string;
+  refs: LoadedRef[];
+  skipped: { path: string; reason: string }[];
+  /** True when the journal showed the bundle complete and every tag was in place. */
+  alreadyLoaded: boolean;
+  verified: VerifyMode;
+  blobsStored: number;
+  bytesStored: number;
+  blobsPresent: number;
+  bytesRead: number;
+  seconds: number;
+}
+
+/** Bytes free for an unprivileged writer at `dir` (or its nearest existing parent). */
+export async function freeBytes(dir: string): Promise<number> {
+  let at = dir;
+  while (true) {
+    try {
+      const s = await statfs(at);
+      return s.bavail * s.bsize;
+    } catch (err) {
+      const parent = dirname(at);
+      if (parent === at) throw err;
+      at = parent;
+    }
+  }
+}
+
+/** Refuses to start when the storage cannot hold what the bundle may add. */
+async function preflight(storage: string, info: BundleInfo, alreadyStored: number) {
+  const need = Math.max(0, info.size - alreadyStored);
+  const free = await freeBytes(storage);
+  if (free < need) {
+    throw new UserError(
+      `Not enough free space in "${storage}" to load bundle "${info.path}": it may add up to ` +
+        `${formatBytes(need)}, ${formatBytes(free)} free; free some space or use --storage ` +
+        `on a larger disk`,
+    );
+  }
+}
+
+/** True when every reference of a complete journal is tagged as recorded. */
+async function journalHolds(storage: RegistryStorage, journal: LoadJournal): Promise<boolean> {
+  if (journal.state !== "complete" || !journal.refs) return false;
+  for (const ref of journal.refs) {
+    if ((await storage.resolveTag(ref.repository, ref.tag)) !== ref.digest) return false;
+  }
+  return true;
+}
+
+/** Links blobs, stores manifests (children first) and writes the tag of every image. */
+export async function tagImages(storage: RegistryStorage, plan: BundlePlan): Promise<LoadedRef[]> {
+  const refs: LoadedRef[] = [];
+  for (const image of plan.images) {
+    const { repository, tag } = image;
+    for (const m of image.contents.manifests) {
+      for (const blob of m.blobs) await storage.linkBlob(repository, blob);
+      const top = m.digest === image.digest;
+      await storage.putManifest(repository, m.bytes, {
+        reference: top ? tag : m.digest,
+        contentType: m.mediaType,
+      });
+    }
+    refs.push({ repository, tag, digest: image.digest });
+  }
+  return refs;
+}
+
+/** Checks the bundle's signature with `cosign verify-blob` (offline) as a separate pass. */
+export async function verifyWithCosign(
+  runner: Runner,
+  bundle: string,
+  key: string | undefined,
+  signature: string | undefined,
+  signal?: AbortSignal,
+): Promise<void> {
+  // Same checks and messages as the native verifier for missing files.
+  await readSignatureFiles(bundle, { key, signature });
+  log.info(`Verifying the signature of "${bundle}" with cosign`);
+  try {
+    await runChecked(
+      runner,
+      cosignVerifyArgv(bundle, { key: key!, signature: signature ?? signaturePath(bundle) }),
+      { signal },
+    );
+  } catch (err) {
+    throw new UserError(`Signature check of bundle "${bundle}" failed: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+}
+
+/** Loads a bundle into the registry storage; see the module comment. */
+export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
+  const started = performance.now();
+  const info = await statBundle(options.bundle);
+  const storage = openDiskStorage(options.storage);
+  const jPath = journalPath(options.storage, info, options.prefix);
+  const previous = await readJournal(jPath);
+  const base = {
+    bundle: info.path,
+    skipped: [],
+    verified: options.verify,
+    blobsStored: 0,
+    bytesStored: 0,
+    blobsPresent: 0,
+    bytesRead: 0,
+  };
+  if (previous && await journalHolds(storage, previous)) {
+    log.info(`Bundle "${info.path}" is already loaded (${previous.refs!.length} references)`);
+    return {
+      ...base,
+      k0rdentVersion: previous.k0rdentVersion,
+      refs: previous.refs!,
+      alreadyLoaded: true,
+      seconds: (performance.now() - started) / 1000,
+    };
+  }
+
+  const startedAt = new Date().toISOString();
+  const status: LoadStatus = {
+    bundle: info.path,
+    state: "verifying",
+    bytesRead: 0,
+    bytesTotal: info.size,
+    imagesDone: 0,
+    imagesTotal: previous?.archives,
+    startedAt,
+    updatedAt: startedAt,
+    pid: Deno.pid,
+  };
+  let lastStatus = 0;
+  const saveStatus = async (force = false) => {
+    if (!options.writeStatus) return;
+    const now = Date.now();
+    if (!force && now - lastStatus < 1000) return;
+    lastStatus = now;
+    status.updatedAt = new Date(now).toISOString();
+    await writeLoadStatus(options.storage, status);
+  };
+
+  try {
+    await saveStatus(true);
+    let check: SignatureCheck | undefined;
+    if (options.verify !== "off") {
+      if (info.kind === "dir") {
+        throw bundleError(
+          info.path,
+          "a directory has no signature to check; verify the .tar.gz before extracting it, " +
+            "or pass --verify=false",
+        );
+      }
+      if (options.verify === "native") {
+        const { key, signature } = await readSignatureFiles(info.path, {
+          key: options.key,
+          signature: options.signature,
+        });
+        check = new SignatureCheck(key, signature);
+      } else {
+        await verifyWithCosign(
+          options.runner,
+          info.path,
+          options.key,
+          options.signature,
+          options.signal,
+        );
+      }
+    } else {
+      log.warn(`Loading bundle "${info.path}" WITHOUT checking its signature (--verify=false)`);
+    }
+
+    // A resumed load already stored part of what the bundle adds.
+    const resumedBytes = previous?.state === "loading" ? previous.storedBytes ?? 0 : 0;
+    await preflight(options.storage, info, resumedBytes);
+    const journal: LoadJournal = {
+      bundle: info.path,
+      size: info.size,
+      mtimeMs: info.mtimeMs,
+      prefix: options.prefix,
+      state: "loading",
+      startedAt,
+      archives: previous?.archives,
+      storedBytes: resumedBytes,
+    };
+    await writeJournal(jPath, journal);
+    let lastJournal = Date.now();
+
+    status.state = "loading";
+    const sink = new StoreSink(storage);
+    const progress = new Progress({
+      label: "Loading bundle",
+      total: info.size,
+      mode: options.progress ?? "silent",
+    });
+    let archives = 0;
+    const items = () => ({ done: archives, total: Math.max(archives, previous?.archives ?? 0) });
+    let scan;
+    try {
+      scan = await scanBundle(info, sink, {
+        decompressor: options.decompressor,
+        signal: options.signal,
+        hash: check,
+        onBytes: (n) => {
+          status.bytesRead += n;
+          progress.set(status.bytesRead, items());
+        },
+        onArchive: async () => {
+          archives++;
+          if (Date.now() - lastJournal > 2000) {
+            lastJournal = Date.now();
+            journal.storedBytes = resumedBytes + sink.stats.storedBytes;
+            await writeJournal(jPath, journal);
+          }
+          status.imagesDone = archives;
+          progress.set(status.bytesRead, items());
+          await saveStatus();
+        },
+      });
+    } catch (err) {
+      if (options.signal?.aborted) throw new CancelledError();
+      if (err instanceof RegistryError || isDiskFull(err)) {
+        throw new UserError(
+          `Cannot load bundle "${info.path}" into "${options.storage}": ${(err as Error).message}`,
+          { cause: err },
+        );
+      }
+      throw err;
+    } finally {
+      progress.done();
+    }
+    const plan = await planBundle(info.path, scan, options.prefix);
+    if (check && !check.verify()) {
+      await sink.undo();
+      throw new UserError(
+        `Signature check of bundle "${info.path}" failed: the signature does not match the ` +
+          `bundle and key "${options.key}"; nothing was loaded`,
+      );
+    }
+    status.state = "tagging";
+    status.imagesTotal = plan.images.length;
+    status.k0rdentVersion = plan.k0rdentVersion;
+    await saveStatus(true);
+    const refs = await tagImages(storage, plan);
+    await writeJournal(jPath, {
+      ...journal,
+      state: "complete",
+      finishedAt: new Date().toISOString(),
+      k0rdentVersion: plan.k0rdentVersion,
+      archives: scan.archives.length,
+      refs,
+    });
+    status.state = "complete";
+    await saveStatus(true);
+    return {
+      ...base,
+      k0rdentVersion: plan.k0rdentVersion,
+      refs,
+      skipped: plan.skipped,
+      alreadyLoaded: false,
+      blobsStored: sink.stats.stored,
+      bytesStored: sink.stats.storedBytes,
+      blobsPresent: sink.stats.present,
+      bytesRead: status.bytesRead,
+      seconds: (performance.now() - started) / 1000,
+    };
+  } catch (err) {
+    status.state = "failed";
+    status.error = (err as Error).message;
+    await saveStatus(true).catch(() => {});
+    throw err;
+  }
+}
+
+function isDiskFull(err: unknown): boolean {
+  return err instanceof Error && /No space left|ENOSPC|quota/i.test(err.message);
+}

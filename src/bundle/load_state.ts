@@ -1,0 +1,105 @@
+/**
+ * What a bundle load leaves in the storage directory, all paths computed here:
+ *
+ * ```text
+ * <storage>/bundle/
+ * ├── loads/<id>.json   journal of one bundle (path, size, mtime, prefix): "loading" or
+ * │                     "complete" with the references it tagged (a rerun of a complete
+ * │                     bundle checks the tags and stops without reading the bundle)
+ * └── status.json       progress and outcome of the latest load (read by `registry status`)
+ * ```
+ *
+ * The registry's own layout (`src/registry/storage/layout.ts`) never lists `bundle/`.
+ * Writes are atomic.
+ */
+import { createHash } from "node:crypto";
+import { join, resolve } from "node:path";
+import { writeFileAtomic } from "../fsx/atomic_write.ts";
+import type { BundleInfo } from "./source.ts";
+
+/** One tagged reference. */
+export interface LoadedRef {
+  repository: string;
+  tag: string;
+  digest: string;
+}
+
+/** The journal of one bundle in one storage. */
+export interface LoadJournal {
+  bundle: string;
+  size: number;
+  mtimeMs: number;
+  prefix: string;
+  state: "loading" | "complete";
+  startedAt: string;
+  finishedAt?: string;
+  k0rdentVersion?: string;
+  /** Archives seen by the last complete pass (progress total of a rerun). */
+  archives?: number;
+  /** Bytes of blobs stored so far by loads of this bundle (disk preflight of a resume). */
+  storedBytes?: number;
+  refs?: LoadedRef[];
+}
+
+/** Progress and outcome of the latest load, for `registry status`. */
+export interface LoadStatus {
+  bundle: string;
+  state: "verifying" | "loading" | "tagging" | "complete" | "failed";
+  bytesRead: number;
+  bytesTotal: number;
+  imagesDone: number;
+  imagesTotal?: number;
+  startedAt: string;
+  updatedAt: string;
+  error?: string;
+  k0rdentVersion?: string;
+  pid: number;
+}
+
+/** `<storage>/bundle`. */
+export function bundleStateDir(storage: string): string {
+  return join(storage, "bundle");
+}
+
+/** `<storage>/bundle/status.json`. */
+export function statusPath(storage: string): string {
+  return join(bundleStateDir(storage), "status.json");
+}
+
+/** The journal path of `info` loaded with `prefix`. */
+export function journalPath(storage: string, info: BundleInfo, prefix: string): string {
+  const id = createHash("sha256")
+    .update(JSON.stringify([resolve(info.path), info.size, info.mtimeMs, prefix]))
+    .digest("hex").slice(0, 24);
+  return join(bundleStateDir(storage), "loads", `${id}.json`);
+}
+
+async function readJson<T>(path: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await Deno.readTextFile(path)) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Reads a journal, or undefined. */
+export function readJournal(path: string): Promise<LoadJournal | undefined> {
+  return readJson<LoadJournal>(path);
+}
+
+/** Writes a journal atomically. */
+export async function writeJournal(path: string, journal: LoadJournal): Promise<void> {
+  await writeFileAtomic(path, JSON.stringify(journal, null, 2) + "\n", { mkdirMode: 0o755 });
+}
+
+/** Reads the latest load status of `storage`, or undefined. */
+export function readLoadStatus(storage: string): Promise<LoadStatus | undefined> {
+  return readJson<LoadStatus>(statusPath(storage));
+}
+
+/** Writes the load status atomically. */
+export async function writeLoadStatus(storage: string, status: LoadStatus): Promise<void> {
+  await writeFileAtomic(statusPath(storage), JSON.stringify(status, null, 2) + "\n", {
+    mkdirMode: 0o755,
+  });
+}

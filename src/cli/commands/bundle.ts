@@ -1,0 +1,204 @@
+/** `k0rdentd bundle load|inspect|verify`: the air-gap bundle, read in one streaming pass. */
+import { type Command, Option } from "commander";
+import { type BundleReport, inspectBundle } from "../../bundle/inspect.ts";
+import { loadBundle, type VerifyMode, verifyWithCosign } from "../../bundle/load.ts";
+import type { Decompressor } from "../../bundle/source.ts";
+import type { Config } from "../../config/schema.ts";
+import { UsageError } from "../../errors.ts";
+import { log } from "../../log/logger.ts";
+import { printData } from "../../log/output.ts";
+import { formatBytes, progressMode } from "../../log/progress.ts";
+import { commandContext, flagOverrides } from "../context.ts";
+
+const FLAGS = {
+  storage: { path: ["registry", "storage"], flag: "--storage" },
+  prefix: { path: ["registry", "prefix"], flag: "--prefix" },
+  verify: { path: ["registry", "verifySignature"], flag: "--verify" },
+  cosignKey: { path: ["registry", "cosignKey"], flag: "--cosign-key" },
+  cosignKeyAlias: { path: ["registry", "cosignKey"], flag: "--cosignKey" },
+};
+
+function parseBool(value: string | undefined): boolean {
+  if (value === undefined) return true;
+  if (/^(1|true|yes|on)$/i.test(value)) return true;
+  if (/^(0|false|no|off)$/i.test(value)) return false;
+  throw new UsageError(`Invalid boolean "${value}": expected true or false`);
+}
+
+interface BundleFlags {
+  verifier?: "native" | "cosign";
+  signature?: string;
+  gunzip?: Decompressor;
+}
+
+/** Adds the flags shared by the subcommands that read the bundle. */
+function readFlags(cmd: Command, signature: boolean): Command {
+  cmd.option("--prefix <prefix>", 'repository prefix (default "k0rdent-enterprise"; may be "")')
+    .addOption(
+      new Option("--gunzip <how>", "gzip decompression: pigz when installed, else built in")
+        .choices(["auto", "pigz", "builtin"]),
+    );
+  if (signature) {
+    cmd.addOption(
+      new Option("--verify [bool]", "check the bundle signature (default true)")
+        .argParser(parseBool),
+    )
+      .option("--cosign-key <path>", "PEM public key (env K0RDENT_COSIGN_KEY)")
+      .addOption(new Option("--cosignKey <path>", "alias of --cosign-key").hideHelp())
+      .option("--signature <file>", "detached signature (default <bundle>.sig)")
+      .addOption(
+        new Option("--verifier <how>", "native (in the same pass) or cosign (a separate pass)")
+          .choices(["native", "cosign"]),
+      );
+  }
+  return cmd;
+}
+
+function verifyMode(config: Config, flags: BundleFlags): VerifyMode {
+  if (!config.registry.verifySignature) return "off";
+  return flags.verifier ?? "native";
+}
+
+function key(config: Config): string | undefined {
+  return config.registry.cosignKey || undefined;
+}
+
+function reportText(r: BundleReport): string {
+  const line = (i: BundleReport["images"][number]) =>
+    `  ${i.reference}  ${i.digest.slice(0, 19)}  ${formatBytes(i.size)}` +
+    (i.platforms.length ? `  ${i.platforms.join(",")}` : "");
+  return [
+    `Bundle "${r.bundle}" (${formatBytes(r.totals.bundleBytes)})`,
+    `k0rdent version: ${r.k0rdentVersion ?? "unknown (no charts/k0rdent-enterprise_*.tar)"}`,
+    `Images (${r.images.length}):`,
+    ...r.images.map(line),
+    `Charts (${r.charts.length}):`,
+    ...r.charts.map(line),
+    ...(r.skipped.length
+      ? [`Skipped (${r.skipped.length}):`, ...r.skipped.map((s) => `  ${s.path}: ${s.reason}`)]
+      : []),
+    `Total: ${r.totals.images} images, ${r.totals.charts} charts, ${formatBytes(r.totals.bytes)}`,
+    ...(r.signature ? [`Signature: ${r.signature}; ${r.blobsVerified} blobs verified`] : []),
+  ].join("\n");
+}
+
+/** Registers `bundle` and its subcommands. */
+export function registerBundle(program: Command): void {
+  const bundle = program.command("bundle")
+    .description("Load, inspect and verify the air-gap bundle (one streaming pass, no extraction)")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  k0rdentd bundle inspect airgap-bundle-1.2.3.tar.gz
+  k0rdentd bundle verify airgap-bundle-1.2.3.tar.gz --cosign-key ./cosign.pub
+  k0rdentd bundle load airgap-bundle-1.2.3.tar.gz --cosign-key ./cosign.pub`,
+    );
+
+  readFlags(
+    bundle.command("load")
+      .argument("<bundle>", ".tar.gz, .tar or extracted directory")
+      .description("Load the bundle into the registry storage (resumable, safe while serving)")
+      .option("--storage <dir>", "registry storage (default /var/lib/k0rdentd/registry)"),
+    true,
+  )
+    .addHelpText(
+      "after",
+      `
+Examples:
+  k0rdentd bundle load airgap-bundle-1.2.3.tar.gz --cosign-key ./cosign.pub
+  k0rdentd bundle load ./airgap-bundle-1.2.3/ --verify=false --storage ./var/registry
+  k0rdentd bundle load B.tar.gz --cosign-key ./cosign.pub --verifier cosign --output json
+
+A rerun after an interruption resumes (blobs already stored are not written again);
+a rerun of a complete bundle only checks its tags.`,
+    )
+    .action(async (path: string, opts: BundleFlags, cmd: Command) => {
+      const ctx = await commandContext(cmd, flagOverrides(cmd, FLAGS));
+      const mode = verifyMode(ctx.config, opts);
+      if (ctx.dryRun) {
+        log.info(
+          `Dry run: would load "${path}" into "${ctx.config.registry.storage}" ` +
+            `(signature check: ${mode})`,
+        );
+        return;
+      }
+      const result = await loadBundle({
+        bundle: path,
+        storage: ctx.config.registry.storage,
+        prefix: ctx.config.registry.prefix,
+        verify: mode,
+        key: key(ctx.config),
+        signature: opts.signature,
+        runner: ctx.runner,
+        signal: ctx.signal,
+        progress: progressMode(ctx.output),
+        decompressor: opts.gunzip,
+      });
+      printData(
+        ctx.output,
+        result,
+        () =>
+          result.alreadyLoaded
+            ? `Bundle "${path}" was already loaded: ${result.refs.length} references in place`
+            : `Loaded "${path}" (k0rdent ${result.k0rdentVersion ?? "unknown"}): ` +
+              `${result.refs.length} references, ${result.blobsStored} blobs stored ` +
+              `(${formatBytes(result.bytesStored)}), ${result.blobsPresent} already present, ` +
+              `${result.seconds.toFixed(1)} s; signature: ${result.verified}`,
+      );
+    });
+
+  readFlags(
+    bundle.command("inspect")
+      .argument("<bundle>", ".tar.gz, .tar or extracted directory")
+      .description("List the k0rdent version, images and charts of a bundle; writes nothing"),
+    false,
+  )
+    .addHelpText(
+      "after",
+      "\nExamples:\n  k0rdentd bundle inspect airgap-bundle-1.2.3.tar.gz\n" +
+        "  k0rdentd bundle inspect airgap-bundle-1.2.3.tar.gz --output json",
+    )
+    .action(async (path: string, opts: BundleFlags, cmd: Command) => {
+      const ctx = await commandContext(cmd, flagOverrides(cmd, FLAGS));
+      const r = await inspectBundle(path, {
+        prefix: ctx.config.registry.prefix,
+        progress: progressMode(ctx.output),
+        decompressor: opts.gunzip,
+        signal: ctx.signal,
+      });
+      printData(ctx.output, r, () => reportText(r));
+    });
+
+  readFlags(
+    bundle.command("verify")
+      .argument("<bundle>", ".tar.gz or .tar (and its .sig)")
+      .description("Check the bundle's signature and every blob digest; writes nothing"),
+    true,
+  )
+    .addHelpText(
+      "after",
+      "\nExamples:\n  k0rdentd bundle verify airgap-bundle-1.2.3.tar.gz --cosign-key ./cosign.pub\n" +
+        "  k0rdentd bundle verify ./extracted-bundle --verify=false",
+    )
+    .action(async (path: string, opts: BundleFlags, cmd: Command) => {
+      const ctx = await commandContext(cmd, flagOverrides(cmd, FLAGS));
+      const mode = verifyMode(ctx.config, opts);
+      if (mode === "off") log.warn(`Not checking the signature of "${path}" (--verify=false)`);
+      if (mode === "cosign") {
+        await verifyWithCosign(ctx.runner, path, key(ctx.config), opts.signature, ctx.signal);
+      }
+      const r = await inspectBundle(path, {
+        prefix: ctx.config.registry.prefix,
+        progress: progressMode(ctx.output),
+        decompressor: opts.gunzip,
+        signal: ctx.signal,
+        verify: {
+          key: key(ctx.config),
+          signature: opts.signature,
+          checkSignature: mode === "native",
+        },
+      });
+      printData(ctx.output, r, () => reportText(r));
+    });
+}
