@@ -5,6 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { BINARY_PERMISSIONS } from "../src/permissions.ts";
+import { MAIN_TS } from "./helpers/cli.ts";
 import { FakeHost, FAKES_DIR, serveK0sRelease } from "./helpers/fake_host.ts";
 
 const VERSION = "v1.32.8+k0s.0";
@@ -125,4 +127,35 @@ Deno.test("install: a failed restart after a k0s config change is retried by the
   await host.clearCalls();
   assert.equal((await host.run(["-c", config, ...args])).code, 0);
   assert.deepStrictEqual(await host.mutatingCalls(), []);
+});
+
+Deno.test("install: Ctrl-C during a hanging helm kills it and exits 130", async () => {
+  await using host = await FakeHost.create();
+  await using release = await serveK0sRelease(VERSION, ARCH, FAKE_K0S);
+  await host.inject("helm-upgrade", "hang");
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--quiet",
+      ...BINARY_PERMISSIONS,
+      MAIN_TS,
+      ...ARGS,
+      "--k0s-download-url",
+      release.url,
+    ],
+    env: { ...host.env(), NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const deadline = Date.now() + 30_000;
+  while (!(await host.calls()).some((c) => c.startsWith("helm upgrade"))) {
+    assert.ok(Date.now() < deadline, "helm upgrade never started");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  child.kill("SIGINT");
+  const started = Date.now();
+  const out = await child.output();
+  assert.equal(out.code, 130);
+  assert.ok(Date.now() - started < 10_000);
+  includes(new TextDecoder().decode(out.stderr), "Interrupted");
 });

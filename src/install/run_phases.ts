@@ -57,7 +57,9 @@ export async function runPhases(
       await phase.run(ctx);
       results.push({ id: phase.id, title: phase.title, status: "done" });
     } catch (err) {
-      if (cancelled(err) || ctx.signal.aborted) throw err;
+      if (cancelled(err)) throw err;
+      // A tool killed because the user pressed Ctrl-C fails too: report the interruption.
+      if (ctx.signal.aborted) throw new CancelledError(`Interrupted during "${phase.id}"`);
       if (err instanceof ToolError && err.stderrTail.trim()) {
         log.error(`${err.argv[0]} said:\n${err.stderrTail.trimEnd()}`);
       }

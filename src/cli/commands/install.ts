@@ -14,7 +14,6 @@ const OVERRIDES = {
   registryAddress: { path: ["airgap", "registry", "address"], flag: "--registry-address" },
   registryPrefix: { path: ["airgap", "registry", "prefix"], flag: "--registry-prefix" },
   registryCa: { path: ["airgap", "registry", "caFile"], flag: "--registry-ca" },
-  airgapBundlePath: { path: ["airgap", "bundlePath"], flag: "--airgap-bundle-path" },
 };
 
 /** Registers `install`. */
@@ -31,7 +30,6 @@ export function registerInstall(program: Command): void {
     .option("--registry-address <host:port>", "air-gap registry (config airgap.registry.address)")
     .option("--registry-prefix <prefix>", "repository prefix in the registry")
     .option("--registry-ca <file>", "CA of a TLS registry (default: plain HTTP)")
-    .option("--airgap-bundle-path <path>", "the air-gap bundle the registry was loaded from")
     .option("--replace-k0s", "replace an installed k0s of another version")
     .option(
       "--ignore-preflight-errors <names>",
