@@ -70,19 +70,6 @@ export class HostMutator {
     return outcome;
   }
 
-  /** Installs a file from a stream (binaries); `what` describes the source for the plan. */
-  async installFile(
-    path: string,
-    source: () => Promise<ReadableStream<Uint8Array>>,
-    what: string,
-    mode = 0o755,
-  ): Promise<void> {
-    this.#note(`install ${what} as ${path} (mode ${mode.toString(8).padStart(4, "0")})`);
-    if (!this.dryRun) {
-      await writeFileAtomic(this.mapPath(path), await source(), { mode, mkdirMode: 0o755 });
-    }
-  }
-
   /** Removes host path `path` (recursively for directories); absent paths are not an error. */
   async remove(path: string): Promise<boolean> {
     try {
