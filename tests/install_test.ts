@@ -308,3 +308,22 @@ Deno.test("install --airgap --registry-ca: TLS registry trusted by containerd, h
     await Deno.readTextFile(ca),
   );
 });
+
+Deno.test("install online --registry-mirror: containerd pulls through the registry, upstream as fallback", async () => {
+  await using host = await FakeHost.create();
+  await using release = await serveK0sRelease(VERSION, ARCH, FAKE_K0S);
+  const result = await online(host, release.url, [
+    "--registry-mirror",
+    "--registry-address",
+    "10.0.0.5:5000",
+  ]);
+  assert.equal(result.code, 0, result.stderr);
+  const quay = await Deno.readTextFile(
+    join(host.root, "etc/k0s/containerd.d/certs.d/quay.io/hosts.toml"),
+  );
+  includes(quay, 'server = "https://quay.io"');
+  includes(quay, "http://10.0.0.5:5000/v2/k0rdent-enterprise");
+  const k0sYaml = await Deno.readTextFile(join(host.root, "etc/k0s/k0s.yaml"));
+  assert.ok(!k0sYaml.includes("repository:"), "online k0s images keep their registries");
+  includes((await host.mutatingCalls()).join("\n"), "oci://ghcr.io/k0rdent/kcm/charts/kcm");
+});

@@ -11,6 +11,7 @@ import { k0sArch, parseIgnoreList } from "./preflight.ts";
 /** Flags of `install`, as commander parses them. */
 export interface InstallFlags {
   airgap?: boolean;
+  registryMirror?: boolean;
   k0sBinary?: string;
   helmBinary?: string;
   replaceK0s?: boolean;
@@ -48,8 +49,10 @@ export function installOptions(flags: InstallFlags, airgapFlavor: boolean): Inst
   const timeout = flags.timeout === undefined
     ? undefined
     : parseDuration("--timeout", flags.timeout);
+  const airgap = airgapFlavor || flags.airgap === true;
   return {
-    airgap: airgapFlavor || flags.airgap === true,
+    airgap,
+    mirror: airgap || flags.registryMirror === true,
     k0sBinary: flags.k0sBinary,
     helmBinary: flags.helmBinary,
     replaceK0s: flags.replaceK0s === true,

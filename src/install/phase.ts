@@ -17,6 +17,11 @@ import type { InstallState } from "./state.ts";
 export interface InstallOptions {
   /** Air-gap mode: images and charts from the local registry. */
   airgap: boolean;
+  /**
+   * Online with the local registry as a containerd mirror in front of the upstream
+   * registries (which stay the fallback); implied by `airgap`, where there is no fallback.
+   */
+  mirror: boolean;
   /** A k0s binary to install instead of downloading or extracting one. */
   k0sBinary?: string;
   /** A helm binary to use instead of the one on PATH. */

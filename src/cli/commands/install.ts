@@ -23,6 +23,10 @@ export function registerInstall(program: Command): void {
       "Install k0s and k0rdent on this host (idempotent: rerun to resume or apply changes)",
     )
     .option("--airgap", "install from the local registry (implied by the air-gap build)")
+    .option(
+      "--registry-mirror",
+      "online: pull through the --registry-address registry, upstream as fallback",
+    )
     .option("--k0s-binary <path>", "install this k0s binary instead of downloading/extracting one")
     .option("--helm-binary <path>", "use this helm instead of the one on PATH")
     .option("--k0s-version <version>", "k0s version to download, e.g. v1.32.8+k0s.0")

@@ -1,7 +1,8 @@
 /**
- * Phase (air-gap): write the containerd registry drop-ins from the generator
- * (`k0s/containerd_mirrors.ts`) so k0s's containerd pulls from the local
- * registry; k0s watches `containerd.d/` and reloads them.
+ * Phase (air gap, or online with `--registry-mirror`): write the containerd
+ * registry drop-ins from the generator (`k0s/containerd_mirrors.ts`) so k0s's
+ * containerd pulls from the local registry (online: upstream stays the
+ * fallback); k0s watches `containerd.d/` and reloads them.
  */
 import { join } from "node:path";
 import { UserError } from "../../errors.ts";
@@ -25,7 +26,10 @@ async function mirrorFiles(ctx: InstallContext): Promise<GeneratedFile[]> {
       throw new UserError(`Cannot read registry CA "${caFile}": ${(err as Error).message}`);
     }
   }
-  const options = containerdMirrorOptions(ctx.config, { caPem, upstreamFallback: false });
+  const options = containerdMirrorOptions(ctx.config, {
+    caPem,
+    upstreamFallback: !ctx.options.airgap,
+  });
   const k0sVersion = await ctx.k0s.version().catch(() => null);
   return containerdMirrorFiles({ ...options, k0sVersion: k0sVersion ?? options.k0sVersion });
 }
@@ -34,12 +38,12 @@ function hostFile(file: GeneratedFile): string {
   return join(HOST.containerdDropIns, file.path);
 }
 
-/** The containerd mirrors phase (air-gap only). */
+/** The containerd mirrors phase (air gap, or online with `--registry-mirror`). */
 export const containerdMirrorsPhase: Phase = {
   id: "containerd-mirrors",
   title: "Point containerd at the local registry",
   async shouldRun(ctx) {
-    if (!ctx.options.airgap) return false;
+    if (!ctx.options.mirror) return false;
     for (const file of await mirrorFiles(ctx)) {
       if (!await fileMatches(hostFile(file), file.content)) return true;
     }
