@@ -26,6 +26,7 @@ import {
   bundleFiles,
   type BundleInfo,
   type ReadOptions,
+  type StreamProbe,
   tarReason,
 } from "./source.ts";
 import { skipBody, UnsafeEntryError } from "./tar_walk.ts";
@@ -58,7 +59,8 @@ export async function scanBundle(
   options: ScanOptions = {},
 ): Promise<ScanResult> {
   const result: ScanResult = { archives: [], skipped: [], paths: [] };
-  for await (const file of bundleFiles(info, options)) {
+  const probe: StreamProbe = {};
+  for await (const file of bundleFiles(info, options, probe)) {
     options.signal?.throwIfAborted();
     result.paths.push(file.path);
     const kind = fileKind(file.path);
@@ -75,6 +77,8 @@ export async function scanBundle(
       contents = await readOciArchive(file.body, sink);
     } catch (err) {
       if (err instanceof UserError) throw err;
+      const gzip = await probe.failure?.();
+      if (gzip) throw bundleError(info.path, gzip, err);
       const detail = err instanceof ArchiveError || err instanceof UnsafeEntryError
         ? err.message
         : tarReason(err);

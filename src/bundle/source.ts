@@ -112,10 +112,7 @@ function gunzip(input: ReadableStream<Uint8Array>, options: ReadOptions): Gunzip
     );
     return {
       stream: catchInto(stream, (err) => failure = err),
-      check: () => {
-        if (failure) throw new Error(gzipReason(failure));
-        return Promise.resolve();
-      },
+      check: () => failure ? Promise.reject(new Error(gzipReason(failure))) : Promise.resolve(),
       close() {},
     };
   }
@@ -159,13 +156,22 @@ function gzipReason(err: unknown): string {
   return `gzip decompression failed: ${text.trim().split("\n").pop()}`;
 }
 
+/** Lets a consumer ask, after a read error inside a file, whether decompression failed. */
+export interface StreamProbe {
+  /** The decompressor's failure as a one-line reason, if it failed. */
+  failure?: () => Promise<string | undefined>;
+}
+
 /**
  * Yields the bundle's files (paths relative to the bundle, not yet stripped of a lone
- * top-level folder). Errors are `UserError`s naming the bundle.
+ * top-level folder). Errors are `UserError`s naming the bundle. A consumer whose read of a
+ * file body fails should consult `probe.failure()`: a truncated gzip shows up first as a
+ * truncated inner archive.
  */
 export async function* bundleFiles(
   info: BundleInfo,
   options: ReadOptions = {},
+  probe: StreamProbe = {},
 ): AsyncGenerator<TarFile> {
   if (info.kind === "dir") {
     for await (const f of walkDir(info.path)) {
@@ -182,6 +188,7 @@ export async function* bundleFiles(
   }
   const raw = tap(file.readable, options);
   const gz = info.kind === "tar.gz" ? gunzip(raw, options) : undefined;
+  if (gz) probe.failure = () => gz.check().then(() => undefined, (err) => err.message);
   try {
     yield* tarFiles(gz ? gz.stream : raw, { strict: true });
     await gz?.check();
