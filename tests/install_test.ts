@@ -327,3 +327,54 @@ Deno.test("install online --registry-mirror: containerd pulls through the regist
   assert.ok(!k0sYaml.includes("repository:"), "online k0s images keep their registries");
   includes((await host.mutatingCalls()).join("\n"), "oci://ghcr.io/k0rdent/kcm/charts/kcm");
 });
+
+Deno.test("air-gap build: install implies --airgap and extracts the embedded k0s (checked)", async () => {
+  await using host = await FakeHost.create();
+  await using registry = serveRegistryStub(["1.2.0"]);
+  const assets = join(host.dir, "assets");
+  await Deno.mkdir(assets);
+  const gz = new Uint8Array(
+    await new Response(
+      new Blob([FAKE_K0S]).stream().pipeThrough(new CompressionStream("gzip")),
+    ).arrayBuffer(),
+  );
+  await Deno.writeFile(join(assets, "k0s.gz"), gz);
+  const hex = async (b: Uint8Array) =>
+    Array.from(
+      new Uint8Array(await crypto.subtle.digest("SHA-256", b as BufferSource)),
+      (x) => x.toString(16).padStart(2, "0"),
+    ).join("");
+  const info = {
+    flavor: "airgap",
+    version: "0.0.0-test",
+    k0sVersion: VERSION,
+    assets: [{
+      name: "k0s",
+      file: "k0s.gz",
+      version: VERSION,
+      size: FAKE_K0S.length,
+      sha256: await hex(FAKE_K0S),
+      compressedSize: gz.length,
+      compressedSha256: await hex(gz),
+    }],
+  };
+  await Deno.writeTextFile(join(assets, "build-info.json"), JSON.stringify(info));
+  const args = [...BASE, "--registry-address", registry.address];
+  const env = { K0RDENTD_ASSETS_DIR: assets };
+
+  const result = await host.run(args, env);
+  assert.equal(result.code, 0, result.stderr);
+  includes(result.stdout, "(air-gapped)");
+  assert.deepStrictEqual(await Deno.readFile(join(host.root, "usr/local/bin/k0s")), FAKE_K0S);
+  assert.ok((await host.files()).has("etc/k0s/containerd.d/cri-registry.toml"));
+
+  // A corrupt embedded asset is refused and installs nothing.
+  await using other = await FakeHost.create();
+  info.assets[0].sha256 = "0".repeat(64);
+  await Deno.writeTextFile(join(assets, "build-info.json"), JSON.stringify(info));
+  const corrupt = await other.run(args, env);
+  assert.equal(corrupt.code, 1);
+  includes(corrupt.stderr, 'Phase "k0s-binary"');
+  includes(corrupt.stderr, "SHA-256 mismatch");
+  assert.deepStrictEqual([...(await other.files()).keys()], []);
+});

@@ -9,6 +9,7 @@ import { dirname, join } from "node:path";
 import { extractAsset, findAsset } from "../../assets/extract.ts";
 import { readBuildInfo } from "../../assets/build_info.ts";
 import { UserError } from "../../errors.ts";
+import { Progress, progressMode } from "../../log/progress.ts";
 import { HOST, hostPath } from "../../host/paths.ts";
 import { runChecked } from "../../process/runner.ts";
 import { downloadK0s } from "../../k0s/download.ts";
@@ -49,7 +50,18 @@ async function k0sSource(ctx: InstallContext): Promise<K0sSource> {
       version: asset.version,
       describe: `embedded k0s ${asset.version}`,
       write: async (target) => {
-        await extractAsset("k0s", target, { info, signal: ctx.signal });
+        const progress = new Progress({
+          label: `Extracting k0s ${asset.version}`,
+          total: asset.size,
+          unit: "bytes",
+          mode: progressMode(ctx.output),
+        });
+        await extractAsset("k0s", target, {
+          info,
+          signal: ctx.signal,
+          onProgress: (written) => progress.set(written),
+        });
+        progress.done(`Extracted k0s ${asset.version}`);
       },
     };
   }
