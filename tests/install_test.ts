@@ -378,3 +378,40 @@ Deno.test("air-gap build: install implies --airgap and extracts the embedded k0s
   includes(corrupt.stderr, "SHA-256 mismatch");
   assert.deepStrictEqual([...(await other.files()).keys()], []);
 });
+
+Deno.test("preflight ports: a busy port fails unless our own k0s holds it", async () => {
+  await using host = await FakeHost.create();
+  await using release = await serveK0sRelease(VERSION, ARCH, FAKE_K0S);
+  using listener = Deno.listen({ hostname: "0.0.0.0", port: 0 });
+  const port = listener.addr.port;
+  const config = join(host.dir, "k0rdentd.yaml");
+  await Deno.writeTextFile(config, `k0s:\n  api:\n    port: ${port}\n`);
+  const args = [
+    "-c",
+    config,
+    "install",
+    "--ignore-preflight-errors=root",
+    "--poll-interval",
+    "20ms",
+  ];
+  const busy = await host.run([...args, "--k0s-download-url", release.url]);
+  assert.equal(busy.code, 1);
+  assert.match(
+    busy.stderr,
+    new RegExp(`Preflight ports: port\\(s\\) .*\\b${port}\\b.* already in use`),
+  );
+  includes(busy.stderr, 'Phase "preflight"');
+  assert.deepStrictEqual([...(await host.files()).keys()], []);
+
+  const ignored = await host.run([
+    ...args,
+    "--k0s-download-url",
+    release.url,
+    "--ignore-preflight-errors=root,ports",
+  ]);
+  assert.equal(ignored.code, 0, ignored.stderr);
+  includes(ignored.stderr, "Preflight ports (ignored)");
+  // Now the fake k0s runs: a busy port is taken to be its own.
+  const rerun = await host.run([...args, "--k0s-download-url", release.url]);
+  assert.equal(rerun.code, 0, rerun.stderr);
+});
