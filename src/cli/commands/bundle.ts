@@ -15,7 +15,6 @@ const FLAGS = {
   prefix: { path: ["registry", "prefix"], flag: "--prefix" },
   verify: { path: ["registry", "verifySignature"], flag: "--verify" },
   cosignKey: { path: ["registry", "cosignKey"], flag: "--cosign-key" },
-  cosignKeyAlias: { path: ["registry", "cosignKey"], flag: "--cosignKey" },
 };
 
 function parseBool(value: string | undefined): boolean {

@@ -1,0 +1,161 @@
+/**
+ * Bundle signatures: keys and signatures are made here with openssl (cosign's key-based blob
+ * signature is a base64 DER ECDSA P-256 signature over SHA-256 of the file). Native
+ * verification runs inside the load's one pass; `--verifier cosign` runs a FAKE `cosign`
+ * (a shell script put first on PATH that checks the same signature with openssl, since
+ * cosign is not installed here). Both verifiers must agree on valid, tampered and wrong-key.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { makeBundle } from "./fixtures/make_bundle.ts";
+import { runCli } from "./helpers/cli.ts";
+import { openDiskStorage } from "../src/registry/storage/storage.ts";
+
+const FAKE_COSIGN = `#!/bin/sh
+# Fake cosign for tests: verify-blob --key K --signature S --private-infrastructure=true B
+[ "$1" = verify-blob ] || { echo "fake cosign: unexpected $*" >&2; exit 2; }
+shift
+while [ $# -gt 1 ]; do
+  case "$1" in
+    --key) key=$2; shift 2 ;;
+    --signature) sig=$2; shift 2 ;;
+    --private-infrastructure=true) offline=1; shift ;;
+    *) echo "fake cosign: unexpected $1" >&2; exit 2 ;;
+  esac
+done
+[ "$offline" = 1 ] || { echo "fake cosign: not offline" >&2; exit 2; }
+base64 -d "$sig" > "$sig.der" || exit 1
+if openssl dgst -sha256 -verify "$key" -signature "$sig.der" "$1" >/dev/null 2>&1; then
+  echo "Verified OK" >&2; rm -f "$sig.der"; exit 0
+fi
+rm -f "$sig.der"; echo "Error: invalid signature when validating ASN.1 encoded signature" >&2; exit 1
+`;
+
+async function sh(cmd: string, cwd: string) {
+  const out = await new Deno.Command("sh", { args: ["-c", cmd], cwd }).output();
+  if (out.code !== 0) throw new Error(`${cmd}: ${new TextDecoder().decode(out.stderr)}`);
+}
+
+async function setup() {
+  const dir = await Deno.makeTempDir({ prefix: "bundle-sig-" });
+  await sh(
+    [
+      "openssl ecparam -name prime256v1 -genkey -noout -out key.pem",
+      "openssl ec -in key.pem -pubout -out cosign.pub 2>/dev/null",
+      "openssl ecparam -name prime256v1 -genkey -noout -out other.pem",
+      "openssl ec -in other.pem -pubout -out other.pub 2>/dev/null",
+    ].join(" && "),
+    dir,
+  );
+  await makeBundle(join(dir, "good.tar.gz"), { images: 2, seed: 1 });
+  await makeBundle(join(dir, "tampered.tar.gz"), { images: 2, seed: 2 });
+  // Both carry the signature of good.tar.gz: for "tampered" the content no longer matches.
+  await sh("openssl dgst -sha256 -sign key.pem good.tar.gz | base64 -w0 > good.tar.gz.sig", dir);
+  await Deno.copyFile(join(dir, "good.tar.gz.sig"), join(dir, "tampered.tar.gz.sig"));
+  await Deno.mkdir(join(dir, "bin"));
+  await Deno.writeTextFile(join(dir, "bin", "cosign"), FAKE_COSIGN, { mode: 0o755 });
+  return dir;
+}
+
+const PATH = Deno.env.get("PATH") ?? "/usr/bin:/bin";
+
+async function load(dir: string, bundle: string, key: string, extra: string[] = []) {
+  const storage = join(dir, `storage-${crypto.randomUUID().slice(0, 6)}`);
+  const res = await runCli(
+    [
+      "bundle",
+      "load",
+      join(dir, bundle),
+      "--storage",
+      storage,
+      "--cosign-key",
+      join(dir, key),
+      ...extra,
+    ],
+    { env: { PATH: `${join(dir, "bin")}:${PATH}` } },
+  );
+  const blobs: string[] = [];
+  for await (const b of openDiskStorage(storage).listBlobs()) blobs.push(b.digest);
+  const repos = await openDiskStorage(storage).listRepositories();
+  return { ...res, blobs, repos };
+}
+
+Deno.test("bundle signature: native and cosign verifiers agree on valid, tampered and wrong key", async () => {
+  const dir = await setup();
+  try {
+    for (const verifier of ["native", "cosign"]) {
+      const flags = ["--verifier", verifier];
+      const ok = await load(dir, "good.tar.gz", "cosign.pub", flags);
+      assert.equal(ok.code, 0, `${verifier}: ${ok.stderr}`);
+      assert.ok(ok.repos.length > 0);
+
+      for (
+        const [bundle, key] of [["tampered.tar.gz", "cosign.pub"], ["good.tar.gz", "other.pub"]]
+      ) {
+        const bad = await load(dir, bundle, key, flags);
+        assert.equal(bad.code, 1, `${verifier} ${bundle} ${key}: ${bad.stderr}`);
+        assert.match(bad.stderr, /Signature check of bundle ".*" failed/);
+        assert.deepEqual(bad.repos, [], "no tag after a failed check");
+        assert.deepEqual(bad.blobs, [], "everything this load added is removed");
+      }
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("bundle signature: missing key or .sig say what to copy where; --verify=false warns", async () => {
+  const dir = await setup();
+  try {
+    const noKey = await runCli([
+      "bundle",
+      "load",
+      join(dir, "good.tar.gz"),
+      "--storage",
+      join(dir, "s"),
+    ]);
+    assert.equal(noKey.code, 1);
+    assert.match(noKey.stderr, /no public key; copy the vendor's cosign\.pub .*--cosign-key/);
+    assert.match(noKey.stderr, /--verify=false/);
+
+    await Deno.remove(join(dir, "good.tar.gz.sig"));
+    const noSig = await load(dir, "good.tar.gz", "cosign.pub");
+    assert.equal(noSig.code, 1);
+    assert.match(noSig.stderr, /signature ".*good\.tar\.gz\.sig" not found; copy the/);
+
+    const off = await load(dir, "good.tar.gz", "cosign.pub", ["--verify=false"]);
+    assert.equal(off.code, 0, off.stderr);
+    assert.match(off.stderr, /WITHOUT checking its signature/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("bundle verify: checks the signature (env key, --cosignKey alias) and every blob", async () => {
+  const dir = await setup();
+  try {
+    const viaEnv = await runCli(
+      ["bundle", "verify", join(dir, "good.tar.gz"), "--output", "json"],
+      {
+        env: { K0RDENT_COSIGN_KEY: join(dir, "cosign.pub") },
+      },
+    );
+    assert.equal(viaEnv.code, 0, viaEnv.stderr);
+    const report = JSON.parse(viaEnv.stdout);
+    assert.equal(report.signature, "verified");
+    assert.equal(report.k0rdentVersion, "1.2.3");
+    assert.ok(report.blobsVerified > 0);
+
+    const alias = await runCli([
+      "bundle",
+      "verify",
+      join(dir, "tampered.tar.gz"),
+      "--cosignKey",
+      join(dir, "cosign.pub"),
+    ]);
+    assert.equal(alias.code, 1);
+    assert.match(alias.stderr, /Signature check of bundle ".*tampered\.tar\.gz" failed/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
