@@ -97,6 +97,11 @@ Deno.test("uninstall: stops and resets k0s, removes our files, keeps the user's 
   const again = await host.run(["uninstall", "--force"]);
   assert.equal(again.code, 0, again.stderr);
   assert.deepStrictEqual(await host.mutatingCalls(), []);
+
+  // And the host takes a fresh install again.
+  const reinstall = await host.run(INSTALL);
+  assert.equal(reinstall.code, 0, reinstall.stderr);
+  includes((await host.mutatingCalls()).join("\n"), "k0s install controller");
 });
 
 Deno.test("uninstall --purge asks again, then deletes the registry storage", async () => {
