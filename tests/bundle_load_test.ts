@@ -12,7 +12,7 @@ import { ProcessRunner } from "../src/process/runner.ts";
 import { openDiskStorage } from "../src/registry/storage/storage.ts";
 import { BINARY_PERMISSIONS } from "../src/permissions.ts";
 import { makeBundle } from "./fixtures/make_bundle.ts";
-import { MAIN_TS } from "./helpers/cli.ts";
+import { MAIN_TS, runCli } from "./helpers/cli.ts";
 import { cleanEnv, skopeo, startDaemon } from "./registry_helpers.ts";
 
 const runner = new ProcessRunner();
@@ -163,3 +163,28 @@ async function tempDir() {
     },
   };
 }
+
+Deno.test("bundle load --importer skopeo (seed method) tags the same digests as the native load", async () => {
+  await using tmp = await tempDir();
+  const bundle = join(tmp.path, "b.tar.gz");
+  const contents = await makeBundle(bundle, { images: 3 });
+  const storage = join(tmp.path, "s");
+  const res = await runCli([
+    "bundle",
+    "load",
+    bundle,
+    "--storage",
+    storage,
+    "--importer",
+    "skopeo",
+    "--verify=false",
+    "--output",
+    "json",
+  ]);
+  assert.equal(res.code, 0, res.stderr);
+  assert.equal(JSON.parse(res.stdout).refs.length, contents.refs.size);
+  const expected = Object.fromEntries(
+    [...contents.refs].map(([ref, digest]) => [`k0rdent-enterprise/${ref}`, digest]),
+  );
+  assert.deepEqual(await tagsOf(storage), expected);
+});

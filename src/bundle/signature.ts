@@ -105,3 +105,17 @@ export function cosignVerifyArgv(bundle: string, files: SignatureFiles): string[
     bundle,
   ];
 }
+
+/** Checks the signature of a bundle file in a pass of its own (for the skopeo importer). */
+export async function verifyFileSignature(bundle: string, files: Partial<SignatureFiles>) {
+  const { key, signature } = await readSignatureFiles(bundle, files);
+  const check = new SignatureCheck(key, signature);
+  const file = await Deno.open(bundle);
+  for await (const chunk of file.readable) check.update(chunk);
+  if (!check.verify()) {
+    throw new UserError(
+      `Signature check of bundle "${bundle}" failed: the signature does not match the bundle ` +
+        `and key "${files.key}"`,
+    );
+  }
+}

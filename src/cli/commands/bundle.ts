@@ -2,7 +2,10 @@
 import { type Command, Option } from "commander";
 import { type BundleReport, inspectBundle } from "../../bundle/inspect.ts";
 import { loadBundle, type VerifyMode, verifyWithCosign } from "../../bundle/load.ts";
+import { verifyFileSignature } from "../../bundle/signature.ts";
+import { skopeoImport } from "../../bundle/skopeo_import.ts";
 import type { Decompressor } from "../../bundle/source.ts";
+import type { Runner } from "../../process/runner.ts";
 import type { Config } from "../../config/schema.ts";
 import { UsageError } from "../../errors.ts";
 import { log } from "../../log/logger.ts";
@@ -25,6 +28,7 @@ function parseBool(value: string | undefined): boolean {
 }
 
 interface BundleFlags {
+  importer?: "native" | "skopeo";
   verifier?: "native" | "cosign";
   signature?: string;
   gunzip?: Decompressor;
@@ -81,6 +85,20 @@ function reportText(r: BundleReport): string {
   ].join("\n");
 }
 
+/** A signature check as a pass of its own (cosign, or native for the skopeo importer). */
+async function checkSignature(
+  runner: Runner,
+  path: string,
+  mode: VerifyMode,
+  cosignKey: string | undefined,
+  signature: string | undefined,
+  signal: AbortSignal,
+): Promise<void> {
+  if (mode === "off") log.warn(`Not checking the signature of "${path}" (--verify=false)`);
+  else if (mode === "cosign") await verifyWithCosign(runner, path, cosignKey, signature, signal);
+  else await verifyFileSignature(path, { key: cosignKey, signature });
+}
+
 /** Registers `bundle` and its subcommands. */
 export function registerBundle(program: Command): void {
   const bundle = program.command("bundle")
@@ -98,7 +116,11 @@ Examples:
     bundle.command("load")
       .argument("<bundle>", ".tar.gz, .tar or extracted directory")
       .description("Load the bundle into the registry storage (resumable, safe while serving)")
-      .option("--storage <dir>", "registry storage (default /var/lib/k0rdentd/registry)"),
+      .option("--storage <dir>", "registry storage (default /var/lib/k0rdentd/registry)")
+      .addOption(
+        new Option("--importer <how>", "native (one pass) or skopeo (extract + skopeo copy, slow)")
+          .choices(["native", "skopeo"]).default("native"),
+      ),
     true,
   )
     .addHelpText(
@@ -119,6 +141,22 @@ a rerun of a complete bundle only checks its tags.`,
         log.info(
           `Dry run: would load "${path}" into "${ctx.config.registry.storage}" ` +
             `(signature check: ${mode})`,
+        );
+        return;
+      }
+      if (opts.importer === "skopeo") {
+        await checkSignature(ctx.runner, path, mode, key(ctx.config), opts.signature, ctx.signal);
+        const refs = await skopeoImport({
+          bundle: path,
+          storage: ctx.config.registry.storage,
+          prefix: ctx.config.registry.prefix,
+          runner: ctx.runner,
+          signal: ctx.signal,
+        });
+        printData(
+          ctx.output,
+          { bundle: path, importer: "skopeo", refs },
+          () => `Imported "${path}" with skopeo: ${refs.length} references`,
         );
         return;
       }
@@ -185,7 +223,7 @@ a rerun of a complete bundle only checks its tags.`,
       const mode = verifyMode(ctx.config, opts);
       if (mode === "off") log.warn(`Not checking the signature of "${path}" (--verify=false)`);
       if (mode === "cosign") {
-        await verifyWithCosign(ctx.runner, path, key(ctx.config), opts.signature, ctx.signal);
+        await checkSignature(ctx.runner, path, mode, key(ctx.config), opts.signature, ctx.signal);
       }
       const r = await inspectBundle(path, {
         prefix: ctx.config.registry.prefix,

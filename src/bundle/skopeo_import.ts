@@ -1,0 +1,137 @@
+/**
+ * `bundle load --importer skopeo`: the seed design's method, kept as an alternative and as
+ * the benchmark baseline. The bundle is extracted to a temp dir, a registry is served on
+ * 127.0.0.1 over the storage directory, and `skopeo copy oci-archive:F docker://HOST/REPO:TAG`
+ * runs for every archive, 5 at a time. Names follow the same rules as the native load.
+ */
+import { join } from "node:path";
+import { UserError } from "../errors.ts";
+import { log } from "../log/logger.ts";
+import { runChecked, type Runner } from "../process/runner.ts";
+import { serveRegistry } from "../registry/server.ts";
+import { openDiskStorage } from "../registry/storage/storage.ts";
+import type { LoadedRef } from "./load_state.ts";
+import { archiveReference, fileKind, loneTopFolder, NamingError } from "./naming.ts";
+import { bundleError, statBundle } from "./source.ts";
+
+/** Options of {@link skopeoImport}. */
+export interface SkopeoImportOptions {
+  bundle: string;
+  storage: string;
+  prefix: string;
+  runner: Runner;
+  signal?: AbortSignal;
+  /** Parallel skopeo copies (5 in the seed design). */
+  parallel?: number;
+  /** Where to extract (default: the system temp dir). */
+  tempDir?: string;
+}
+
+async function listFiles(root: string, dir = root): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of Deno.readDir(dir)) {
+    const full = join(dir, e.name);
+    if (e.isDirectory) out.push(...await listFiles(root, full));
+    else if (e.isFile) out.push(full.slice(root.length + 1));
+  }
+  return out.sort();
+}
+
+/** The `org.opencontainers.image.ref.name` annotation in an archive's index.json, if any. */
+async function refName(options: SkopeoImportOptions, file: string): Promise<string | undefined> {
+  const res = await options.runner.run(["tar", "--force-local", "-xOf", file, "index.json"], {
+    signal: options.signal,
+  });
+  try {
+    return JSON.parse(res.stdout).manifests?.[0]?.annotations?.[
+      "org.opencontainers.image.ref.name"
+    ];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Imports the bundle with skopeo; returns the references it pushed. */
+export async function skopeoImport(options: SkopeoImportOptions): Promise<LoadedRef[]> {
+  const info = await statBundle(options.bundle);
+  const temp = await Deno.makeTempDir({ dir: options.tempDir, prefix: "k0rdentd-bundle-" });
+  const stop = new AbortController();
+  options.signal?.addEventListener("abort", () => stop.abort(), { once: true });
+  try {
+    let root = options.bundle;
+    if (info.kind !== "dir") {
+      log.info(`Extracting "${options.bundle}" to "${temp}"`);
+      await runChecked(options.runner, ["tar", "-xf", options.bundle, "-C", temp], {
+        signal: options.signal,
+      });
+      root = temp;
+    }
+    const all = await listFiles(root);
+    const top = loneTopFolder(all);
+    const archives = all.filter((p) => fileKind(p) === "archive");
+    const jobs = [];
+    for (const p of archives) {
+      const rel = top ? p.slice(top.length + 1) : p;
+      let file = join(root, p);
+      if (file.includes(":")) {
+        // skopeo reads "oci-archive:a:b.tar" as path "a" and reference "b.tar".
+        const plain = join(temp, `.archive-${jobs.length}.tar`);
+        await Deno.symlink(file, plain);
+        file = plain;
+      }
+      try {
+        jobs.push({ file, ...archiveReference(rel, options.prefix, await refName(options, file)) });
+      } catch (err) {
+        if (!(err instanceof NamingError)) throw err;
+        throw bundleError(options.bundle, `archive "${p}": ${err.message}`);
+      }
+    }
+    let serving: Promise<void> | undefined;
+    const port = await new Promise<number>((resolve, reject) => {
+      serving = serveRegistry(
+        {
+          host: "127.0.0.1",
+          port: 0,
+          storage: options.storage,
+          tls: { mode: "off", cert: "", key: "", sans: [] },
+          auth: { htpasswd: "", authPulls: false, readOnly: false },
+          dropPermissions: false,
+        },
+        { runner: options.runner, signal: stop.signal, onListen: (l) => resolve(l.port) },
+      );
+      serving.catch(reject);
+    });
+    const refs: LoadedRef[] = [];
+    let next = 0;
+    const worker = async () => {
+      while (next < jobs.length) {
+        const job = jobs[next++];
+        await runChecked(options.runner, [
+          "skopeo",
+          "copy",
+          "--all",
+          "--preserve-digests",
+          "--dest-tls-verify=false",
+          `oci-archive:${job.file}`,
+          `docker://127.0.0.1:${port}/${job.repository}:${job.tag}`,
+        ], { signal: options.signal });
+      }
+    };
+    await Promise.all(Array.from({ length: options.parallel ?? 5 }, worker));
+    stop.abort();
+    await serving;
+    const storage = openDiskStorage(options.storage);
+    for (const { repository, tag } of jobs) {
+      refs.push({ repository, tag, digest: (await storage.resolveTag(repository, tag)) ?? "" });
+    }
+    return refs;
+  } catch (err) {
+    if (err instanceof UserError) throw err;
+    throw new UserError(
+      `Cannot import bundle "${options.bundle}" with skopeo: ${(err as Error).message}`,
+    );
+  } finally {
+    stop.abort();
+    await Deno.remove(temp, { recursive: true }).catch(() => {});
+  }
+}
