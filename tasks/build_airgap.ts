@@ -11,10 +11,10 @@ import type { AssetCompression } from "../src/assets/build_info.ts";
 import { UsageError } from "../src/errors.ts";
 import { ProcessRunner, type Runner } from "../src/process/runner.ts";
 import { buildFlavor, PROJECT_ROOT, type ToolBinary } from "./build_flavor.ts";
-import { fetchHelm, fetchK0s } from "./fetch_tools.ts";
-import { DEFAULT_HELM_VERSION, DEFAULT_K0S_VERSION, type ToolSources } from "./pins.ts";
+import { fetchHelm, fetchK0s } from "../src/tools/fetch_tools.ts";
+import { DEFAULT_HELM_VERSION, DEFAULT_K0S_VERSION, type ToolSources } from "../src/tools/pins.ts";
 import { runTask, targetOption, taskProgram } from "./run_task.ts";
-import { parseTarget } from "./targets.ts";
+import { parseTarget } from "../src/tools/targets.ts";
 
 /** What the task uses from its surroundings; tests pass a fake runner and a temp root. */
 export interface AirgapDeps {

@@ -9,7 +9,7 @@ import { ToolError, UserError } from "../src/errors.ts";
 import { log } from "../src/log/logger.ts";
 import { BINARY_PERMISSIONS } from "../src/permissions.ts";
 import { runChecked, type Runner } from "../src/process/runner.ts";
-import { describeTarget, executableTarget, type Target } from "./targets.ts";
+import { describeTarget, executableTarget, type Target } from "../src/tools/targets.ts";
 
 /** What to compile. Paths are relative to `root`, where `deno compile` runs. */
 export interface CompileOptions {

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { ProcessRunner } from "../src/process/runner.ts";
 import { airgapProgram } from "../tasks/build_airgap.ts";
 import { PROJECT_ROOT } from "../tasks/build_flavor.ts";
-import { hostTarget } from "../tasks/targets.ts";
+import { hostTarget } from "../src/tools/targets.ts";
 
 const DENORT_BIN = Deno.env.get("DENORT_BIN");
 const SKIP_REASON = "SKIPPED: DENORT_BIN is not set, and deno compile cannot download denort here";

@@ -2,13 +2,13 @@
  * Finds the helm to use: `--helm-binary`, else `helm` on PATH, else the
  * embedded one (air-gap build), else (online) a checksum-verified download of
  * the helm release; the last two are put at `/var/lib/k0rdentd/bin/helm` once.
- * The download reuses the build's fetcher (`tasks/fetch_tools.ts`): the pinned
+ * The download reuses the build's fetcher (`src/tools/fetch_tools.ts`): the pinned
  * SHA-256 when the version is pinned, else the published `.sha256sum`.
  */
 import { dirname, join } from "node:path";
-import { HELM_TARBALL_SHA256, helmUrl, OFFICIAL_SOURCES } from "../../tasks/pins.ts";
-import { fetchHelm } from "../../tasks/fetch_tools.ts";
-import { hostTarget } from "../../tasks/targets.ts";
+import { HELM_TARBALL_SHA256, helmUrl, OFFICIAL_SOURCES } from "../tools/pins.ts";
+import { fetchHelm } from "../tools/fetch_tools.ts";
+import { hostTarget } from "../tools/targets.ts";
 import { extractAsset } from "../assets/extract.ts";
 import { readBuildInfo } from "../assets/build_info.ts";
 import { UserError } from "../errors.ts";

@@ -4,7 +4,7 @@
  */
 import ms from "ms";
 import { UsageError } from "../errors.ts";
-import { DEFAULT_HELM_VERSION, OFFICIAL_SOURCES } from "../../tasks/pins.ts";
+import { DEFAULT_HELM_VERSION, OFFICIAL_SOURCES } from "../tools/pins.ts";
 import type { InstallOptions } from "./phase.ts";
 import { k0sArch, parseIgnoreList } from "./preflight.ts";
 

@@ -3,7 +3,7 @@
  * streaming, with progress, and checks it against the release's
  * `sha256sums.txt` before anything uses it.
  */
-import { k0sUrl, OFFICIAL_SOURCES } from "../../tasks/pins.ts";
+import { k0sUrl, OFFICIAL_SOURCES } from "../tools/pins.ts";
 import { MeasureStream } from "../assets/measure_stream.ts";
 import { UserError } from "../errors.ts";
 import { writeFileAtomic } from "../fsx/atomic_write.ts";

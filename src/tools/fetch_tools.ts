@@ -5,12 +5,12 @@
  */
 import { basename, join } from "node:path";
 import { createTarDecoder } from "modern-tar";
-import { MeasureStream } from "../src/assets/measure_stream.ts";
-import { errorMessage, UserError } from "../src/errors.ts";
-import { writeFileAtomic } from "../src/fsx/atomic_write.ts";
-import { log } from "../src/log/logger.ts";
-import { Progress, progressMode } from "../src/log/progress.ts";
-import { sha256File } from "../src/worker_artifacts/checksums.ts";
+import { MeasureStream } from "../assets/measure_stream.ts";
+import { errorMessage, UserError } from "../errors.ts";
+import { writeFileAtomic } from "../fsx/atomic_write.ts";
+import { log } from "../log/logger.ts";
+import { Progress, progressMode } from "../log/progress.ts";
+import { sha256File } from "../worker_artifacts/checksums.ts";
 import {
   HELM_TARBALL_SHA256,
   helmUrl,
@@ -47,7 +47,7 @@ function expectedSum(
   if (sum === undefined) {
     throw new UserError(
       `No pinned SHA-256 for ${tool} ${options.version} (${options.target.arch}): ` +
-        `pass ${flag} with the published sum, add it to tasks/pins.ts, ` +
+        `pass ${flag} with the published sum, add it to src/tools/pins.ts, ` +
         `or build from local files with --k0s-binary and --helm-binary`,
     );
   }

@@ -1,5 +1,5 @@
 /** Release targets: the Rust-style triples `deno compile --target` takes, their arch names and ELF machine ids. */
-import { errorMessage, UsageError, UserError } from "../src/errors.ts";
+import { errorMessage, UsageError, UserError } from "../errors.ts";
 
 /** What a target means for the build. */
 export interface Target {
