@@ -79,6 +79,7 @@ export async function freeBytes(dir: string): Promise<number> {
       const s = await statfs(at);
       return s.bavail * s.bsize;
     } catch (err) {
+      if (err instanceof Deno.errors.NotCapable) throw err;
       const parent = dirname(at);
       if (parent === at) throw err;
       at = parent;
@@ -89,7 +90,15 @@ export async function freeBytes(dir: string): Promise<number> {
 /** Refuses to start when the storage cannot hold what the bundle may add. */
 async function preflight(storage: string, info: BundleInfo, alreadyStored: number) {
   const need = Math.max(0, info.size - alreadyStored);
-  const free = await freeBytes(storage);
+  let free: number;
+  try {
+    free = await freeBytes(storage);
+  } catch (err) {
+    // The registry's serve permission profile has no `sys` access for statfs.
+    if (!(err instanceof Deno.errors.NotCapable)) throw err;
+    log.warn(`Cannot check the free space of "${storage}" (no permission); loading anyway`);
+    return;
+  }
   if (free < need) {
     throw new UserError(
       `Not enough free space in "${storage}" to load bundle "${info.path}": it may add up to ` +

@@ -69,7 +69,7 @@ export async function skopeoImport(options: SkopeoImportOptions): Promise<Loaded
     const all = await listFiles(root);
     const top = loneTopFolder(all);
     const archives = all.filter((p) => fileKind(p) === "archive");
-    const jobs = [];
+    const jobs: { file: string; repository: string; tag: string }[] = [];
     for (const p of archives) {
       const rel = top ? p.slice(top.length + 1) : p;
       let file = join(root, p);

@@ -10,6 +10,8 @@ import { type ServeOptions, serveRegistry } from "../../registry/server.ts";
 import { openDiskStorage } from "../../registry/storage/storage.ts";
 import { systemdUnit } from "../../registry/systemd_unit.ts";
 import { verifyStorage } from "../../registry/verify.ts";
+import { startBackgroundLoad, statusText } from "../../bundle/background.ts";
+import { readLoadStatus } from "../../bundle/load_state.ts";
 import { commandContext, flagOverrides } from "../context.ts";
 
 const STORAGE_FLAG = { storage: { path: ["registry", "storage"], flag: "--storage" } };
@@ -25,6 +27,9 @@ const SERVE_FLAGS = {
   htpasswd: { path: ["registry", "auth", "htpasswd"], flag: "--htpasswd" },
   authPulls: { path: ["registry", "auth", "authPulls"], flag: "--auth-pulls" },
   readOnly: { path: ["registry", "auth", "readOnly"], flag: "--read-only" },
+  bundlePath: { path: ["registry", "bundlePath"], flag: "--bundle-path" },
+  verify: { path: ["registry", "verifySignature"], flag: "--verify" },
+  cosignKey: { path: ["registry", "cosignKey"], flag: "--cosign-key" },
 };
 
 function portArg(value: string): number | string {
@@ -55,6 +60,8 @@ Examples:
   k0rdentd registry --print-systemd-unit > /etc/systemd/system/k0rdentd-registry.service
   k0rdentd registry verify --storage /var/lib/k0rdentd/registry
   k0rdentd registry gc --dry-run
+  k0rdentd registry --bundle-path ./airgap-bundle-1.2.3.tar.gz --cosign-key ./cosign.pub
+  k0rdentd registry status
 
 Env: K0RDENTD_REGISTRY_HOST, K0RDENTD_REGISTRY_PORT, K0RDENTD_REGISTRY_STORAGE.
 Config: registry.host, registry.port, registry.storage, registry.tls.*, registry.auth.*.`;
@@ -77,6 +84,13 @@ export function registerRegistry(program: Command): void {
     .option("--auth-pulls", "with --htpasswd: require auth for pulls too")
     .option("--read-only", "refuse every write")
     .option("--print-systemd-unit", "print a hardened systemd unit for these flags and exit")
+    .option("--bundle-path <file>", "load this air-gap bundle in the background while serving")
+    .addOption(
+      new Option("--verify [bool]", "check the bundle signature (default true)")
+        .argParser((v: string | undefined) => v === undefined || /^(1|true|yes|on)$/i.test(v)),
+    )
+    .option("--cosign-key <path>", "PEM public key of the bundle signature")
+    .addOption(new Option("--cosignKey <path>", "alias of --cosign-key").hideHelp())
     .addHelpText("after", EXAMPLES)
     .action(async (opts: Record<string, unknown>, cmd: Command) => {
       const overrides = flagOverrides(cmd, SERVE_FLAGS);
@@ -97,7 +111,37 @@ export function registerRegistry(program: Command): void {
         );
         return;
       }
-      await serveRegistry(options, { runner: ctx.runner, signal: ctx.signal });
+      const r = ctx.config.registry;
+      const loading = r.bundlePath
+        ? startBackgroundLoad({
+          bundle: r.bundlePath,
+          storage: r.storage,
+          prefix: r.prefix,
+          verify: r.verifySignature ? "native" : "off",
+          key: r.cosignKey || undefined,
+          runner: ctx.runner,
+          signal: ctx.signal,
+        })
+        : undefined;
+      // A bundle load needs more than the serving path (node:crypto, statfs): keep permissions.
+      await serveRegistry(
+        { ...options, dropPermissions: loading === undefined },
+        { runner: ctx.runner, signal: ctx.signal },
+      );
+      await loading?.done;
+    });
+
+  registry.command("status")
+    .description("Show the progress and outcome of the latest bundle load into the storage")
+    .option("--storage <dir>", "storage directory (default /var/lib/k0rdentd/registry)")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  k0rdentd registry status\n  k0rdentd registry status --output json",
+    )
+    .action(async (_opts, cmd: Command) => {
+      const ctx = await commandContext(cmd, storageOverrides(cmd));
+      const status = await readLoadStatus(ctx.config.registry.storage);
+      printData(ctx.output, status ?? null, () => statusText(status));
     });
 
   registry.command("verify")

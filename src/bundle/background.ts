@@ -1,0 +1,64 @@
+/**
+ * The registry daemon's `--bundle-path`: the bundle is loaded into the storage the daemon
+ * serves, in the background, while `/v2/` answers. Progress and outcome go to
+ * `<storage>/bundle/status.json` (see `load_state.ts`), which `registry status` prints.
+ */
+import { errorMessage } from "../errors.ts";
+import { log } from "../log/logger.ts";
+import { formatBytes } from "../log/progress.ts";
+import type { Runner } from "../process/runner.ts";
+import { loadBundle, type VerifyMode } from "./load.ts";
+import type { LoadStatus } from "./load_state.ts";
+
+/** Options of {@link startBackgroundLoad}. */
+export interface BackgroundLoadOptions {
+  bundle: string;
+  storage: string;
+  prefix: string;
+  verify: VerifyMode;
+  key?: string;
+  runner: Runner;
+  signal: AbortSignal;
+}
+
+/**
+ * Starts loading and returns `done`, which settles when the load ends and never rejects (the
+ * outcome is logged and written to the status file). The daemon must keep its permissions
+ * while the load runs (node:crypto reads the environment lazily; statfs needs `sys`).
+ * Decompression is in-process: the serve permissions do not include running programs.
+ */
+export function startBackgroundLoad(options: BackgroundLoadOptions): { done: Promise<void> } {
+  log.info(`Loading bundle "${options.bundle}" in the background (see: k0rdentd registry status)`);
+  const done = loadBundle({
+    ...options,
+    verify: options.verify === "cosign" ? "native" : options.verify,
+    decompressor: "builtin",
+    writeStatus: true,
+    progress: "silent",
+  }).then(
+    (r) =>
+      log.info(
+        r.alreadyLoaded
+          ? `Bundle "${options.bundle}" already loaded (${r.refs.length} references)`
+          : `Bundle "${options.bundle}" loaded: ${r.refs.length} references, ` +
+            `${formatBytes(r.bytesStored)} stored in ${r.seconds.toFixed(0)} s`,
+      ),
+    (err) => log.error(`Bundle load failed: ${errorMessage(err)}`),
+  );
+  return { done };
+}
+
+/** The last load's status of `storage` as text lines (for `registry status`). */
+export function statusText(status: LoadStatus | undefined): string {
+  if (!status) return "No bundle load recorded in this storage";
+  const pct = status.bytesTotal ? (100 * status.bytesRead / status.bytesTotal).toFixed(1) : "?";
+  return [
+    `Bundle:   ${status.bundle}`,
+    `State:    ${status.state}${status.error ? `: ${status.error}` : ""}`,
+    `Progress: ${formatBytes(status.bytesRead)} / ${formatBytes(status.bytesTotal)} (${pct}%)`,
+    `Images:   ${status.imagesDone}${status.imagesTotal ? ` / ${status.imagesTotal}` : ""}`,
+    ...(status.k0rdentVersion ? [`k0rdent:  ${status.k0rdentVersion}`] : []),
+    `Started:  ${status.startedAt}`,
+    `Updated:  ${status.updatedAt}`,
+  ].join("\n");
+}
