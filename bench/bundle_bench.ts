@@ -115,20 +115,21 @@ const native = await measure(
   cli("bundle", "load", bundle, "--storage", storageA, "--cosign-key", join(dir, "cosign.pub")),
   storageA,
 );
-const nativeBuiltin = await measure(
+const nativePigz = await measure(
   cli(
     "bundle",
     "load",
     bundle,
     "--storage",
-    `${storageA}-builtin`,
+    `${storageA}-pigz`,
     "--cosign-key",
     join(dir, "cosign.pub"),
     "--gunzip",
-    "builtin",
+    "pigz",
   ),
-  `${storageA}-builtin`,
+  `${storageA}-pigz`,
 );
+const inspect = await measure(cli("bundle", "inspect", bundle));
 const rerun = await measure(
   cli("bundle", "load", bundle, "--storage", storageA, "--cosign-key", join(dir, "cosign.pub")),
 );
@@ -141,13 +142,14 @@ const rate = (r: Run) => `${(size / MiB / r.seconds).toFixed(0)} MiB/s`;
 const row = (name: string, r: Run) =>
   `${name.padEnd(46)} ${r.seconds.toFixed(1).padStart(6)} s  ${rate(r).padStart(10)}  ` +
   `RSS ${r.peakRssMiB.toFixed(0).padStart(4)} MiB  extra disk ${r.peakExtraDiskMiB.toFixed(0)} MiB`;
-console.log(row("(a) native load (pigz, signature in the pass)", native));
-console.log(row("(a') native load, built-in gunzip", nativeBuiltin));
+console.log(row("(a) native load (signature checked in the pass)", native));
+console.log(row("(a') native load, --gunzip pigz", nativePigz));
+console.log(row("bundle inspect (same pass, no writes)", inspect));
 console.log(row("(b) seed: --importer skopeo (no signature)", seed));
 console.log(row("(c) floor: pigz -dc | openssl dgst -sha256", floor));
 console.log(row("rerun of a complete bundle", rerun));
 console.log(`(a) vs (b): ${(seed.seconds / native.seconds).toFixed(1)}x faster`);
 console.log(`(a) throughput / (c) throughput: ${(floor.seconds / native.seconds).toFixed(2)}`);
 await Deno.remove(storageA, { recursive: true }).catch(() => {});
-await Deno.remove(`${storageA}-builtin`, { recursive: true }).catch(() => {});
+await Deno.remove(`${storageA}-pigz`, { recursive: true }).catch(() => {});
 await Deno.remove(storageB, { recursive: true }).catch(() => {});

@@ -33,7 +33,7 @@ async function expectFailure(
   entries: BundleEntry[],
   pattern: RegExp,
   format: "tar" | "tar.gz" = "tar",
-  decompressor: Decompressor = "auto",
+  decompressor: Decompressor = "builtin",
 ) {
   const dir = await Deno.makeTempDir({ prefix: "bundle-bad-" });
   try {

@@ -2,6 +2,8 @@
 import { type Command, Option } from "commander";
 import { type BundleReport, inspectBundle } from "../../bundle/inspect.ts";
 import { loadBundle, type VerifyMode, verifyWithCosign } from "../../bundle/load.ts";
+import { parseTarget, pushBundle } from "../../bundle/push.ts";
+import { RegistryClient } from "../../bundle/registry_client.ts";
 import { verifyFileSignature } from "../../bundle/signature.ts";
 import { skopeoImport } from "../../bundle/skopeo_import.ts";
 import type { Decompressor } from "../../bundle/source.ts";
@@ -27,6 +29,18 @@ function parseBool(value: string | undefined): boolean {
   throw new UsageError(`Invalid boolean "${value}": expected true or false`);
 }
 
+interface PushFlags {
+  to: string;
+  username?: string;
+  passwordStdin?: boolean;
+  caFile?: string;
+  plainHttp?: boolean;
+}
+
+async function readStdin(): Promise<string> {
+  return (await new Response(Deno.stdin.readable).text()).replace(/\r?\n$/, "");
+}
+
 interface BundleFlags {
   importer?: "native" | "skopeo";
   verifier?: "native" | "cosign";
@@ -38,8 +52,8 @@ interface BundleFlags {
 function readFlags(cmd: Command, signature: boolean): Command {
   cmd.option("--prefix <prefix>", 'repository prefix (default "k0rdent-enterprise"; may be "")')
     .addOption(
-      new Option("--gunzip <how>", "gzip decompression: pigz when installed, else built in")
-        .choices(["auto", "pigz", "builtin"]),
+      new Option("--gunzip <how>", "gzip decompression: builtin (default) or a pigz subprocess")
+        .choices(["builtin", "pigz"]),
     );
   if (signature) {
     cmd.addOption(
@@ -183,6 +197,75 @@ a rerun of a complete bundle only checks its tags.`,
               `(${formatBytes(result.bytesStored)}), ${result.blobsPresent} already present, ` +
               `${result.seconds.toFixed(1)} s; signature: ${result.verified}`,
       );
+    });
+
+  readFlags(
+    bundle.command("push")
+      .argument("<bundle>", ".tar.gz, .tar or extracted directory")
+      .description("Stream the bundle into an existing OCI registry (Harbor, Distribution, Zot)")
+      .requiredOption("--to <host[/prefix]>", "target registry and optional repository prefix")
+      .option("--username <user>", "registry user (basic auth or token flow)")
+      .option("--password-stdin", "read the password from stdin (else env K0RDENTD_PUSH_PASSWORD)")
+      .option("--ca-file <file>", "PEM CA certificate the registry's TLS certificate chains to")
+      .option("--plain-http", "talk HTTP instead of HTTPS"),
+    true,
+  )
+    .addHelpText(
+      "after",
+      `
+Examples:
+  k0rdentd bundle push B.tar.gz --to harbor.example:443/k0rdent-enterprise --cosign-key ./cosign.pub \\
+    --username robot --password-stdin < robot.pass --ca-file ./ca.crt
+  k0rdentd bundle push B.tar.gz --to 10.0.0.5:5000 --plain-http --verify=false
+
+Blobs stream into <prefix>/bundle-staging (skipped when present), then are mounted into
+their repositories; tags are pushed last, after the signature checked out. Rerun to resume.`,
+    )
+    .action(async (path: string, opts: BundleFlags & PushFlags, cmd: Command) => {
+      const ctx = await commandContext(cmd, flagOverrides(cmd, FLAGS));
+      const mode = verifyMode(ctx.config, opts);
+      const target = parseTarget(opts.to);
+      const prefix = target.prefix ?? ctx.config.registry.prefix;
+      const password = opts.passwordStdin
+        ? await readStdin()
+        : Deno.env.get("K0RDENTD_PUSH_PASSWORD");
+      if (ctx.dryRun) {
+        log.info(`Dry run: would push "${path}" to ${target.host} under "${prefix}"`);
+        return;
+      }
+      if (mode !== "native") {
+        await checkSignature(ctx.runner, path, mode, key(ctx.config), opts.signature, ctx.signal);
+      }
+      const client = await RegistryClient.open({
+        host: target.host,
+        plainHttp: opts.plainHttp,
+        caFile: opts.caFile,
+        username: opts.username,
+        password,
+      });
+      try {
+        const r = await pushBundle({
+          bundle: path,
+          client,
+          prefix,
+          signature: mode === "native"
+            ? { key: key(ctx.config), signature: opts.signature }
+            : undefined,
+          progress: progressMode(ctx.output),
+          decompressor: opts.gunzip,
+          signal: ctx.signal,
+        });
+        printData(
+          ctx.output,
+          r,
+          () =>
+            `Pushed "${path}" to ${target.host}: ${r.refs.length} references, ` +
+            `${r.blobsUploaded} blobs uploaded, ${r.blobsSkipped} already there, ` +
+            `${r.blobsMounted} mounted, ${r.seconds.toFixed(1)} s`,
+        );
+      } finally {
+        client.close();
+      }
     });
 
   readFlags(

@@ -1,0 +1,286 @@
+/**
+ * A small OCI distribution client for `bundle push`: blob HEAD, cross-repository mount,
+ * monolithic and chunked uploads, manifest PUT; basic auth and the distribution token flow
+ * (`WWW-Authenticate: Bearer realm=...,service=...,scope=...`), a private CA (`--ca-file`)
+ * and plain HTTP. Bodies are sent from memory in pieces of at most {@link CHUNK_BYTES}.
+ */
+import { UserError } from "../errors.ts";
+
+/** Blobs up to this size go in one PUT; larger ones in PATCH chunks of this size. */
+export const CHUNK_BYTES = 16 * 1024 * 1024;
+
+/** Where and how to reach the target registry. */
+export interface RegistryTarget {
+  /** `host[:port]`. */
+  host: string;
+  plainHttp?: boolean;
+  /** PEM CA certificate file for TLS. */
+  caFile?: string;
+  username?: string;
+  password?: string;
+}
+
+/** Parses `key="value"` pairs of a `WWW-Authenticate: Bearer ...` header. */
+export function parseChallenge(header: string): Record<string, string> | undefined {
+  const m = /^Bearer\s+(.*)$/i.exec(header.trim());
+  if (!m) return undefined;
+  const out: Record<string, string> = {};
+  for (const p of m[1].matchAll(/(\w+)="([^"]*)"/g)) out[p[1]] = p[2];
+  return out;
+}
+
+/** An authenticated connection to one registry. */
+export class RegistryClient {
+  readonly base: string;
+  #client?: Deno.HttpClient;
+  readonly #tokens = new Map<string, string>();
+
+  private constructor(readonly target: RegistryTarget, client?: Deno.HttpClient) {
+    this.base = `${target.plainHttp ? "http" : "https"}://${target.host}`;
+    this.#client = client;
+  }
+
+  /** Opens a client (reads the CA file). */
+  static async open(target: RegistryTarget): Promise<RegistryClient> {
+    let client: Deno.HttpClient | undefined;
+    if (target.caFile) {
+      let ca: string;
+      try {
+        ca = await Deno.readTextFile(target.caFile);
+      } catch (err) {
+        throw new UserError(`Cannot read CA file "${target.caFile}": ${(err as Error).message}`);
+      }
+      client = Deno.createHttpClient({ caCerts: [ca] });
+    }
+    return new RegistryClient(target, client);
+  }
+
+  /** Releases the HTTP client. */
+  close(): void {
+    this.#client?.close();
+  }
+
+  #basic(): string | undefined {
+    const { username, password } = this.target;
+    return username ? `Basic ${btoa(`${username}:${password ?? ""}`)}` : undefined;
+  }
+
+  async #token(challenge: Record<string, string>, scope: string): Promise<string> {
+    const key = `${challenge.realm} ${challenge.service} ${challenge.scope ?? scope}`;
+    const cached = this.#tokens.get(key);
+    if (cached) return cached;
+    const url = new URL(challenge.realm);
+    if (challenge.service) url.searchParams.set("service", challenge.service);
+    url.searchParams.set("scope", challenge.scope ?? scope);
+    const basic = this.#basic();
+    const res = await fetch(url, {
+      headers: basic ? { authorization: basic } : {},
+      client: this.#client,
+    });
+    if (!res.ok) {
+      await res.body?.cancel();
+      throw new UserError(
+        `Registry "${this.target.host}" token request failed: HTTP ${res.status}`,
+      );
+    }
+    const body = await res.json() as { token?: string; access_token?: string };
+    const token = body.token ?? body.access_token;
+    if (!token) throw new UserError(`Registry "${this.target.host}" token response has no token`);
+    this.#tokens.set(key, token);
+    return token;
+  }
+
+  /**
+   * Sends a request to `path` (or an absolute upload URL) with auth; retries once after a 401
+   * with basic credentials or a bearer token. `body` must be bytes (it may be sent twice).
+   */
+  async request(
+    method: string,
+    path: string,
+    options: { headers?: Record<string, string>; body?: Uint8Array; scope: string },
+  ): Promise<Response> {
+    const url = path.startsWith("http") ? path : new URL(path, this.base).toString();
+    let auth = this.#authFor(options.scope);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      let res: Response;
+      try {
+        res = await fetch(url, {
+          method,
+          headers: { ...options.headers, ...(auth ? { authorization: auth } : {}) },
+          body: options.body as Uint8Array<ArrayBuffer> | undefined,
+          client: this.#client,
+          redirect: "follow",
+        });
+      } catch (err) {
+        throw new UserError(
+          `Cannot reach registry "${this.target.host}": ${(err as Error).message}`,
+        );
+      }
+      if (res.status !== 401 || attempt === 1) return res;
+      await res.body?.cancel();
+      const header = res.headers.get("www-authenticate") ?? "";
+      const challenge = parseChallenge(header);
+      if (challenge?.realm) {
+        auth = `Bearer ${await this.#token(challenge, options.scope)}`;
+        this.#lastBearer.set(options.scope, auth);
+      } else if (/^Basic/i.test(header) && this.#basic()) {
+        auth = this.#basic();
+        this.#useBasic = true;
+      } else {
+        throw new UserError(
+          `Registry "${this.target.host}" requires authentication: pass --username and ` +
+            `--password-stdin (or K0RDENTD_PUSH_PASSWORD)`,
+        );
+      }
+    }
+    throw new Error("unreachable");
+  }
+
+  #useBasic = false;
+  readonly #lastBearer = new Map<string, string>();
+
+  #authFor(scope: string): string | undefined {
+    return this.#lastBearer.get(scope) ?? (this.#useBasic ? this.#basic() : undefined);
+  }
+
+  /** Throws a one-line error for an unexpected response. */
+  async fail(res: Response, what: string): Promise<never> {
+    const text = (await res.text().catch(() => "")).slice(0, 300).replace(/\s+/g, " ").trim();
+    if (res.status === 401 || res.status === 403) {
+      throw new UserError(
+        `Registry "${this.target.host}" refused ${what}: HTTP ${res.status} (check the credentials)`,
+      );
+    }
+    throw new UserError(
+      `Registry "${this.target.host}" failed ${what}: HTTP ${res.status}${text ? ` ${text}` : ""}`,
+    );
+  }
+
+  /** True when `repo` has blob `digest`. */
+  async hasBlob(repo: string, digest: string): Promise<boolean> {
+    const res = await this.request("HEAD", `/v2/${repo}/blobs/${digest}`, { scope: pull(repo) });
+    await res.body?.cancel();
+    if (res.status === 200) return true;
+    if (res.status === 404) return false;
+    return await this.fail(res, `HEAD of blob "${digest}" in "${repo}"`);
+  }
+
+  /** Mounts `digest` from `from` into `repo`; false when the registry did not mount it. */
+  async mountBlob(repo: string, digest: string, from: string): Promise<boolean> {
+    const res = await this.request(
+      "POST",
+      `/v2/${repo}/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${
+        encodeURIComponent(from)
+      }`,
+      { scope: `${push(repo)} ${pull(from)}` },
+    );
+    if (res.status === 201) {
+      await res.body?.cancel();
+      return true;
+    }
+    if (res.status === 202) {
+      // Not mounted; an upload was opened instead: cancel it.
+      const location = res.headers.get("location");
+      await res.body?.cancel();
+      if (location) {
+        const del = await this.request("DELETE", this.#abs(location), { scope: push(repo) });
+        await del.body?.cancel();
+      }
+      return false;
+    }
+    return await this.fail(res, `mount of blob "${digest}" into "${repo}"`);
+  }
+
+  #abs(location: string): string {
+    return new URL(location, this.base).toString();
+  }
+
+  /**
+   * Uploads a blob of `size` bytes from `body`: one PUT when it fits in a chunk, else PATCH
+   * chunks then PUT. Reads `body` to its end.
+   */
+  async uploadBlob(
+    repo: string,
+    digest: string,
+    size: number,
+    body: ReadableStream<Uint8Array>,
+  ): Promise<void> {
+    const start = await this.request("POST", `/v2/${repo}/blobs/uploads/`, { scope: push(repo) });
+    if (start.status !== 202) return await this.fail(start, `upload start in "${repo}"`);
+    await start.body?.cancel();
+    let location = this.#abs(start.headers.get("location") ?? "");
+    const reader = body.getReader();
+    let buffer = new Uint8Array(Math.min(size, CHUNK_BYTES));
+    let filled = 0;
+    let sent = 0;
+    let pending: Uint8Array | undefined;
+    const finish = async (data: Uint8Array) => {
+      const url = new URL(location);
+      url.searchParams.set("digest", digest);
+      const res = await this.request("PUT", url.toString(), {
+        scope: push(repo),
+        body: data,
+        headers: { "content-type": "application/octet-stream" },
+      });
+      if (res.status !== 201) return await this.fail(res, `upload of blob "${digest}"`);
+      await res.body?.cancel();
+    };
+    const patch = async (data: Uint8Array) => {
+      const res = await this.request("PATCH", location, {
+        scope: push(repo),
+        body: data,
+        headers: {
+          "content-type": "application/octet-stream",
+          "content-range": `${sent}-${sent + data.length - 1}`,
+        },
+      });
+      if (res.status !== 202) return await this.fail(res, `chunk upload of blob "${digest}"`);
+      await res.body?.cancel();
+      location = this.#abs(res.headers.get("location") ?? location);
+      sent += data.length;
+    };
+    while (true) {
+      const chunk = pending ?? (await reader.read()).value;
+      pending = undefined;
+      if (!chunk) break;
+      const room = buffer.length - filled;
+      if (room === 0) {
+        await reader.cancel();
+        throw new UserError(`Blob "${digest}" has more than the ${size} bytes it claims`);
+      }
+      if (chunk.length <= room) {
+        buffer.set(chunk, filled);
+        filled += chunk.length;
+      } else {
+        buffer.set(chunk.subarray(0, room), filled);
+        filled += room;
+        pending = chunk.subarray(room);
+      }
+      if (filled === buffer.length && sent + filled < size) {
+        await patch(buffer);
+        buffer = new Uint8Array(Math.min(size - sent, CHUNK_BYTES));
+        filled = 0;
+      }
+    }
+    await finish(buffer.subarray(0, filled));
+  }
+
+  /** Puts a manifest under `reference` (tag or digest). */
+  async putManifest(repo: string, reference: string, bytes: Uint8Array, mediaType: string) {
+    const res = await this.request("PUT", `/v2/${repo}/manifests/${reference}`, {
+      scope: push(repo),
+      body: bytes,
+      headers: { "content-type": mediaType },
+    });
+    if (res.status !== 201) return await this.fail(res, `manifest PUT "${repo}:${reference}"`);
+    await res.body?.cancel();
+  }
+}
+
+function pull(repo: string): string {
+  return `repository:${repo}:pull`;
+}
+
+function push(repo: string): string {
+  return `repository:${repo}:pull,push`;
+}
