@@ -11,7 +11,10 @@ function notFound(err: unknown): boolean {
   return err instanceof Deno.errors.NotFound;
 }
 
-/** Streams `length` bytes of an open file in fresh 1 MiB buffers, closing it at the end. */
+/**
+ * Streams `length` bytes of an open file in fresh 1 MiB buffers (one read ahead, so the disk
+ * read overlaps the socket write), closing it at the end.
+ */
 function fileStream(file: Deno.FsFile, length: number): ReadableStream<Uint8Array> {
   let remaining = length;
   let closed = false;
@@ -56,7 +59,7 @@ function fileStream(file: Deno.FsFile, length: number): ReadableStream<Uint8Arra
     cancel() {
       close();
     },
-  }, { highWaterMark: 0 });
+  }, { highWaterMark: 1 });
 }
 
 class DiskAppend implements AppendHandle {

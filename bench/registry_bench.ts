@@ -1,0 +1,423 @@
+/**
+ * The registry against Debian's docker-registry (CNCF Distribution 2.8), side by side on the
+ * same data in one run: blob GET throughput (1 and 8 curl clients, median of 3), manifest GET
+ * req/s and p99 with wrk at 32 connections, blob HEAD req/s and p99 with `ab -k -i` at 32
+ * connections, push of a large blob with curl (monolithic: POST + one PUT; chunked: POST +
+ * PATCHes with Content-Range + PUT), and the peak RSS of each server.
+ *
+ *   npx deno run -A bench/registry_bench.ts [--blob-mib 256] [--push-mib 1024] [--seconds 5]
+ */
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { Hasher } from "../src/registry/digest.ts";
+import { MEDIA_TYPES } from "../src/registry/manifest.ts";
+import { REGISTRY_SERVE_PERMISSIONS } from "../src/permissions.ts";
+
+const { values: args } = parseArgs({
+  args: Deno.args,
+  options: {
+    "blob-mib": { type: "string", default: "256" },
+    "push-mib": { type: "string", default: "1024" },
+    "chunk-mib": { type: "string", default: "64" },
+    seconds: { type: "string", default: "5" },
+  },
+});
+const MIB = 1 << 20;
+const BLOB = Number(args["blob-mib"]) * MIB;
+const PUSH = Number(args["push-mib"]) * MIB;
+const CHUNK = Number(args["chunk-mib"]) * MIB;
+const SECONDS = Number(args.seconds);
+const MAIN_TS = fileURLToPath(new URL("../main.ts", import.meta.url));
+
+interface Server {
+  name: string;
+  base: string;
+  child: Deno.ChildProcess;
+  peakRssKiB: number;
+}
+
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+async function waitUp(base: string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(`${base}/v2/`);
+      await res.body?.cancel();
+      if (res.ok) return;
+    } catch {
+      // Not listening yet.
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${base} did not come up`);
+}
+
+async function startOurs(dir: string): Promise<Server> {
+  const port = freePort();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--quiet",
+      ...REGISTRY_SERVE_PERMISSIONS,
+      MAIN_TS,
+      "registry",
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--storage",
+      dir,
+      "--log-level",
+      "warn",
+    ],
+    env: { K0RDENTD_CONFIG_FILE: "/dev/null" },
+    stdout: "null",
+    stderr: "inherit",
+  }).spawn();
+  const base = `http://127.0.0.1:${port}`;
+  await waitUp(base);
+  return { name: "k0rdentd", base, child, peakRssKiB: 0 };
+}
+
+async function startDistribution(dir: string): Promise<Server> {
+  const port = freePort();
+  const config = join(dir, "config.yml");
+  await Deno.mkdir(join(dir, "data"), { recursive: true });
+  await Deno.writeTextFile(
+    config,
+    [
+      "version: 0.1",
+      "log:",
+      "  level: error",
+      "  accesslog:",
+      "    disabled: true",
+      "storage:",
+      "  filesystem:",
+      `    rootdirectory: ${join(dir, "data")}`,
+      "  delete:",
+      "    enabled: true",
+      "  cache:",
+      "    blobdescriptor: inmemory",
+      "http:",
+      `  addr: 127.0.0.1:${port}`,
+      "",
+    ].join("\n"),
+  );
+  const child = new Deno.Command("docker-registry", {
+    args: ["serve", config],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const base = `http://127.0.0.1:${port}`;
+  await waitUp(base);
+  return { name: "docker-registry", base, child, peakRssKiB: 0 };
+}
+
+function sampleRss(servers: Server[]): ReturnType<typeof setInterval> {
+  return setInterval(() => {
+    for (const s of servers) {
+      try {
+        const status = Deno.readTextFileSync(`/proc/${s.child.pid}/status`);
+        const kib = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+        s.peakRssKiB = Math.max(s.peakRssKiB, kib);
+      } catch {
+        // Exited.
+      }
+    }
+  }, 100);
+}
+
+/** Writes `size` random bytes to `path` and returns their sha256 digest. */
+async function randomFile(path: string, size: number): Promise<string> {
+  const file = await Deno.open(path, { write: true, create: true, truncate: true });
+  const hasher = new Hasher();
+  const buf = new Uint8Array(MIB);
+  for (let done = 0; done < size; done += buf.length) {
+    for (let i = 0; i < buf.length; i += 65536) crypto.getRandomValues(buf.subarray(i, i + 65536));
+    const part = buf.subarray(0, Math.min(buf.length, size - done));
+    hasher.update(part);
+    let off = 0;
+    while (off < part.length) off += await file.write(part.subarray(off));
+  }
+  file.close();
+  return hasher.digest();
+}
+
+function absolute(base: string, location: string): string {
+  return location.startsWith("http") ? location : `${base}${location}`;
+}
+
+async function startUpload(s: Server, repo: string): Promise<string> {
+  const res = await fetch(`${s.base}/v2/${repo}/blobs/uploads/`, { method: "POST" });
+  await res.body?.cancel();
+  if (res.status !== 202) throw new Error(`${s.name}: POST upload gave ${res.status}`);
+  return absolute(s.base, res.headers.get("Location")!);
+}
+
+function withDigest(location: string, digest: string): string {
+  return `${location}${location.includes("?") ? "&" : "?"}digest=${digest}`;
+}
+
+/** Sends `file` with curl (a neutral C client); returns the status and Location. */
+async function curlSend(method: string, url: string, file: string | undefined, headers: string[]) {
+  const args = ["-sS", "-o", "/dev/null", "-D", "-", "-X", method, "-H", "Expect:"];
+  for (const h of headers) args.push("-H", h);
+  if (file) args.push("-H", "Content-Type: application/octet-stream", "-T", file);
+  args.push(url);
+  const out = await run("curl", args);
+  const status = Number(/^HTTP\/[\d.]+ (\d+)/m.exec(out)?.[1]);
+  const location = /^location:\s*(\S+)/im.exec(out)?.[1];
+  return { status, location };
+}
+
+/** POST + one PUT with the whole body; returns seconds. */
+async function pushMonolithic(s: Server, repo: string, path: string, digest: string) {
+  const t = performance.now();
+  const location = await startUpload(s, repo);
+  const res = await curlSend("PUT", withDigest(location, digest), path, []);
+  if (res.status !== 201) throw new Error(`${s.name}: monolithic PUT gave ${res.status}`);
+  return (performance.now() - t) / 1000;
+}
+
+/** POST + PATCH of each chunk file with Content-Range + PUT; returns seconds. */
+async function pushChunked(s: Server, repo: string, chunks: string[], digest: string) {
+  const t = performance.now();
+  let location = await startUpload(s, repo);
+  let off = 0;
+  for (const chunk of chunks) {
+    const len = (await Deno.stat(chunk)).size;
+    const res = await curlSend("PATCH", location, chunk, [
+      `Content-Range: ${off}-${off + len - 1}`,
+    ]);
+    if (res.status !== 202) throw new Error(`${s.name}: PATCH gave ${res.status}`);
+    location = absolute(s.base, res.location!);
+    off += len;
+  }
+  const res = await curlSend("PUT", withDigest(location, digest), undefined, []);
+  if (res.status !== 201) throw new Error(`${s.name}: chunked PUT gave ${res.status}`);
+  return (performance.now() - t) / 1000;
+}
+
+async function putManifest(s: Server, repo: string, tag: string, body: string) {
+  const res = await fetch(`${s.base}/v2/${repo}/manifests/${tag}`, {
+    method: "PUT",
+    headers: { "Content-Type": MEDIA_TYPES.ociManifest },
+    body,
+  });
+  await res.body?.cancel();
+  if (res.status !== 201) throw new Error(`${s.name}: manifest PUT gave ${res.status}`);
+}
+
+async function run(cmd: string, args: string[]): Promise<string> {
+  const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  if (out.code !== 0) {
+    throw new Error(`${cmd} failed: ${new TextDecoder().decode(out.stderr)}`);
+  }
+  return text;
+}
+
+/** Downloads `url` with `clients` parallel curls; returns GiB/s over the wall time. */
+async function blobGet(url: string, clients: number, size: number): Promise<number> {
+  const t = performance.now();
+  const sizes = await Promise.all(
+    Array.from(
+      { length: clients },
+      () => run("curl", ["-sS", "-o", "/dev/null", "-w", "%{size_download}", url]),
+    ),
+  );
+  const seconds = (performance.now() - t) / 1000;
+  for (const n of sizes) if (Number(n) !== size) throw new Error(`short download: ${n}`);
+  return (clients * size) / seconds / (1 << 30);
+}
+
+interface WrkResult {
+  rps: number;
+  p99ms: number;
+  errors: number;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+function ms(value: string, unit: string): number {
+  return Number(value) * ({ us: 0.001, ms: 1, s: 1000 }[unit] ?? 1);
+}
+
+/** Blob HEAD load with `ab -k -i` (wrk waits for a body after HEAD and stalls). */
+async function abHead(url: string): Promise<WrkResult> {
+  const out = await run("ab", [
+    "-q",
+    "-k",
+    "-i",
+    "-c",
+    "32",
+    "-t",
+    String(SECONDS),
+    "-n",
+    "10000000",
+    url,
+  ]);
+  return {
+    rps: Number(/Requests per second:\s+([\d.]+)/.exec(out)?.[1]),
+    p99ms: Number(/^\s*99%\s+(\d+)/m.exec(out)?.[1]),
+    errors: Number(/Failed requests:\s+(\d+)/.exec(out)?.[1] ?? 0) +
+      Number(/Non-2xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0),
+  };
+}
+
+async function wrk(url: string, accept: string): Promise<WrkResult> {
+  const out = await run("wrk", [
+    "-t2",
+    "-c32",
+    `-d${SECONDS}s`,
+    "--latency",
+    "-H",
+    `Accept: ${accept}`,
+    url,
+  ]);
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
+  const p99 = /99%\s+([\d.]+)(us|ms|s)/.exec(out);
+  const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
+  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  const errors = non2xx + (sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
+  return { rps, p99ms: p99 ? ms(p99[1], p99[2]) : NaN, errors };
+}
+
+const dir = await Deno.makeTempDir({ prefix: "registry-bench-" });
+const servers: Server[] = [];
+let timer: ReturnType<typeof setInterval> | undefined;
+try {
+  console.log(
+    `registry bench: blob ${BLOB / MIB} MiB, push ${PUSH / MIB} MiB (chunks ${
+      CHUNK / MIB
+    } MiB), wrk -t2 -c32 -d${SECONDS}s`,
+  );
+  const blobPath = join(dir, "blob.bin");
+  const pushPath = join(dir, "push.bin");
+  const blobDigest = await randomFile(blobPath, BLOB);
+  const pushDigest = await randomFile(pushPath, PUSH);
+  const configBody =
+    '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}';
+  const configPath = join(dir, "config.json");
+  await Deno.writeTextFile(configPath, configBody);
+  const configHasher = new Hasher();
+  configHasher.update(new TextEncoder().encode(configBody));
+  const configDigest = configHasher.digest();
+  const manifest = JSON.stringify({
+    schemaVersion: 2,
+    mediaType: MEDIA_TYPES.ociManifest,
+    config: {
+      mediaType: "application/vnd.oci.image.config.v1+json",
+      digest: configDigest,
+      size: configBody.length,
+    },
+    layers: [{
+      mediaType: "application/vnd.oci.image.layer.v1.tar",
+      digest: blobDigest,
+      size: BLOB,
+    }],
+  });
+  const chunkDir = join(dir, "chunks");
+  await Deno.mkdir(chunkDir);
+  await run("split", ["-b", String(CHUNK), "-d", "-a", "4", pushPath, join(chunkDir, "c")]);
+  const chunks = (await Array.fromAsync(Deno.readDir(chunkDir))).map((e) => join(chunkDir, e.name))
+    .sort();
+
+  servers.push(await startOurs(join(dir, "ours")), await startDistribution(join(dir, "theirs")));
+  timer = sampleRss(servers);
+  for (const s of servers) {
+    await pushMonolithic(s, "bench/app", configPath, configDigest);
+    await pushMonolithic(s, "bench/app", blobPath, blobDigest);
+    await putManifest(s, "bench/app", "v1", manifest);
+  }
+
+  const ratio = (a: number, b: number, higherBetter: boolean) => higherBetter ? a / b : b / a;
+  const table: { metric: string; ours: string; theirs: string; ratio: string }[] = [];
+  const add = (metric: string, values: number[], fmt: (x: number) => string, higher = true) => {
+    table.push({
+      metric,
+      ours: fmt(values[0]),
+      theirs: fmt(values[1]),
+      ratio: `${ratio(values[0], values[1], higher).toFixed(2)}x`,
+    });
+    console.log(`  ${metric}: k0rdentd ${fmt(values[0])}, docker-registry ${fmt(values[1])}`);
+  };
+
+  const gib = (x: number) => `${x.toFixed(2)} GiB/s`;
+  for (const clients of [1, 8]) {
+    const runs: number[][] = [[], []];
+    for (let i = 0; i < 3; i++) {
+      for (const [k, s] of servers.entries()) {
+        runs[k].push(await blobGet(`${s.base}/v2/bench/app/blobs/${blobDigest}`, clients, BLOB));
+      }
+    }
+    const v = runs.map(median);
+    add(`blob GET ${BLOB / MIB} MiB, ${clients} client(s)`, v, gib);
+  }
+  const manifestResults: WrkResult[] = [];
+  for (const s of servers) {
+    manifestResults.push(
+      await wrk(`${s.base}/v2/bench/app/manifests/v1`, MEDIA_TYPES.ociManifest),
+    );
+  }
+  add(
+    "manifest GET by tag (wrk -c32)",
+    manifestResults.map((r) => r.rps),
+    (x) => `${x.toFixed(0)} req/s`,
+  );
+  add("manifest GET p99", manifestResults.map((r) => r.p99ms), (x) => `${x.toFixed(2)} ms`, false);
+  const headResults: WrkResult[] = [];
+  for (const s of servers) {
+    headResults.push(await abHead(`${s.base}/v2/bench/app/blobs/${blobDigest}`));
+  }
+  add("blob HEAD (ab -k -c32)", headResults.map((r) => r.rps), (x) => `${x.toFixed(0)} req/s`);
+  add("blob HEAD p99", headResults.map((r) => r.p99ms), (x) => `${x.toFixed(2)} ms`, false);
+  let v = [];
+  for (const s of servers) v.push(await pushMonolithic(s, "bench/push1", pushPath, pushDigest));
+  add(
+    `push ${PUSH / MIB} MiB monolithic`,
+    v.map((x) => PUSH / MIB / x),
+    (x) => `${x.toFixed(0)} MiB/s`,
+  );
+  v = [];
+  for (const s of servers) v.push(await pushChunked(s, "bench/push2", chunks, pushDigest));
+  add(
+    `push ${PUSH / MIB} MiB chunked`,
+    v.map((x) => PUSH / MIB / x),
+    (x) => `${x.toFixed(0)} MiB/s`,
+  );
+  const errors = [...manifestResults, ...headResults].map((r) => r.errors);
+  console.log("");
+  console.log("| metric | k0rdentd | docker-registry | ratio |");
+  console.log("|---|---|---|---|");
+  for (const r of table) console.log(`| ${r.metric} | ${r.ours} | ${r.theirs} | ${r.ratio} |`);
+  console.log(
+    `| errors (non-2xx + socket) | ${errors[0] + errors[2]} | ${errors[1] + errors[3]} | |`,
+  );
+  console.log(
+    `| peak server RSS | ${(servers[0].peakRssKiB / 1024).toFixed(0)} MiB | ${
+      (servers[1].peakRssKiB / 1024).toFixed(0)
+    } MiB | |`,
+  );
+} finally {
+  clearInterval(timer);
+  for (const s of servers) {
+    try {
+      s.child.kill("SIGTERM");
+    } catch {
+      // Gone.
+    }
+    await s.child.status;
+  }
+  await Deno.remove(dir, { recursive: true });
+}
