@@ -57,9 +57,9 @@ export class ArchiveError extends Error {
 }
 
 /** Blobs at most this large are kept in memory while the archive streams by. */
-const KEEP_BLOB_BYTES = 4 * 1024 * 1024;
+const KEEP_BLOB_BYTES = 1024 * 1024;
 /** At most this much of an archive's blobs is kept in memory. */
-const KEEP_TOTAL_BYTES = 32 * 1024 * 1024;
+const KEEP_TOTAL_BYTES = 8 * 1024 * 1024;
 /** index.json and oci-layout larger than this are refused. */
 const MAX_META_BYTES = 4 * 1024 * 1024;
 
