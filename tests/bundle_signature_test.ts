@@ -159,3 +159,22 @@ Deno.test("bundle verify: checks the signature (env key, --cosignKey alias) and 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("bundle signature: registry.verifier cosign in the config file picks the cosign verifier", async () => {
+  const dir = await setup();
+  try {
+    const config = join(dir, "k0rdentd.yaml");
+    await Deno.writeTextFile(
+      config,
+      `registry:\n  verifier: cosign\n  cosignKey: ${join(dir, "cosign.pub")}\n`,
+    );
+    const res = await runCli(
+      ["-c", config, "bundle", "load", join(dir, "good.tar.gz"), "--storage", join(dir, "s")],
+      { env: { PATH: `${join(dir, "bin")}:${PATH}` } },
+    );
+    assert.equal(res.code, 0, res.stderr);
+    assert.match(res.stderr, /Verifying the signature of ".*good\.tar\.gz" with cosign/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -49,6 +49,7 @@ export function defaultConfig(): Config {
       prefix: "k0rdent-enterprise",
       verifySignature: true,
       cosignKey: "",
+      verifier: "native",
       tls: { mode: "off", cert: "", key: "", sans: [] },
       auth: { htpasswd: "", authPulls: false, readOnly: false },
     },

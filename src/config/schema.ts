@@ -120,6 +120,8 @@ export const configSchema = z.strictObject({
     prefix: z.string(),
     verifySignature: z.boolean(),
     cosignKey: z.string(),
+    /** How bundle signatures are checked: in the load's pass, or by `cosign verify-blob`. */
+    verifier: z.enum(["native", "cosign"]),
     tls: z.strictObject({
       mode: z.enum(["off", "files", "auto"]),
       cert: z.string(),

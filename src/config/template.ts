@@ -75,6 +75,7 @@ registry:
   prefix: k0rdent-enterprise
   verifySignature: true              # env K0RDENTD_VERIFY_SIGNATURE
   cosignKey: ""                      # local path; env K0RDENT_COSIGN_KEY
+  verifier: native                   # native (in the load's one pass) or cosign (verify-blob)
   tls:
     mode: "off"                      # off | files | auto
     cert: ""

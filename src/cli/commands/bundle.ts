@@ -73,7 +73,7 @@ function readFlags(cmd: Command, signature: boolean): Command {
 
 function verifyMode(config: Config, flags: BundleFlags): VerifyMode {
   if (!config.registry.verifySignature) return "off";
-  return flags.verifier ?? "native";
+  return flags.verifier ?? config.registry.verifier;
 }
 
 function key(config: Config): string | undefined {
