@@ -12,6 +12,7 @@ import { K0sCli } from "../k0s/k0s_cli.ts";
 import { log } from "../log/logger.ts";
 import type { Runner } from "../process/runner.ts";
 import { loadState } from "./state.ts";
+import { pathExists } from "../fsx/exists.ts";
 
 /** What `uninstall` needs. */
 export interface UninstallRequest {
@@ -60,7 +61,7 @@ export async function uninstall(request: UninstallRequest): Promise<UninstallSum
   const state = await loadState();
   if (await k0s.installed()) {
     if (await k0s.status()) await k0s.stop();
-    if (await k0s.serviceInstalled() || await exists(HOST.k0sData)) await k0s.reset();
+    if (await k0s.serviceInstalled() || await pathExists(hostPath(HOST.k0sData))) await k0s.reset();
   } else if (await k0s.serviceInstalled()) {
     log.warn(`k0s service is installed but ${HOST.k0sBinary} is missing: cannot run "k0s reset"`);
   }
@@ -77,17 +78,8 @@ export async function uninstall(request: UninstallRequest): Promise<UninstallSum
   await host.remove(HOST.installState);
   const kept: string[] = [HOST.k0rdentdEtc];
   if (!request.purge) kept.push(request.config.registry.storage);
-  if (!state.k0sBinaryOurs && await exists(HOST.k0sBinary)) kept.push(HOST.k0sBinary);
+  if (!state.k0sBinaryOurs && await pathExists(hostPath(HOST.k0sBinary))) kept.push(HOST.k0sBinary);
   return { dryRun: request.dryRun, changes: host.changes, kept };
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(hostPath(path));
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** The summary as text. */

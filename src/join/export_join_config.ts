@@ -21,6 +21,7 @@ import { log } from "../log/logger.ts";
 import { isLocalHost, splitHostPort } from "./node_address.ts";
 import { readRegistryCa } from "./registry_ca.ts";
 import { createJoinToken, isController, type JoinRole } from "./token.ts";
+import { pathExists } from "../fsx/exists.ts";
 
 /** What the user asked for. */
 export interface ExportJoinOptions {
@@ -51,16 +52,6 @@ export interface ExportJoinResult {
 
 const ROLES: readonly JoinRole[] = ["controller", "worker"];
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return false;
-    throw err;
-  }
-}
-
 /** Creates the tokens and writes the join files; under dry-run only reports what it would write. */
 export async function exportJoinConfig(
   ctx: ExportJoinContext,
@@ -86,7 +77,7 @@ export async function exportJoinConfig(
   const files = [...ROLES.map(joinConfigFile), ...(withCa ? [JOIN_CA_FILE] : [])];
   if (!options.overwrite) {
     for (const f of files) {
-      if (await exists(join(options.dir, f))) {
+      if (await pathExists(join(options.dir, f))) {
         throw new UserError(
           `Cannot write "${join(options.dir, f)}": it already exists (use --overwrite)`,
         );
@@ -124,7 +115,7 @@ export async function exportJoinConfig(
   }
   if (withCa) rendered.push([JOIN_CA_FILE, caPem]);
   try {
-    if (!await exists(options.dir)) {
+    if (!await pathExists(options.dir)) {
       await Deno.mkdir(options.dir, { recursive: true, mode: 0o700 });
       await Deno.chmod(options.dir, 0o700);
     }

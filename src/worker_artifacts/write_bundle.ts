@@ -18,6 +18,7 @@ import {
   mirroredHostFile,
 } from "./layout.ts";
 import { renderReadme } from "./readme.ts";
+import { pathExists } from "../fsx/exists.ts";
 
 /** Everything that goes into a bundle. */
 export interface BundleContent {
@@ -99,23 +100,13 @@ export async function writeBundleFiles(dir: string, content: BundleContent): Pro
   return all.sort();
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return false;
-    throw err;
-  }
-}
-
 /** Writes the bundle to `target`. Existing output is an error unless `overwrite`. */
 export async function writeBundle(
   target: BundleTarget,
   content: BundleContent,
 ): Promise<BundleSummary> {
   const path = "dir" in target ? target.dir : target.archive;
-  if (!target.overwrite && await exists(path)) {
+  if (!target.overwrite && await pathExists(path)) {
     throw new UserError(
       `Cannot write worker bundle "${path}": it already exists (use --overwrite)`,
     );
@@ -141,7 +132,7 @@ export async function writeBundle(
 
 /** Moves `staging` to `dir`, replacing an existing `dir` only once the new one is complete. */
 async function replaceDir(staging: string, dir: string): Promise<void> {
-  if (!await exists(dir)) return await Deno.rename(staging, dir);
+  if (!await pathExists(dir)) return await Deno.rename(staging, dir);
   const old = `${staging}.old`;
   await Deno.rename(dir, old);
   await Deno.rename(staging, dir);

@@ -9,16 +9,7 @@ import { writeFileAtomic } from "../../fsx/atomic_write.ts";
 import { log } from "../../log/logger.ts";
 import { printData } from "../../log/output.ts";
 import { commandContext, globalOptions, isDryRun, outputFormat } from "../context.ts";
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return false;
-    throw err;
-  }
-}
+import { pathExists } from "../../fsx/exists.ts";
 
 /** Registers `config` and its subcommands. */
 export function registerConfig(program: Command): void {
@@ -41,7 +32,7 @@ export function registerConfig(program: Command): void {
       const globals = globalOptions(cmd);
       const target = opts.out ?? globals.configFile ??
         (Deno.env.get("K0RDENTD_CONFIG_FILE") || defaultConfigFile());
-      if (!opts.force && await exists(target)) {
+      if (!opts.force && await pathExists(target)) {
         throw new UserError(`Config file "${target}" already exists: use --force to overwrite it`);
       }
       if (isDryRun(cmd)) {
