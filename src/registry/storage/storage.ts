@@ -81,6 +81,8 @@ interface UploadState {
 const EMPTY = new Uint8Array(0);
 const MANIFEST_CACHE_BYTES = 32 * 1024 * 1024;
 const SIZE_CACHE_ENTRIES = 100_000;
+/** Uploads are read and written in blocks of this size. */
+const PUMP_BUFFER = 1 << 20;
 
 function toStream(
   body: ReadableStream<Uint8Array> | Uint8Array | null,
@@ -284,19 +286,52 @@ export class RegistryStorage {
     });
   }
 
+  /**
+   * Copies a body into an upload, hashing as it goes. Byte streams (request bodies) are read
+   * with a BYOB reader into one reused 1 MiB buffer, so an upload allocates nothing per chunk
+   * (server RSS stays flat however large the blob).
+   */
   async #pump(
     stream: ReadableStream<Uint8Array>,
     handle: AppendHandle,
     state: UploadState,
   ): Promise<void> {
-    const reader = stream.getReader();
+    const consume = async (chunk: Uint8Array) => {
+      state.hasher.update(chunk);
+      await handle.write(chunk);
+      state.size += chunk.length;
+    };
+    let byob: ReadableStreamBYOBReader | undefined;
     try {
-      while (true) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        state.hasher.update(value);
-        await handle.write(value);
-        state.size += value.length;
+      byob = stream.getReader({ mode: "byob" });
+    } catch {
+      byob = undefined;
+    }
+    const reader = byob ?? stream.getReader();
+    try {
+      if (byob) {
+        let buf = new ArrayBuffer(PUMP_BUFFER);
+        let filled = 0;
+        while (true) {
+          const { done, value } = await byob.read(
+            new Uint8Array(buf, filled, buf.byteLength - filled),
+          );
+          if (!value) throw new Error("Request body was cancelled");
+          buf = value.buffer as ArrayBuffer;
+          filled += value.byteLength;
+          if (done || filled === buf.byteLength) {
+            if (filled) await consume(new Uint8Array(buf, 0, filled));
+            filled = 0;
+          }
+          if (done) break;
+        }
+      } else {
+        const plain = reader as ReadableStreamDefaultReader<Uint8Array>;
+        while (true) {
+          const { done, value } = await plain.read();
+          if (done) break;
+          await consume(value);
+        }
       }
     } catch (err) {
       handle.abort();
