@@ -230,6 +230,14 @@ Deno.test("export-worker-artifacts refuses bad input with one-line errors", asyn
   const existing = await c.cli("export-worker-artifacts");
   assert.equal(existing.code, 1);
   assert.match(existing.stderr, /"\.\/worker-bundle": it already exists \(use --overwrite\)/);
+  const noStorage = await runCli(["export-worker-artifacts", "-o", "z", "--with-images"], {
+    env: { ...c.env, K0RDENTD_REGISTRY_STORAGE: join(c.base, "no-registry") },
+    cwd: c.base,
+  });
+  assert.equal(noStorage.code, 1);
+  assert.match(noStorage.stderr, /Cannot bundle the k0s system images: no registry storage/);
+  // Refused before any join token was created.
+  assert.ok(!(await c.k0sCalls()).some((l) => l.startsWith("token")));
   const again = await c.cli("export-worker-artifacts", "--overwrite");
   assert.equal(again.code, 0, again.stderr);
 
@@ -241,7 +249,9 @@ Deno.test("export-worker-artifacts refuses bad input with one-line errors", asyn
   const binary = await c.cli("export-worker-artifacts", "-o", "y", "--k0s-binary", "/nope/k0s");
   assert.equal(binary.code, 1);
   assert.match(binary.stderr, /Cannot read k0s binary "\/nope\/k0s"/);
-  for (const r of [existing, both, expiry, binary]) assert.doesNotMatch(r.stderr, /\n\s+at /);
+  for (const r of [existing, noStorage, both, expiry, binary]) {
+    assert.doesNotMatch(r.stderr, /\n\s+at /);
+  }
   await assert.rejects(() => Deno.stat(join(c.base, "y")));
 });
 

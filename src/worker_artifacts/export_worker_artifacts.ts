@@ -22,6 +22,7 @@ import {
   type BundleContent,
   type BundleSummary,
   type BundleTarget,
+  checkBundleTarget,
   writeBundle,
 } from "./write_bundle.ts";
 
@@ -107,12 +108,8 @@ async function k0sSource(
   return await copyFrom(installed, "the installed k0s");
 }
 
-/** Writes the k0s system images listed by the bundled k0s, read from `registry.storage`. */
-async function writeSystemImages(
-  ctx: ExportWorkerContext,
-  target: string,
-  k0sPath: string,
-): Promise<void> {
+/** Throws a UserError unless `registry.storage` is a directory (checked before any token). */
+async function checkRegistryStorage(ctx: ExportWorkerContext): Promise<void> {
   const dir = ctx.config.registry.storage;
   try {
     if (!(await Deno.stat(dir)).isDirectory) throw new Error("not a directory");
@@ -123,6 +120,15 @@ async function writeSystemImages(
       }; set registry.storage)`,
     );
   }
+}
+
+/** Writes the k0s system images listed by the bundled k0s, read from `registry.storage`. */
+async function writeSystemImages(
+  ctx: ExportWorkerContext,
+  target: string,
+  k0sPath: string,
+): Promise<void> {
+  const dir = ctx.config.registry.storage;
   const k0sYaml = hostPath(HOST.k0sConfig);
   const hasConfig = await Deno.stat(k0sYaml).then(() => true, () => false);
   const refs = await listSystemImages(ctx.runner, k0sPath, hasConfig ? k0sYaml : undefined);
@@ -194,6 +200,9 @@ export async function exportWorkerArtifacts(
   };
   if (ctx.dryRun) return { plan };
 
+  // Refuse before a join token is created: a failure after it would leave a live token behind.
+  await checkBundleTarget(options.target);
+  if (options.withImages) await checkRegistryStorage(ctx);
   const token = onController
     ? { value: await createJoinToken(cli, "worker", options.expiry), expiry: options.expiry }
     : undefined;

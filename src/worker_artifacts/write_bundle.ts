@@ -100,17 +100,23 @@ export async function writeBundleFiles(dir: string, content: BundleContent): Pro
   return all.sort();
 }
 
-/** Writes the bundle to `target`. Existing output is an error unless `overwrite`. */
-export async function writeBundle(
-  target: BundleTarget,
-  content: BundleContent,
-): Promise<BundleSummary> {
+/** Throws a UserError when `target` exists and may not be overwritten. */
+export async function checkBundleTarget(target: BundleTarget): Promise<void> {
   const path = "dir" in target ? target.dir : target.archive;
   if (!target.overwrite && await pathExists(path)) {
     throw new UserError(
       `Cannot write worker bundle "${path}": it already exists (use --overwrite)`,
     );
   }
+}
+
+/** Writes the bundle to `target`. Existing output is an error unless `overwrite`. */
+export async function writeBundle(
+  target: BundleTarget,
+  content: BundleContent,
+): Promise<BundleSummary> {
+  const path = "dir" in target ? target.dir : target.archive;
+  await checkBundleTarget(target);
   const parent = dirname(path);
   try {
     await Deno.mkdir(parent, { recursive: true });
