@@ -24,4 +24,8 @@ Deno.test("installOptions() defaults, --timeout for both waits, ignore lists, ai
   assert.equal(o.k0rdentTimeoutMs, 1_200_000);
   assert.deepStrictEqual(o.ignorePreflight, new Set(["ports", "disk"]));
   assert.equal(installOptions({ ignorePreflightErrors: "root,all" }, false).ignorePreflight, "all");
+  assert.throws(
+    () => installOptions({ ignorePreflightErrors: "ports,dsik" }, false),
+    (err: unknown) => err instanceof UsageError && /unknown check\(s\) dsik/.test(err.message),
+  );
 });

@@ -6,6 +6,7 @@
  */
 import { statfs } from "node:fs/promises";
 import { dirname } from "node:path";
+import { UsageError } from "../errors.ts";
 import { formatBytes } from "../log/progress.ts";
 import { hostPath } from "../host/paths.ts";
 import type { InstallContext } from "./phase.ts";
@@ -160,11 +161,19 @@ export const PREFLIGHT_CHECKS: readonly PreflightCheck[] = [
   },
 ];
 
-/** Parses `--ignore-preflight-errors=a,b|all`. */
-export function parseIgnoreList(value: string | undefined): ReadonlySet<string> | "all" {
-  const names = (value ?? "").split(",").map((s) => s.trim().toLowerCase()).filter(Boolean);
-  return names.includes("all") ? "all" : new Set(names);
-}
-
 /** The names of all checks. */
 export const PREFLIGHT_NAMES: readonly string[] = PREFLIGHT_CHECKS.map((c) => c.name);
+
+/** Parses `--ignore-preflight-errors=a,b|all`; an unknown name is a usage error (not a no-op). */
+export function parseIgnoreList(value: string | undefined): ReadonlySet<string> | "all" {
+  const names = (value ?? "").split(",").map((s) => s.trim().toLowerCase()).filter(Boolean);
+  const unknown = names.filter((n) => n !== "all" && !PREFLIGHT_NAMES.includes(n));
+  if (unknown.length) {
+    throw new UsageError(
+      `Invalid --ignore-preflight-errors "${value}": unknown check(s) ${
+        unknown.join(", ")
+      } (expected ${PREFLIGHT_NAMES.join(",")} or all)`,
+    );
+  }
+  return names.includes("all") ? "all" : new Set(names);
+}
