@@ -5,6 +5,7 @@
  */
 import type { Config } from "../config/schema.ts";
 import { registryEndpoint, registryURL } from "../airgap/registry_endpoint.ts";
+import { readRegistryCa } from "../airgap/registry_ca.ts";
 
 /** The URL of `path` on the configured registry. */
 export function registryUrl(config: Config, path: string): string {
@@ -13,9 +14,8 @@ export function registryUrl(config: Config, path: string): string {
 
 /** An HTTP client trusting `airgap.registry.caFile` when one is set. */
 export async function registryClient(config: Config): Promise<Deno.HttpClient | undefined> {
-  const { caFile, insecure } = config.airgap.registry;
-  if (insecure || !caFile) return undefined;
-  return Deno.createHttpClient({ caCerts: [await Deno.readTextFile(caFile)] });
+  const caPem = await readRegistryCa(config);
+  return caPem ? Deno.createHttpClient({ caCerts: [caPem] }) : undefined;
 }
 
 async function getJson(config: Config, path: string): Promise<unknown> {

@@ -19,7 +19,7 @@ import {
 } from "./join_config.ts";
 import { log } from "../log/logger.ts";
 import { isLocalHost, splitHostPort } from "./node_address.ts";
-import { readRegistryCa } from "./registry_ca.ts";
+import { readRegistryCa } from "../airgap/registry_ca.ts";
 import { createJoinToken, isController, type JoinRole } from "./token.ts";
 import { pathExists } from "../fsx/exists.ts";
 

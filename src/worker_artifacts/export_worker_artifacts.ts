@@ -15,7 +15,7 @@ import { formatBytes } from "../log/progress.ts";
 import { openDiskStorage } from "../registry/storage/storage.ts";
 import { runChecked, type Runner } from "../process/runner.ts";
 import { detectNodeAddress, remoteRegistryAddress } from "../join/node_address.ts";
-import { readRegistryCa } from "../join/registry_ca.ts";
+import { readRegistryCa } from "../airgap/registry_ca.ts";
 import { createJoinToken, isController } from "../join/token.ts";
 import { listSystemImages, storageLocation, writeImagesArchive } from "./system_images.ts";
 import {

@@ -5,7 +5,7 @@
  * fallback); k0s watches `containerd.d/` and reloads them.
  */
 import { join } from "node:path";
-import { UserError } from "../../errors.ts";
+import { readRegistryCa } from "../../airgap/registry_ca.ts";
 import { fileMatches } from "../../host/mutator.ts";
 import { HOST } from "../../host/paths.ts";
 import {
@@ -17,17 +17,8 @@ import type { InstallContext, Phase } from "../phase.ts";
 import { saveState } from "../state.ts";
 
 async function mirrorFiles(ctx: InstallContext): Promise<GeneratedFile[]> {
-  const caFile = ctx.config.airgap.registry.caFile;
-  let caPem = "";
-  if (caFile && !ctx.config.airgap.registry.insecure) {
-    try {
-      caPem = await Deno.readTextFile(caFile);
-    } catch (err) {
-      throw new UserError(`Cannot read registry CA "${caFile}": ${(err as Error).message}`);
-    }
-  }
   const options = containerdMirrorOptions(ctx.config, {
-    caPem,
+    caPem: await readRegistryCa(ctx.config),
     upstreamFallback: !ctx.options.airgap,
   });
   const k0sVersion = await ctx.k0s.version().catch(() => null);

@@ -4,7 +4,7 @@
  * `k0rdent/helm_command.ts`). Skipped when the release is deployed with the
  * same chart, version and values as last time; changed values upgrade it.
  */
-import { UserError } from "../../errors.ts";
+import { readRegistryCa } from "../../airgap/registry_ca.ts";
 import { fileMatches } from "../../host/mutator.ts";
 import { HOST, hostPath } from "../../host/paths.ts";
 import { helmUpgradeInstallArgs } from "../../k0rdent/helm_command.ts";
@@ -33,16 +33,7 @@ async function helmPlan(ctx: InstallContext): Promise<HelmPlan> {
   const values = renderHelmValues(valuesOptions);
   const registry = config.airgap.registry;
   const tls = options.airgap && !registry.insecure && registry.caFile !== "";
-  let caPem: string | undefined;
-  if (tls) {
-    try {
-      caPem = await Deno.readTextFile(registry.caFile);
-    } catch (err) {
-      throw new UserError(
-        `Cannot read registry CA "${registry.caFile}": ${(err as Error).message}`,
-      );
-    }
-  }
+  const caPem = tls ? await readRegistryCa(config) : undefined;
   const args = helmUpgradeInstallArgs({
     releaseName: config.k0rdent.helm.releaseName,
     chart: valuesOptions.chart,

@@ -1,4 +1,4 @@
-/** Reads the CA of a TLS air-gap registry (`airgap.registry.caFile`) for files other nodes use. */
+/** Reads the CA of a TLS air-gap registry (`airgap.registry.caFile`): the one reader, with one error. */
 import type { Config } from "../config/schema.ts";
 import { errorMessage, UserError } from "../errors.ts";
 
