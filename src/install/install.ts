@@ -10,6 +10,7 @@ import { Kubectl } from "../kube/kubectl.ts";
 import type { OutputFormat } from "../log/output.ts";
 import type { Runner } from "../process/runner.ts";
 import type { InstallContext, InstallOptions, Phase } from "./phase.ts";
+import { checkInputFiles } from "./options.ts";
 import { INSTALL_PHASES } from "./phases.ts";
 import { type UiAccess, uiAccess } from "./phases/k0rdent_ui.ts";
 import { type PhaseResult, runPhases } from "./run_phases.ts";
@@ -69,6 +70,7 @@ export async function installContext(request: InstallRequest): Promise<InstallCo
 
 /** Runs the install and returns its summary. */
 export async function install(request: InstallRequest): Promise<InstallSummary> {
+  await checkInputFiles(request.options, request.config);
   const ctx = await installContext(request);
   const phases = await runPhases(
     request.phases ?? INSTALL_PHASES,

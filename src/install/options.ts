@@ -3,7 +3,9 @@
  * ignore list, defaults for timeouts and the k0s download location.
  */
 import ms from "ms";
-import { UsageError } from "../errors.ts";
+import { readRegistryCa } from "../airgap/registry_ca.ts";
+import type { Config } from "../config/schema.ts";
+import { errorMessage, UsageError, UserError } from "../errors.ts";
 import { DEFAULT_HELM_VERSION, OFFICIAL_SOURCES } from "../tools/pins.ts";
 import type { InstallOptions } from "./phase.ts";
 import { k0sArch, parseIgnoreList } from "./preflight.ts";
@@ -72,4 +74,27 @@ export function installOptions(flags: InstallFlags, airgapFlavor: boolean): Inst
       OFFICIAL_SOURCES.helmBase),
     arch: k0sArch() ?? Deno.build.arch,
   };
+}
+
+/**
+ * Checks the files the flags and config name (`--k0s-binary`, `--helm-binary`, the registry CA)
+ * before any phase runs, so a typo fails at once instead of after k0s was installed.
+ */
+export async function checkInputFiles(options: InstallOptions, config: Config): Promise<void> {
+  for (
+    const [flag, path] of [["--k0s-binary", options.k0sBinary], [
+      "--helm-binary",
+      options.helmBinary,
+    ]]
+  ) {
+    if (path === undefined) continue;
+    let info: Deno.FileInfo;
+    try {
+      info = await Deno.stat(path);
+    } catch (err) {
+      throw new UserError(`Cannot use ${flag} "${path}": ${errorMessage(err)}`);
+    }
+    if (!info.isFile) throw new UserError(`Cannot use ${flag} "${path}": not a file`);
+  }
+  if (options.mirror) await readRegistryCa(config);
 }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
-import { UsageError } from "../errors.ts";
-import { DEFAULT_TIMEOUTS, installOptions, parseDuration } from "./options.ts";
+import { defaultConfig } from "../config/defaults.ts";
+import { UsageError, UserError } from "../errors.ts";
+import { checkInputFiles, DEFAULT_TIMEOUTS, installOptions, parseDuration } from "./options.ts";
 
 Deno.test("parseDuration() accepts ms/s/m/h and rejects the rest with the flag name", () => {
   assert.equal(parseDuration("--timeout", "90s"), 90_000);
@@ -27,5 +28,31 @@ Deno.test("installOptions() defaults, --timeout for both waits, ignore lists, ai
   assert.throws(
     () => installOptions({ ignorePreflightErrors: "ports,dsik" }, false),
     (err: unknown) => err instanceof UsageError && /unknown check\(s\) dsik/.test(err.message),
+  );
+});
+
+Deno.test("checkInputFiles() rejects a missing binary or registry CA before any phase", async () => {
+  const config = defaultConfig();
+  const online = installOptions({}, false);
+  await checkInputFiles({ ...online, k0sBinary: Deno.execPath() }, config);
+  await assert.rejects(
+    () => checkInputFiles({ ...online, helmBinary: "/nonexistent/helm" }, config),
+    (err: unknown) =>
+      err instanceof UserError &&
+      /^Cannot use --helm-binary "\/nonexistent\/helm"/.test(err.message),
+  );
+  await assert.rejects(
+    () => checkInputFiles({ ...online, k0sBinary: "/" }, config),
+    /Cannot use --k0s-binary "\/": not a file/,
+  );
+  config.airgap.registry = {
+    ...config.airgap.registry,
+    insecure: false,
+    caFile: "/nonexistent/ca",
+  };
+  await checkInputFiles(online, config); // online without a mirror needs no CA
+  await assert.rejects(
+    () => checkInputFiles(installOptions({ airgap: true }, false), config),
+    /Cannot read registry CA "\/nonexistent\/ca"/,
   );
 });

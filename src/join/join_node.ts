@@ -8,6 +8,7 @@ import type { Config } from "../config/schema.ts";
 import { UsageError, UserError } from "../errors.ts";
 import { HOST } from "../host/paths.ts";
 import { installContext, type InstallRequest } from "../install/install.ts";
+import { checkInputFiles } from "../install/options.ts";
 import type { Phase } from "../install/phase.ts";
 import { preflightPhaseWith } from "../install/phases/preflight.ts";
 import { containerdMirrorsPhase } from "../install/phases/containerd_mirrors.ts";
@@ -107,6 +108,7 @@ export interface JoinSummary {
 
 /** Joins this host to the cluster as `spec.role`. */
 export async function joinNode(request: InstallRequest, spec: JoinSpec): Promise<JoinSummary> {
+  await checkInputFiles(request.options, request.config);
   const ctx = await installContext(request);
   const summary = (alreadyJoined: boolean, phases: PhaseResult[]): JoinSummary => ({
     dryRun: request.dryRun,
