@@ -70,7 +70,8 @@ export class ProcessRunner implements Runner {
       }).spawn();
     } catch (err) {
       if (err instanceof Deno.errors.NotFound) {
-        throw new ToolError(argv, 127, "", `Cannot run "${program}": not found on PATH`);
+        const where = program.includes("/") ? "no such file" : "not found on PATH";
+        throw new ToolError(argv, 127, "", `Cannot run "${program}": ${where}`);
       }
       throw err;
     }

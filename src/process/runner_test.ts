@@ -42,6 +42,11 @@ Deno.test("ProcessRunner reports a missing program as a ToolError", async () => 
     () => new ProcessRunner().run(["k0rdentd-no-such-program"]),
     (err: unknown) => err instanceof ToolError && /not found on PATH/.test(err.message),
   );
+  await assert.rejects(
+    () => new ProcessRunner().run(["/nonexistent/k0rdentd-tool"]),
+    (err: unknown) =>
+      err instanceof ToolError && /"\/nonexistent\/k0rdentd-tool": no such file$/.test(err.message),
+  );
 });
 
 Deno.test("runChecked() throws ToolError with argv and stderr tail on failure", async () => {
