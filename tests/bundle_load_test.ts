@@ -188,3 +188,45 @@ Deno.test("bundle load --importer skopeo (seed method) tags the same digests as 
   );
   assert.deepEqual(await tagsOf(storage), expected);
 });
+
+Deno.test("bundle inspect --output json lists images, platforms, charts and writes nothing; load emits JSON progress", async () => {
+  await using tmp = await tempDir();
+  const bundle = join(tmp.path, "b.tar.gz");
+  await makeBundle(bundle, { images: 2 });
+  const before = [...Deno.readDirSync(tmp.path)].map((e) => e.name).sort();
+  const res = await runCli(["bundle", "inspect", bundle, "--output", "json"]);
+  assert.equal(res.code, 0, res.stderr);
+  assert.deepEqual([...Deno.readDirSync(tmp.path)].map((e) => e.name).sort(), before);
+  const report = JSON.parse(res.stdout);
+  assert.equal(report.k0rdentVersion, "1.2.3");
+  const pause = report.images.find((i: { reference: string }) =>
+    i.reference.endsWith("k8s/pause:3.10")
+  );
+  assert.deepEqual(pause.platforms, ["linux/amd64", "linux/arm64"]);
+  assert.equal(pause.mediaType, "application/vnd.oci.image.index.v1+json");
+  assert.deepEqual(
+    report.charts.map((c: { reference: string }) => c.reference).sort(),
+    [
+      "k0rdent-enterprise/charts/cluster-api-provider-aws:0.2.1",
+      "k0rdent-enterprise/charts/k0rdent-enterprise:1.2.3",
+    ],
+  );
+  assert.ok(report.skipped.some((s: { reason: string }) => s.reason === "bundled skopeo image"));
+
+  const load = await runCli([
+    "bundle",
+    "load",
+    bundle,
+    "--storage",
+    join(tmp.path, "s"),
+    "--verify=false",
+    "--output",
+    "json",
+  ]);
+  assert.equal(load.code, 0, load.stderr);
+  const events = load.stderr.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
+  assert.equal(events[0].event, "start");
+  assert.equal(events.at(-1).event, "done");
+  assert.equal(events.at(-1).done, (await Deno.stat(bundle)).size);
+  assert.equal(JSON.parse(load.stdout).k0rdentVersion, "1.2.3");
+});
