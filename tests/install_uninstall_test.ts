@@ -59,6 +59,16 @@ Deno.test("status: exit 1 on a bare host", async () => {
   includes(result.stdout, "k0s:      not installed");
 });
 
+Deno.test("expose-ui without k0rdent warns that there is no UI Service and exits 1", async () => {
+  await using host = await FakeHost.create();
+  const result = await host.run(["expose-ui"]);
+  assert.equal(result.code, 1);
+  includes(result.stderr, "The k0rdent chart runs no UI Service: nothing to expose");
+  includes(result.stderr, "The k0rdent UI is not exposed");
+  assert.doesNotMatch(result.stderr, /\n\s+at /);
+  assert.deepStrictEqual(await host.mutatingCalls(), []);
+});
+
 Deno.test("uninstall --dry-run changes nothing; uninstall needs confirmation", async () => {
   await using host = await FakeHost.create();
   await using registry = serveRegistryStub(["1.2.0"]);

@@ -67,17 +67,17 @@ export const k0rdentUiPhase: Phase = {
   title: "Expose the k0rdent UI",
   async shouldRun(ctx) {
     const info = await chartUiService(ctx);
-    if (!info) return false;
+    if (!info) {
+      log.warn("The k0rdent chart runs no UI Service: nothing to expose");
+      return false;
+    }
     const { namespace } = ctx.config.k0rdent.helm;
     const exposed = await ctx.kubectl.getJson(["service", UI_NODEPORT_SERVICE, "-n", namespace]);
     return !exposed || ctx.state.uiDigest !== digestOf(renderUiExpose(info));
   },
   async run(ctx) {
     const info = await chartUiService(ctx);
-    if (!info) {
-      log.warn("The k0rdent chart runs no UI Service: nothing to expose");
-      return;
-    }
+    if (!info) return; // removed since shouldRun() saw it
     const objects = renderUiExpose(info);
     await ctx.k0s.kubectlApply(
       ["apply", "--server-side", "-f", "-"],
