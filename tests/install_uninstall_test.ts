@@ -107,6 +107,7 @@ Deno.test("uninstall: stops and resets k0s, removes our files, keeps the user's 
   const again = await host.run(["uninstall", "--force"]);
   assert.equal(again.code, 0, again.stderr);
   assert.deepStrictEqual(await host.mutatingCalls(), []);
+  includes(again.stdout, "Nothing to uninstall");
 
   // And the host takes a fresh install again.
   const reinstall = await host.run(INSTALL);

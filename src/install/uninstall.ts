@@ -84,6 +84,11 @@ export async function uninstall(request: UninstallRequest): Promise<UninstallSum
 
 /** The summary as text. */
 export function formatUninstall(summary: UninstallSummary): string {
+  if (!summary.dryRun && summary.changes.length === 0) {
+    return `Nothing to uninstall: no k0s and no files of k0rdentd on this host\nKept: ${
+      summary.kept.join(", ")
+    }`;
+  }
   return [
     summary.dryRun
       ? `Dry run: ${summary.changes.length} change(s) planned, nothing was changed`
