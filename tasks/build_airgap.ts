@@ -70,7 +70,7 @@ export function airgapProgram(signal?: AbortSignal, deps: AirgapDeps = {}): Comm
       `
 Without --k0s-binary/--helm-binary the binaries are downloaded to
 assets/build/downloads/ and checked against the SHA-256 sums pinned in
-tasks/pins.ts (or --k0s-sha256/--helm-sha256). The compile base (denort) comes
+src/tools/pins.ts (or --k0s-sha256/--helm-sha256). The compile base (denort) comes
 from DENORT_BIN when set (it must be the denort for the target), else from
 Deno's download cache, else deno compile downloads it.
 
