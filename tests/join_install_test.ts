@@ -220,6 +220,7 @@ Deno.test("install --join --dry-run plans the join and changes nothing", async (
 
 Deno.test("install --join rejects incomplete or conflicting join flags", async () => {
   await using n = await node();
+  await Deno.writeTextFile(join(n.base, "worker-join.yaml"), `join:\n  mode: worker\n  token: x\n`);
   for (
     const [args, code, pattern] of [
       [["--join", "--token-file", "token"], 2, /needs --mode controller\|worker/],
@@ -235,6 +236,11 @@ Deno.test("install --join rejects incomplete or conflicting join flags", async (
         ["--join", "--mode", "worker", "--token-file", "missing"],
         1,
         /Cannot read join token file "missing"/,
+      ],
+      [
+        ["--join", "--mode", "worker", "--token-file", "worker-join.yaml"],
+        1,
+        /"worker-join.yaml" is a join config: pass it with -c/,
       ],
     ] as const
   ) {

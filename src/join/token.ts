@@ -52,8 +52,9 @@ export async function readTokenFile(path: string): Promise<string> {
   }
   const token = text.trim();
   if (token === "" || /\s/.test(token)) {
+    const joinConfig = /^join:/m.test(text) ? `; "${path}" is a join config: pass it with -c` : "";
     throw new UserError(
-      `Cannot use join token file "${path}": expected one token (from k0s token create)`,
+      `Cannot use join token file "${path}": expected one token (from k0s token create)${joinConfig}`,
     );
   }
   return token;

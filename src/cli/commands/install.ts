@@ -55,7 +55,7 @@ export function registerInstall(program: Command): void {
     .option("--k0s-download-url <url>", "base URL of k0s releases (env K0RDENTD_K0S_DOWNLOAD_URL)")
     .option("--join", "join an existing cluster (config join: section; see docs/multi-node.md)")
     .option("--mode <role>", "with --join: controller or worker")
-    .option("--token-file <file>", "with --join: join token file (export-join-config)")
+    .option("--token-file <file>", "with --join: file holding a join token (k0s token create)")
     .option("--token <token>", "with --join: join token (prefer --token-file: argv is visible)")
     .addHelpText(
       "after",
