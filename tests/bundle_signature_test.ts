@@ -178,3 +178,22 @@ Deno.test("bundle signature: registry.verifier cosign in the config file picks t
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("bundle signature: a bundle loaded with --verify=false is checked on a verifying rerun", async () => {
+  const dir = await setup();
+  try {
+    const storage = join(dir, "s");
+    const base = ["bundle", "load", join(dir, "good.tar.gz"), "--storage", storage];
+    const unchecked = await runCli([...base, "--verify=false"]);
+    assert.equal(unchecked.code, 0, unchecked.stderr);
+    const wrongKey = await runCli([...base, "--cosign-key", join(dir, "other.pub")]);
+    assert.equal(wrongKey.code, 1, wrongKey.stderr);
+    assert.match(wrongKey.stderr, /Signature check of bundle ".*good\.tar\.gz" failed/);
+    const checked = await runCli([...base, "--cosign-key", join(dir, "cosign.pub")]);
+    assert.equal(checked.code, 0, checked.stderr);
+    const quick = await runCli([...base, "--cosign-key", join(dir, "cosign.pub")]);
+    assert.match(quick.stderr, /is already loaded/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

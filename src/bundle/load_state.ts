@@ -33,6 +33,8 @@ export interface LoadJournal {
   state: "loading" | "complete";
   startedAt: string;
   finishedAt?: string;
+  /** How the signature was checked by the load that completed ("off" when it was not). */
+  verified?: "native" | "cosign" | "off";
   k0rdentVersion?: string;
   /** Archives seen by the last complete pass (progress total of a rerun). */
   archives?: number;
