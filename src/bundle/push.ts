@@ -85,6 +85,11 @@ export async function pushBundle(options: PushOptions): Promise<PushResult> {
   const info = await statBundle(options.bundle);
   let check: SignatureCheck | undefined;
   if (options.signature) {
+    if (info.kind === "dir") {
+      throw new UserError(
+        `Cannot verify bundle "${info.path}": a directory has no signature; pass --verify=false`,
+      );
+    }
     const { key, signature } = await readSignatureFiles(info.path, options.signature);
     check = new SignatureCheck(key, signature);
   }
