@@ -96,9 +96,17 @@ Deno.test("registry: unusable storage, bad TLS and htpasswd files are one line a
   assert.match(res.stderr, /registry\.port/);
 });
 
-Deno.test("registry: SIGINT stops it gracefully with exit 0", async () => {
+Deno.test("registry: drops run/ffi/sys/env once serving; SIGINT stops it with exit 0", async () => {
   await using work = await tempDir("registry-cli-");
-  const daemon = await startDaemon(["--host", "127.0.0.1", "--storage", work.path]);
+  const daemon = await startDaemon([
+    "--host",
+    "127.0.0.1",
+    "--storage",
+    work.path,
+    "--log-level",
+    "debug",
+  ]);
+  assert.match(daemon.stderr(), /Dropped permissions: run, ffi, sys, env/);
   const res = await fetch(`http://127.0.0.1:${daemon.port}/v2/`);
   assert.equal(res.headers.get("Docker-Distribution-API-Version"), "registry/2.0");
   await res.body?.cancel();

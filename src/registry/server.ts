@@ -21,16 +21,6 @@ export interface ServeOptions {
   auth: { htpasswd: string; authPulls: boolean; readOnly: boolean };
   /** How long in-flight requests may take after a shutdown signal. Default 10 s. */
   shutdownTimeoutMs?: number;
-  /** Revoke permissions the serving path does not need (default true). */
-  dropPermissions?: boolean;
-}
-
-/** What the caller learns once the registry listens. */
-export interface Listening {
-  hostname: string;
-  port: number;
-  scheme: "http" | "https";
-  caFile?: string;
 }
 
 /** Creates the storage directory and proves it is writable. */
@@ -120,13 +110,10 @@ function dropPermissions(): string[] {
   return dropped;
 }
 
-/**
- * Serves the registry until `signal` aborts, then shuts down gracefully. `onListen` is called
- * once the socket is bound (tests learn the port from it).
- */
+/** Serves the registry until `signal` aborts, then shuts down gracefully. */
 export async function serveRegistry(
   options: ServeOptions,
-  deps: { runner: Runner; signal: AbortSignal; onListen?: (l: Listening) => void },
+  deps: { runner: Runner; signal: AbortSignal },
 ): Promise<void> {
   const access = await accessPolicy(options.auth);
   await checkStorage(options.storage);
@@ -149,6 +136,8 @@ export async function serveRegistry(
   } catch (err) {
     throw listenError(err, options, tls);
   }
+  const dropped = dropPermissions();
+  log.debug(`Dropped permissions: ${dropped.join(", ") || "none"}`);
   const addr = server.addr;
   const shown = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
   log.info(
@@ -162,11 +151,6 @@ export async function serveRegistry(
   if (!access.credentials && !access.readOnly) {
     log.info("Pushes are accepted from this host only (loopback); others may pull");
   }
-  if (options.dropPermissions !== false) {
-    const dropped = dropPermissions();
-    log.debug(`Dropped permissions: ${dropped.join(", ") || "none"}`);
-  }
-  deps.onListen?.({ hostname: addr.hostname, port: addr.port, scheme, caFile: tls?.caFile });
   await waitForAbort(deps.signal);
   log.info("Registry stopping: finishing requests in flight");
   const timeout = options.shutdownTimeoutMs ?? 10_000;

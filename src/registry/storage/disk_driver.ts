@@ -144,37 +144,44 @@ export class DiskDriver implements StorageDriver {
     return join(this.root, path);
   }
 
-  async stat(path: string): Promise<FileInfo | undefined> {
+  stat(path: string): Promise<FileInfo | undefined> {
     try {
       const s = Deno.statSync(this.#abs(path));
-      return { size: s.size, mtimeMs: s.mtime?.getTime() ?? 0, isDirectory: s.isDirectory };
+      return Promise.resolve({
+        size: s.size,
+        mtimeMs: s.mtime?.getTime() ?? 0,
+        isDirectory: s.isDirectory,
+      });
     } catch (err) {
-      if (notFound(err)) return undefined;
-      throw err;
+      return notFound(err) ? Promise.resolve(undefined) : Promise.reject(err);
     }
   }
 
-  async readFile(path: string): Promise<Uint8Array | undefined> {
-    const abs = this.#abs(path);
+  readFile(path: string): Promise<Uint8Array | undefined> {
     try {
-      const st = Deno.statSync(abs);
-      const cached = this.#small.get(abs);
-      if (
-        cached && cached.ino === st.ino && cached.size === st.size &&
-        cached.mtimeMs === st.mtime?.getTime()
-      ) {
-        return cached.data;
-      }
-      const data = Deno.readFileSync(abs);
-      if (data.length <= SMALL_FILE && st.ino !== null) {
-        if (this.#small.size >= SMALL_FILE_ENTRIES) this.#small.clear();
-        this.#small.set(abs, { ino: st.ino, size: st.size, mtimeMs: st.mtime?.getTime(), data });
-      }
-      return data;
+      return Promise.resolve(this.#readSmallOrFile(path));
     } catch (err) {
-      if (notFound(err)) return undefined;
-      throw err;
+      return notFound(err) ? Promise.resolve(undefined) : Promise.reject(err);
     }
+  }
+
+  /** Reads a file synchronously; files up to {@link SMALL_FILE} come from the stat-checked cache. */
+  #readSmallOrFile(path: string): Uint8Array {
+    const abs = this.#abs(path);
+    const st = Deno.statSync(abs);
+    const cached = this.#small.get(abs);
+    if (
+      cached && cached.ino === st.ino && cached.size === st.size &&
+      cached.mtimeMs === st.mtime?.getTime()
+    ) {
+      return cached.data;
+    }
+    const data = Deno.readFileSync(abs);
+    if (data.length <= SMALL_FILE && st.ino !== null) {
+      if (this.#small.size >= SMALL_FILE_ENTRIES) this.#small.clear();
+      this.#small.set(abs, { ino: st.ino, size: st.size, mtimeMs: st.mtime?.getTime(), data });
+    }
+    return data;
   }
 
   async writeFile(path: string, data: Uint8Array): Promise<void> {

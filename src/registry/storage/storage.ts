@@ -296,11 +296,6 @@ export class RegistryStorage {
     handle: AppendHandle,
     state: UploadState,
   ): Promise<void> {
-    const consume = async (chunk: Uint8Array) => {
-      state.hasher.update(chunk);
-      await handle.write(chunk);
-      state.size += chunk.length;
-    };
     let byob: ReadableStreamBYOBReader | undefined;
     try {
       byob = stream.getReader({ mode: "byob" });
@@ -310,8 +305,12 @@ export class RegistryStorage {
     const reader = byob ?? stream.getReader();
     try {
       if (byob) {
-        let buf = new ArrayBuffer(PUMP_BUFFER);
+        // Two buffers: one is written to disk while the socket fills the other.
+        const buffers = [new ArrayBuffer(PUMP_BUFFER), new ArrayBuffer(PUMP_BUFFER)];
+        let current = 0;
+        let buf = buffers[0];
         let filled = 0;
+        let writing: Promise<unknown> = Promise.resolve();
         while (true) {
           const { done, value } = await byob.read(
             new Uint8Array(buf, filled, buf.byteLength - filled),
@@ -319,18 +318,29 @@ export class RegistryStorage {
           if (!value) throw new Error("Request body was cancelled");
           buf = value.buffer as ArrayBuffer;
           filled += value.byteLength;
-          if (done || filled === buf.byteLength) {
-            if (filled) await consume(new Uint8Array(buf, 0, filled));
+          if ((done || filled === buf.byteLength) && filled > 0) {
+            await writing;
+            const block = new Uint8Array(buf, 0, filled);
+            state.hasher.update(block);
+            writing = handle.write(block).then(() => state.size += block.length);
+            // Keep a rejection from going unhandled while the next block is read.
+            writing.catch(() => {});
+            buffers[current] = buf;
+            current ^= 1;
+            buf = buffers[current];
             filled = 0;
           }
           if (done) break;
         }
+        await writing;
       } else {
         const plain = reader as ReadableStreamDefaultReader<Uint8Array>;
         while (true) {
           const { done, value } = await plain.read();
           if (done) break;
-          await consume(value);
+          state.hasher.update(value);
+          await handle.write(value);
+          state.size += value.length;
         }
       }
     } catch (err) {
