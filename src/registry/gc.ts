@@ -1,6 +1,6 @@
 /**
- * `registry gc`: removes blobs that no manifest references, links to removed blobs, and stale
- * uploads. Safe while pushes are in flight: blobs younger than the grace period are kept (a
+ * `registry gc`: removes blobs that no manifest references, links to removed blobs, stale
+ * uploads and temp files of tag writes interrupted by a crash. Safe while pushes are in flight: blobs younger than the grace period are kept (a
  * client pushes layers before the manifest naming them), and candidates are re-checked
  * against a second pass over the manifests just before removal.
  */
@@ -25,6 +25,8 @@ export interface GcReport {
   bytes: number;
   links: number;
   uploads: string[];
+  /** Temp files of interrupted tag writes. */
+  tempFiles: number;
   dryRun: boolean;
 }
 
@@ -55,7 +57,14 @@ export async function collectGarbage(
   const now = options.now ?? Date.now();
   const grace = options.graceMs ?? 3_600_000;
   const uploadAge = options.uploadMaxAgeMs ?? 86_400_000;
-  const report: GcReport = { blobs: [], bytes: 0, links: 0, uploads: [], dryRun: options.dryRun };
+  const report: GcReport = {
+    blobs: [],
+    bytes: 0,
+    links: 0,
+    uploads: [],
+    tempFiles: 0,
+    dryRun: options.dryRun,
+  };
   const first = await referenced(storage);
   const candidates: { digest: string; size: number }[] = [];
   for await (const blob of storage.listBlobs()) {
@@ -73,6 +82,7 @@ export async function collectGarbage(
     report.bytes += c.size;
   }
   for (const repo of await storage.listRepositories()) {
+    report.tempFiles += await storage.removeStaleTagTemps(repo, now - uploadAge, options.dryRun);
     for (const digest of await storage.listBlobLinks(repo)) {
       const gone = removed.has(digest) || !(await storage.hasBlob(digest));
       if (!gone) continue;

@@ -123,11 +123,7 @@ export function registerRegistry(program: Command): void {
           signal: ctx.signal,
         })
         : undefined;
-      // A bundle load needs more than the serving path (node:crypto, statfs): keep permissions.
-      await serveRegistry(
-        { ...options, dropPermissions: loading === undefined },
-        { runner: ctx.runner, signal: ctx.signal },
-      );
+      await serveRegistry(options, { runner: ctx.runner, signal: ctx.signal });
       await loading?.done;
     });
 
@@ -195,7 +191,8 @@ export function registerRegistry(program: Command): void {
         [
           ...report.blobs.map((b) => `${verb} blob ${b.digest} (${formatBytes(b.size)})`),
           `${verb} ${report.blobs.length} blobs (${formatBytes(report.bytes)}), ` +
-          `${report.links} links and ${report.uploads.length} stale uploads`,
+          `${report.links} links, ${report.uploads.length} stale uploads and ` +
+          `${report.tempFiles} temp files`,
         ].join("\n"));
     });
 }

@@ -538,6 +538,23 @@ export class RegistryStorage {
     await this.driver.writeFile(layout.tag(repo, tag), new TextEncoder().encode(digest + "\n"));
   }
 
+  /**
+   * Temp files of tag writes interrupted by a crash in `repo` (invisible to clients), last
+   * modified before `before`; removed unless `dryRun`. Returns how many there were.
+   */
+  async removeStaleTagTemps(repo: string, before: number, dryRun: boolean): Promise<number> {
+    let count = 0;
+    for (const e of await this.driver.list(layout.tags(repo))) {
+      if (e.isDirectory || !/^\..*\.tmp$/.test(e.name)) continue;
+      const path = `${layout.tags(repo)}/${e.name}`;
+      const info = await this.driver.stat(path);
+      if (!info || info.mtimeMs >= before) continue;
+      if (!dryRun) await this.driver.remove(path);
+      count++;
+    }
+    return count;
+  }
+
   /** Deletes a tag; false when it did not exist. */
   async deleteTag(repo: string, tag: string): Promise<boolean> {
     return await this.driver.remove(layout.tag(repo, tag));
