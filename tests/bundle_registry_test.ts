@@ -5,7 +5,18 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { makeBundle } from "./fixtures/make_bundle.ts";
+import { loadBundle } from "../src/bundle/load.ts";
+import { ProcessRunner } from "../src/process/runner.ts";
+import { openDiskStorage } from "../src/registry/storage/storage.ts";
+import {
+  imageArchive,
+  imageManifest,
+  indexFor,
+  makeBundle,
+  ociArchive,
+  randomLayer,
+  writeBundle,
+} from "./fixtures/make_bundle.ts";
 import { runRegistryCli, skopeo, startDaemon } from "./registry_helpers.ts";
 
 Deno.test("registry --bundle-path serves at once, loads in the background, registry status reports it", async () => {
@@ -67,6 +78,52 @@ Deno.test("registry --bundle-path serves at once, loads in the background, regis
     } finally {
       await daemon.stop();
     }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("background load (tagEarly, no signature to wait for): each image is tagged as its archive completes", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "bundle-early-" });
+  try {
+    const runner = new ProcessRunner();
+    const good = await imageArchive([await randomLayer(1000, 1)]);
+    // Vendor layout: the root is certain from the first file; the last archive is corrupt.
+    const { manifest, config } = imageManifest([await randomLayer(1000, 2)]);
+    const broken = await ociArchive({ index: indexFor(manifest), blobs: [manifest, config] });
+    const bundle = join(dir, "b.tar");
+    await writeBundle(bundle, [
+      { name: "airgap-bundle-9/capi/ok_1.0.tar", data: good },
+      { name: "airgap-bundle-9/capi/broken_1.0.tar", data: broken },
+    ], "tar");
+    const storage = join(dir, "s");
+    await assert.rejects(
+      loadBundle({ bundle, storage, prefix: "p", verify: "off", runner, tagEarly: true }),
+      /archive "airgap-bundle-9\/capi\/broken_1\.0\.tar" .*not in the archive/,
+    );
+    assert.deepEqual(await openDiskStorage(storage).listTags("p/capi/ok"), ["1.0"]);
+    assert.equal(await openDiskStorage(storage).repositoryExists("p/capi/broken"), false);
+
+    // The first file looked like the root, but a top-level file follows: early tags that the
+    // whole pass does not confirm are removed, the right ones written.
+    const odd = join(dir, "odd.tar");
+    await writeBundle(odd, [
+      { name: "airgap-bundle-9/capi/ok_1.0.tar", data: good },
+      { name: "top_2.0.tar", data: good },
+    ], "tar");
+    const s2 = join(dir, "s2");
+    await loadBundle({
+      bundle: odd,
+      storage: s2,
+      prefix: "p",
+      verify: "off",
+      runner,
+      tagEarly: true,
+    });
+    const st = openDiskStorage(s2);
+    assert.deepEqual(await st.listTags("p/capi/ok"), []);
+    assert.deepEqual(await st.listTags("p/airgap-bundle-9/capi/ok"), ["1.0"]);
+    assert.deepEqual(await st.listTags("p/top"), ["2.0"]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -23,9 +23,9 @@ export interface BackgroundLoadOptions {
 
 /**
  * Starts loading and returns `done`, which settles when the load ends and never rejects (the
- * outcome is logged and written to the status file). The daemon must keep its permissions
- * while the load runs (node:crypto reads the environment lazily; statfs needs `sys`).
- * Decompression is in-process: the serve permissions do not include running programs.
+ * outcome is logged and written to the status file). The load runs with what the daemon keeps
+ * once it serves (read, write, net): decompression is in-process, and the disk preflight is
+ * skipped with a warning when `statfs` is not permitted.
  */
 export function startBackgroundLoad(options: BackgroundLoadOptions): { done: Promise<void> } {
   log.info(`Loading bundle "${options.bundle}" in the background (see: k0rdentd registry status)`);
@@ -34,6 +34,7 @@ export function startBackgroundLoad(options: BackgroundLoadOptions): { done: Pro
     verify: options.verify === "cosign" ? "native" : options.verify,
     decompressor: "builtin",
     writeStatus: true,
+    tagEarly: true,
     progress: "silent",
   }).then(
     (r) =>

@@ -23,7 +23,13 @@ import {
   writeJournal,
   writeLoadStatus,
 } from "./load_state.ts";
-import { type BundlePlan, planBundle, scanBundle } from "./scan.ts";
+import {
+  planArchive,
+  planBundle,
+  type PlannedImage,
+  rootFromFirstFile,
+  scanBundle,
+} from "./scan.ts";
 import {
   cosignVerifyArgv,
   readSignatureFiles,
@@ -53,6 +59,12 @@ export interface LoadOptions {
   decompressor?: Decompressor;
   /** Keep `<storage>/bundle/status.json` up to date (background loads). */
   writeStatus?: boolean;
+  /**
+   * Tag each image as soon as its archive is stored (the daemon's background load), when no
+   * signature is left to check (`verify` is `off` or `cosign`, checked before the pass) and
+   * the bundle root is already certain. Otherwise all tags are written after the pass.
+   */
+  tagEarly?: boolean;
 }
 
 /** What a load did. */
@@ -118,9 +130,12 @@ async function journalHolds(storage: RegistryStorage, journal: LoadJournal): Pro
 }
 
 /** Links blobs, stores manifests (children first) and writes the tag of every image. */
-export async function tagImages(storage: RegistryStorage, plan: BundlePlan): Promise<LoadedRef[]> {
+export async function tagImages(
+  storage: RegistryStorage,
+  images: readonly PlannedImage[],
+): Promise<LoadedRef[]> {
   const refs: LoadedRef[] = [];
-  for (const image of plan.images) {
+  for (const image of images) {
     const { repository, tag } = image;
     for (const m of image.contents.manifests) {
       for (const blob of m.blobs) await storage.linkBlob(repository, blob);
@@ -279,6 +294,11 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
       mode: options.progress ?? "silent",
     });
     let archives = 0;
+    // See LoadOptions.tagEarly; null: not early, undefined: root not known yet.
+    let earlyRoot: string | undefined | null = options.tagEarly && options.verify !== "native"
+      ? undefined
+      : null;
+    const early: LoadedRef[] = [];
     const items = () => ({ done: archives, total: Math.max(archives, previous?.archives ?? 0) });
     let scan;
     try {
@@ -290,8 +310,20 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
           status.bytesRead += n;
           progress.set(status.bytesRead, items());
         },
-        onArchive: async () => {
+        onFile: (path) => {
+          if (earlyRoot === undefined) earlyRoot = rootFromFirstFile(path) ?? null;
+        },
+        onArchive: async (archive) => {
           archives++;
+          // A file outside the assumed root: only the whole pass can name the rest.
+          if (earlyRoot && !archive.path.startsWith(earlyRoot + "/")) earlyRoot = null;
+          if (typeof earlyRoot === "string") {
+            early.push(
+              ...await tagImages(storage, [
+                planArchive(info.path, archive, earlyRoot, options.prefix),
+              ]),
+            );
+          }
           if (Date.now() - lastJournal > 2000) {
             lastJournal = Date.now();
             journal.storedBytes = resumedBytes + sink.stats.storedBytes;
@@ -326,7 +358,12 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
     status.imagesTotal = plan.images.length;
     status.k0rdentVersion = plan.k0rdentVersion;
     await saveStatus(true);
-    const refs = await tagImages(storage, plan);
+    const refs = await tagImages(storage, plan.images);
+    // An early tag the whole pass did not confirm (the root was not what it seemed) goes.
+    const final = new Set(refs.map((r) => `${r.repository}:${r.tag}`));
+    for (const r of early) {
+      if (!final.has(`${r.repository}:${r.tag}`)) await storage.deleteTag(r.repository, r.tag);
+    }
     await writeJournal(jPath, {
       ...journal,
       state: "complete",

@@ -48,6 +48,8 @@ export interface ScanResult {
 
 /** Options of {@link scanBundle}. */
 export interface ScanOptions extends ReadOptions {
+  /** Called with the path of each file as it starts. */
+  onFile?: (path: string) => void;
   /** Called after each archive is read. */
   onArchive?: (archive: ScannedArchive) => void | Promise<void>;
 }
@@ -63,6 +65,7 @@ export async function scanBundle(
   for await (const file of bundleFiles(info, options, probe)) {
     options.signal?.throwIfAborted();
     result.paths.push(file.path);
+    options.onFile?.(file.path);
     const kind = fileKind(file.path);
     if (kind !== "archive") {
       result.skipped.push({
@@ -115,6 +118,45 @@ export interface BundlePlan {
   skipped: { path: string; reason: string }[];
 }
 
+/**
+ * The bundle root as far as it is certain from the first file alone: "" when that file is at
+ * the top level (no lone folder is possible), the vendor's `airgap-bundle-<V>` folder, or
+ * undefined when only the whole pass can tell.
+ */
+export function rootFromFirstFile(path: string): string | undefined {
+  const parts = path.split("/");
+  if (parts.length === 1) return "";
+  return /^airgap-bundle/.test(parts[0]) ? parts[0] : undefined;
+}
+
+/** Names one archive of a bundle whose root is `root`; a UserError names the file. */
+export function planArchive(
+  bundle: string,
+  archive: ScannedArchive,
+  root: string,
+  prefix: string,
+): PlannedImage {
+  const { path: full, contents } = archive;
+  const path = root ? full.slice(root.length + 1) : full;
+  let ref;
+  try {
+    ref = archiveReference(path, prefix, contents.refName);
+  } catch (err) {
+    if (!(err instanceof NamingError)) throw err;
+    throw bundleError(bundle, `archive "${full}": ${err.message}`);
+  }
+  return {
+    path,
+    ...ref,
+    digest: contents.top.digest,
+    mediaType: contents.top.mediaType,
+    platforms: contents.platforms,
+    size: contents.size,
+    chart: contents.top.configMediaType === HELM.config,
+    contents,
+  };
+}
+
 /** Applies the naming rules; throws a UserError naming the file when a name is unusable. */
 export async function planBundle(
   bundle: string,
@@ -122,37 +164,21 @@ export async function planBundle(
   prefix: string,
 ): Promise<BundlePlan> {
   const root = loneTopFolder(scan.paths);
-  const strip = (p: string) => root ? p.slice(root.length + 1) : p;
   const images: PlannedImage[] = [];
   const seen = new Map<string, string>();
   let k0rdentVersion: string | undefined;
-  for (const { path: full, contents } of scan.archives) {
-    const path = strip(full);
-    let ref;
-    try {
-      ref = archiveReference(path, prefix, contents.refName);
-    } catch (err) {
-      if (!(err instanceof NamingError)) throw err;
-      throw bundleError(bundle, `archive "${full}": ${err.message}`);
-    }
-    const key = `${ref.repository}:${ref.tag}`;
+  for (const archive of scan.archives) {
+    const image = planArchive(bundle, archive, root, prefix);
+    const key = `${image.repository}:${image.tag}`;
     const other = seen.get(key);
-    if (other) throw bundleError(bundle, `archives "${other}" and "${full}" both map to "${key}"`);
-    seen.set(key, full);
-    const chart = contents.top.configMediaType === HELM.config;
-    if (chart && isK0rdentChart(path) && contents.chartLayer) {
-      k0rdentVersion = (await readChartMeta(contents.chartLayer))?.version;
+    if (other) {
+      throw bundleError(bundle, `archives "${other}" and "${archive.path}" both map to "${key}"`);
     }
-    images.push({
-      path,
-      ...ref,
-      digest: contents.top.digest,
-      mediaType: contents.top.mediaType,
-      platforms: contents.platforms,
-      size: contents.size,
-      chart,
-      contents,
-    });
+    seen.set(key, archive.path);
+    if (image.chart && isK0rdentChart(image.path) && image.contents.chartLayer) {
+      k0rdentVersion = (await readChartMeta(image.contents.chartLayer))?.version;
+    }
+    images.push(image);
   }
   return { k0rdentVersion, root, images, skipped: scan.skipped };
 }

@@ -1,14 +1,14 @@
 /**
  * `bundle load --importer skopeo`: the seed design's method, kept as an alternative and as
- * the benchmark baseline. The bundle is extracted to a temp dir, a registry is served on
- * 127.0.0.1 over the storage directory, and `skopeo copy oci-archive:F docker://HOST/REPO:TAG`
+ * the benchmark baseline. The bundle is extracted to a temp dir, the registry's HTTP app is
+ * served on 127.0.0.1 over the storage directory, and `skopeo copy oci-archive:F docker://HOST/REPO:TAG`
  * runs for every archive, 5 at a time. Names follow the same rules as the native load.
  */
 import { join } from "node:path";
 import { UserError } from "../errors.ts";
 import { log } from "../log/logger.ts";
 import { runChecked, type Runner } from "../process/runner.ts";
-import { serveRegistry } from "../registry/server.ts";
+import { createRegistryApp } from "../registry/http/app.ts";
 import { openDiskStorage } from "../registry/storage/storage.ts";
 import type { LoadedRef } from "./load_state.ts";
 import { archiveReference, fileKind, loneTopFolder, NamingError } from "./naming.ts";
@@ -86,21 +86,15 @@ export async function skopeoImport(options: SkopeoImportOptions): Promise<Loaded
         throw bundleError(options.bundle, `archive "${p}": ${err.message}`);
       }
     }
-    let serving: Promise<void> | undefined;
-    const port = await new Promise<number>((resolve, reject) => {
-      serving = serveRegistry(
-        {
-          host: "127.0.0.1",
-          port: 0,
-          storage: options.storage,
-          tls: { mode: "off", cert: "", key: "", sans: [] },
-          auth: { htpasswd: "", authPulls: false, readOnly: false },
-          dropPermissions: false,
-        },
-        { runner: options.runner, signal: stop.signal, onListen: (l) => resolve(l.port) },
-      );
-      serving.catch(reject);
-    });
+    // The registry's HTTP app on the storage, on loopback (pushes from loopback are allowed).
+    const storage = openDiskStorage(options.storage);
+    await Deno.mkdir(options.storage, { recursive: true });
+    const app = createRegistryApp({ storage });
+    const server = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, signal: stop.signal, onListen: () => {} },
+      (req, info) => app.fetch(req, info),
+    );
+    const port = server.addr.port;
     const refs: LoadedRef[] = [];
     let next = 0;
     const worker = async () => {
@@ -119,8 +113,7 @@ export async function skopeoImport(options: SkopeoImportOptions): Promise<Loaded
     };
     await Promise.all(Array.from({ length: options.parallel ?? 5 }, worker));
     stop.abort();
-    await serving;
-    const storage = openDiskStorage(options.storage);
+    await server.finished;
     for (const { repository, tag } of jobs) {
       refs.push({ repository, tag, digest: (await storage.resolveTag(repository, tag)) ?? "" });
     }
