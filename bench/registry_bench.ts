@@ -2,8 +2,8 @@
  * The registry against Debian's docker-registry (CNCF Distribution 2.8), side by side on the
  * same data in one run: blob GET throughput (1 and 8 curl clients, median of 3), manifest GET
  * req/s and p99 with wrk at 32 connections, blob HEAD req/s and p99 with `ab -k -i` at 32
- * connections, push of a large blob with curl (monolithic: POST + one PUT; chunked: POST +
- * PATCHes with Content-Range + PUT), and the peak RSS of each server.
+ * connections, push of a large blob with curl, median of 3 (monolithic: POST + one PUT;
+ * chunked: POST + PATCHes with Content-Range + PUT), and the peak RSS of each server.
  *
  *   npx deno run -A bench/registry_bench.ts [--blob-mib 256] [--push-mib 1024] [--seconds 5]
  */
@@ -387,20 +387,17 @@ try {
   }
   add("blob HEAD (ab -k -c32)", headResults.map((r) => r.rps), (x) => `${x.toFixed(0)} req/s`);
   add("blob HEAD p99", headResults.map((r) => r.p99ms), (x) => `${x.toFixed(2)} ms`, false);
-  let v = [];
-  for (const s of servers) v.push(await pushMonolithic(s, "bench/push1", pushPath, pushDigest));
-  add(
-    `push ${PUSH / MIB} MiB monolithic`,
-    v.map((x) => PUSH / MIB / x),
-    (x) => `${x.toFixed(0)} MiB/s`,
-  );
-  v = [];
-  for (const s of servers) v.push(await pushChunked(s, "bench/push2", chunks, pushDigest));
-  add(
-    `push ${PUSH / MIB} MiB chunked`,
-    v.map((x) => PUSH / MIB / x),
-    (x) => `${x.toFixed(0)} MiB/s`,
-  );
+  const pushes: [string, (s: Server, i: number) => Promise<number>][] = [
+    ["monolithic", (s, i) => pushMonolithic(s, `bench/mono${i}`, pushPath, pushDigest)],
+    ["chunked", (s, i) => pushChunked(s, `bench/chunked${i}`, chunks, pushDigest)],
+  ];
+  for (const [mode, push] of pushes) {
+    const runs: number[][] = [[], []];
+    for (let i = 0; i < 3; i++) {
+      for (const [k, s] of servers.entries()) runs[k].push(PUSH / MIB / await push(s, i));
+    }
+    add(`push ${PUSH / MIB} MiB ${mode}`, runs.map(median), (x) => `${x.toFixed(0)} MiB/s`);
+  }
   const errors = [...manifestResults, ...headResults].map((r) => r.errors);
   console.log("");
   console.log("| metric | k0rdentd | docker-registry | ratio |");
