@@ -204,6 +204,10 @@ Deno.test("bundle inspect --output json lists images, platforms, charts and writ
   );
   assert.deepEqual(pause.platforms, ["linux/amd64", "linux/arm64"]);
   assert.equal(pause.mediaType, "application/vnd.oci.image.index.v1+json");
+  const single = report.images.find((i: { reference: string }) =>
+    i.reference.endsWith("image-0:v1.0.0")
+  );
+  assert.deepEqual(single.platforms, ["linux/amd64"]);
   assert.deepEqual(
     report.charts.map((c: { reference: string }) => c.reference).sort(),
     [

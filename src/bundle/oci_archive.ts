@@ -51,6 +51,12 @@ export const HELM = {
   chart: "application/vnd.cncf.helm.chart.content.v1.tar+gzip",
 } as const;
 
+/** Config media types of container images (whose config names os and architecture). */
+const IMAGE_CONFIGS = new Set([
+  "application/vnd.oci.image.config.v1+json",
+  "application/vnd.docker.container.image.v1+json",
+]);
+
 /** Something wrong inside an archive; the caller adds the archive's name. */
 export class ArchiveError extends Error {
   override name = "ArchiveError";
@@ -231,6 +237,19 @@ async function walkIndex(
   const refName = topDesc.annotations?.["org.opencontainers.image.ref.name"];
   const p = topDesc.platform as { os?: string; architecture?: string } | undefined;
   if (platforms.length === 0 && p?.os) platforms.push(`${p.os}/${p.architecture}`);
+  if (platforms.length === 0 && top.configMediaType && IMAGE_CONFIGS.has(top.configMediaType)) {
+    // A single-platform image: its config (small, kept in memory) names the platform.
+    const configDigest = top.blobs[0];
+    const bytes = kept.get(configDigest) ?? await sink.read(configDigest);
+    try {
+      const config = bytes ? JSON.parse(new TextDecoder().decode(bytes)) : undefined;
+      if (config?.os) {
+        platforms.push([config.os, config.architecture, config.variant].filter(Boolean).join("/"));
+      }
+    } catch {
+      // A config that is not JSON names no platform; the manifest itself was validated.
+    }
+  }
   let chartLayer: Uint8Array | undefined;
   if (top.configMediaType === HELM.config) {
     const layer = descriptors(parseJson(top.bytes, "manifest").layers, "layers")
