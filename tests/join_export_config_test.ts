@@ -5,35 +5,16 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { parse } from "yaml";
-import { runCli } from "./helpers/cli.ts";
+import { fakeController } from "./helpers/fake_controller.ts";
 
-const FAKE_K0S = fileURLToPath(new URL("./fakes/k0s_worker.sh", import.meta.url));
-
-async function controller(options: { running?: boolean } = {}) {
-  const base = await Deno.makeTempDir({ prefix: "join-export-" });
-  const root = join(base, "root");
-  await Deno.mkdir(join(root, "usr/local/bin"), { recursive: true });
-  await Deno.copyFile(FAKE_K0S, join(root, "usr/local/bin/k0s"));
-  const log = join(base, "k0s.log");
-  const env = {
-    K0RDENTD_ROOT: root,
-    FAKE_K0S_LOG: log,
-    FAKE_K0S_RUNNING: options.running === false ? "0" : "1",
-    FAKE_K0S_ROLE: "controller",
-    FAKE_K0S_VERSION: "v1.33.4+k0s.0",
-  };
-  return {
-    base,
-    cli: (...args: string[]) => runCli(args, { env, cwd: base }),
-    async k0sCalls(): Promise<string[]> {
-      return (await Deno.readTextFile(log).catch(() => "")).split("\n").filter(Boolean);
-    },
-    async [Symbol.asyncDispose]() {
-      await Deno.remove(base, { recursive: true });
-    },
-  };
+function controller(options: { running?: boolean } = {}) {
+  return fakeController({
+    prefix: "join-export-",
+    running: options.running,
+    role: "controller",
+    version: "v1.33.4+k0s.0",
+  });
 }
 
 const mode = async (path: string) => (await Deno.stat(path)).mode! & 0o777;

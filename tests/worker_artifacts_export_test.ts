@@ -7,14 +7,13 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import { openDiskStorage } from "../src/registry/storage/storage.ts";
 import { ociArch } from "../src/worker_artifacts/system_images.ts";
 import { runCli } from "./helpers/cli.ts";
+import { FAKE_K0S, fakeController } from "./helpers/fake_controller.ts";
 import { storeIndex, storeManifest } from "./helpers/store_image.ts";
 
-const FAKE_K0S = fileURLToPath(new URL("./fakes/k0s_worker.sh", import.meta.url));
 const dec = new TextDecoder();
 
 async function tool(cmd: string, args: string[], env?: Record<string, string>, cwd?: string) {
@@ -23,31 +22,8 @@ async function tool(cmd: string, args: string[], env?: Record<string, string>, c
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
 
-/** A temp dir with a controller root holding the fake k0s; removed on dispose. */
-async function controller(options: { running?: boolean; role?: string } = {}) {
-  const base = await Deno.makeTempDir({ prefix: "worker-export-" });
-  const root = join(base, "controller");
-  await Deno.mkdir(join(root, "usr/local/bin"), { recursive: true });
-  await Deno.copyFile(FAKE_K0S, join(root, "usr/local/bin/k0s"));
-  const log = join(base, "controller-k0s.log");
-  const env: Record<string, string> = {
-    K0RDENTD_ROOT: root,
-    FAKE_K0S_LOG: log,
-    FAKE_K0S_RUNNING: options.running === false ? "0" : "1",
-    FAKE_K0S_ROLE: options.role ?? "controller+worker",
-  };
-  return {
-    base,
-    root,
-    env,
-    cli: (...args: string[]) => runCli(args, { env, cwd: base }),
-    async k0sCalls(): Promise<string[]> {
-      return (await Deno.readTextFile(log).catch(() => "")).split("\n").filter(Boolean);
-    },
-    async [Symbol.asyncDispose]() {
-      await Deno.remove(base, { recursive: true });
-    },
-  };
+function controller(options: { running?: boolean; role?: string } = {}) {
+  return fakeController({ prefix: "worker-export-", ...options });
 }
 
 const mode = async (path: string) => (await Deno.stat(path)).mode! & 0o777;
@@ -284,7 +260,7 @@ Deno.test("export-worker-artifacts --with-images bundles the system images for /
   assert.equal(copy.code, 0, copy.stderr);
   assert.match(
     await Deno.readTextFile(join(dir, "SHA256SUMS")),
-    /  images\/k0s-system-images\.tar$/m,
+    / {2}images\/k0s-system-images\.tar$/m,
   );
   assert.match(
     await Deno.readTextFile(join(dir, "install.sh")),
