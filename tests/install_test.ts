@@ -92,7 +92,7 @@ Deno.test("install online: a checksum mismatch installs nothing and names the ph
   const result = await online(host, release.url);
   assert.deepStrictEqual(result.code, 1);
   includes(result.stderr, 'Phase "k0s-binary" (Install the k0s binary) failed');
-  includes(result.stderr, "refusing to install it");
+  includes(result.stderr, "SHA-256 mismatch");
   assert.deepStrictEqual([...(await host.files()).keys()], []);
 });
 

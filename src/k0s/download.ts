@@ -1,14 +1,13 @@
 /**
  * Downloads a k0s release binary (`<base>/<V>/k0s-<V>-<arch>`) to a file,
  * streaming, with progress, and checks it against the release's
- * `sha256sums.txt` before anything uses it.
+ * `sha256sums.txt` before anything uses it (the download itself is the
+ * build's `downloadVerified`).
  */
 import { k0sUrl, OFFICIAL_SOURCES } from "../tools/pins.ts";
-import { MeasureStream } from "../assets/measure_stream.ts";
+import { downloadVerified } from "../tools/fetch_tools.ts";
 import { UserError } from "../errors.ts";
-import { writeFileAtomic } from "../fsx/atomic_write.ts";
 import { type OutputFormat } from "../log/output.ts";
-import { Progress, progressMode } from "../log/progress.ts";
 
 /** The file name of the k0s binary for a version and architecture. */
 export function k0sAssetName(version: string, arch: string): string {
@@ -68,26 +67,9 @@ export async function downloadK0s(options: DownloadOptions): Promise<void> {
     options.version,
     options.arch,
   );
-  const res = await get(url, options.signal);
-  const progress = new Progress({
-    label: `Downloading ${file}`,
-    total: Number(res.headers.get("content-length") ?? 0),
-    unit: "bytes",
-    mode: progressMode(options.output),
+  await downloadVerified(url, options.target, expected, {
+    signal: options.signal,
+    mode: 0o755,
+    output: options.output,
   });
-  const checked = res.body!.pipeThrough(
-    new MeasureStream({
-      onChunk: (bytes) => progress.set(bytes),
-      onEnd: ({ sha256 }) => {
-        if (sha256 !== expected) {
-          throw new UserError(
-            `Downloaded "${url}" has sha256 ${sha256}, expected ${expected}: refusing to install it`,
-          );
-        }
-      },
-    }),
-    { signal: options.signal },
-  );
-  await writeFileAtomic(options.target, checked, { mode: 0o755, mkdirMode: 0o755 });
-  progress.done(`Downloaded ${file}`);
 }

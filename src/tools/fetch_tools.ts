@@ -9,6 +9,7 @@ import { MeasureStream } from "../assets/measure_stream.ts";
 import { errorMessage, UserError } from "../errors.ts";
 import { writeFileAtomic } from "../fsx/atomic_write.ts";
 import { log } from "../log/logger.ts";
+import type { OutputFormat } from "../log/output.ts";
 import { Progress, progressMode } from "../log/progress.ts";
 import { sha256File } from "../worker_artifacts/checksums.ts";
 import {
@@ -55,13 +56,27 @@ function expectedSum(
   return sum;
 }
 
-/** Downloads `url` to `dest` unless `dest` already has `sha256`; checks the digest before the rename. */
-async function download(
+/** Options of {@link downloadVerified}. */
+export interface DownloadVerifiedOptions {
+  signal?: AbortSignal;
+  /** Appended to the error when the server cannot be reached. */
+  offlineHint?: string;
+  /** Mode of the written file; default 0o644. */
+  mode?: number;
+  /** Progress as text or JSON events; default text. */
+  output?: OutputFormat;
+}
+
+/**
+ * Downloads `url` to `dest` unless `dest` already has `sha256`; checks the digest before the
+ * rename, so a failed or mismatching download leaves nothing at `dest`.
+ */
+export async function downloadVerified(
   url: string,
   dest: string,
   sha256: string,
-  options: Pick<FetchToolOptions, "signal" | "offlineHint">,
-) {
+  options: DownloadVerifiedOptions = {},
+): Promise<void> {
   const cached = await sha256File(dest).catch((err) => {
     if (err instanceof Deno.errors.NotFound) return undefined;
     throw err;
@@ -85,7 +100,7 @@ async function download(
   const progress = new Progress({
     label: `Downloading ${basename(dest)}`,
     total: Number(response.headers.get("content-length")) || 0,
-    mode: progressMode("text"),
+    mode: progressMode(options.output ?? "text"),
   });
   const check = new MeasureStream({
     onChunk: (n) => progress.set(n),
@@ -97,7 +112,7 @@ async function download(
   });
   try {
     await writeFileAtomic(dest, response.body.pipeThrough(check), {
-      mode: 0o644,
+      mode: options.mode ?? 0o644,
       mkdirMode: 0o755,
     });
     progress.done(`Downloaded ${dest} (sha256:${sha256})`);
@@ -111,7 +126,7 @@ export async function fetchK0s(options: FetchToolOptions): Promise<string> {
   const sha256 = expectedSum("k0s", "--k0s-sha256", K0S_SHA256, options);
   const url = k0sUrl(options.sources ?? OFFICIAL_SOURCES, options.version, options.target.arch);
   const dest = join(options.dir, `k0s-${options.version}-${options.target.arch}`);
-  await download(url, dest, sha256, options);
+  await downloadVerified(url, dest, sha256, options);
   return dest;
 }
 
@@ -124,7 +139,7 @@ export async function fetchHelm(options: FetchToolOptions): Promise<string> {
   const { arch } = options.target;
   const url = helmUrl(options.sources ?? OFFICIAL_SOURCES, options.version, arch);
   const tarball = join(options.dir, `helm-${options.version}-linux-${arch}.tar.gz`);
-  await download(url, tarball, sha256, options);
+  await downloadVerified(url, tarball, sha256, options);
   const member = `linux-${arch}/helm`;
   const dest = join(options.dir, `helm-${options.version}-${arch}`);
   const file = await Deno.open(tarball);
