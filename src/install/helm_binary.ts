@@ -62,6 +62,7 @@ async function downloadedHelm(ctx: InstallContext): Promise<string> {
         sha256,
         sources,
         signal: ctx.signal,
+        output: ctx.output,
       });
       await Deno.rename(binary, target);
     } finally {

@@ -34,6 +34,8 @@ export interface FetchToolOptions {
   signal?: AbortSignal;
   /** Appended to the error when the server cannot be reached, e.g. how to do without it. */
   offlineHint?: string;
+  /** Progress as text or JSON events; default text. */
+  output?: OutputFormat;
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
