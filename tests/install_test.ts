@@ -159,6 +159,16 @@ Deno.test("install --airgap: a k0rdent version the registry lacks is a named pre
   assert.deepStrictEqual(await host.mutatingCalls(), []);
 });
 
+Deno.test("install --airgap from the online build without --k0s-binary says to pass one", async () => {
+  await using host = await FakeHost.create();
+  await using registry = serveRegistryStub(["1.2.0"]);
+  const result = await host.run([...BASE, "--airgap", "--registry-address", registry.address]);
+  assert.deepStrictEqual(result.code, 1);
+  includes(result.stderr, "install --airgap with the online build needs --k0s-binary PATH");
+  assert.deepStrictEqual([...(await host.files()).keys()], []);
+  assert.deepStrictEqual(await host.mutatingCalls(), []);
+});
+
 Deno.test("install: a changed helm value upgrades the release and nothing else", async () => {
   await using host = await FakeHost.create();
   await using release = await serveK0sRelease(VERSION, ARCH, FAKE_K0S);

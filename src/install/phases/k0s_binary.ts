@@ -45,6 +45,11 @@ async function k0sSource(ctx: InstallContext): Promise<K0sSource> {
   }
   if (options.airgap) {
     const info = await readBuildInfo();
+    if (info.flavor !== "airgap") {
+      throw new UserError(
+        `install --airgap with the online build needs --k0s-binary PATH (k0s ${config.k0s.version} for ${options.arch}), or use the air-gap build k0rdentd-airgap-linux-${options.arch}`,
+      );
+    }
     const asset = findAsset(info, "k0s");
     return {
       version: asset.version,
