@@ -227,7 +227,7 @@ Deno.test("skopeo: htpasswd mode denies pushes without credentials and allows th
   }
 });
 
-Deno.test("a remote (non-loopback) client may pull but not push without auth", async () => {
+Deno.test("a remote (non-loopback) client may pull but not push; --host is honoured", async () => {
   const external = Deno.networkInterfaces().find((n) =>
     n.family === "IPv4" && !n.address.startsWith("127.")
   );
@@ -251,5 +251,12 @@ Deno.test("a remote (non-loopback) client may pull but not push without auth", a
     await pull.body?.cancel();
   } finally {
     assert.equal(await daemon.stop(), 0, daemon.stderr());
+  }
+  // --host is honoured: bound to loopback, the external address does not answer.
+  const local = await startDaemon(["--host", "127.0.0.1", "--storage", join(work.path, "l")]);
+  try {
+    await assert.rejects(fetch(`http://${external.address}:${local.port}/v2/`));
+  } finally {
+    assert.equal(await local.stop(), 0, local.stderr());
   }
 });
