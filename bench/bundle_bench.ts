@@ -21,7 +21,9 @@ const flag = (name: string, fallback: string) => {
 };
 const images = Number(flag("--images", "40"));
 const layerMiB = Number(flag("--layer-mib", "48"));
-const dir = flag("--dir", await Deno.makeTempDir({ prefix: "bundle-bench-" }));
+const dir = args.includes("--dir")
+  ? flag("--dir", "")
+  : await Deno.makeTempDir({ prefix: "bundle-bench-" });
 await Deno.mkdir(dir, { recursive: true });
 const MiB = 1024 * 1024;
 
