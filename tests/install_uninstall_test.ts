@@ -115,6 +115,20 @@ Deno.test("uninstall: stops and resets k0s, removes our files, keeps the user's 
   includes((await host.mutatingCalls()).join("\n"), "k0s install controller");
 });
 
+Deno.test("uninstall --purge refuses a registry.storage of / before changing anything", async () => {
+  await using host = await FakeHost.create();
+  await using registry = serveRegistryStub(["1.2.0"]);
+  await installed(host, registry.address);
+  const before = await host.files();
+  const result = await host.run(["uninstall", "--purge", "--force"], {
+    K0RDENTD_REGISTRY_STORAGE: "/",
+  });
+  assert.equal(result.code, 1);
+  includes(result.stderr, 'Refusing to purge registry.storage "/"');
+  assert.deepStrictEqual(await host.mutatingCalls(), []);
+  assert.deepStrictEqual(await host.files(), before);
+});
+
 Deno.test("uninstall --purge asks again, then deletes the registry storage", async () => {
   await using host = await FakeHost.create();
   await using registry = serveRegistryStub(["1.2.0"]);

@@ -4,8 +4,9 @@
  * it there) and keeps the user's `/etc/k0rdentd` config. `purge` also removes
  * the registry storage. Every change goes through the {@link HostMutator}.
  */
-import { dirname } from "node:path";
+import { dirname, posix } from "node:path";
 import type { Config } from "../config/schema.ts";
+import { UserError } from "../errors.ts";
 import { HostMutator } from "../host/mutator.ts";
 import { HOST, hostPath } from "../host/paths.ts";
 import { K0sCli } from "../k0s/k0s_cli.ts";
@@ -49,8 +50,58 @@ async function removeEmptyDirs(host: HostMutator, path: string, stop: string): P
   }
 }
 
+/** Trees registry storage never lives in: `--purge` refuses them, what is below and what is above. */
+const SYSTEM_TREES = [
+  "/bin",
+  "/boot",
+  "/dev",
+  "/etc",
+  "/lib",
+  "/proc",
+  "/sbin",
+  "/sys",
+  "/usr",
+  HOST.k0sData,
+];
+
+/** Directories storage may live below, but which `--purge` must never delete (nor what is above). */
+const KEEP = [
+  "/home",
+  "/media",
+  "/mnt",
+  "/opt",
+  "/root",
+  "/srv",
+  "/tmp",
+  "/var/log",
+  HOST.installState,
+];
+
+const within = (path: string, dir: string) => path === dir || path.startsWith(`${dir}/`);
+
+/**
+ * Throws a UserError unless `storage` is safe to delete recursively: an absolute path, not inside
+ * a system tree (`/etc`, `/usr`, `/var/lib/k0s`, ...) and not holding one of those or of
+ * {@link KEEP} (so `/`, `/var` or `/home` from a config typo never go).
+ */
+export function checkPurgeTarget(storage: string): void {
+  const path = posix.normalize(storage).replace(/(.)\/+$/, "$1");
+  const above = (dir: string) => path === "/" || within(dir, path);
+  const reason = !posix.isAbsolute(path)
+    ? "it is not an absolute path"
+    : SYSTEM_TREES.some((dir) => within(path, dir) || above(dir)) || KEEP.some(above)
+    ? "it is, holds or lies in a system directory"
+    : null;
+  if (reason) {
+    throw new UserError(
+      `Refusing to purge registry.storage "${storage}": ${reason}; nothing was changed`,
+    );
+  }
+}
+
 /** Runs the uninstall (the caller has asked for confirmation). */
 export async function uninstall(request: UninstallRequest): Promise<UninstallSummary> {
+  if (request.purge) checkPurgeTarget(request.config.registry.storage);
   const host = new HostMutator(request.runner, request.dryRun);
   const k0s = new K0sCli({
     runner: request.runner,
