@@ -212,6 +212,13 @@ Deno.test("export-worker-artifacts refuses bad input with one-line errors", asyn
   });
   assert.equal(noStorage.code, 1);
   assert.match(noStorage.stderr, /Cannot bundle the k0s system images: no registry storage/);
+  // --overwrite replaces an earlier bundle only, never some other directory given by mistake.
+  await Deno.mkdir(join(c.base, "home"));
+  await Deno.writeTextFile(join(c.base, "home/notes.txt"), "keep me\n");
+  const notBundle = await c.cli("export-worker-artifacts", "-o", "home", "--overwrite");
+  assert.equal(notBundle.code, 1);
+  assert.match(notBundle.stderr, /Cannot replace "home": it is not a worker bundle/);
+  assert.equal(await Deno.readTextFile(join(c.base, "home/notes.txt")), "keep me\n");
   // Refused before any join token was created.
   assert.ok(!(await c.k0sCalls()).some((l) => l.startsWith("token")));
   const again = await c.cli("export-worker-artifacts", "--overwrite");
@@ -225,7 +232,7 @@ Deno.test("export-worker-artifacts refuses bad input with one-line errors", asyn
   const binary = await c.cli("export-worker-artifacts", "-o", "y", "--k0s-binary", "/nope/k0s");
   assert.equal(binary.code, 1);
   assert.match(binary.stderr, /Cannot read k0s binary "\/nope\/k0s"/);
-  for (const r of [existing, noStorage, both, expiry, binary]) {
+  for (const r of [existing, noStorage, notBundle, both, expiry, binary]) {
     assert.doesNotMatch(r.stderr, /\n\s+at /);
   }
   await assert.rejects(() => Deno.stat(join(c.base, "y")));

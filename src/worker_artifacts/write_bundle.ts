@@ -100,14 +100,33 @@ export async function writeBundleFiles(dir: string, content: BundleContent): Pro
   return all.sort();
 }
 
-/** Throws a UserError when `target` exists and may not be overwritten. */
+/**
+ * Throws a UserError when `target` exists and may not be overwritten. `--overwrite` replaces (and
+ * deletes) only an earlier bundle: a directory holding install.sh and SHA256SUMS, or an empty one,
+ * or a file for `--archive`; never, say, a home directory given by mistake.
+ */
 export async function checkBundleTarget(target: BundleTarget): Promise<void> {
   const path = "dir" in target ? target.dir : target.archive;
-  if (!target.overwrite && await pathExists(path)) {
+  if (!await pathExists(path)) return;
+  if (!target.overwrite) {
     throw new UserError(
       `Cannot write worker bundle "${path}": it already exists (use --overwrite)`,
     );
   }
+  const info = await Deno.lstat(path);
+  if ("archive" in target) {
+    if (info.isFile) return;
+    throw new UserError(`Cannot replace "${path}" with a worker bundle archive: it is not a file`);
+  }
+  if (info.isDirectory) {
+    const names: string[] = [];
+    for await (const entry of Deno.readDir(path)) names.push(entry.name);
+    if (names.length === 0) return;
+    if (names.includes(BUNDLE.installScript) && names.includes(BUNDLE.checksums)) return;
+  }
+  throw new UserError(
+    `Cannot replace "${path}": it is not a worker bundle (no ${BUNDLE.installScript} and ${BUNDLE.checksums}); --overwrite replaces only an earlier bundle`,
+  );
 }
 
 /** Writes the bundle to `target`. Existing output is an error unless `overwrite`. */
