@@ -1,0 +1,37 @@
+// systemdQuote() and serveArgs(): ExecStart arguments survive systemd's parsing.
+import assert from "node:assert/strict";
+import { serveArgs, systemdQuote } from "./systemd_unit.ts";
+
+Deno.test("systemdQuote() escapes specifiers, variables, spaces and quotes", () => {
+  assert.equal(systemdQuote("/var/lib/k0rdentd/registry"), "/var/lib/k0rdentd/registry");
+  assert.equal(systemdQuote("50%"), "50%%");
+  assert.equal(systemdQuote("$HOME"), "$$HOME");
+  assert.equal(systemdQuote("a b"), '"a b"');
+  assert.equal(systemdQuote('say "hi"'), '"say \\"hi\\""');
+});
+
+Deno.test("serveArgs() reproduces TLS and auth flags", () => {
+  const args = serveArgs({
+    host: "0.0.0.0",
+    port: 5000,
+    storage: "/s",
+    tls: { mode: "files", cert: "/c.pem", key: "/k.pem", sans: [] },
+    auth: { htpasswd: "/h", authPulls: true, readOnly: false },
+  });
+  assert.deepEqual(args, [
+    "registry",
+    "--host",
+    "0.0.0.0",
+    "--port",
+    "5000",
+    "--storage",
+    "/s",
+    "--tls-cert",
+    "/c.pem",
+    "--tls-key",
+    "/k.pem",
+    "--htpasswd",
+    "/h",
+    "--auth-pulls",
+  ]);
+});
