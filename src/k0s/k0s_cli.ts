@@ -97,13 +97,19 @@ export function parseStatusJson(text: string): K0sStatus {
   };
 }
 
+/**
+ * Limit of one read (`version`, `status`, `kubectl get`): readiness waits poll with these, and a
+ * hanging read must not stretch a 5 minute wait to the 10 minute command limit.
+ */
+export const READ_TIMEOUT_MS = 60_000;
+
 /** Options of {@link K0sCli}. */
 export interface K0sCliOptions {
   runner: Runner;
   host: HostMutator;
   /** The k0s binary as a host path; default `/usr/local/bin/k0s`. */
   binary?: string;
-  /** Per-command timeout. */
+  /** Per-command timeout (reads use at most {@link READ_TIMEOUT_MS}). */
   timeoutMs?: number;
   signal?: AbortSignal;
 }
@@ -127,6 +133,11 @@ export class K0sCli {
     return { timeoutMs: this.#opts.timeoutMs, signal: this.#opts.signal, stdin };
   }
 
+  #readOpts() {
+    const limit = Math.min(this.#opts.timeoutMs ?? READ_TIMEOUT_MS, READ_TIMEOUT_MS);
+    return { timeoutMs: limit, signal: this.#opts.signal };
+  }
+
   /** Runs a state-changing `k0s args...`; the plan shows the host path of the binary. */
   async #change(args: readonly string[], stdin?: string, display?: string) {
     return await this.#opts.host.run([this.program, ...args], {
@@ -147,16 +158,17 @@ export class K0sCli {
   /** `k0s version`, or null when the binary is absent. */
   async version(): Promise<string | null> {
     if (!await this.installed()) return null;
-    const result = await runChecked(this.#opts.runner, [this.program, "version"], this.#runOpts());
+    const result = await runChecked(this.#opts.runner, [this.program, "version"], this.#readOpts());
     return result.stdout.trim();
   }
 
   /** `k0s status -o json`; null when k0s is not running (or not installed). */
   async status(): Promise<K0sStatus | null> {
     if (!await this.installed()) return null;
-    const result = await this.#opts.runner.run([this.program, "status", "-o", "json"], {
-      ...this.#runOpts(),
-    });
+    const result = await this.#opts.runner.run(
+      [this.program, "status", "-o", "json"],
+      this.#readOpts(),
+    );
     if (result.timedOut) {
       throw new ToolError(
         [this.program, "status"],
@@ -218,7 +230,7 @@ export class K0sCli {
     if (!await this.installed()) {
       return { code: 127, stdout: "", stderrTail: "k0s is not installed", timedOut: false };
     }
-    return await this.#opts.runner.run([this.program, "kubectl", ...args], this.#runOpts());
+    return await this.#opts.runner.run([this.program, "kubectl", ...args], this.#readOpts());
   }
 
   /** `k0s kubectl ...` that changes the cluster (mutation); `stdin` carries manifests and secrets. */

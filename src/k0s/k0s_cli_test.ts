@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
 import { HostMutator } from "../host/mutator.ts";
 import { FakeRunner } from "../process/fake_runner.ts";
+import type { RunOptions, RunResult } from "../process/runner.ts";
 import {
   installArgs,
   K0sCli,
   parseStatusJson,
   parseStatusText,
+  READ_TIMEOUT_MS,
   tokenCreateArgs,
 } from "./k0s_cli.ts";
 
@@ -96,6 +98,42 @@ Deno.test("K0sCli: changes go through the mutator (dry-run runs nothing), reads 
       "run /k0s start",
       "run /k0s install controller --enable-worker",
     ]);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("K0sCli: reads are limited to READ_TIMEOUT_MS, changes to the command timeout", async () => {
+  const root = await Deno.makeTempDir();
+  const limits: Record<string, number | undefined> = {};
+  const runner = {
+    run(argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+      limits[argv[1]] = options.timeoutMs;
+      return Promise.resolve({
+        code: 0,
+        stdout: "v1.32.8+k0s.0\n",
+        stderrTail: "",
+        timedOut: false,
+      });
+    },
+  };
+  await Deno.writeTextFile(`${root}/k0s`, "#!/bin/sh\n");
+  try {
+    const host = new HostMutator(runner, false, (p) => root + p);
+    const k0s = new K0sCli({ runner, host, binary: "/k0s", timeoutMs: 600_000 });
+    await k0s.version();
+    await k0s.status().catch(() => null);
+    await k0s.kubectl(["get", "nodes"]);
+    await k0s.start();
+    assert.deepStrictEqual(limits, {
+      version: READ_TIMEOUT_MS,
+      status: READ_TIMEOUT_MS,
+      kubectl: READ_TIMEOUT_MS,
+      start: 600_000,
+    });
+    const short = new K0sCli({ runner, host, binary: "/k0s", timeoutMs: 5_000 });
+    await short.version();
+    assert.equal(limits.version, 5_000);
   } finally {
     await Deno.remove(root, { recursive: true });
   }
