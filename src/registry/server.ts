@@ -21,6 +21,11 @@ export interface ServeOptions {
   auth: { htpasswd: string; authPulls: boolean; readOnly: boolean };
   /** How long in-flight requests may take after a shutdown signal. Default 10 s. */
   shutdownTimeoutMs?: number;
+  /**
+   * Revoke run, ffi, sys and env once serving (default true). A background bundle load in the
+   * same process needs them, so `registry --bundle-path` keeps them.
+   */
+  dropPermissions?: boolean;
 }
 
 /** Creates the storage directory and proves it is writable. */
@@ -136,8 +141,10 @@ export async function serveRegistry(
   } catch (err) {
     throw listenError(err, options, tls);
   }
-  const dropped = dropPermissions();
-  log.debug(`Dropped permissions: ${dropped.join(", ") || "none"}`);
+  if (options.dropPermissions !== false) {
+    const dropped = dropPermissions();
+    log.debug(`Dropped permissions: ${dropped.join(", ") || "none"}`);
+  }
   const addr = server.addr;
   const shown = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
   log.info(

@@ -123,7 +123,11 @@ export function registerRegistry(program: Command): void {
           signal: ctx.signal,
         })
         : undefined;
-      await serveRegistry(options, { runner: ctx.runner, signal: ctx.signal });
+      // A bundle load needs more than the serving path (node:crypto, statfs): keep permissions.
+      await serveRegistry(
+        { ...options, dropPermissions: loading === undefined },
+        { runner: ctx.runner, signal: ctx.signal },
+      );
       await loading?.done;
     });
 
