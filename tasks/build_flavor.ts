@@ -19,6 +19,7 @@ import { join } from "node:path";
 import denoJson from "../deno.json" with { type: "json" };
 import type { AssetCompression, AssetInfo, BuildInfo, Flavor } from "../src/assets/build_info.ts";
 import { errorMessage, UserError } from "../src/errors.ts";
+import { takePidLock } from "../src/fsx/pid_lock.ts";
 import { log } from "../src/log/logger.ts";
 import { printOut } from "../src/log/output.ts";
 import { formatBytes, Progress, progressMode } from "../src/log/progress.ts";
@@ -153,26 +154,11 @@ export async function buildFlavor(options: BuildFlavorOptions): Promise<BuildRes
  * Takes `assets/.build.lock` (two builds must not stage into one assets dir);
  * a lock left by a process that is gone is taken over. Returns the release function.
  */
-async function lockAssets(dir: string): Promise<() => Promise<void>> {
-  const path = join(dir, ".build.lock");
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      await Deno.writeTextFile(path, `${Deno.pid}\n`, { createNew: true });
-      return () => Deno.remove(path).catch(() => {});
-    } catch (err) {
-      if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
-    }
-    const pid = Number((await Deno.readTextFile(path).catch(() => "")).trim());
-    const alive = pid > 0 && await Deno.stat(`/proc/${pid}`).then(() => true, () => false);
-    if (alive) {
-      throw new UserError(
-        `Another build (pid ${pid}) is staging in "${dir}": wait for it to finish`,
-      );
-    }
-    log.warn(`Removing stale build lock "${path}" (pid ${pid || "?"} is gone)`);
-    await Deno.remove(path).catch(() => {});
-  }
-  throw new UserError(`Cannot take the build lock "${path}"`);
+function lockAssets(dir: string): Promise<() => Promise<void>> {
+  return takePidLock(
+    join(dir, ".build.lock"),
+    (pid) => `Another build (pid ${pid}) is staging in "${dir}": wait for it to finish`,
+  );
 }
 
 /**

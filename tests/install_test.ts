@@ -169,6 +169,25 @@ Deno.test("install --airgap from the online build without --k0s-binary says to p
   assert.deepStrictEqual(await host.mutatingCalls(), []);
 });
 
+Deno.test("install: a live install lock refuses a second run; a stale one is taken over", async () => {
+  await using host = await FakeHost.create();
+  const lock = join(host.root, "var/lib/k0rdentd/install.lock");
+  await Deno.mkdir(join(host.root, "var/lib/k0rdentd"), { recursive: true });
+  await Deno.writeTextFile(lock, `${Deno.pid}\n`); // this test process: alive
+  const args = [...BASE, "--k0s-binary", join(FAKES_DIR, "k0s")];
+  const busy = await host.run(args);
+  assert.equal(busy.code, 1, busy.stderr);
+  includes(busy.stderr, `Another k0rdentd (pid ${Deno.pid}) is changing this host`);
+  assert.deepStrictEqual(await host.mutatingCalls(), []);
+  assert.equal(await Deno.readTextFile(lock), `${Deno.pid}\n`, "a live lock is left alone");
+
+  await Deno.writeTextFile(lock, "999999999\n"); // no such process
+  const taken = await host.run(args);
+  assert.equal(taken.code, 0, taken.stderr);
+  includes(taken.stderr, "Removing stale lock");
+  await assert.rejects(Deno.stat(lock), Deno.errors.NotFound, "released after the run");
+});
+
 Deno.test("install: a changed helm value upgrades the release and nothing else", async () => {
   await using host = await FakeHost.create();
   await using release = await serveK0sRelease(VERSION, ARCH, FAKE_K0S);
@@ -405,7 +424,7 @@ Deno.test("preflight ports: a busy port fails unless our own k0s holds it", asyn
     "20ms",
   ];
   const busy = await host.run([...args, "--k0s-download-url", release.url]);
-  assert.equal(busy.code, 1);
+  assert.equal(busy.code, 1, busy.stderr);
   assert.match(
     busy.stderr,
     new RegExp(`Preflight ports: port\\(s\\) .*\\b${port}\\b.* already in use`),

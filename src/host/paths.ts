@@ -24,6 +24,7 @@ export const HOST = {
   k0sAdminKubeconfig: "/var/lib/k0s/pki/admin.conf",
   stateDir: "/var/lib/k0rdentd",
   installState: "/var/lib/k0rdentd/install-state.json",
+  installLock: "/var/lib/k0rdentd/install.lock",
   helmValues: "/var/lib/k0rdentd/kcm-values.yaml",
   helmBinary: "/var/lib/k0rdentd/bin/helm",
   registryStorage: "/var/lib/k0rdentd/registry",

@@ -14,7 +14,7 @@ import { checkInputFiles } from "./options.ts";
 import { INSTALL_PHASES } from "./phases.ts";
 import { type UiAccess, uiAccess } from "./phases/k0rdent_ui.ts";
 import { type PhaseResult, runPhases } from "./run_phases.ts";
-import { loadState } from "./state.ts";
+import { loadState, lockHost } from "./state.ts";
 
 /** What `install` needs from the CLI. */
 export interface InstallRequest {
@@ -68,9 +68,18 @@ export async function installContext(request: InstallRequest): Promise<InstallCo
   };
 }
 
-/** Runs the install and returns its summary. */
+/** Runs the install and returns its summary (holding the host's install lock). */
 export async function install(request: InstallRequest): Promise<InstallSummary> {
   await checkInputFiles(request.options, request.config);
+  const release = await lockHost(request.dryRun);
+  try {
+    return await installLocked(request);
+  } finally {
+    await release();
+  }
+}
+
+async function installLocked(request: InstallRequest): Promise<InstallSummary> {
   const ctx = await installContext(request);
   const phases = await runPhases(
     request.phases ?? INSTALL_PHASES,

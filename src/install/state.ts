@@ -6,6 +6,8 @@
  */
 import { createHash } from "node:crypto";
 import type { HostMutator } from "../host/mutator.ts";
+import { pathExists } from "../fsx/exists.ts";
+import { takePidLock } from "../fsx/pid_lock.ts";
 import { HOST, hostPath } from "../host/paths.ts";
 
 /** The remembered state. */
@@ -56,4 +58,25 @@ export async function saveState(
     dirMode: 0o700,
     bookkeeping: true,
   });
+}
+
+/**
+ * Takes the host's install lock (`/var/lib/k0rdentd/install.lock`): one install, join or
+ * uninstall changes the host at a time. Nothing is taken under dry-run, nor when `create` is
+ * false and the state directory does not exist. Returns the release function.
+ */
+export async function lockHost(
+  dryRun: boolean,
+  options: { create?: boolean } = {},
+): Promise<() => Promise<void>> {
+  const none = () => Promise.resolve();
+  if (dryRun) return none;
+  const dir = hostPath(HOST.stateDir);
+  if (options.create === false && !await pathExists(dir)) return none;
+  await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+  return await takePidLock(
+    hostPath(HOST.installLock),
+    (pid) =>
+      `Another k0rdentd (pid ${pid}) is changing this host: wait for it to finish (or remove "${HOST.installLock}" if pid ${pid} is not k0rdentd)`,
+  );
 }

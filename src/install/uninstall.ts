@@ -12,7 +12,7 @@ import { HOST, hostPath } from "../host/paths.ts";
 import { K0sCli } from "../k0s/k0s_cli.ts";
 import { log } from "../log/logger.ts";
 import type { Runner } from "../process/runner.ts";
-import { loadState } from "./state.ts";
+import { loadState, lockHost } from "./state.ts";
 import { pathExists } from "../fsx/exists.ts";
 
 /** What `uninstall` needs. */
@@ -102,6 +102,15 @@ export function checkPurgeTarget(storage: string): void {
 /** Runs the uninstall (the caller has asked for confirmation). */
 export async function uninstall(request: UninstallRequest): Promise<UninstallSummary> {
   if (request.purge) checkPurgeTarget(request.config.registry.storage);
+  const release = await lockHost(request.dryRun, { create: false });
+  try {
+    return await uninstallLocked(request);
+  } finally {
+    await release();
+  }
+}
+
+async function uninstallLocked(request: UninstallRequest): Promise<UninstallSummary> {
   const host = new HostMutator(request.runner, request.dryRun);
   const k0s = new K0sCli({
     runner: request.runner,

@@ -16,6 +16,7 @@ import { k0sBinaryPhase } from "../install/phases/k0s_binary.ts";
 import { k0sConfigPhase } from "../install/phases/k0s_config.ts";
 import { PREFLIGHT_CHECKS } from "../install/preflight.ts";
 import { type PhaseResult, runPhases } from "../install/run_phases.ts";
+import { lockHost } from "../install/state.ts";
 import { log } from "../log/logger.ts";
 import { joinServicePhase } from "./phases/join_service.ts";
 import { joinTokenPhase } from "./phases/join_token.ts";
@@ -109,6 +110,15 @@ export interface JoinSummary {
 /** Joins this host to the cluster as `spec.role`. */
 export async function joinNode(request: InstallRequest, spec: JoinSpec): Promise<JoinSummary> {
   await checkInputFiles(request.options, request.config);
+  const release = await lockHost(request.dryRun);
+  try {
+    return await joinLocked(request, spec);
+  } finally {
+    await release();
+  }
+}
+
+async function joinLocked(request: InstallRequest, spec: JoinSpec): Promise<JoinSummary> {
   const ctx = await installContext(request);
   const summary = (alreadyJoined: boolean, phases: PhaseResult[]): JoinSummary => ({
     dryRun: request.dryRun,
