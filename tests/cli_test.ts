@@ -171,6 +171,12 @@ Deno.test("config init defaults to the config file under K0RDENTD_ROOT; dry-run 
   });
   assert.deepEqual(dry.code, 0, dry.stderr);
   assert.deepEqual([...Deno.readDirSync(root)], []);
+  const unclear = await runCli(["config", "init"], {
+    env: { K0RDENTD_ROOT: root, K0RDENTD_DRY_RUN: "maybe" },
+  });
+  assert.deepEqual(unclear.code, 2, unclear.stderr);
+  assert.match(unclear.stderr, /Invalid K0RDENTD_DRY_RUN "maybe"/);
+  assert.deepEqual([...Deno.readDirSync(root)], []);
   const real = await runCli(["config", "init"], { env: { K0RDENTD_ROOT: root } });
   assert.deepEqual(real.code, 0, real.stderr);
   assert.ok((await Deno.stat(join(root, "etc/k0rdentd/k0rdentd.yaml"))).isFile);

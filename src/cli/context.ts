@@ -48,7 +48,10 @@ export function setProcessRunner(runner: Runner): void {
 function envFlag(name: string): boolean | undefined {
   const v = Deno.env.get(name);
   if (v === undefined || v === "") return undefined;
-  return /^(1|true|yes|on)$/i.test(v);
+  if (/^(1|true|yes|y|on)$/i.test(v)) return true;
+  if (/^(0|false|no|n|off)$/i.test(v)) return false;
+  // An unknown value must not mean "no": K0RDENTD_DRY_RUN=maybe would then change the host.
+  throw new UsageError(`Invalid ${name} "${v}": expected 1, true, yes, on or 0, false, no, off`);
 }
 
 /** True when `--dry-run` or `K0RDENTD_DRY_RUN` asks for a plan only. */
