@@ -30,7 +30,7 @@ async function installed(host: FakeHost, registry: string): Promise<void> {
   await host.clearCalls();
 }
 
-Deno.test("status: healthy after install (text and JSON, registry counted); exit 1 when k0s stops", async () => {
+Deno.test("status: healthy after install (text and JSON, registry images counted); exit 1 when k0s stops", async () => {
   await using host = await FakeHost.create();
   await using registry = serveRegistryStub(["1.2.0"]);
   await installed(host, registry.address);
@@ -38,11 +38,17 @@ Deno.test("status: healthy after install (text and JSON, registry counted); exit
   assert.equal(text.code, 0, text.stderr);
   includes(text.stdout, "k0s:      v1.32.8+k0s.0, running (controller)");
   includes(text.stdout, "components 3/3");
-  includes(text.stdout, `Registry: ${registry.address} reachable, 2 repositories`);
+  includes(text.stdout, `Registry: ${registry.address} reachable, 3 images in 2 repositories`);
   includes(text.stdout, "Healthy");
   const json = JSON.parse((await host.run(["status", "--output", "json"])).stdout);
   assert.equal(json.healthy, true);
   assert.deepStrictEqual(json.nodes, [{ name: "node-1", ready: true }]);
+  assert.deepStrictEqual(json.registry, {
+    address: registry.address,
+    reachable: true,
+    repositories: 2,
+    images: 3,
+  });
   assert.deepStrictEqual(await host.mutatingCalls(), []);
 
   await Deno.remove(join(host.state, "k0s-running"));

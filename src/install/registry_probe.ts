@@ -1,6 +1,6 @@
 /**
  * Read-only probes of the local registry for preflight and `status`:
- * `/v2/` reachability, the tags of a repository and the catalog size, over
+ * `/v2/` reachability, the tags of a repository and the image count, over
  * plain HTTP or HTTPS with the configured CA.
  */
 import type { Config } from "../config/schema.ts";
@@ -18,32 +18,107 @@ export async function registryClient(config: Config): Promise<Deno.HttpClient | 
   return caPem ? Deno.createHttpClient({ caCerts: [caPem] }) : undefined;
 }
 
-async function getJson(config: Config, path: string): Promise<unknown> {
-  const res = await fetch(registryUrl(config, path), {
-    client: await registryClient(config),
-    signal: AbortSignal.timeout(10_000),
-  });
+/** The body of a JSON GET (null on 404) and the URL of the next page from its `Link` header. */
+async function getJsonPage(
+  client: Deno.HttpClient | undefined,
+  url: string,
+  signal: AbortSignal,
+): Promise<{ body: unknown; next: string | null }> {
+  const res = await fetch(url, { client, signal });
   if (res.status === 404) {
     await res.body?.cancel();
-    return null;
+    return { body: null, next: null };
   }
   if (!res.ok) {
     await res.body?.cancel();
-    throw new Error(`HTTP ${res.status} for ${path}`);
+    throw new Error(`HTTP ${res.status} for ${new URL(url).pathname}`);
   }
-  return await res.json();
+  const link = res.headers.get("Link")?.match(/<([^>]+)>\s*;\s*rel="?next"?/);
+  return { body: await res.json(), next: link ? new URL(link[1], url).href : null };
 }
 
 /** The tags of `repository` (empty when it does not exist). */
 export async function registryTags(config: Config, repository: string): Promise<string[]> {
-  const body = await getJson(config, `/v2/${repository}/tags/list`) as { tags?: string[] } | null;
-  return body?.tags ?? [];
+  const client = await registryClient(config);
+  try {
+    const { body } = await getJsonPage(
+      client,
+      registryUrl(config, `/v2/${repository}/tags/list`),
+      AbortSignal.timeout(10_000),
+    );
+    return (body as { tags?: string[] } | null)?.tags ?? [];
+  } finally {
+    client?.close();
+  }
 }
 
-/** The number of repositories in the registry's catalog. */
-export async function registryRepositoryCount(config: Config): Promise<number> {
-  const body = await getJson(config, "/v2/_catalog?n=10000") as
-    | { repositories?: string[] }
-    | null;
-  return body?.repositories?.length ?? 0;
+/** Every entry of a paginated list (`repositories` of the catalog, `tags` of a tag list). */
+async function listAllPages(
+  client: Deno.HttpClient | undefined,
+  firstUrl: string,
+  key: "repositories" | "tags",
+  signal: AbortSignal,
+): Promise<string[]> {
+  const all: string[] = [];
+  let url: string | null = firstUrl;
+  while (url) {
+    const page: { body: unknown; next: string | null } = await getJsonPage(client, url, signal);
+    const entries = (page.body as Record<string, unknown> | null)?.[key];
+    if (Array.isArray(entries)) all.push(...entries.map(String));
+    url = page.next;
+  }
+  return all;
+}
+
+/** Options of {@link registryImageCount}. */
+export interface ImageCountOptions {
+  /** Entries per page asked of the registry (`n`). */
+  pageSize?: number;
+  /** Limit for the whole count. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+/** What the registry holds: repositories in its catalog and images (tags) across them. */
+export interface RegistryContents {
+  repositories: number;
+  images: number;
+}
+
+/**
+ * Counts the images of the registry: the tags of every `_catalog` repository, following
+ * `Link` pages of both lists, a few repositories at a time, within `timeoutMs` (30 s).
+ */
+export async function registryImageCount(
+  config: Config,
+  { pageSize = 1000, timeoutMs = 30_000, signal }: ImageCountOptions = {},
+): Promise<RegistryContents> {
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const failed = new AbortController(); // stops the other workers after one fails
+  const abort = AbortSignal.any([timeout, failed.signal, ...(signal ? [signal] : [])]);
+  const client = await registryClient(config);
+  const list = (path: string, key: "repositories" | "tags") =>
+    listAllPages(client, registryUrl(config, `${path}?n=${pageSize}`), key, abort);
+  try {
+    const repositories = await list("/v2/_catalog", "repositories");
+    let images = 0;
+    let next = 0;
+    const worker = async () => {
+      while (next < repositories.length) {
+        const tags = await list(`/v2/${repositories[next++]}/tags/list`, "tags");
+        images += tags.length; // after the await: `images += await ...` would lose updates
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(4, repositories.length) }, worker))
+      .catch((err) => {
+        failed.abort();
+        throw err;
+      });
+    return { repositories: repositories.length, images };
+  } catch (err) {
+    if (timeout.aborted) throw new Error(`counting images took longer than ${timeoutMs / 1000} s`);
+    throw err;
+  } finally {
+    client?.close();
+  }
 }

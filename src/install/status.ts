@@ -1,7 +1,7 @@
 /**
  * `status`: k0s installed/running/version, node readiness, the `Management`
  * object and its components, and in air-gap installs the local registry's
- * reachability and repository count; read-only.
+ * reachability and image count (tags across its repositories); read-only.
  */
 import { registryEndpoint } from "../airgap/registry_endpoint.ts";
 import type { Config } from "../config/schema.ts";
@@ -10,7 +10,7 @@ import { HostMutator } from "../host/mutator.ts";
 import { K0sCli } from "../k0s/k0s_cli.ts";
 import { Kubectl, type ManagementState, type NodeReadiness } from "../kube/kubectl.ts";
 import type { Runner } from "../process/runner.ts";
-import { registryRepositoryCount } from "./registry_probe.ts";
+import { registryImageCount } from "./registry_probe.ts";
 import { loadState } from "./state.ts";
 
 /** The health of this host's install. */
@@ -27,7 +27,14 @@ export interface HostStatus {
   };
   nodes: NodeReadiness[] | null;
   k0rdent: ManagementState | null;
-  registry?: { address: string; reachable: boolean; repositories?: number; error?: string };
+  registry?: {
+    address: string;
+    reachable: boolean;
+    /** Images: tags across all repositories of the catalog. */
+    images?: number;
+    repositories?: number;
+    error?: string;
+  };
 }
 
 /** What `status` needs. */
@@ -85,11 +92,8 @@ export async function hostStatus(request: StatusRequest): Promise<HostStatus> {
   if (request.airgap || (await loadState()).airgap) {
     const address = registryEndpoint(request.config).address;
     try {
-      result.registry = {
-        address,
-        reachable: true,
-        repositories: await registryRepositoryCount(request.config),
-      };
+      const contents = await registryImageCount(request.config, { signal: request.signal });
+      result.registry = { address, reachable: true, ...contents };
     } catch (err) {
       result.registry = { address, reachable: false, error: errorMessage(err) };
       problems.push(`the registry ${address} does not answer: ${errorMessage(err)}`);
@@ -126,7 +130,9 @@ export function formatStatus(s: HostStatus): string {
   if (s.registry) {
     lines.push(
       `Registry: ${s.registry.address} ${
-        s.registry.reachable ? `reachable, ${s.registry.repositories} repositories` : "unreachable"
+        s.registry.reachable
+          ? `reachable, ${s.registry.images} images in ${s.registry.repositories} repositories`
+          : "unreachable"
       }`,
     );
   }

@@ -136,7 +136,10 @@ export async function serveK0sRelease(
   };
 }
 
-/** A registry stub answering `/v2/` and the tags of the k0rdent chart (air-gap preflight). */
+/**
+ * A registry stub answering `/v2/`, the tags of the k0rdent chart (air-gap preflight) and a
+ * catalog of the chart plus `a/b` (tags `v1`, `v2`): 3 images for `status`.
+ */
 export function serveRegistryStub(
   chartTags: string[],
 ): { address: string; requests: string[] } & AsyncDisposable {
@@ -151,6 +154,7 @@ export function serveRegistryStub(
         tags: chartTags,
       });
     }
+    if (path === "/v2/a/b/tags/list") return Response.json({ name: "a/b", tags: ["v1", "v2"] });
     if (path === "/v2/_catalog") {
       return Response.json({
         repositories: ["k0rdent-enterprise/charts/k0rdent-enterprise", "a/b"],
