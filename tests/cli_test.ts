@@ -234,3 +234,19 @@ Deno.test("a broken build metadata file is one clear error line and exit 1", asy
   assert.match(r.stderr, /^ERROR Cannot read build metadata ".*build-info.json": /);
   assert.equal(r.stderr.trim().split("\n").length, 1);
 });
+
+Deno.test("a typo in a boolean flag is a usage error, never a silent false", async () => {
+  const root = await tempRoot();
+  for (
+    const args of [["registry", "--verify=flase", "--print-systemd-unit"], [
+      "bundle",
+      "verify",
+      "x.tar.gz",
+      "--verify=flase",
+    ]]
+  ) {
+    const r = await runCli(args, { env: { K0RDENTD_ROOT: root } });
+    assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    assert.match(r.stderr, /Invalid --verify "flase": expected true or false/);
+  }
+});

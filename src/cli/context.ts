@@ -10,6 +10,7 @@ import { UsageError } from "../errors.ts";
 import { log, LOG_LEVELS, type LogLevel } from "../log/logger.ts";
 import { OUTPUT_FORMATS, type OutputFormat } from "../log/output.ts";
 import { ProcessRunner, type Runner } from "../process/runner.ts";
+import { parseBoolean } from "../config/boolean.ts";
 
 /** The global options, as commander parses them. */
 export interface GlobalOptions {
@@ -48,8 +49,8 @@ export function setProcessRunner(runner: Runner): void {
 function envFlag(name: string): boolean | undefined {
   const v = Deno.env.get(name);
   if (v === undefined || v === "") return undefined;
-  if (/^(1|true|yes|y|on)$/i.test(v)) return true;
-  if (/^(0|false|no|n|off)$/i.test(v)) return false;
+  const parsed = parseBoolean(v);
+  if (parsed !== undefined) return parsed;
   // An unknown value must not mean "no": K0RDENTD_DRY_RUN=maybe would then change the host.
   throw new UsageError(`Invalid ${name} "${v}": expected 1, true, yes, on or 0, false, no, off`);
 }

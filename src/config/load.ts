@@ -13,6 +13,7 @@ import { defaultConfig } from "./defaults.ts";
 import { type ExpandProblem, expandVariables } from "./expand.ts";
 import { deepMerge, getPath, isPlainObject, setPath } from "./merge.ts";
 import { type Config, configSchema } from "./schema.ts";
+import { parseBoolean } from "./boolean.ts";
 
 /** An override from a command-line flag. */
 export interface Override {
@@ -82,10 +83,7 @@ export function formatPath(path: readonly PropertyKey[]): string {
 
 function convert(value: string, type: "string" | "number" | "boolean"): unknown {
   if (type === "number" && /^\s*\d+\s*$/.test(value)) return Number(value);
-  if (type === "boolean") {
-    if (/^(true|1|yes|on)$/i.test(value)) return true;
-    if (/^(false|0|no|off)$/i.test(value)) return false;
-  }
+  if (type === "boolean") return parseBoolean(value) ?? value;
   return value;
 }
 

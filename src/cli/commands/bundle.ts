@@ -9,11 +9,11 @@ import { skopeoImport } from "../../bundle/skopeo_import.ts";
 import type { Decompressor } from "../../bundle/source.ts";
 import type { Runner } from "../../process/runner.ts";
 import type { Config } from "../../config/schema.ts";
-import { UsageError } from "../../errors.ts";
 import { log } from "../../log/logger.ts";
 import { printData } from "../../log/output.ts";
 import { formatBytes, progressMode } from "../../log/progress.ts";
 import { commandContext, flagOverrides } from "../context.ts";
+import { booleanFlag } from "../../config/boolean.ts";
 
 const FLAGS = {
   storage: { path: ["registry", "storage"], flag: "--storage" },
@@ -21,13 +21,6 @@ const FLAGS = {
   verify: { path: ["registry", "verifySignature"], flag: "--verify" },
   cosignKey: { path: ["registry", "cosignKey"], flag: "--cosign-key" },
 };
-
-function parseBool(value: string | undefined): boolean {
-  if (value === undefined) return true;
-  if (/^(1|true|yes|on)$/i.test(value)) return true;
-  if (/^(0|false|no|off)$/i.test(value)) return false;
-  throw new UsageError(`Invalid boolean "${value}": expected true or false`);
-}
 
 interface PushFlags {
   to: string;
@@ -58,7 +51,7 @@ function readFlags(cmd: Command, signature: boolean): Command {
   if (signature) {
     cmd.addOption(
       new Option("--verify [bool]", "check the bundle signature (default true)")
-        .argParser(parseBool),
+        .argParser(booleanFlag("--verify")),
     )
       .option("--cosign-key <path>", "PEM public key (env K0RDENT_COSIGN_KEY)")
       .addOption(new Option("--cosignKey <path>", "alias of --cosign-key").hideHelp())

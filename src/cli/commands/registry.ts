@@ -13,6 +13,7 @@ import { verifyStorage } from "../../registry/verify.ts";
 import { startBackgroundLoad, statusText } from "../../bundle/background.ts";
 import { readLoadStatus } from "../../bundle/load_state.ts";
 import { commandContext, flagOverrides } from "../context.ts";
+import { booleanFlag } from "../../config/boolean.ts";
 
 const STORAGE_FLAG = { storage: { path: ["registry", "storage"], flag: "--storage" } };
 
@@ -87,7 +88,7 @@ export function registerRegistry(program: Command): void {
     .option("--bundle-path <file>", "load this air-gap bundle in the background while serving")
     .addOption(
       new Option("--verify [bool]", "check the bundle signature (default true)")
-        .argParser((v: string | undefined) => v === undefined || /^(1|true|yes|on)$/i.test(v)),
+        .argParser(booleanFlag("--verify")),
     )
     .option("--cosign-key <path>", "PEM public key of the bundle signature")
     .addOption(new Option("--cosignKey <path>", "alias of --cosign-key").hideHelp())
