@@ -129,3 +129,51 @@ Deno.test("export-join-config --dry-run creates no token and writes nothing", as
   await assert.rejects(() => Deno.stat(join(c.base, "join-configs")));
   assert.ok(!(await c.k0sCalls()).some((l) => l.startsWith("token")));
 });
+
+Deno.test("export-join-config invalidates its tokens and removes its files when a write fails", async () => {
+  await using c = await controller();
+  c.env.FAKE_K0S_TOKEN_FORMAT = "k0s";
+  const dir = join(c.base, "join-configs");
+  // A directory where worker-join.yaml goes: the controller file is written, the worker's fails.
+  await Deno.mkdir(join(dir, "worker-join.yaml"), { recursive: true });
+  const r = await c.cli("export-join-config", "--controller-ip", "10.0.0.5", "--overwrite");
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /Cannot write join config to "\.\/join-configs"/);
+  assert.deepEqual((await c.k0sCalls()).filter((l) => l.startsWith("token")), [
+    "token create --role=controller --expiry=24h",
+    "token create --role=worker --expiry=24h",
+    "token invalidate ctl24h",
+    "token invalidate wrk24h",
+  ]);
+  assert.match(r.stderr, /Invalidated the worker join token wrk24h/);
+  await assert.rejects(() => Deno.stat(join(dir, "controller-join.yaml")), Deno.errors.NotFound);
+  assert.doesNotMatch(r.stderr + r.stdout, /0123456789abcdef|H4sI/, "no token in the output");
+});
+
+Deno.test("export-join-config invalidates the controller token when the worker token fails", async () => {
+  await using c = await controller();
+  c.env.FAKE_K0S_TOKEN_FORMAT = "k0s";
+  c.env.FAKE_K0S_TOKEN_FAIL = "worker";
+  const r = await c.cli("export-join-config", "--controller-ip", "10.0.0.5", "--expiry", "2h");
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /failed to create a worker token/);
+  assert.deepEqual((await c.k0sCalls()).filter((l) => l.startsWith("token")), [
+    "token create --role=controller --expiry=2h",
+    "token create --role=worker --expiry=2h",
+    "token invalidate ctl2h0",
+  ]);
+  await assert.rejects(() => Deno.stat(join(c.base, "join-configs")), Deno.errors.NotFound);
+});
+
+Deno.test("export-join-config names a token it cannot invalidate, without the secret", async () => {
+  await using c = await controller();
+  // The fake's default tokens are no k0s tokens: their id cannot be read.
+  await Deno.mkdir(join(c.base, "join-configs/worker-join.yaml"), { recursive: true });
+  const r = await c.cli("export-join-config", "--controller-ip", "10.0.0.5", "--overwrite");
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(
+    r.stderr,
+    /Cannot invalidate the controller join token: not a k0s join token.*k0s token list --role=controller.*k0s token invalidate <id>/,
+  );
+  assert.doesNotMatch(r.stderr + r.stdout, /fake-token/);
+});

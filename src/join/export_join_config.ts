@@ -1,7 +1,8 @@
 /**
  * `export-join-config`: on a running controller, creates a controller and a worker join token
  * and writes `controller-join.yaml` and `worker-join.yaml` (plus the registry CA for a TLS
- * registry) into a private directory (0700, files 0600).
+ * registry) into a private directory (0700, files 0600); on failure the tokens it made are
+ * invalidated.
  */
 import { join } from "node:path";
 import { readBuildInfo } from "../assets/build_info.ts";
@@ -11,16 +12,17 @@ import { writeFileAtomic } from "../fsx/atomic_write.ts";
 import { HostMutator } from "../host/mutator.ts";
 import { K0sCli } from "../k0s/k0s_cli.ts";
 import type { Runner } from "../process/runner.ts";
-import {
-  JOIN_CA_FILE,
-  joinConfigFile,
-  type JoinConfigInput,
-  renderJoinConfig,
-} from "./join_config.ts";
+import { JOIN_CA_FILE, joinConfigFile, renderJoinConfig } from "./join_config.ts";
 import { log } from "../log/logger.ts";
 import { isLocalHost, splitHostPort } from "./node_address.ts";
 import { readRegistryCa } from "../airgap/registry_ca.ts";
-import { createJoinToken, isController, type JoinRole } from "./token.ts";
+import {
+  type CreatedToken,
+  createJoinToken,
+  invalidateJoinTokens,
+  isController,
+  type JoinRole,
+} from "./token.ts";
 import { pathExists } from "../fsx/exists.ts";
 
 /** What the user asked for. */
@@ -99,31 +101,48 @@ export async function exportJoinConfig(
   const caPem = withCa ? await readRegistryCa(config) : "";
   const k0sVersion = status!.version || config.k0s.version;
   const created = new Date().toISOString();
-  const rendered: [string, string][] = [];
-  for (const role of ROLES) {
-    const input: JoinConfigInput = {
-      role,
-      k0sVersion,
-      k0s: config.k0s,
-      server,
-      token: await createJoinToken(k0s, role, options.expiry),
-      expiry: options.expiry,
-      registry: registry ? { address: registry, prefix, insecure, ca: withCa } : undefined,
-      created,
-    };
-    rendered.push([joinConfigFile(role), renderJoinConfig(input)]);
-  }
-  if (withCa) rendered.push([JOIN_CA_FILE, caPem]);
+  // Every failure from here on invalidates the tokens made so far and removes the files written
+  // so far: no live token is left behind that nobody holds, no file with a dead one.
+  const tokens: CreatedToken[] = [];
+  const written: string[] = [];
+  let dirCreated = false;
   try {
-    if (!await pathExists(options.dir)) {
-      await Deno.mkdir(options.dir, { recursive: true, mode: 0o700 });
-      await Deno.chmod(options.dir, 0o700);
+    for (const role of ROLES) {
+      tokens.push({ role, token: await createJoinToken(k0s, role, options.expiry) });
     }
-    for (const [name, text] of rendered) {
-      await writeFileAtomic(join(options.dir, name), text, { mode: 0o600 });
+    const rendered: [string, string][] = tokens.map(({ role, token }) => [
+      joinConfigFile(role),
+      renderJoinConfig({
+        role,
+        k0sVersion,
+        k0s: config.k0s,
+        server,
+        token,
+        expiry: options.expiry,
+        registry: registry ? { address: registry, prefix, insecure, ca: withCa } : undefined,
+        created,
+      }),
+    ]);
+    if (withCa) rendered.push([JOIN_CA_FILE, caPem]);
+    try {
+      if (!await pathExists(options.dir)) {
+        await Deno.mkdir(options.dir, { recursive: true, mode: 0o700 });
+        dirCreated = true;
+        await Deno.chmod(options.dir, 0o700);
+      }
+      for (const [name, text] of rendered) {
+        const path = join(options.dir, name);
+        await writeFileAtomic(path, text, { mode: 0o600 });
+        written.push(path);
+      }
+    } catch (err) {
+      throw new UserError(`Cannot write join config to "${options.dir}": ${errorMessage(err)}`);
     }
   } catch (err) {
-    throw new UserError(`Cannot write join config to "${options.dir}": ${errorMessage(err)}`);
+    for (const path of written) await Deno.remove(path).catch(() => {});
+    if (dirCreated) await Deno.remove(options.dir).catch(() => {});
+    await invalidateJoinTokens(k0s, tokens);
+    throw err;
   }
   return result;
 }

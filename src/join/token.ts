@@ -1,6 +1,11 @@
-/** Join tokens: expiry validation, creating them on a controller, reading them from files. */
+/**
+ * Join tokens: expiry validation, creating and invalidating them on a controller, reading them
+ * from files.
+ */
+import { parse } from "yaml";
 import { errorMessage, UsageError, UserError } from "../errors.ts";
 import type { K0sCli, K0sStatus } from "../k0s/k0s_cli.ts";
+import { log } from "../log/logger.ts";
 
 /** Roles a node joins as. */
 export type JoinRole = "controller" | "worker";
@@ -40,6 +45,66 @@ export async function createJoinToken(
     throw new UserError(`k0s token create --role=${role} did not print a token`);
   }
   return token;
+}
+
+/** A Kubernetes bootstrap token, `<id>.<secret>`. */
+const BOOTSTRAP_TOKEN = /^([a-z0-9]{6})\.[a-z0-9]{16}$/;
+
+/**
+ * The id of a k0s join token, which `k0s token list` shows and `k0s token invalidate` takes.
+ * A token is the base64 of a gzipped kubeconfig whose user token is a Kubernetes bootstrap
+ * token `<id>.<secret>` (k0sctl reads the id the same way). Errors never quote the token.
+ */
+export async function joinTokenId(token: string): Promise<string> {
+  let kubeconfig: string;
+  try {
+    const bytes = Uint8Array.from(atob(token), (c) => c.charCodeAt(0));
+    const gunzip = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
+    kubeconfig = await new Response(gunzip).text();
+  } catch {
+    throw new Error("not a k0s join token (base64 of a gzipped kubeconfig)");
+  }
+  let doc: unknown;
+  try {
+    doc = parse(kubeconfig);
+  } catch {
+    doc = null;
+  }
+  const users = (doc as { users?: { user?: { token?: unknown } }[] } | null)?.users;
+  const bootstrap = users?.[0]?.user?.token;
+  const match = typeof bootstrap === "string" ? BOOTSTRAP_TOKEN.exec(bootstrap) : null;
+  if (!match) throw new Error("the join token's kubeconfig holds no bootstrap token <id>.<secret>");
+  return match[1];
+}
+
+/** A join token created by this run, to invalidate when the run fails. */
+export interface CreatedToken {
+  role: JoinRole;
+  token: string;
+}
+
+/**
+ * Invalidates join tokens that this run created but could not hand out (best effort: a token
+ * that cannot be invalidated is named in a warning with the commands to do it by hand).
+ */
+export async function invalidateJoinTokens(
+  k0s: K0sCli,
+  tokens: readonly CreatedToken[],
+): Promise<void> {
+  for (const { role, token } of tokens) {
+    let id = "";
+    try {
+      id = await joinTokenId(token);
+      await k0s.invalidateToken(id);
+      log.info(`Invalidated the ${role} join token ${id}, which was not handed out`);
+    } catch (err) {
+      log.warn(
+        `Cannot invalidate the ${role} join token${id ? ` ${id}` : ""}: ${
+          errorMessage(err)
+        }; find it with "k0s token list --role=${role}" and run "k0s token invalidate <id>"`,
+      );
+    }
+  }
 }
 
 /** Reads a join token file: trimmed, non-empty, one line. Errors name the file, never the token. */

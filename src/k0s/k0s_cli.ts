@@ -225,6 +225,11 @@ export class K0sCli {
     return result.stdout.trim();
   }
 
+  /** `k0s token invalidate <id>` (mutation): the join token with that id stops working. */
+  async invalidateToken(id: string): Promise<void> {
+    await this.#change(["token", "invalidate", id]);
+  }
+
   /** `k0s kubectl ...` for reads: returns the result even when it failed. */
   async kubectl(args: readonly string[]): Promise<RunResult> {
     if (!await this.installed()) {

@@ -6,7 +6,11 @@
 #   status [-o json]     -> exit 0 with a status when running or FAKE_K0S_RUNNING=1, else exit 1;
 #                           role: $FAKE_K0S_ROLE, else from the installed service, else worker
 #   version              -> prints $FAKE_K0S_VERSION (default v1.32.8+k0s.0)
-#   token create --role=R --expiry=E -> prints a fake token "fake-token-R-E"
+#   token create --role=R --expiry=E -> prints a fake token "fake-token-R-E"; with
+#                           FAKE_K0S_TOKEN_FORMAT=k0s one shaped like k0s's (base64 of a gzipped
+#                           kubeconfig holding the bootstrap token <id>.<secret>, id "ctl<E>" or
+#                           "wrk<E>" padded to 6 with 0); exits 1 for role FAKE_K0S_TOKEN_FAIL
+#   token invalidate ID  -> nothing (the call is logged)
 #   airgap list-images   -> prints $FAKE_K0S_IMAGES (space-separated), one per line
 #   kubectl ...          -> a node list holding this host's node (lower-case hostname), Ready
 #                           unless FAKE_NODE_NOT_READY=1
@@ -49,9 +53,21 @@ case ${1:-} in
     for image in ${FAKE_K0S_IMAGES:-}; do echo "$image"; done
     ;;
   token)
+    [ "${2:-}" = invalidate ] && exit 0
     r=${3#--role=}
     e=${4#--expiry=}
-    echo "fake-token-$r-$e"
+    if [ "$r" = "${FAKE_K0S_TOKEN_FAIL:-}" ]; then
+      echo "Error: failed to create a $r token" >&2
+      exit 1
+    fi
+    if [ "${FAKE_K0S_TOKEN_FORMAT:-}" = k0s ]; then
+      id=$(printf '%.3s%s000000' "$r" "$e" | cut -c1-6 | sed 's/con/ctl/; s/wor/wrk/')
+      printf 'apiVersion: v1\nkind: Config\nusers:\n- name: kubelet-bootstrap\n  user:\n    token: %s.0123456789abcdef\n' "$id" |
+        gzip -c | base64 -w0
+      echo
+    else
+      echo "fake-token-$r-$e"
+    fi
     ;;
   kubectl)
     ready=True
