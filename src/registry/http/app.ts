@@ -5,7 +5,8 @@ import { errorBody, RegistryError } from "../errors.ts";
 import { log } from "../../log/logger.ts";
 import type { RegistryStorage } from "../storage/storage.ts";
 import { registerBlobs } from "./blobs.ts";
-import type { RegistryApp, RegistryEnv } from "./context.ts";
+import { API_VERSION, type RegistryApp, type RegistryEnv } from "./context.ts";
+import { hotRead } from "./hot_reads.ts";
 import { registerListing } from "./listing.ts";
 import { registerManifests } from "./manifests.ts";
 import { registerReferrers } from "./referrers.ts";
@@ -17,8 +18,6 @@ export interface RegistryAppOptions {
   access?: AccessPolicy;
 }
 
-const API_VERSION = "registry/2.0";
-
 function errorResponse(err: RegistryError, status = err.status): Response {
   const headers: Record<string, string> = {
     "Content-Type": "application/json; charset=utf-8",
@@ -26,6 +25,16 @@ function errorResponse(err: RegistryError, status = err.status): Response {
   };
   if (err.code === "UNAUTHORIZED") headers["WWW-Authenticate"] = `Basic realm="${REALM}"`;
   return new Response(errorBody(err), { status, headers });
+}
+
+/** The response to a failed request: the error envelope, or a logged 500 for a bug. */
+function failureResponse(err: unknown): Response {
+  if (err instanceof RegistryError) return errorResponse(err);
+  log.error(`Registry request failed: ${err instanceof Error ? err.stack : String(err)}`);
+  return new Response(
+    JSON.stringify({ errors: [{ code: "UNKNOWN", message: "internal error", detail: null }] }),
+    { status: 500, headers: { "Content-Type": "application/json; charset=utf-8" } },
+  );
 }
 
 /** Builds the app serving the OCI distribution API from `storage`. */
@@ -49,13 +58,13 @@ export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
   app.notFound(() =>
     errorResponse(new RegistryError("UNSUPPORTED", "No such API endpoint or method"), 404)
   );
-  app.onError((err) => {
-    if (err instanceof RegistryError) return errorResponse(err);
-    log.error(`Registry request failed: ${err instanceof Error ? err.stack : String(err)}`);
-    return new Response(
-      JSON.stringify({ errors: [{ code: "UNKNOWN", message: "internal error", detail: null }] }),
-      { status: 500, headers: { "Content-Type": "application/json; charset=utf-8" } },
-    );
-  });
+  app.onError(failureResponse);
+  const access = options.access;
+  if (!(access?.credentials && access.authPulls)) {
+    // Reads need no credentials: answer the hot ones before the router and the middleware.
+    const route = app.fetch;
+    app.fetch = (req, ...rest) =>
+      hotRead(req, options.storage, failureResponse) ?? route(req, ...rest);
+  }
   return app;
 }

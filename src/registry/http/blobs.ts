@@ -1,48 +1,70 @@
 /** Blob routes: `GET|HEAD|DELETE /v2/<name>/blobs/<digest>`, streamed, with `Range` support. */
 import { RegistryError } from "../errors.ts";
-import { digestValue, type HandlerDeps, NAME, type RegistryApp, repoParam } from "./context.ts";
+import { checkRepositoryName } from "../names.ts";
+import type { RegistryStorage } from "../storage/storage.ts";
+import {
+  API_VERSION,
+  digestValue,
+  type HandlerDeps,
+  NAME,
+  type RegistryApp,
+  repoParam,
+} from "./context.ts";
 import { parseRange } from "./range.ts";
+
+/** Answers `GET|HEAD /v2/<name>/blobs/<digest>` (also called by `hot_reads.ts`). */
+export async function readBlob(
+  storage: RegistryStorage,
+  req: Request,
+  repo: string,
+  digestParam: string,
+): Promise<Response> {
+  checkRepositoryName(repo);
+  const digest = digestValue(digestParam);
+  const info = await storage.statRepoBlob(repo, digest);
+  if (!info) throw new RegistryError("BLOB_UNKNOWN", `Blob "${digest}" is not in "${repo}"`);
+  const headers: Record<string, string> = {
+    "Docker-Distribution-API-Version": API_VERSION,
+    "Docker-Content-Digest": digest,
+    "ETag": `"${digest}"`,
+    "Accept-Ranges": "bytes",
+    "Content-Type": "application/octet-stream",
+    "Cache-Control": "max-age=31536000",
+  };
+  if (req.headers.get("If-None-Match") === `"${digest}"`) {
+    return new Response(null, { status: 304, headers });
+  }
+  let range;
+  try {
+    range = parseRange(req.headers.get("Range") ?? undefined, info.size);
+  } catch (err) {
+    if (err instanceof RegistryError) {
+      return new Response(null, {
+        status: 416,
+        headers: { ...headers, "Content-Range": `bytes */${info.size}` },
+      });
+    }
+    throw err;
+  }
+  const status = range ? 206 : 200;
+  const length = range ? range.length : info.size;
+  headers["Content-Length"] = String(length);
+  if (range) {
+    headers["Content-Range"] = `bytes ${range.offset}-${range.offset + length - 1}/${info.size}`;
+  }
+  if (req.method === "HEAD") return new Response(null, { status, headers });
+  const blob = await storage.openBlob(digest, range);
+  if (!blob) throw new RegistryError("BLOB_UNKNOWN", `Blob "${digest}" is not stored`);
+  return new Response(blob.stream, { status, headers });
+}
 
 /** Registers the blob routes. */
 export function registerBlobs(app: RegistryApp, { storage }: HandlerDeps): void {
-  app.get(`${NAME}/blobs/:digest`, async (c) => {
-    const repo = repoParam(c);
-    const digest = digestValue(c.req.param("digest"));
-    const info = await storage.statRepoBlob(repo, digest);
-    if (!info) throw new RegistryError("BLOB_UNKNOWN", `Blob "${digest}" is not in "${repo}"`);
-    const headers: Record<string, string> = {
-      "Docker-Content-Digest": digest,
-      "ETag": `"${digest}"`,
-      "Accept-Ranges": "bytes",
-      "Content-Type": "application/octet-stream",
-      "Cache-Control": "max-age=31536000",
-    };
-    if (c.req.header("If-None-Match") === `"${digest}"`) {
-      return new Response(null, { status: 304, headers });
-    }
-    let range;
-    try {
-      range = parseRange(c.req.header("Range"), info.size);
-    } catch (err) {
-      if (err instanceof RegistryError) {
-        return new Response(null, {
-          status: 416,
-          headers: { ...headers, "Content-Range": `bytes */${info.size}` },
-        });
-      }
-      throw err;
-    }
-    const status = range ? 206 : 200;
-    const length = range ? range.length : info.size;
-    headers["Content-Length"] = String(length);
-    if (range) {
-      headers["Content-Range"] = `bytes ${range.offset}-${range.offset + length - 1}/${info.size}`;
-    }
-    if (c.req.method === "HEAD") return new Response(null, { status, headers });
-    const blob = await storage.openBlob(digest, range);
-    if (!blob) throw new RegistryError("BLOB_UNKNOWN", `Blob "${digest}" is not stored`);
-    return new Response(blob.stream, { status, headers });
-  });
+  app.get(
+    `${NAME}/blobs/:digest`,
+    (c) =>
+      readBlob(storage, c.req.raw, c.req.param("name" as never) as string, c.req.param("digest")),
+  );
 
   app.delete(`${NAME}/blobs/:digest`, async (c) => {
     const repo = repoParam(c);

@@ -27,6 +27,9 @@ export interface HandlerDeps {
   storage: RegistryStorage;
 }
 
+/** Value of the `Docker-Distribution-API-Version` header on every response. */
+export const API_VERSION = "registry/2.0";
+
 /** Path prefix of a repository name: `/v2/:name` where the name may hold slashes. */
 export const NAME = "/v2/:name{.+}";
 

@@ -2,8 +2,10 @@
 import { parseDigest } from "../digest.ts";
 import { RegistryError } from "../errors.ts";
 import { MANIFEST_MEDIA_TYPES, MAX_MANIFEST_BYTES } from "../manifest.ts";
-import { checkTag } from "../names.ts";
+import { checkRepositoryName, checkTag } from "../names.ts";
+import type { RegistryStorage } from "../storage/storage.ts";
 import {
+  API_VERSION,
   type HandlerDeps,
   NAME,
   type RegistryApp,
@@ -13,12 +15,16 @@ import {
 
 const MANIFEST = `${NAME}/manifests/:reference`;
 
-/** The reference path parameter, validated as a digest or a tag. */
-function referenceParam(c: RegistryContext): string {
-  const ref = c.req.param("reference") ?? "";
+/** Validates a reference as a digest or a tag. */
+function checkReference(ref: string): string {
   if (ref.includes(":")) parseDigest(ref);
   else checkTag(ref);
   return ref;
+}
+
+/** The reference path parameter, validated as a digest or a tag. */
+function referenceParam(c: RegistryContext): string {
+  return checkReference(c.req.param("reference") ?? "");
 }
 
 /**
@@ -58,33 +64,51 @@ async function readLimited(
   return out;
 }
 
+/** Answers `GET|HEAD /v2/<name>/manifests/<reference>` (also called by `hot_reads.ts`). */
+export async function readManifest(
+  storage: RegistryStorage,
+  req: Request,
+  repo: string,
+  reference: string,
+): Promise<Response> {
+  checkRepositoryName(repo);
+  const ref = checkReference(reference);
+  const m = await storage.getManifest(repo, ref);
+  if (!m) throw new RegistryError("MANIFEST_UNKNOWN", `Manifest "${ref}" is not in "${repo}"`);
+  if (!acceptable(req.headers.get("Accept") ?? undefined, m.mediaType)) {
+    throw new RegistryError(
+      "MANIFEST_UNKNOWN",
+      `Manifest "${ref}" is a "${m.mediaType}", which the client does not accept`,
+    );
+  }
+  const headers = {
+    "Docker-Distribution-API-Version": API_VERSION,
+    "Content-Type": m.mediaType,
+    "Content-Length": String(m.bytes.length),
+    "Docker-Content-Digest": m.digest,
+    "ETag": `"${m.digest}"`,
+  };
+  if (req.headers.get("If-None-Match") === `"${m.digest}"`) {
+    return new Response(null, { status: 304, headers });
+  }
+  return new Response(req.method === "HEAD" ? null : m.bytes as Uint8Array<ArrayBuffer>, {
+    status: 200,
+    headers,
+  });
+}
+
 /** Registers the manifest routes. */
 export function registerManifests(app: RegistryApp, { storage }: HandlerDeps): void {
-  app.get(MANIFEST, async (c) => {
-    const repo = repoParam(c);
-    const ref = referenceParam(c);
-    const m = await storage.getManifest(repo, ref);
-    if (!m) throw new RegistryError("MANIFEST_UNKNOWN", `Manifest "${ref}" is not in "${repo}"`);
-    if (!acceptable(c.req.header("Accept"), m.mediaType)) {
-      throw new RegistryError(
-        "MANIFEST_UNKNOWN",
-        `Manifest "${ref}" is a "${m.mediaType}", which the client does not accept`,
-      );
-    }
-    const headers = {
-      "Content-Type": m.mediaType,
-      "Content-Length": String(m.bytes.length),
-      "Docker-Content-Digest": m.digest,
-      "ETag": `"${m.digest}"`,
-    };
-    if (c.req.header("If-None-Match") === `"${m.digest}"`) {
-      return new Response(null, { status: 304, headers });
-    }
-    return new Response(c.req.method === "HEAD" ? null : m.bytes as Uint8Array<ArrayBuffer>, {
-      status: 200,
-      headers,
-    });
-  });
+  app.get(
+    MANIFEST,
+    (c) =>
+      readManifest(
+        storage,
+        c.req.raw,
+        c.req.param("name" as never) as string,
+        c.req.param("reference"),
+      ),
+  );
 
   app.put(MANIFEST, async (c) => {
     const repo = repoParam(c);
