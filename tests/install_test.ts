@@ -253,6 +253,39 @@ Deno.test("install --show-password prints the UI password; without it the passwo
   includes(shown.stdout, "password ui-password-3f9a");
 });
 
+Deno.test("expose-ui --dry-run prints the planned apply (text and JSON) and changes nothing", async () => {
+  await using host = await FakeHost.create();
+  await using release = await serveK0sRelease(VERSION, ARCH, FAKE_K0S);
+  assert.equal((await online(host, release.url)).code, 0);
+  await Deno.remove(join(host.state, "ui-exposed")); // the NodePort Service was deleted
+  await host.clearCalls();
+  const before = await host.files();
+
+  const text = await host.run(["expose-ui", "--dry-run"]);
+  assert.equal(text.code, 0, text.stderr);
+  assert.match(
+    text.stdout,
+    /^Dry run: 1 change\(s\) planned, nothing was changed\n {2}Would run \S*k0s kubectl apply --server-side -f - \(Service k0rdent-ui-nodeport and Ingress\)\n$/,
+  );
+  const json = await host.run(["expose-ui", "--dry-run", "--output", "json"]);
+  assert.equal(json.code, 0, json.stderr);
+  const plan = JSON.parse(json.stdout);
+  assert.equal(plan.dryRun, true);
+  assert.equal(plan.changes.length, 1);
+  assert.match(
+    plan.changes[0],
+    /^run \S*k0s kubectl apply --server-side -f - \(Service k0rdent-ui-nodeport/,
+  );
+  assert.deepStrictEqual(await host.mutatingCalls(), []);
+  assert.deepStrictEqual(await host.files(), before);
+
+  // Exposed already: nothing to plan.
+  assert.equal((await host.run(["expose-ui"])).code, 0);
+  const again = await host.run(["expose-ui", "--dry-run"]);
+  assert.equal(again.code, 0, again.stderr);
+  assert.equal(again.stdout, "Dry run: nothing to change\n");
+});
+
 Deno.test("install online without helm on PATH downloads helm, verifies its .sha256sum and uses it", async () => {
   await using host = await FakeHost.create();
   await using release = await serveK0sRelease(VERSION, ARCH, FAKE_K0S);

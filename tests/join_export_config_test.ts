@@ -121,11 +121,35 @@ Deno.test("export-join-config fails clearly when k0s is not running as a control
   await assert.rejects(() => Deno.stat(join(c.base, "join-configs")));
 });
 
-Deno.test("export-join-config --dry-run creates no token and writes nothing", async () => {
+Deno.test("export-join-config --dry-run prints the plan (text, JSON), creates no token, writes nothing", async () => {
   await using c = await controller();
   const r = await c.cli("export-join-config", "--controller-ip", "10.0.0.5", "--dry-run");
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /Dry run: would create a controller and a worker join token/);
+  assert.match(r.stdout, /^Dry run: 5 change\(s\) planned, nothing was changed\n/);
+  assert.match(r.stdout, /\n {2}Would run \S*k0s token create --role=worker --expiry=24h\n/);
+  assert.match(r.stdout, /\n {2}Would write join-configs\/controller-join\.yaml \(mode 0600\)/);
+
+  const json = await c.cli(
+    "export-join-config",
+    "--controller-ip",
+    "10.0.0.5",
+    "--dry-run",
+    "--output",
+    "json",
+  );
+  assert.equal(json.code, 0, json.stderr);
+  const plan = JSON.parse(json.stdout);
+  assert.equal(plan.dryRun, true);
+  assert.equal(plan.server, "https://10.0.0.5:6443");
+  assert.deepEqual(plan.files, ["controller-join.yaml", "worker-join.yaml"]);
+  assert.equal(plan.changes.length, 5);
+  assert.match(plan.changes[0], /^run \S*k0s token create --role=controller --expiry=24h$/);
+  assert.deepEqual(plan.changes.slice(2), [
+    "create directory ./join-configs (mode 0700)",
+    "write join-configs/controller-join.yaml (mode 0600)",
+    "write join-configs/worker-join.yaml (mode 0600)",
+  ]);
   await assert.rejects(() => Deno.stat(join(c.base, "join-configs")));
   assert.ok(!(await c.k0sCalls()).some((l) => l.startsWith("token")));
 });

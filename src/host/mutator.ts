@@ -104,6 +104,14 @@ export class HostMutator {
   }
 }
 
+/** A dry run's plan as text: a header, then one `Would ...` line per recorded change. */
+export function formatPlan(changes: readonly string[]): string {
+  const header = changes.length === 0
+    ? "Dry run: nothing to change"
+    : `Dry run: ${changes.length} change(s) planned, nothing was changed`;
+  return [header, ...changes.map((c) => `  Would ${c}`)].join("\n");
+}
+
 async function readIfExists(path: string): Promise<{ bytes: Uint8Array; mode: number } | null> {
   try {
     const [bytes, info] = await Promise.all([Deno.readFile(path), Deno.stat(path)]);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { FakeRunner } from "../process/fake_runner.ts";
-import { fileMatches, HostMutator } from "./mutator.ts";
+import { fileMatches, formatPlan, HostMutator } from "./mutator.ts";
 
 async function withRoot(fn: (root: string, map: (p: string) => string) => Promise<void>) {
   const root = await Deno.makeTempDir();
@@ -47,4 +47,16 @@ Deno.test("HostMutator.run throws a ToolError carrying the stderr tail", async (
   const runner = new FakeRunner().on("k0s start", { code: 1, stderrTail: "Error: boom" });
   const host = new HostMutator(runner, false);
   await assert.rejects(host.run(["k0s", "start"]), /exit code 1: Error: boom/);
+});
+
+Deno.test("formatPlan() lists the recorded changes as Would lines under a header", async () => {
+  const host = new HostMutator(new FakeRunner(), true);
+  assert.equal(formatPlan(host.changes), "Dry run: nothing to change");
+  await host.run(["k0s", "start"]);
+  await host.wet("create directory ./x (mode 0700)", () => Promise.resolve());
+  assert.equal(
+    formatPlan(host.changes),
+    "Dry run: 2 change(s) planned, nothing was changed\n  Would run k0s start\n" +
+      "  Would create directory ./x (mode 0700)",
+  );
 });

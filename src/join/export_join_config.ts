@@ -50,6 +50,8 @@ export interface ExportJoinResult {
   files: string[];
   server: string;
   registry?: string;
+  /** Under dry-run: the planned changes, one line each. */
+  changes?: string[];
 }
 
 const ROLES: readonly JoinRole[] = ["controller", "worker"];
@@ -61,9 +63,10 @@ export async function exportJoinConfig(
 ): Promise<ExportJoinResult> {
   const { config } = ctx;
   const info = await readBuildInfo();
+  const host = new HostMutator(ctx.runner, ctx.dryRun);
   const k0s = new K0sCli({
     runner: ctx.runner,
-    host: new HostMutator(ctx.runner, ctx.dryRun),
+    host,
     timeoutMs: 60_000,
     signal: ctx.signal,
   });
@@ -95,8 +98,17 @@ export async function exportJoinConfig(
       `airgap.registry.address is "${config.airgap.registry.address}": this cluster's k0s images are named after it, which other nodes cannot pull; install the first node with --registry-address ${registry} (see docs/multi-node.md)`,
     );
   }
-  const result = { dir: options.dir, files, server, registry };
-  if (ctx.dryRun) return result;
+  const result: ExportJoinResult = { dir: options.dir, files, server, registry };
+  if (ctx.dryRun) {
+    // The plan, recorded by the dry-run mutator: nothing runs, nothing is written.
+    for (const role of ROLES) await k0s.createToken(role, options.expiry);
+    const nothing = () => Promise.resolve();
+    if (!await pathExists(options.dir)) {
+      await host.wet(`create directory ${options.dir} (mode 0700)`, nothing);
+    }
+    for (const f of files) await host.wet(`write ${join(options.dir, f)} (mode 0600)`, nothing);
+    return { ...result, changes: host.changes };
+  }
 
   const caPem = withCa ? await readRegistryCa(config) : "";
   const k0sVersion = status!.version || config.k0s.version;

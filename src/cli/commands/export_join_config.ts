@@ -5,6 +5,7 @@ import { exportJoinConfig } from "../../join/export_join_config.ts";
 import { DEFAULT_JOIN_CONFIG_DIR } from "../../join/join_config.ts";
 import { detectNodeAddress } from "../../join/node_address.ts";
 import { checkExpiry, DEFAULT_TOKEN_EXPIRY } from "../../join/token.ts";
+import { formatPlan } from "../../host/mutator.ts";
 import { log } from "../../log/logger.ts";
 import { printData } from "../../log/output.ts";
 import { commandContext } from "../context.ts";
@@ -49,7 +50,8 @@ and the files 0600. Use them on the new node with
 Examples:
   sudo k0rdentd export-join-config
   sudo k0rdentd export-join-config -o /root/join --controller-ip 10.0.0.5 --expiry 2h
-  sudo k0rdentd export-join-config --registry-port 5000 --overwrite`,
+  sudo k0rdentd export-join-config --registry-port 5000 --overwrite
+  sudo k0rdentd export-join-config --dry-run --output json   # the plan only`,
     )
     .action(async (flags: Flags, cmd: Command) => {
       checkExpiry(flags.expiry);
@@ -75,6 +77,7 @@ Examples:
             result.files.join(", ")
           } to "${result.dir}" (server ${result.server})`,
         );
+        printData(ctx.output, { dryRun: true, ...result }, () => formatPlan(result.changes ?? []));
         return;
       }
       printData(ctx.output, result, () =>

@@ -5,6 +5,7 @@ import { formatUi, installContext } from "../../install/install.ts";
 import { installOptions } from "../../install/options.ts";
 import { k0rdentUiPhase, uiAccess } from "../../install/phases/k0rdent_ui.ts";
 import { runPhases } from "../../install/run_phases.ts";
+import { formatPlan } from "../../host/mutator.ts";
 import { printData } from "../../log/output.ts";
 import { commandContext } from "../context.ts";
 
@@ -18,7 +19,8 @@ export function registerExposeUi(program: Command): void {
       `
 Examples:
   sudo k0rdentd expose-ui
-  sudo k0rdentd expose-ui --show-password --output json`,
+  sudo k0rdentd expose-ui --show-password --output json
+  sudo k0rdentd expose-ui --dry-run          # print the planned changes only`,
     )
     .action(async (flags: { showPassword?: boolean }, cmd: Command) => {
       const ctx = await commandContext(cmd);
@@ -31,19 +33,23 @@ Examples:
         signal: ctx.signal,
       });
       await runPhases([k0rdentUiPhase], install, 'Run "k0rdentd expose-ui" again');
+      if (ctx.dryRun) {
+        const changes = install.host.changes;
+        printData(ctx.output, { dryRun: true, changes }, () => formatPlan(changes));
+        return;
+      }
       const { releaseName, namespace } = ctx.config.k0rdent.helm;
-      const ui = ctx.dryRun
-        ? null
-        : await uiAccess(install.kubectl, releaseName, namespace, flags.showPassword === true);
-      if (!ctx.dryRun && !ui) {
+      const ui = await uiAccess(
+        install.kubectl,
+        releaseName,
+        namespace,
+        flags.showPassword === true,
+      );
+      if (!ui) {
         throw new UserError(
           "The k0rdent UI is not exposed: is k0rdent installed with its UI? (see k0rdentd status)",
         );
       }
-      printData(
-        ctx.output,
-        { ui },
-        () => formatUi(ui).join("\n") || "Dry run: nothing was changed",
-      );
+      printData(ctx.output, { ui }, () => formatUi(ui).join("\n"));
     });
 }

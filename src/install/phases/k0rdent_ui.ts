@@ -86,7 +86,6 @@ export const k0rdentUiPhase: Phase = {
     );
     await saveState(ctx.host, ctx.state, { uiDigest: digestOf(objects) });
   },
-  dryRun() {
-    return [`expose the k0rdent UI with Service ${UI_NODEPORT_SERVICE} (NodePort) and an Ingress`];
-  },
+  // No dryRun(): under --dry-run run() goes through the dry-run mutator, which records the apply
+  // as a planned change (so `expose-ui --dry-run` and install's plan list it).
 };
