@@ -159,6 +159,52 @@ Deno.test("install --airgap: a k0rdent version the registry lacks is a named pre
   assert.deepStrictEqual(await host.mutatingCalls(), []);
 });
 
+Deno.test("install --airgap-bundle-path: a bundle of another k0rdent version is a named preflight error", async () => {
+  await using host = await FakeHost.create();
+  await using registry = serveRegistryStub(["1.1.0", "1.2.0"]);
+  // A directory bundle: only the chart archive's name is read.
+  const bundle = join(host.dir, "airgap-bundle-1.1.0");
+  await Deno.mkdir(join(bundle, "charts"), { recursive: true });
+  await Deno.writeFile(join(bundle, "charts/k0rdent-enterprise_1.1.0.tar"), new Uint8Array());
+  const args = [
+    ...BASE,
+    "--airgap",
+    "--k0s-binary",
+    join(FAKES_DIR, "k0s"),
+    "--registry-address",
+    registry.address,
+  ];
+  const result = await host.run([...args, "--airgap-bundle-path", bundle, "--dry-run"]);
+  assert.equal(result.code, 1);
+  includes(
+    result.stderr,
+    `Preflight bundle-version: bundle "${bundle}" holds k0rdent 1.1.0, not 1.2.0 ` +
+      "(set --k0rdent-version 1.1.0",
+  );
+  includes(result.stderr, "--ignore-preflight-errors=bundle-version");
+
+  // The same bundle from the environment, with the matching version: preflight passes.
+  const env = { K0RDENTD_AIRGAP_BUNDLE_PATH: bundle };
+  const matching = await host.run([...args, "--k0rdent-version", "1.1.0", "--dry-run"], env);
+  assert.equal(matching.code, 0, matching.stderr);
+  assert.doesNotMatch(matching.stderr, /bundle-version/);
+
+  const ignored = await host.run(
+    [...args, "--dry-run", "--ignore-preflight-errors=root,ports,bundle-version"],
+    env,
+  );
+  assert.equal(ignored.code, 0, ignored.stderr);
+  includes(ignored.stderr, "Preflight bundle-version (ignored): bundle");
+
+  const missing = await host.run([...args, "--airgap-bundle-path", join(host.dir, "nope.tar")]);
+  assert.equal(missing.code, 1);
+  includes(
+    missing.stderr,
+    `Preflight bundle-version: Cannot read bundle "${join(host.dir, "nope.tar")}"`,
+  );
+  assert.deepStrictEqual(await host.mutatingCalls(), []);
+});
+
 Deno.test("install --airgap from the online build without --k0s-binary says to pass one", async () => {
   await using host = await FakeHost.create();
   await using registry = serveRegistryStub(["1.2.0"]);

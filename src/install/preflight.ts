@@ -2,12 +2,14 @@
  * Preflight checks, each with a name the user can pass to
  * `--ignore-preflight-errors` (as kubeadm does): root, Linux, CPU
  * architecture, init system, free ports, free disk, and in air-gap mode the
- * local registry and the k0rdent chart version it holds.
+ * local registry, the k0rdent chart version it holds, and the version of the bundle given as
+ * `airgap.bundlePath` (`--airgap-bundle-path`).
  */
 import { statfs } from "node:fs/promises";
 import { dirname } from "node:path";
 import { UsageError } from "../errors.ts";
-import { formatBytes } from "../log/progress.ts";
+import { bundleK0rdentVersion } from "../bundle/k0rdent_version.ts";
+import { formatBytes, Progress, progressMode } from "../log/progress.ts";
 import { hostPath } from "../host/paths.ts";
 import type { InstallContext } from "./phase.ts";
 import { registryClient, registryTags, registryUrl } from "./registry_probe.ts";
@@ -159,7 +161,49 @@ export const PREFLIGHT_CHECKS: readonly PreflightCheck[] = [
       } (set --k0rdent-version ${tags[tags.length - 1].replaceAll("_", "+")})`;
     },
   },
+  {
+    // With the k0rdent-version check (config vs registry) this ties bundle, config and registry.
+    name: "bundle-version",
+    airgapOnly: true,
+    async run(ctx) {
+      const bundle = ctx.config.airgap.bundlePath;
+      if (!bundle) return null;
+      const found = await readBundleVersion(ctx, bundle);
+      if (!found.tag) {
+        return `bundle "${bundle}" holds no k0rdent chart (charts/k0rdent-enterprise_<version>.tar)`;
+      }
+      if (found.tag === ctx.config.k0rdent.version.replaceAll("+", "_")) return null;
+      const version = found.tag.replaceAll("_", "+");
+      return `bundle "${bundle}" holds k0rdent ${version}, not ${ctx.config.k0rdent.version} ` +
+        `(set --k0rdent-version ${version}, or pass the bundle of ${ctx.config.k0rdent.version})`;
+    },
+  },
 ];
+
+/** Reads the bundle's k0rdent version, with progress once it takes longer than a second. */
+async function readBundleVersion(ctx: InstallContext, path: string) {
+  const started = Date.now();
+  let progress: Progress | undefined;
+  let read = 0;
+  try {
+    return await bundleK0rdentVersion(path, {
+      signal: ctx.signal,
+      onBytes(n) {
+        read += n;
+        if (!progress && Date.now() - started > 1000) {
+          progress = new Progress({
+            label: "Looking for the k0rdent chart in the bundle",
+            total: 0,
+            mode: progressMode(ctx.output),
+          });
+        }
+        progress?.set(read);
+      },
+    });
+  } finally {
+    progress?.done();
+  }
+}
 
 /** The names of all checks. */
 export const PREFLIGHT_NAMES: readonly string[] = PREFLIGHT_CHECKS.map((c) => c.name);

@@ -84,7 +84,9 @@ export async function resolveJoin(flags: JoinFlags, config: Config): Promise<Joi
 /** The phases of a join as `role`. */
 export function joinPhases(spec: JoinSpec): Phase[] {
   return [
-    preflightPhaseWith(PREFLIGHT_CHECKS.filter((c) => c.name !== "k0rdent-version")),
+    preflightPhaseWith(
+      PREFLIGHT_CHECKS.filter((c) => c.name !== "k0rdent-version" && c.name !== "bundle-version"),
+    ),
     k0sBinaryPhase,
     ...(spec.role === "controller" ? [k0sConfigPhase] : []),
     containerdMirrorsPhase,

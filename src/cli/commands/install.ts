@@ -14,6 +14,7 @@ const OVERRIDES = {
   registryAddress: { path: ["airgap", "registry", "address"], flag: "--registry-address" },
   registryPrefix: { path: ["airgap", "registry", "prefix"], flag: "--registry-prefix" },
   registryCa: { path: ["airgap", "registry", "caFile"], flag: "--registry-ca" },
+  airgapBundlePath: { path: ["airgap", "bundlePath"], flag: "--airgap-bundle-path" },
 };
 
 /** Registers `install`. */
@@ -34,6 +35,10 @@ export function registerInstall(program: Command): void {
     .option("--registry-address <host:port>", "air-gap registry (config airgap.registry.address)")
     .option("--registry-prefix <prefix>", "repository prefix in the registry")
     .option("--registry-ca <file>", "CA of a TLS registry (default: plain HTTP)")
+    .option(
+      "--airgap-bundle-path <path>",
+      "air-gap: bundle whose k0rdent version preflight checks (config airgap.bundlePath)",
+    )
     .option("--replace-k0s", "replace an installed k0s of another version")
     .option(
       "--ignore-preflight-errors <names>",
@@ -65,6 +70,7 @@ Examples:
   sudo k0rdentd install --dry-run
   sudo k0rdentd install --k0rdent-version 1.2.0 --timeout 10m
   sudo k0rdentd install --airgap --k0s-binary ./k0s --registry-address 10.0.0.5:5000
+  sudo k0rdentd install --airgap --airgap-bundle-path ./airgap-bundle-1.2.0.tar.gz
   sudo k0rdentd install --ignore-preflight-errors=ports,disk
   sudo k0rdentd install --join --mode worker --token-file ./worker-token
   sudo k0rdentd -c worker-join.yaml install --join`,
