@@ -292,3 +292,18 @@ Deno.test("export-worker-artifacts --with-images bundles the system images for /
   for await (const e of Deno.readDir(c.base)) left.push(e.name);
   assert.ok(!left.some((n) => n.includes("wb2")), left.join(" "));
 });
+
+Deno.test("export-worker-artifacts invalidates the worker token when the bundle cannot be written", async () => {
+  await using c = await controller();
+  c.env.FAKE_K0S_TOKEN_FORMAT = "k0s";
+  // A file where the archive's parent directory must go: the write fails after the token exists.
+  await Deno.writeTextFile(join(c.base, "blocker"), "");
+  const r = await c.cli("export-worker-artifacts", "--archive", "blocker/wb.tar.gz");
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /Cannot write worker bundle "blocker\/wb.tar.gz"/);
+  const tokenCalls = (await c.k0sCalls()).filter((l) => l.startsWith("token"));
+  assert.equal(tokenCalls.length, 2, tokenCalls.join("\n"));
+  assert.match(tokenCalls[0], /^token create --role=worker/);
+  assert.match(tokenCalls[1], /^token invalidate [a-z0-9]{6}$/);
+  assert.doesNotMatch(r.stderr + r.stdout, /H4sI/, "no token in the output");
+});

@@ -16,7 +16,7 @@ import { openDiskStorage } from "../registry/storage/storage.ts";
 import { runChecked, type Runner } from "../process/runner.ts";
 import { detectNodeAddress, remoteRegistryAddress } from "../join/node_address.ts";
 import { readRegistryCa } from "../airgap/registry_ca.ts";
-import { createJoinToken, isController } from "../join/token.ts";
+import { createJoinToken, invalidateJoinTokens, isController } from "../join/token.ts";
 import { listSystemImages, storageLocation, writeImagesArchive } from "./system_images.ts";
 import {
   type BundleContent,
@@ -217,5 +217,11 @@ export async function exportWorkerArtifacts(
       ? (target, k0sPath) => writeSystemImages(ctx, target, k0sPath)
       : undefined,
   };
-  return { plan, summary: await writeBundle(options.target, content) };
+  try {
+    return { plan, summary: await writeBundle(options.target, content) };
+  } catch (err) {
+    // The bundle was not written: the token it would have carried must not stay valid.
+    if (token) await invalidateJoinTokens(cli, [{ role: "worker", token: token.value }]);
+    throw err;
+  }
 }
