@@ -211,7 +211,10 @@ Deno.test("install --join --dry-run plans the join and changes nothing", async (
   await using n = await node();
   const r = await n.install(["--join", "--mode", "worker", "--token-file", "token", "--dry-run"]);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /Dry run: \d+ change\(s\) planned to join as a worker/);
+  assert.match(
+    r.stdout,
+    /^Joining as a worker\nDry run: \d+ change\(s\) planned, nothing was changed/,
+  );
   assert.match(r.stdout, /install worker --token-file/);
   await assert.rejects(() => Deno.stat(join(n.root, "etc/k0s")));
   await assert.rejects(() => Deno.stat(join(n.root, "usr/local/bin/k0s")));

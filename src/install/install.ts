@@ -3,7 +3,7 @@
  * (skipping what is done, planning under dry-run) and returns the summary.
  */
 import type { Config } from "../config/schema.ts";
-import { HostMutator } from "../host/mutator.ts";
+import { formatPlan, HostMutator } from "../host/mutator.ts";
 import { HOST } from "../host/paths.ts";
 import { K0sCli } from "../k0s/k0s_cli.ts";
 import { Kubectl } from "../kube/kubectl.ts";
@@ -112,12 +112,7 @@ async function installLocked(request: InstallRequest): Promise<InstallSummary> {
 export function formatSummary(summary: InstallSummary): string {
   const done = summary.phases.filter((p) => p.status === "done").length;
   const skipped = summary.phases.filter((p) => p.status === "skipped").length;
-  if (summary.dryRun) {
-    return [
-      `Dry run: ${summary.changes.length} change(s) planned, nothing was changed`,
-      ...summary.changes.map((c) => `  - ${c}`),
-    ].join("\n");
-  }
+  if (summary.dryRun) return formatPlan(summary.changes);
   return [
     `k0s ${summary.k0sVersion ?? "?"} and k0rdent ${summary.k0rdentVersion} are installed${
       summary.airgap ? " (air-gapped)" : ""

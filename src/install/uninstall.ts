@@ -7,7 +7,7 @@
 import { dirname, posix } from "node:path";
 import type { Config } from "../config/schema.ts";
 import { UserError } from "../errors.ts";
-import { HostMutator } from "../host/mutator.ts";
+import { formatPlan, HostMutator } from "../host/mutator.ts";
 import { HOST, hostPath } from "../host/paths.ts";
 import { K0sCli } from "../k0s/k0s_cli.ts";
 import { log } from "../log/logger.ts";
@@ -150,10 +150,11 @@ export function formatUninstall(summary: UninstallSummary): string {
     }`;
   }
   return [
-    summary.dryRun
-      ? `Dry run: ${summary.changes.length} change(s) planned, nothing was changed`
-      : `Uninstalled: ${summary.changes.length} change(s)`,
-    ...summary.changes.map((c) => `  - ${c}`),
+    summary.dryRun ? formatPlan(summary.changes) : [
+      `Uninstalled: ${summary.changes.length} change(s)`,
+      ...summary.changes.map((c) => `  ${c}`),
+    ]
+      .join("\n"),
     `Kept: ${summary.kept.join(", ")}`,
     ...(summary.dryRun ? [] : ["A reboot is advised to clear k0s's network state"]),
   ].join("\n");

@@ -22,6 +22,7 @@ import { joinServicePhase } from "./phases/join_service.ts";
 import { joinTokenPhase } from "./phases/join_token.ts";
 import { nodeName, waitJoinedPhase } from "./phases/wait_joined.ts";
 import { type JoinRole, readTokenFile } from "./token.ts";
+import { formatPlan } from "../host/mutator.ts";
 
 /** The join flags of `install`. */
 export interface JoinFlags {
@@ -147,12 +148,7 @@ async function joinLocked(request: InstallRequest, spec: JoinSpec): Promise<Join
 
 /** The summary as text. */
 export function formatJoinSummary(s: JoinSummary): string {
-  if (s.dryRun) {
-    return [
-      `Dry run: ${s.changes.length} change(s) planned to join as a ${s.role}, nothing was changed`,
-      ...s.changes.map((c) => `  - ${c}`),
-    ].join("\n");
-  }
+  if (s.dryRun) return `Joining as a ${s.role}\n${formatPlan(s.changes)}`;
   const done = s.phases.filter((p) => p.status === "done").length;
   return [
     s.alreadyJoined
