@@ -426,6 +426,13 @@ Deno.test("access: htpasswd makes writes (and with authPulls, reads) need creden
   res = await closed.req("/v2/_catalog");
   assert.equal(res.status, 401);
   await res.body?.cancel();
+  for (const path of ["/v2/a/manifests/v1", `/v2/a/blobs/sha256:${"0".repeat(64)}`]) {
+    res = await closed.req(path, { method: "HEAD" });
+    assert.equal(res.status, 401, `${path} needs credentials with --auth-pulls`);
+    res = await closed.req(path);
+    assert.equal(res.status, 401, `${path} needs credentials with --auth-pulls`);
+    await res.body?.cancel();
+  }
   res = await closed.req("/v2/_catalog", { headers: basic("alice", "s3cret") });
   assert.equal(res.status, 200);
   await res.body?.cancel();

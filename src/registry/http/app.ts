@@ -1,4 +1,7 @@
-/** The registry's Hono app: common headers, access control, the API routes and the error envelope. */
+/**
+ * The registry's Hono app: common headers, access control, the API routes and the error
+ * envelope. Manifest and blob reads are answered by `hot_reads.ts` before the router.
+ */
 import { Hono } from "hono";
 import { accessControl, type AccessPolicy, REALM } from "../auth/access.ts";
 import { errorBody, RegistryError } from "../errors.ts";
@@ -33,7 +36,13 @@ function failureResponse(err: unknown): Response {
   log.error(`Registry request failed: ${err instanceof Error ? err.stack : String(err)}`);
   return new Response(
     JSON.stringify({ errors: [{ code: "UNKNOWN", message: "internal error", detail: null }] }),
-    { status: 500, headers: { "Content-Type": "application/json; charset=utf-8" } },
+    {
+      status: 500,
+      headers: {
+        "Content-Type": "application/json; charset=utf-8",
+        "Docker-Distribution-API-Version": API_VERSION,
+      },
+    },
   );
 }
 
