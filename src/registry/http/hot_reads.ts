@@ -4,8 +4,8 @@
  * handlers as the Hono routes, before Hono's router and middleware run. Anything else (other
  * methods, percent-encoded paths, other routes, reads that need credentials) is left to Hono.
  *
- * Measured with wrk at 32 connections on one small manifest: about 15k req/s through Hono and
- * about 27k req/s through this path; see docs/benchmarks.md (Registry).
+ * Measured with wrk at 32 connections on one small manifest: 15.2k req/s through Hono and
+ * 23.8-25.2k req/s through this path; see docs/benchmarks.md (Registry).
  */
 import type { RegistryStorage } from "../storage/storage.ts";
 import { readBlob } from "./blobs.ts";
