@@ -5,8 +5,8 @@
  * signature natively in the same pass.
  */
 import { UserError } from "../errors.ts";
-import { Progress, type ProgressMode } from "../log/progress.ts";
-import { type BundlePlan, planBundle, scanBundle } from "./scan.ts";
+import type { ProgressMode } from "../log/progress.ts";
+import { type BundlePlan, planBundle, scanBundleWithProgress } from "./scan.ts";
 import { readSignatureFiles, SignatureCheck } from "./signature.ts";
 import { DrainSink, HashSink } from "./sinks.ts";
 import { type Decompressor, statBundle } from "./source.ts";
@@ -86,23 +86,10 @@ export async function inspectBundle(path: string, options: InspectOptions): Prom
     check = new SignatureCheck(key, signature);
   }
   const sink = options.verify ? new HashSink() : new DrainSink();
-  const progress = new Progress({
+  const scan = await scanBundleWithProgress(info, sink, {
     label: options.verify ? "Verifying bundle" : "Reading bundle",
-    total: info.size,
-    mode: options.progress ?? "silent",
-  });
-  let read = 0;
-  let scan;
-  try {
-    scan = await scanBundle(info, sink, {
-      decompressor: options.decompressor,
-      signal: options.signal,
-      hash: check,
-      onBytes: (n) => progress.set(read += n),
-    });
-  } finally {
-    progress.done();
-  }
+    mode: options.progress,
+  }, { decompressor: options.decompressor, signal: options.signal, hash: check });
   const plan = await planBundle(path, scan, options.prefix);
   const out = report(path, info.size, plan);
   if (options.verify) {

@@ -10,7 +10,7 @@ import { statfs } from "node:fs/promises";
 import { dirname } from "node:path";
 import { CancelledError, UserError } from "../errors.ts";
 import { log } from "../log/logger.ts";
-import { formatBytes, Progress, type ProgressMode } from "../log/progress.ts";
+import { formatBytes, type ProgressMode } from "../log/progress.ts";
 import { runChecked, type Runner } from "../process/runner.ts";
 import { RegistryError } from "../registry/errors.ts";
 import { openDiskStorage, type RegistryStorage } from "../registry/storage/storage.ts";
@@ -28,7 +28,7 @@ import {
   planBundle,
   type PlannedImage,
   rootFromFirstFile,
-  scanBundle,
+  scanBundleWithProgress,
 } from "./scan.ts";
 import {
   cosignVerifyArgv,
@@ -288,11 +288,6 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
 
     status.state = "loading";
     const sink = new StoreSink(storage);
-    const progress = new Progress({
-      label: "Loading bundle",
-      total: info.size,
-      mode: options.progress ?? "silent",
-    });
     let archives = 0;
     // See LoadOptions.tagEarly; null: not early, undefined: root not known yet.
     let earlyRoot: string | undefined | null = options.tagEarly && options.verify !== "native"
@@ -302,14 +297,15 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
     const items = () => ({ done: archives, total: Math.max(archives, previous?.archives ?? 0) });
     let scan;
     try {
-      scan = await scanBundle(info, sink, {
+      scan = await scanBundleWithProgress(info, sink, {
+        label: "Loading bundle",
+        mode: options.progress,
+        items,
+      }, {
         decompressor: options.decompressor,
         signal: options.signal,
         hash: check,
-        onBytes: (n) => {
-          status.bytesRead += n;
-          progress.set(status.bytesRead, items());
-        },
+        onBytes: (n) => void (status.bytesRead += n),
         onFile: (path) => {
           if (earlyRoot === undefined) earlyRoot = rootFromFirstFile(path) ?? null;
         },
@@ -330,7 +326,6 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
             await writeJournal(jPath, journal);
           }
           status.imagesDone = archives;
-          progress.set(status.bytesRead, items());
           await saveStatus();
         },
       });
@@ -343,8 +338,6 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
         );
       }
       throw err;
-    } finally {
-      progress.done();
     }
     const plan = await planBundle(info.path, scan, options.prefix);
     if (check && !check.verify()) {

@@ -9,11 +9,11 @@
  */
 import { UserError } from "../errors.ts";
 import { log } from "../log/logger.ts";
-import { Progress, type ProgressMode } from "../log/progress.ts";
+import type { ProgressMode } from "../log/progress.ts";
 import type { LoadedRef } from "./load_state.ts";
 import type { BlobSink } from "./oci_archive.ts";
 import type { RegistryClient } from "./registry_client.ts";
-import { planBundle, scanBundle } from "./scan.ts";
+import { planBundle, scanBundleWithProgress } from "./scan.ts";
 import { readSignatureFiles, SignatureCheck } from "./signature.ts";
 import { skipBody } from "./tar_walk.ts";
 import { type Decompressor, statBundle } from "./source.ts";
@@ -95,25 +95,17 @@ export async function pushBundle(options: PushOptions): Promise<PushResult> {
   }
   const staging = stagingRepository(options.prefix);
   const sink = new PushSink(options.client, staging);
-  const progress = new Progress({
-    label: `Pushing bundle to ${options.client.target.host}`,
-    total: info.size,
-    mode: options.progress ?? "silent",
-  });
-  let read = 0;
   let archives = 0;
-  let scan;
-  try {
-    scan = await scanBundle(info, sink, {
-      decompressor: options.decompressor,
-      signal: options.signal,
-      hash: check,
-      onBytes: (n) => progress.set(read += n, { done: archives, total: archives }),
-      onArchive: () => void archives++,
-    });
-  } finally {
-    progress.done();
-  }
+  const scan = await scanBundleWithProgress(info, sink, {
+    label: `Pushing bundle to ${options.client.target.host}`,
+    mode: options.progress,
+    items: () => ({ done: archives, total: archives }),
+  }, {
+    decompressor: options.decompressor,
+    signal: options.signal,
+    hash: check,
+    onArchive: () => void archives++,
+  });
   const plan = await planBundle(info.path, scan, options.prefix);
   if (check && !check.verify()) {
     throw new UserError(

@@ -6,6 +6,7 @@
  * the k0rdent version in the chart layer of `charts/k0rdent-enterprise_<V>.tar`.
  */
 import { UserError } from "../errors.ts";
+import { Progress, type ProgressMode } from "../log/progress.ts";
 import { readChartMeta } from "./chart.ts";
 import {
   archiveReference,
@@ -92,6 +93,48 @@ export async function scanBundle(
     await options.onArchive?.(archive);
   }
   return result;
+}
+
+/** How {@link scanBundleWithProgress} shows the pass. */
+export interface ScanProgress {
+  /** Short name of the work, e.g. "Loading bundle". */
+  label: string;
+  mode?: ProgressMode;
+  /** Finished items to show beside the bytes; read on every update and after each archive. */
+  items?: () => { done: number; total: number };
+}
+
+/**
+ * {@link scanBundle} with a {@link Progress} over the bundle's size, fed by every chunk read
+ * and ended however the pass ends.
+ */
+export async function scanBundleWithProgress(
+  info: BundleInfo,
+  sink: BlobSink,
+  show: ScanProgress,
+  options: ScanOptions = {},
+): Promise<ScanResult> {
+  const progress = new Progress({
+    label: show.label,
+    total: info.size,
+    mode: show.mode ?? "silent",
+  });
+  let read = 0;
+  try {
+    return await scanBundle(info, sink, {
+      ...options,
+      onBytes: (n) => {
+        options.onBytes?.(n);
+        progress.set(read += n, show.items?.());
+      },
+      onArchive: async (archive) => {
+        await options.onArchive?.(archive);
+        if (show.items) progress.set(read, show.items());
+      },
+    });
+  } finally {
+    progress.done();
+  }
 }
 
 /** One image or chart to tag. */
