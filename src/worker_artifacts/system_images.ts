@@ -4,9 +4,8 @@
  * a k0s worker imports into containerd when it starts. Each image is stored for one platform
  * and named by the `io.containerd.image.name` annotation with the exact reference k0s uses.
  */
-import { createTarPacker } from "modern-tar";
 import { UserError } from "../errors.ts";
-import { writeFileAtomic } from "../fsx/atomic_write.ts";
+import { writeTarAtomic } from "../fsx/atomic_tar.ts";
 import { type Descriptor, MEDIA_TYPES } from "../registry/manifest.ts";
 import type { RegistryStorage } from "../registry/storage/storage.ts";
 import { runChecked, type Runner } from "../process/runner.ts";
@@ -154,17 +153,15 @@ export async function writeImagesArchive(
     })),
   };
   const blobs = [...new Set(resolved.flatMap((r) => r.blobs))];
-  const { readable, controller } = createTarPacker();
-  const written = writeFileAtomic(target, readable, { mode: 0o644 });
   const enc = new TextEncoder();
-  const small = async (name: string, text: string) => {
-    const bytes = enc.encode(text);
-    const w = controller.add({ name, size: bytes.length, mode: 0o644 }).getWriter();
-    await w.write(bytes);
-    await w.close();
-  };
   let bytes = 0;
-  try {
+  await writeTarAtomic(target, async (controller) => {
+    const small = async (name: string, text: string) => {
+      const bytes = enc.encode(text);
+      const w = controller.add({ name, size: bytes.length, mode: 0o644 }).getWriter();
+      await w.write(bytes);
+      await w.close();
+    };
     await small("oci-layout", JSON.stringify({ imageLayoutVersion: "1.0.0" }));
     await small("index.json", JSON.stringify(index));
     for (const digest of blobs) {
@@ -177,12 +174,6 @@ export async function writeImagesArchive(
         controller.add({ name: `blobs/${digest.replace(":", "/")}`, size: blob.size, mode: 0o644 }),
       );
     }
-    controller.finalize();
-  } catch (err) {
-    controller.error(err);
-    await written.catch(() => {});
-    throw err;
-  }
-  await written;
+  }, { mode: 0o644 });
   return { images: resolved.length, blobs: blobs.length, bytes };
 }

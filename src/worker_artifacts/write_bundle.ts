@@ -3,8 +3,8 @@
  * and then moves it into place, or packs it into a `.tar.gz`; a failure leaves nothing behind.
  */
 import { basename, dirname, join, posix } from "node:path";
-import { createTarPacker } from "modern-tar";
 import { errorMessage, UserError } from "../errors.ts";
+import { writeTarAtomic } from "../fsx/atomic_tar.ts";
 import { writeFileAtomic } from "../fsx/atomic_write.ts";
 import { HOST } from "../host/paths.ts";
 import type { GeneratedFile } from "../k0s/containerd_mirrors.ts";
@@ -169,33 +169,23 @@ const ARCHIVE_ROOT = "worker-bundle";
 
 /** Packs `dir` as `worker-bundle/` into a gzipped tar at `archive` (mode 0600: it holds the token). */
 async function packArchive(dir: string, archive: string): Promise<void> {
-  const { readable, controller } = createTarPacker();
-  const written = writeFileAtomic(archive, readable.pipeThrough(new CompressionStream("gzip")), {
-    mode: 0o600,
-  });
-  const add = async (rel: string): Promise<void> => {
-    const full = join(dir, rel);
-    const info = await Deno.lstat(full);
-    const name = posix.join(ARCHIVE_ROOT, rel);
-    const mode = (info.mode ?? 0o644) & 0o777;
-    const mtime = info.mtime ?? new Date();
-    if (info.isDirectory) {
-      await controller.add({ name: name + "/", type: "directory", size: 0, mode, mtime }).close();
-      const names: string[] = [];
-      for await (const e of Deno.readDir(full)) names.push(e.name);
-      for (const n of names.sort()) await add(rel ? posix.join(rel, n) : n);
-      return;
-    }
-    const file = await Deno.open(full);
-    await file.readable.pipeTo(controller.add({ name, size: info.size, mode, mtime }));
-  };
-  try {
+  await writeTarAtomic(archive, async (controller) => {
+    const add = async (rel: string): Promise<void> => {
+      const full = join(dir, rel);
+      const info = await Deno.lstat(full);
+      const name = posix.join(ARCHIVE_ROOT, rel);
+      const mode = (info.mode ?? 0o644) & 0o777;
+      const mtime = info.mtime ?? new Date();
+      if (info.isDirectory) {
+        await controller.add({ name: name + "/", type: "directory", size: 0, mode, mtime }).close();
+        const names: string[] = [];
+        for await (const e of Deno.readDir(full)) names.push(e.name);
+        for (const n of names.sort()) await add(rel ? posix.join(rel, n) : n);
+        return;
+      }
+      const file = await Deno.open(full);
+      await file.readable.pipeTo(controller.add({ name, size: info.size, mode, mtime }));
+    };
     await add("");
-    controller.finalize();
-  } catch (err) {
-    controller.error(err);
-    await written.catch(() => {});
-    throw err;
-  }
-  await written;
+  }, { mode: 0o600, gzip: true });
 }
