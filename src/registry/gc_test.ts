@@ -1,7 +1,7 @@
 // collectGarbage() on the memory storage: what is removed, what is kept, and dry runs.
 import assert from "node:assert/strict";
+import { storeManifest } from "../../tests/helpers/store_image.ts";
 import { collectGarbage } from "./gc.ts";
-import { MEDIA_TYPES } from "./manifest.ts";
 import { layout } from "./storage/layout.ts";
 import { openMemoryStorage } from "./storage/storage.ts";
 
@@ -10,19 +10,7 @@ const HOUR = 3_600_000;
 
 async function fixture() {
   const storage = openMemoryStorage();
-  const layer = await storage.putBlob(enc.encode("layer"));
-  const config = await storage.putBlob(enc.encode("{}"));
-  for (const b of [layer, config]) await storage.linkBlob("app", b.digest);
-  await storage.putManifest(
-    "app",
-    enc.encode(JSON.stringify({
-      schemaVersion: 2,
-      mediaType: MEDIA_TYPES.ociManifest,
-      config: { mediaType: "application/vnd.oci.image.config.v1+json", ...config },
-      layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar", ...layer }],
-    })),
-    { reference: "v1" },
-  );
+  const { layer, config } = await storeManifest(storage, "app", "amd64", "v1");
   const orphan = await storage.putBlob(enc.encode("orphan"));
   await storage.linkBlob("app", orphan.digest);
   const upload = await storage.startUpload();

@@ -1,6 +1,6 @@
 // verifyStorage() on the memory storage: a sound store passes; damage of each kind is reported.
 import assert from "node:assert/strict";
-import { MEDIA_TYPES } from "./manifest.ts";
+import { storeManifest } from "../../tests/helpers/store_image.ts";
 import { layout } from "./storage/layout.ts";
 import { openMemoryStorage } from "./storage/storage.ts";
 import { verifyStorage } from "./verify.ts";
@@ -9,19 +9,7 @@ const enc = new TextEncoder();
 
 async function fixture() {
   const storage = openMemoryStorage();
-  const layer = await storage.putBlob(enc.encode("layer"));
-  const config = await storage.putBlob(enc.encode("{}"));
-  for (const b of [layer, config]) await storage.linkBlob("app", b.digest);
-  const { digest } = await storage.putManifest(
-    "app",
-    enc.encode(JSON.stringify({
-      schemaVersion: 2,
-      mediaType: MEDIA_TYPES.ociManifest,
-      config: { mediaType: "application/vnd.oci.image.config.v1+json", ...config },
-      layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar", ...layer }],
-    })),
-    { reference: "v1" },
-  );
+  const { layer, digest } = await storeManifest(storage, "app", "amd64", "v1");
   return { storage, layer, digest };
 }
 
