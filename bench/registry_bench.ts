@@ -13,6 +13,7 @@ import { parseArgs } from "node:util";
 import { Hasher } from "../src/registry/digest.ts";
 import { MEDIA_TYPES } from "../src/registry/manifest.ts";
 import { REGISTRY_SERVE_PERMISSIONS } from "../src/permissions.ts";
+import { freePort } from "../tests/helpers/free_port.ts";
 
 const { values: args } = parseArgs({
   args: Deno.args,
@@ -35,13 +36,6 @@ interface Server {
   base: string;
   child: Deno.ChildProcess;
   peakRssKiB: number;
-}
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
 }
 
 async function waitUp(base: string): Promise<void> {

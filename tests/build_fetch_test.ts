@@ -11,6 +11,7 @@ import { packTar } from "modern-tar";
 import type { BuildInfo } from "../src/assets/build_info.ts";
 import { FakeRunner, type RecordedCall } from "../src/process/fake_runner.ts";
 import { airgapProgram } from "../tasks/build_airgap.ts";
+import { freePort } from "./helpers/free_port.ts";
 
 const FAKE_K0S = new TextEncoder().encode("#!/bin/sh\necho fake k0s\n");
 const FAKE_HELM = new TextEncoder().encode("#!/bin/sh\necho fake helm\n");
@@ -127,9 +128,7 @@ Deno.test("build-airgap reports HTTP errors and bad sums clearly", async () => {
 });
 
 Deno.test("build-airgap says how to build offline when the download server cannot be reached", async () => {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const closed = `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`;
-  listener.close();
+  const closed = `http://127.0.0.1:${freePort()}`;
   const root = await Deno.makeTempDir({ prefix: "k0rdentd-build-fetch-" });
   try {
     await assert.rejects(

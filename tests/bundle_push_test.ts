@@ -8,7 +8,8 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { makeBundle } from "./fixtures/make_bundle.ts";
 import { runCli } from "./helpers/cli.ts";
-import { freePort, skopeo } from "./registry_helpers.ts";
+import { freePort } from "./helpers/free_port.ts";
+import { skopeo } from "./registry_helpers.ts";
 
 async function sh(cmd: string, cwd: string) {
   const out = await new Deno.Command("sh", { args: ["-c", cmd], cwd }).output();

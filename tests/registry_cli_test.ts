@@ -4,7 +4,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { REGISTRY_SERVE_PERMISSIONS } from "../src/permissions.ts";
-import { freePort, runRegistryCli, startDaemon } from "./registry_helpers.ts";
+import { freePort } from "./helpers/free_port.ts";
+import { runRegistryCli, startDaemon } from "./registry_helpers.ts";
 
 async function tempDir(prefix: string) {
   const path = await Deno.makeTempDir({ prefix });

@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { digestOf } from "../src/registry/digest.ts";
 import { MEDIA_TYPES } from "../src/registry/manifest.ts";
 import { REGISTRY_SERVE_PERMISSIONS } from "../src/permissions.ts";
+import { freePort } from "./helpers/free_port.ts";
 
 const MAIN_TS = fileURLToPath(new URL("../main.ts", import.meta.url));
 const enc = new TextEncoder();
@@ -117,14 +118,6 @@ export async function tagLayout(dir: string, tag: string, manifest: LayoutManife
       }],
     }),
   );
-}
-
-/** A port that was free a moment ago (the daemon's config does not accept port 0). */
-export function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
 }
 
 /** A registry daemon running as a subprocess. */
