@@ -221,10 +221,15 @@ export class RegistryStorage {
 
   /** Digests of the blobs linked into `repo`. */
   async listBlobLinks(repo: string): Promise<string[]> {
+    return await this.#listDigestEntries(layout.blobLinks(repo));
+  }
+
+  /** Digests named by the files of a `<dir>/<algorithm>/<hex>` tree (dot files left out). */
+  async #listDigestEntries(dir: string): Promise<string[]> {
     const out: string[] = [];
-    for (const alg of await this.driver.list(layout.blobLinks(repo))) {
+    for (const alg of await this.driver.list(dir)) {
       if (!(alg.name in DIGEST_ALGORITHMS)) continue;
-      for (const e of await this.driver.list(`${layout.blobLinks(repo)}/${alg.name}`)) {
+      for (const e of await this.driver.list(`${dir}/${alg.name}`)) {
         if (!e.isDirectory && !e.name.startsWith(".")) out.push(`${alg.name}:${e.name}`);
       }
     }
@@ -593,14 +598,7 @@ export class RegistryStorage {
 
   /** Manifest digests stored in `repo`. */
   async listRevisions(repo: string): Promise<string[]> {
-    const out: string[] = [];
-    for (const alg of await this.driver.list(layout.revisions(repo))) {
-      if (!(alg.name in DIGEST_ALGORITHMS)) continue;
-      for (const e of await this.driver.list(`${layout.revisions(repo)}/${alg.name}`)) {
-        if (!e.isDirectory && !e.name.startsWith(".")) out.push(`${alg.name}:${e.name}`);
-      }
-    }
-    return out;
+    return await this.#listDigestEntries(layout.revisions(repo));
   }
 
   /** True when `repo` has a manifest or tag directory (a push reached it). */
