@@ -7,6 +7,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parse } from "smol-toml";
+import { pickNodeAddress } from "../src/join/node_address.ts";
+import { freePort } from "./helpers/free_port.ts";
 import { serveRegistryStub } from "./helpers/fake_host.ts";
 import { runCli } from "./helpers/cli.ts";
 
@@ -179,6 +182,47 @@ Deno.test("install --join --airgap writes the registry drop-ins and skips the k0
     await Deno.readTextFile(join(dropIns, "certs.d/quay.io/hosts.toml")),
     new RegExp(`http://${registry.address}/v2/k0rdent-enterprise`),
   );
+  // The registry address is itself local: no alias leads its local names elsewhere.
+  const port = registry.address.split(":")[1];
+  const hosts = (await Array.fromAsync(Deno.readDir(join(dropIns, "certs.d")))).map((e) => e.name);
+  assert.ok(hosts.includes(registry.address), hosts.join(" "));
+  assert.ok(!hosts.includes(`localhost:${port}`), hosts.join(" "));
+});
+
+// The registry at a non-loopback address: this host's own IPv4 on a port nothing listens on, so
+// the registry preflight (ignored) fails at once with "connection refused"; only the drop-ins
+// are checked, nothing is pulled.
+const OWN_IP = pickNodeAddress(Deno.networkInterfaces());
+
+Deno.test({
+  name:
+    "install --join --airgap maps the first node's localhost registry names to the registry it reaches",
+  ignore: OWN_IP === undefined,
+  async fn() {
+    const port = freePort();
+    const reachable = `${OWN_IP}:${port}`;
+    for (const role of ["worker", "controller"]) {
+      await using n = await node();
+      const r = await n.install([
+        "--join",
+        "--mode",
+        role,
+        "--token-file",
+        "token",
+        "--airgap",
+        "--registry-address",
+        reachable,
+        "--ignore-preflight-errors=root,ports,registry",
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      const certsD = join(n.root, "etc/k0s/containerd.d/certs.d");
+      for (const alias of [`localhost:${port}`, `127.0.0.1:${port}`]) {
+        const hosts = parse(await Deno.readTextFile(join(certsD, alias, "hosts.toml")));
+        assert.equal(hosts.server, `http://${reachable}`, `${role}: ${alias}`);
+        assert.deepEqual(Object.keys(hosts.host as object), [`http://${reachable}`]);
+      }
+    }
+  },
 });
 
 Deno.test("install --join waits for Ready and fails with the phase and a hint on timeout", async () => {

@@ -7,6 +7,7 @@ import { renderJoinConfig } from "../src/join/join_config.ts";
 import {
   type InterfaceAddress,
   pickNodeAddress,
+  registryAliases,
   remoteRegistryAddress,
 } from "../src/join/node_address.ts";
 import { checkExpiry } from "../src/join/token.ts";
@@ -34,6 +35,18 @@ Deno.test("pickNodeAddress() skips loopback, link-local, CNI and container inter
   ];
   assert.equal(pickNodeAddress(interfaces), "10.0.0.5");
   assert.equal(pickNodeAddress(interfaces.slice(0, 9)), undefined);
+});
+
+Deno.test("registryAliases() names the local registry names another node must map to the registry", () => {
+  assert.deepEqual(registryAliases("10.0.0.5:5000"), ["localhost:5000", "127.0.0.1:5000"]);
+  assert.deepEqual(registryAliases("registry.lan:5443"), ["localhost:5443", "127.0.0.1:5443"]);
+  assert.deepEqual(registryAliases("10.0.0.5:5000", "localhost:5000"), ["localhost:5000"]);
+  assert.deepEqual(registryAliases("10.0.0.5:5000", "10.0.0.5:5000"), []);
+  for (const local of ["localhost:5000", "127.0.0.1:5000", "[::1]:5000", "0.0.0.0:5000"]) {
+    assert.deepEqual(registryAliases(local), [], local);
+    assert.deepEqual(registryAliases(local, "registry.lan:5000"), [], local);
+  }
+  assert.throws(() => registryAliases("nope"), /expected HOST:PORT/);
 });
 
 Deno.test("remoteRegistryAddress() replaces a local host and keeps others", () => {

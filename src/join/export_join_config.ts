@@ -14,7 +14,7 @@ import { K0sCli } from "../k0s/k0s_cli.ts";
 import type { Runner } from "../process/runner.ts";
 import { JOIN_CA_FILE, joinConfigFile, renderJoinConfig } from "./join_config.ts";
 import { log } from "../log/logger.ts";
-import { isLocalHost, splitHostPort } from "./node_address.ts";
+import { isLocalHost, registryAliases, splitHostPort } from "./node_address.ts";
 import { readRegistryCa } from "../airgap/registry_ca.ts";
 import {
   type CreatedToken,
@@ -93,9 +93,15 @@ export async function exportJoinConfig(
   const registry = airgap
     ? `${options.controllerIp}:${options.registryPort ?? config.registry.port}`
     : undefined;
-  if (registry && isLocalHost(splitHostPort(config.airgap.registry.address).host)) {
+  // A joining node maps localhost:<port> and 127.0.0.1:<port> of the join file's registry to
+  // it; images named after another local address (e.g. on another port) do not resolve there.
+  const named = config.airgap.registry.address;
+  const aliases = registry ? registryAliases(registry) : [];
+  if (registry && isLocalHost(splitHostPort(named).host) && !aliases.includes(named)) {
     log.warn(
-      `airgap.registry.address is "${config.airgap.registry.address}": this cluster's k0s images are named after it, which other nodes cannot pull; install the first node with --registry-address ${registry} (see docs/multi-node.md)`,
+      `airgap.registry.address is "${named}": this cluster's k0s images are named after it, but joined nodes map only ${
+        aliases.join(" and ") || "no local name"
+      } to ${registry}; install the first node with --registry-address ${registry} (see docs/multi-node.md)`,
     );
   }
   const result: ExportJoinResult = { dir: options.dir, files, server, registry };

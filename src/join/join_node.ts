@@ -1,8 +1,9 @@
 /**
  * `install --join`: the install phases that apply to a joining node (preflight without the
- * k0rdent chart check, k0s binary, k0s.yaml for controllers, registry drop-ins), then the join
- * token, `k0s install <role> --token-file`, `k0s start` and the wait for the node to be
- * `Ready`. A node where k0s already runs in that role is left alone.
+ * k0rdent chart check, k0s binary, k0s.yaml for controllers, registry drop-ins, in an air gap
+ * with the local registry names as aliases), then the join token,
+ * `k0s install <role> --token-file`, `k0s start` and the wait for the node to be `Ready`.
+ * A node where k0s already runs in that role is left alone.
  */
 import type { Config } from "../config/schema.ts";
 import { UsageError, UserError } from "../errors.ts";
@@ -11,13 +12,14 @@ import { installContext, type InstallRequest } from "../install/install.ts";
 import { checkInputFiles } from "../install/options.ts";
 import type { Phase } from "../install/phase.ts";
 import { preflightPhaseWith } from "../install/phases/preflight.ts";
-import { containerdMirrorsPhase } from "../install/phases/containerd_mirrors.ts";
+import { containerdMirrorsPhaseWith } from "../install/phases/containerd_mirrors.ts";
 import { k0sBinaryPhase } from "../install/phases/k0s_binary.ts";
 import { k0sConfigPhase } from "../install/phases/k0s_config.ts";
 import { PREFLIGHT_CHECKS } from "../install/preflight.ts";
 import { type PhaseResult, runPhases } from "../install/run_phases.ts";
 import { lockHost } from "../install/state.ts";
 import { log } from "../log/logger.ts";
+import { registryAliases } from "./node_address.ts";
 import { joinServicePhase } from "./phases/join_service.ts";
 import { joinTokenPhase } from "./phases/join_token.ts";
 import { nodeName, waitJoinedPhase } from "./phases/wait_joined.ts";
@@ -90,7 +92,11 @@ export function joinPhases(spec: JoinSpec): Phase[] {
     ),
     k0sBinaryPhase,
     ...(spec.role === "controller" ? [k0sConfigPhase] : []),
-    containerdMirrorsPhase,
+    // The cluster's k0s.yaml may name images after the first node's localhost:5000, which on
+    // this node must lead to the registry it reaches.
+    containerdMirrorsPhaseWith((ctx) =>
+      ctx.options.airgap ? registryAliases(ctx.config.airgap.registry.address) : []
+    ),
     joinTokenPhase(spec.role, spec.token),
     joinServicePhase(spec.role),
     waitJoinedPhase(spec.role),

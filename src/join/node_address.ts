@@ -63,3 +63,18 @@ export function remoteRegistryAddress(
   const host = isLocalHost(parts.host) ? nodeAddress() : parts.host;
   return `${host}:${port ?? parts.port}`;
 }
+
+/**
+ * The other names under which the cluster's k0s images may refer to the registry that another
+ * node reaches at `address`: the `aliases` of that node's containerd drop-ins, so those names
+ * lead to `address` there. `named` is the address the first node's k0s.yaml names images after
+ * when it is known (the worker bundle, made on that node); a joining node does not know it and
+ * gets `localhost:<port>` and `127.0.0.1:<port>` (the local registry's usual names). None when
+ * `address` is itself local: then the local names already lead to it.
+ */
+export function registryAliases(address: string, named?: string): string[] {
+  const { host, port } = splitHostPort(address);
+  if (isLocalHost(host)) return [];
+  const names = named === undefined ? [`localhost:${port}`, `127.0.0.1:${port}`] : [named];
+  return names.filter((name) => name !== address);
+}

@@ -14,7 +14,7 @@ import { log } from "../log/logger.ts";
 import { formatBytes } from "../log/progress.ts";
 import { openDiskStorage } from "../registry/storage/storage.ts";
 import { runChecked, type Runner } from "../process/runner.ts";
-import { detectNodeAddress, remoteRegistryAddress } from "../join/node_address.ts";
+import { detectNodeAddress, registryAliases, remoteRegistryAddress } from "../join/node_address.ts";
 import { readRegistryCa } from "../airgap/registry_ca.ts";
 import { createJoinToken, invalidateJoinTokens, isController } from "../join/token.ts";
 import { listSystemImages, storageLocation, writeImagesArchive } from "./system_images.ts";
@@ -166,14 +166,13 @@ export async function exportWorkerArtifacts(
   };
   // The cluster names images after the configured address (k0s.yaml); on a worker that name
   // (e.g. localhost:5000) must lead to the registry too.
-  const configured = ctx.config.airgap.registry.address;
   const dropIns = airgap
     ? containerdMirrorFiles({
       ...containerdMirrorOptions(config, {
         caPem: await readRegistryCa(config),
         upstreamFallback: info.flavor !== "airgap",
       }),
-      aliases: configured === address ? [] : [configured],
+      aliases: registryAliases(address, ctx.config.airgap.registry.address),
     })
     : [];
 

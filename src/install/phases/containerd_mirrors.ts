@@ -2,7 +2,7 @@
  * Phase (air gap, or online with `--registry-mirror`): write the containerd
  * registry drop-ins from the generator (`k0s/containerd_mirrors.ts`) so k0s's
  * containerd pulls from the local registry (online: upstream stays the
- * fallback); k0s watches `containerd.d/` and reloads them.
+ * fallback); k0s watches `containerd.d/` and reloads them. A joining node adds aliases.
  */
 import { join } from "node:path";
 import { readRegistryCa } from "../../airgap/registry_ca.ts";
@@ -16,35 +16,53 @@ import {
 import type { InstallContext, Phase } from "../phase.ts";
 import { saveState } from "../state.ts";
 
-async function mirrorFiles(ctx: InstallContext): Promise<GeneratedFile[]> {
+/** Other names of the local registry on this host (the `aliases` of the drop-ins). */
+export type RegistryAliases = (ctx: InstallContext) => readonly string[];
+
+async function mirrorFiles(
+  ctx: InstallContext,
+  aliases: RegistryAliases,
+): Promise<GeneratedFile[]> {
   const options = containerdMirrorOptions(ctx.config, {
     caPem: await readRegistryCa(ctx.config),
     upstreamFallback: !ctx.options.airgap,
   });
   const k0sVersion = await ctx.k0s.version().catch(() => null);
-  return containerdMirrorFiles({ ...options, k0sVersion: k0sVersion ?? options.k0sVersion });
+  return containerdMirrorFiles({
+    ...options,
+    k0sVersion: k0sVersion ?? options.k0sVersion,
+    aliases: aliases(ctx),
+  });
 }
 
 function hostFile(file: GeneratedFile): string {
   return join(HOST.containerdDropIns, file.path);
 }
 
-/** The containerd mirrors phase (air gap, or online with `--registry-mirror`). */
-export const containerdMirrorsPhase: Phase = {
-  id: "containerd-mirrors",
-  title: "Point containerd at the local registry",
-  async shouldRun(ctx) {
-    if (!ctx.options.mirror) return false;
-    for (const file of await mirrorFiles(ctx)) {
-      if (!await fileMatches(hostFile(file), file.content)) return true;
-    }
-    return false;
-  },
-  async run(ctx) {
-    const files = await mirrorFiles(ctx);
-    for (const file of files) await ctx.host.writeFile(hostFile(file), file.content);
-    await saveState(ctx.host, ctx.state, {
-      files: [...ctx.state.files ?? [], ...files.map(hostFile)],
-    });
-  },
-};
+/**
+ * The containerd mirrors phase, with `aliases` for the registry (a joining node maps the
+ * first node's local registry names to the registry it reaches).
+ */
+export function containerdMirrorsPhaseWith(aliases: RegistryAliases): Phase {
+  return {
+    id: "containerd-mirrors",
+    title: "Point containerd at the local registry",
+    async shouldRun(ctx) {
+      if (!ctx.options.mirror) return false;
+      for (const file of await mirrorFiles(ctx, aliases)) {
+        if (!await fileMatches(hostFile(file), file.content)) return true;
+      }
+      return false;
+    },
+    async run(ctx) {
+      const files = await mirrorFiles(ctx, aliases);
+      for (const file of files) await ctx.host.writeFile(hostFile(file), file.content);
+      await saveState(ctx.host, ctx.state, {
+        files: [...ctx.state.files ?? [], ...files.map(hostFile)],
+      });
+    },
+  };
+}
+
+/** The containerd mirrors phase of `install` (air gap, or online with `--registry-mirror`). */
+export const containerdMirrorsPhase: Phase = containerdMirrorsPhaseWith(() => []);
