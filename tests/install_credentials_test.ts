@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { loadConfig } from "../src/config/load.ts";
 import { renderCredentials } from "../src/k0rdent/credentials.ts";
 import { FakeHost, FAKES_DIR } from "./helpers/fake_host.ts";
+import { airgapArgs, serveAirgapRegistry } from "./helpers/airgap_registry.ts";
 
 const SECRETS = [
   "AKIA-secret-access-key-7f3a",
@@ -53,8 +54,16 @@ const ARGS = [
   "--airgap",
   "--k0s-binary",
   join(FAKES_DIR, "k0s"),
-  "--ignore-preflight-errors=root,ports,registry,k0rdent-version",
+  "--ignore-preflight-errors=root,ports",
+  // Plain HTTP keeps the registry CA Secret out of the applies these tests count.
+  "--registry-insecure",
 ];
+
+/** A plain-HTTP registry holding the chart, and the install argv for it. */
+async function registryArgs() {
+  const registry = await serveAirgapRegistry({ charts: ["1.2.0"], insecure: true });
+  return Object.assign(registry, { args: [...ARGS, ...airgapArgs(registry)] });
+}
 
 async function assertNoSecretLeaks(host: FakeHost, output: string): Promise<void> {
   const argv = (await host.calls()).join("\n");
@@ -71,9 +80,10 @@ async function assertNoSecretLeaks(host: FakeHost, output: string): Promise<void
 
 Deno.test("install: credentials go to kubectl apply --server-side on stdin only", async () => {
   await using host = await FakeHost.create();
+  await using registry = await registryArgs();
   const configFile = join(host.dir, "k0rdentd.yaml");
   await Deno.writeTextFile(configFile, CONFIG, { mode: 0o600 });
-  const result = await host.run(["-c", configFile, ...ARGS]);
+  const result = await host.run(["-c", configFile, ...registry.args]);
   assert.equal(result.code, 0, result.stderr);
 
   const applies = (await host.mutatingCalls()).filter((c) => c.startsWith("kubectl apply"));
@@ -98,25 +108,26 @@ Deno.test("install: credentials go to kubectl apply --server-side on stdin only"
 
   // Rerun: nothing to apply. A changed secret: applied again.
   await host.clearCalls();
-  const again = await host.run(["-c", configFile, ...ARGS]);
+  const again = await host.run(["-c", configFile, ...registry.args]);
   assert.equal(again.code, 0, again.stderr);
   assert.deepStrictEqual(await host.mutatingCalls(), []);
   await Deno.writeTextFile(configFile, CONFIG.replace(SECRETS[2], `${SECRETS[2]}-rotated`));
-  const rotated = await host.run(["-c", configFile, ...ARGS]);
+  const rotated = await host.run(["-c", configFile, ...registry.args]);
   assert.equal(rotated.code, 0, rotated.stderr);
   assert.deepStrictEqual(await host.mutatingCalls(), ["kubectl apply --server-side -f -"]);
 });
 
 Deno.test("install: a failed credentials apply names the phase and leaks no secret", async () => {
   await using host = await FakeHost.create();
+  await using registry = await registryArgs();
   const configFile = join(host.dir, "k0rdentd.yaml");
   await Deno.writeTextFile(configFile, CONFIG, { mode: 0o600 });
   await host.inject("kubectl-apply");
-  const failed = await host.run(["-c", configFile, ...ARGS]);
+  const failed = await host.run(["-c", configFile, ...registry.args]);
   assert.equal(failed.code, 1);
   assert.ok(failed.stderr.includes('Phase "credentials"'), failed.stderr);
   await assertNoSecretLeaks(host, failed.stdout + failed.stderr);
   await host.inject(null);
-  const rerun = await host.run(["-c", configFile, ...ARGS]);
+  const rerun = await host.run(["-c", configFile, ...registry.args]);
   assert.equal(rerun.code, 0, rerun.stderr);
 });

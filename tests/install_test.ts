@@ -1,12 +1,11 @@
 /**
  * End-to-end `install` tests: `main.ts install` runs as a subprocess under a
  * temp `K0RDENTD_ROOT` with fake k0s/helm/kubectl on PATH (tests/fakes), a
- * real HTTP server serving a fake k0s release, and a registry stub for the
- * air-gap preflight.
+ * real HTTP server serving a fake k0s release. Air-gap installs: install_airgap_test.ts.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { FakeHost, FAKES_DIR, serveK0sRelease, serveRegistryStub } from "./helpers/fake_host.ts";
+import { FakeHost, FAKES_DIR, serveK0sRelease } from "./helpers/fake_host.ts";
 
 /** Asserts `part` occurs in `text`, showing the text when not. */
 function includes(text: string, part: string): void {
@@ -94,125 +93,6 @@ Deno.test("install online: a checksum mismatch installs nothing and names the ph
   includes(result.stderr, 'Phase "k0s-binary" (Install the k0s binary) failed');
   includes(result.stderr, "SHA-256 mismatch");
   assert.deepStrictEqual([...(await host.files()).keys()], []);
-});
-
-Deno.test("install --airgap: mirrors, local chart with --plain-http, preflight against the registry", async () => {
-  await using host = await FakeHost.create();
-  await using registry = serveRegistryStub(["1.1.0", "1.2.0"]);
-  const args = [
-    ...BASE,
-    "--airgap",
-    "--k0s-binary",
-    join(FAKES_DIR, "k0s"),
-    "--registry-address",
-    registry.address,
-  ];
-  const before = await host.files();
-  const dry = await host.run([...args, "--dry-run"]);
-  assert.equal(dry.code, 0, dry.stderr);
-  assert.deepStrictEqual(await host.files(), before);
-  assert.deepStrictEqual(await host.mutatingCalls(), []);
-  includes(dry.stdout, "write /etc/k0s/containerd.d/certs.d/quay.io/hosts.toml");
-
-  const result = await host.run(args);
-  assert.equal(result.code, 0, result.stderr);
-  assert.ok(registry.requests.includes("/v2/"));
-  const files = await host.files();
-  for (const mirror of ["quay.io", "registry.k8s.io", "docker.io", "ghcr.io", registry.address]) {
-    assert.ok(files.has(`etc/k0s/containerd.d/certs.d/${mirror}/hosts.toml`), mirror);
-  }
-  assert.ok(files.has("etc/k0s/containerd.d/cri-registry.toml"));
-  const k0sYaml = await Deno.readTextFile(join(host.root, "etc/k0s/k0s.yaml"));
-  includes(k0sYaml, `repository: ${registry.address}/k0rdent-enterprise`);
-  const helm = (await host.mutatingCalls()).find((c) => c.startsWith("helm upgrade"))!;
-  includes(
-    helm,
-    `kcm oci://${registry.address}/k0rdent-enterprise/charts/k0rdent-enterprise --version 1.2.0`,
-  );
-  includes(helm, "--plain-http");
-  const values = await Deno.readTextFile(join(host.root, "var/lib/k0rdentd/kcm-values.yaml"));
-  includes(values, "insecureRegistry: true");
-
-  await host.clearCalls();
-  const again = await host.run(args);
-  assert.equal(again.code, 0, again.stderr);
-  assert.deepStrictEqual(await host.mutatingCalls(), []);
-});
-
-Deno.test("install --airgap: a k0rdent version the registry lacks is a named preflight error", async () => {
-  await using host = await FakeHost.create();
-  await using registry = serveRegistryStub(["1.1.0"]);
-  const result = await host.run([
-    ...BASE,
-    "--airgap",
-    "--k0s-binary",
-    join(FAKES_DIR, "k0s"),
-    "--registry-address",
-    registry.address,
-  ]);
-  assert.deepStrictEqual(result.code, 1);
-  includes(
-    result.stderr,
-    "Preflight k0rdent-version: k0rdent 1.2.0 is not in the registry, which holds 1.1.0",
-  );
-  includes(result.stderr, "--ignore-preflight-errors=k0rdent-version");
-  assert.deepStrictEqual(await host.mutatingCalls(), []);
-});
-
-Deno.test("install --airgap-bundle-path: a bundle of another k0rdent version is a named preflight error", async () => {
-  await using host = await FakeHost.create();
-  await using registry = serveRegistryStub(["1.1.0", "1.2.0"]);
-  // A directory bundle: only the chart archive's name is read.
-  const bundle = join(host.dir, "airgap-bundle-1.1.0");
-  await Deno.mkdir(join(bundle, "charts"), { recursive: true });
-  await Deno.writeFile(join(bundle, "charts/k0rdent-enterprise_1.1.0.tar"), new Uint8Array());
-  const args = [
-    ...BASE,
-    "--airgap",
-    "--k0s-binary",
-    join(FAKES_DIR, "k0s"),
-    "--registry-address",
-    registry.address,
-  ];
-  const result = await host.run([...args, "--airgap-bundle-path", bundle, "--dry-run"]);
-  assert.equal(result.code, 1);
-  includes(
-    result.stderr,
-    `Preflight bundle-version: bundle "${bundle}" holds k0rdent 1.1.0, not 1.2.0 ` +
-      "(set --k0rdent-version 1.1.0",
-  );
-  includes(result.stderr, "--ignore-preflight-errors=bundle-version");
-
-  // The same bundle from the environment, with the matching version: preflight passes.
-  const env = { K0RDENTD_AIRGAP_BUNDLE_PATH: bundle };
-  const matching = await host.run([...args, "--k0rdent-version", "1.1.0", "--dry-run"], env);
-  assert.equal(matching.code, 0, matching.stderr);
-  assert.doesNotMatch(matching.stderr, /bundle-version/);
-
-  const ignored = await host.run(
-    [...args, "--dry-run", "--ignore-preflight-errors=root,ports,bundle-version"],
-    env,
-  );
-  assert.equal(ignored.code, 0, ignored.stderr);
-  includes(ignored.stderr, "Preflight bundle-version (ignored): bundle");
-
-  const missing = await host.run([...args, "--airgap-bundle-path", join(host.dir, "nope.tar")]);
-  assert.equal(missing.code, 1);
-  includes(
-    missing.stderr,
-    `Preflight bundle-version: Cannot read bundle "${join(host.dir, "nope.tar")}"`,
-  );
-  assert.deepStrictEqual(await host.mutatingCalls(), []);
-});
-
-Deno.test("install --airgap from the online build without --k0s-binary says to pass one", async () => {
-  await using host = await FakeHost.create();
-  await using registry = serveRegistryStub(["1.2.0"]);
-  const result = await host.run([...BASE, "--airgap", "--registry-address", registry.address]);
-  assert.deepStrictEqual(result.code, 1);
-  includes(result.stderr, "install --airgap with the online build needs --k0s-binary PATH");
-  assert.deepStrictEqual([...(await host.files()).keys()], []);
-  assert.deepStrictEqual(await host.mutatingCalls(), []);
 });
 
 Deno.test("install: a live install lock refuses a second run; a stale one is taken over", async () => {
@@ -377,46 +257,6 @@ Deno.test("install online without helm on PATH downloads helm, verifies its .sha
   }
 });
 
-Deno.test("install --airgap --registry-ca: TLS registry trusted by containerd, helm and k0rdent", async () => {
-  await using host = await FakeHost.create();
-  const ca = join(host.dir, "ca.crt");
-  await Deno.writeTextFile(
-    ca,
-    "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n",
-  );
-  const result = await host.run([
-    ...BASE,
-    "--airgap",
-    "--k0s-binary",
-    join(FAKES_DIR, "k0s"),
-    "--registry-address",
-    "registry.local:5443",
-    "--registry-ca",
-    ca,
-    // The registry itself is not served here: these tests look at what install configures.
-    "--ignore-preflight-errors=root,ports,registry,k0rdent-version",
-  ]);
-  assert.equal(result.code, 0, result.stderr);
-  const helm = (await host.mutatingCalls()).find((c) => c.startsWith("helm upgrade"))!;
-  includes(helm, `--ca-file ${ca}`);
-  assert.ok(!helm.includes("--plain-http"));
-  const values = await Deno.readTextFile(join(host.root, "var/lib/k0rdentd/kcm-values.yaml"));
-  includes(values, "registryCertSecret: k0rdentd-registry-ca");
-  assert.ok(!values.includes("insecureRegistry"));
-  includes(await host.stdinLog(), "name: k0rdentd-registry-ca");
-  const hosts = await Deno.readTextFile(
-    join(host.root, "etc/k0s/containerd.d/certs.d/quay.io/hosts.toml"),
-  );
-  includes(hosts, "https://registry.local:5443");
-  includes(hosts, 'ca = "/etc/k0s/containerd.d/certs.d/registry.local:5443/ca.crt"');
-  assert.deepStrictEqual(
-    await Deno.readTextFile(
-      join(host.root, "etc/k0s/containerd.d/certs.d/registry.local:5443/ca.crt"),
-    ),
-    await Deno.readTextFile(ca),
-  );
-});
-
 Deno.test("install online --registry-mirror: containerd pulls through the registry, upstream as fallback", async () => {
   await using host = await FakeHost.create();
   await using release = await serveK0sRelease(VERSION, ARCH, FAKE_K0S);
@@ -430,61 +270,10 @@ Deno.test("install online --registry-mirror: containerd pulls through the regist
     join(host.root, "etc/k0s/containerd.d/certs.d/quay.io/hosts.toml"),
   );
   includes(quay, 'server = "https://quay.io"');
-  includes(quay, "http://10.0.0.5:5000/v2/k0rdent-enterprise");
+  includes(quay, "https://10.0.0.5:5000/v2/k0rdent-enterprise");
   const k0sYaml = await Deno.readTextFile(join(host.root, "etc/k0s/k0s.yaml"));
   assert.ok(!k0sYaml.includes("repository:"), "online k0s images keep their registries");
   includes((await host.mutatingCalls()).join("\n"), "oci://ghcr.io/k0rdent/kcm/charts/kcm");
-});
-
-Deno.test("air-gap build: install implies --airgap and extracts the embedded k0s (checked)", async () => {
-  await using host = await FakeHost.create();
-  await using registry = serveRegistryStub(["1.2.0"]);
-  const assets = join(host.dir, "assets");
-  await Deno.mkdir(assets);
-  const gz = new Uint8Array(
-    await new Response(
-      new Blob([FAKE_K0S]).stream().pipeThrough(new CompressionStream("gzip")),
-    ).arrayBuffer(),
-  );
-  await Deno.writeFile(join(assets, "k0s.gz"), gz);
-  const hex = async (b: Uint8Array) =>
-    Array.from(
-      new Uint8Array(await crypto.subtle.digest("SHA-256", b as BufferSource)),
-      (x) => x.toString(16).padStart(2, "0"),
-    ).join("");
-  const info = {
-    flavor: "airgap",
-    version: "0.0.0-test",
-    k0sVersion: VERSION,
-    assets: [{
-      name: "k0s",
-      file: "k0s.gz",
-      version: VERSION,
-      size: FAKE_K0S.length,
-      sha256: await hex(FAKE_K0S),
-      compressedSize: gz.length,
-      compressedSha256: await hex(gz),
-    }],
-  };
-  await Deno.writeTextFile(join(assets, "build-info.json"), JSON.stringify(info));
-  const args = [...BASE, "--registry-address", registry.address];
-  const env = { K0RDENTD_ASSETS_DIR: assets };
-
-  const result = await host.run(args, env);
-  assert.equal(result.code, 0, result.stderr);
-  includes(result.stdout, "(air-gapped)");
-  assert.deepStrictEqual(await Deno.readFile(join(host.root, "usr/local/bin/k0s")), FAKE_K0S);
-  assert.ok((await host.files()).has("etc/k0s/containerd.d/cri-registry.toml"));
-
-  // A corrupt embedded asset is refused and installs nothing.
-  await using other = await FakeHost.create();
-  info.assets[0].sha256 = "0".repeat(64);
-  await Deno.writeTextFile(join(assets, "build-info.json"), JSON.stringify(info));
-  const corrupt = await other.run(args, env);
-  assert.equal(corrupt.code, 1);
-  includes(corrupt.stderr, 'Phase "k0s-binary"');
-  includes(corrupt.stderr, "SHA-256 mismatch");
-  assert.deepStrictEqual([...(await other.files()).keys()], []);
 });
 
 Deno.test("preflight ports: a busy port fails unless our own k0s holds it", async () => {

@@ -4,7 +4,12 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { FakeHost, FAKES_DIR, serveRegistryStub } from "./helpers/fake_host.ts";
+import { FakeHost, FAKES_DIR } from "./helpers/fake_host.ts";
+import {
+  ADVERTISE_IP,
+  type AirgapRegistry,
+  serveAirgapRegistry,
+} from "./helpers/airgap_registry.ts";
 
 function includes(text: string, part: string): void {
   assert.ok(text.includes(part), `expected ${JSON.stringify(part)} in:\n${text}`);
@@ -20,10 +25,18 @@ const INSTALL = [
   join(FAKES_DIR, "k0s"),
 ];
 
-async function installed(host: FakeHost, registry: string): Promise<void> {
+/** The real registry with two charts and one image: 3 images in 2 repositories. */
+function registryWithContent(): Promise<AirgapRegistry> {
+  return serveAirgapRegistry({ charts: ["1.1.0", "1.2.0"], images: ["k0sproject/pause:3.10"] });
+}
+
+async function installed(host: FakeHost, registry: AirgapRegistry): Promise<void> {
   const config = join(host.root, "etc/k0rdentd/k0rdentd.yaml");
   await Deno.mkdir(join(host.root, "etc/k0rdentd"), { recursive: true });
-  await Deno.writeTextFile(config, `airgap:\n  registry:\n    address: "${registry}"\n`);
+  await Deno.writeTextFile(
+    config,
+    `airgap:\n  registry:\n    address: "${registry.address}"\n    advertiseAddress: "${ADVERTISE_IP}"\n    caFile: "${registry.caFile}"\n`,
+  );
   await Deno.mkdir(join(host.root, "var/lib/k0rdentd/registry/docker"), { recursive: true });
   const result = await host.run(INSTALL);
   assert.equal(result.code, 0, result.stderr);
@@ -32,8 +45,8 @@ async function installed(host: FakeHost, registry: string): Promise<void> {
 
 Deno.test("status: healthy after install (text and JSON, registry images counted); exit 1 when k0s stops", async () => {
   await using host = await FakeHost.create();
-  await using registry = serveRegistryStub(["1.2.0"]);
-  await installed(host, registry.address);
+  await using registry = await registryWithContent();
+  await installed(host, registry);
   const text = await host.run(["status"]);
   assert.equal(text.code, 0, text.stderr);
   includes(text.stdout, "k0s:      v1.32.8+k0s.0, running (controller)");
@@ -77,8 +90,8 @@ Deno.test("expose-ui without k0rdent warns that there is no UI Service and exits
 
 Deno.test("uninstall --dry-run changes nothing; uninstall needs confirmation", async () => {
   await using host = await FakeHost.create();
-  await using registry = serveRegistryStub(["1.2.0"]);
-  await installed(host, registry.address);
+  await using registry = await registryWithContent();
+  await installed(host, registry);
   const before = await host.files();
 
   const dry = await host.run(["uninstall", "--dry-run"]);
@@ -98,8 +111,8 @@ Deno.test("uninstall --dry-run changes nothing; uninstall needs confirmation", a
 
 Deno.test("uninstall: stops and resets k0s, removes our files, keeps the user's config and registry data", async () => {
   await using host = await FakeHost.create();
-  await using registry = serveRegistryStub(["1.2.0"]);
-  await installed(host, registry.address);
+  await using registry = await registryWithContent();
+  await installed(host, registry);
   const result = await host.run(["uninstall"], {}, "y\n");
   assert.equal(result.code, 0, result.stderr);
   assert.deepStrictEqual(await host.mutatingCalls(), ["k0s stop", "k0s reset"]);
@@ -123,8 +136,8 @@ Deno.test("uninstall: stops and resets k0s, removes our files, keeps the user's 
 
 Deno.test("uninstall --purge refuses a registry.storage of / before changing anything", async () => {
   await using host = await FakeHost.create();
-  await using registry = serveRegistryStub(["1.2.0"]);
-  await installed(host, registry.address);
+  await using registry = await registryWithContent();
+  await installed(host, registry);
   const before = await host.files();
   const result = await host.run(["uninstall", "--purge", "--force"], {
     K0RDENTD_REGISTRY_STORAGE: "/",
@@ -137,8 +150,8 @@ Deno.test("uninstall --purge refuses a registry.storage of / before changing any
 
 Deno.test("uninstall --purge asks again, then deletes the registry storage", async () => {
   await using host = await FakeHost.create();
-  await using registry = serveRegistryStub(["1.2.0"]);
-  await installed(host, registry.address);
+  await using registry = await registryWithContent();
+  await installed(host, registry);
   const declined = await host.run(["uninstall", "--purge"], {}, "y\nn\n");
   assert.equal(declined.code, 1);
   assert.deepStrictEqual(await host.mutatingCalls(), []);

@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { parse } from "smol-toml";
 import { pickNodeAddress } from "../src/join/node_address.ts";
 import { freePort } from "./helpers/free_port.ts";
-import { serveRegistryStub } from "./helpers/fake_host.ts";
+import { serveAirgapRegistry } from "./helpers/airgap_registry.ts";
 import { runCli } from "./helpers/cli.ts";
 
 const FAKE_K0S = fileURLToPath(new URL("./fakes/k0s_worker.sh", import.meta.url));
@@ -162,8 +162,8 @@ Deno.test("install --join round trip: a worker joins with export-join-config's f
 
 Deno.test("install --join --airgap writes the registry drop-ins and skips the k0rdent chart check", async () => {
   await using n = await node();
-  // A stub registry holding no k0rdent chart: the install's k0rdent-version check would fail.
-  await using registry = serveRegistryStub([]);
+  // A registry holding no k0rdent chart: the install's k0rdent-version check would fail.
+  await using registry = await serveAirgapRegistry({ insecure: true });
   const r = await n.install([
     "--join",
     "--mode",
@@ -171,6 +171,7 @@ Deno.test("install --join --airgap writes the registry drop-ins and skips the k0
     "--token-file",
     "token",
     "--airgap",
+    "--registry-insecure",
     "--registry-address",
     registry.address,
   ]);
@@ -186,7 +187,7 @@ Deno.test("install --join --airgap writes the registry drop-ins and skips the k0
   const port = registry.address.split(":")[1];
   const hosts = (await Array.fromAsync(Deno.readDir(join(dropIns, "certs.d")))).map((e) => e.name);
   assert.ok(hosts.includes(registry.address), hosts.join(" "));
-  assert.ok(!hosts.includes(`localhost:${port}`), hosts.join(" "));
+  assert.ok(!hosts.includes(`127.0.0.1:${port}`), hosts.join(" "));
 });
 
 // The registry at a non-loopback address: this host's own IPv4 on a port nothing listens on, so
@@ -218,8 +219,8 @@ Deno.test({
       const certsD = join(n.root, "etc/k0s/containerd.d/certs.d");
       for (const alias of [`localhost:${port}`, `127.0.0.1:${port}`]) {
         const hosts = parse(await Deno.readTextFile(join(certsD, alias, "hosts.toml")));
-        assert.equal(hosts.server, `http://${reachable}`, `${role}: ${alias}`);
-        assert.deepEqual(Object.keys(hosts.host as object), [`http://${reachable}`]);
+        assert.equal(hosts.server, `https://${reachable}`, `${role}: ${alias}`);
+        assert.deepEqual(Object.keys(hosts.host as object), [`https://${reachable}`]);
       }
     }
   },

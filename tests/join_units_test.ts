@@ -8,7 +8,6 @@ import {
   type InterfaceAddress,
   pickNodeAddress,
   registryAliases,
-  remoteRegistryAddress,
 } from "../src/join/node_address.ts";
 import { checkExpiry } from "../src/join/token.ts";
 
@@ -47,20 +46,6 @@ Deno.test("registryAliases() names the local registry names another node must ma
     assert.deepEqual(registryAliases(local, "registry.lan:5000"), [], local);
   }
   assert.throws(() => registryAliases("nope"), /expected HOST:PORT/);
-});
-
-Deno.test("remoteRegistryAddress() replaces a local host and keeps others", () => {
-  const node = () => "10.0.0.5";
-  assert.equal(remoteRegistryAddress("localhost:5000", node), "10.0.0.5:5000");
-  assert.equal(remoteRegistryAddress("127.0.0.1:5000", node, 5443), "10.0.0.5:5443");
-  assert.equal(remoteRegistryAddress("[::1]:5000", node), "10.0.0.5:5000");
-  assert.equal(
-    remoteRegistryAddress("registry.lan:5000", () => {
-      throw new Error("must not be called");
-    }),
-    "registry.lan:5000",
-  );
-  assert.throws(() => remoteRegistryAddress("nope", node), /expected HOST:PORT/);
 });
 
 Deno.test("checkExpiry() accepts Go durations and rejects the rest", () => {

@@ -54,12 +54,12 @@ Deno.test("export-worker-artifacts on a controller writes a private, verifiable 
   const quay = await Deno.readTextFile(
     join(dir, "files/etc/k0s/containerd.d/certs.d/quay.io/hosts.toml"),
   );
-  assert.match(quay, /http:\/\/10\.0\.0\.5:5000\/v2\/k0rdent-enterprise/);
+  assert.match(quay, /https:\/\/10\.0\.0\.5:5000\/v2\/k0rdent-enterprise/);
   // Images named after the controller's own address (localhost:5000 in its k0s.yaml) resolve.
   const alias = await Deno.readTextFile(
     join(dir, "files/etc/k0s/containerd.d/certs.d/localhost:5000/hosts.toml"),
   );
-  assert.match(alias, /^server = "http:\/\/10\.0\.0\.5:5000"$/m);
+  assert.match(alias, /^server = "https:\/\/10\.0\.0\.5:5000"$/m);
   assert.doesNotMatch(alias, /override_path/);
 
   const sums = await tool("sha256sum", ["-c", "SHA256SUMS"], undefined, dir);

@@ -1,5 +1,12 @@
-/** The local registry as its clients (k0s, containerd, helm, k0rdent) see it: address, prefix, TLS. */
+/**
+ * The air-gap registry as its clients see it. This host (preflight probes, helm on this host)
+ * reaches it at `airgap.registry.address`, which may be loopback; pods and other nodes (helm
+ * values, k0s.yaml, containerd hosts.toml, join files, worker artifacts) reach it at
+ * `airgap.registry.advertiseAddress`, which is never loopback once {@link resolveRegistry}
+ * (`resolve.ts`) has filled it in.
+ */
 import type { Config } from "../config/schema.ts";
+import { isLocalHost, splitHostPort } from "../join/node_address.ts";
 
 /** Where the air-gap images and charts are served from. */
 export interface RegistryEndpoint {
@@ -11,10 +18,36 @@ export interface RegistryEndpoint {
   insecure: boolean;
 }
 
-/** The endpoint described by `airgap.registry` in the configuration. */
+/** The endpoint as this host reaches it: `airgap.registry.address`. */
 export function registryEndpoint(config: Config): RegistryEndpoint {
   const { address, prefix, insecure } = config.airgap.registry;
   return { address, prefix: trimSlashes(prefix), insecure };
+}
+
+/**
+ * The endpoint as pods and other nodes reach it: `airgap.registry.advertiseAddress`, or the
+ * configured address while that is not filled in (online mirrors, configs never resolved).
+ */
+export function clusterEndpoint(config: Config): RegistryEndpoint {
+  const { advertiseAddress } = config.airgap.registry;
+  return {
+    ...registryEndpoint(config),
+    ...(advertiseAddress ? { address: advertiseAddress } : {}),
+  };
+}
+
+/**
+ * Names under which containerd on this node must also find the registry when the cluster
+ * address differs from the configured one: the configured address and, when it is loopback,
+ * `localhost:<port>` and `127.0.0.1:<port>` (images named before the advertise address existed).
+ */
+export function localRegistryAliases(config: Config): string[] {
+  const { address } = config.airgap.registry;
+  const cluster = clusterEndpoint(config).address;
+  if (cluster === address) return [];
+  const { host, port } = splitHostPort(address);
+  const names = isLocalHost(host) ? [address, `localhost:${port}`, `127.0.0.1:${port}`] : [address];
+  return [...new Set(names)].filter((name) => name !== cluster);
 }
 
 /** `<address>/<prefix>` (or just `<address>` without a prefix): the base of every repository. */

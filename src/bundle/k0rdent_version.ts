@@ -3,6 +3,8 @@
  * `charts/k0rdent-enterprise_<V>.tar`, reading no further than that entry: a directory bundle
  * needs no data at all, a `.tar`/`.tar.gz` is read up to the chart's tar header.
  */
+import { Progress, progressMode } from "../log/progress.ts";
+import type { OutputFormat } from "../log/output.ts";
 import { archiveReference, isK0rdentChart } from "./naming.ts";
 import { bundleFiles, type ReadOptions, statBundle } from "./source.ts";
 import { skipBody } from "./tar_walk.ts";
@@ -47,4 +49,32 @@ export async function bundleK0rdentVersion(
     else await skipBody(file.body);
   }
   return {};
+}
+
+/** {@link bundleK0rdentVersion} with progress once the read takes longer than a second. */
+export async function bundleK0rdentVersionWithProgress(
+  path: string,
+  options: { signal?: AbortSignal; output: OutputFormat },
+): Promise<BundleK0rdentVersion> {
+  const started = Date.now();
+  let progress: Progress | undefined;
+  let read = 0;
+  try {
+    return await bundleK0rdentVersion(path, {
+      signal: options.signal,
+      onBytes(n) {
+        read += n;
+        if (!progress && Date.now() - started > 1000) {
+          progress = new Progress({
+            label: "Looking for the k0rdent chart in the bundle",
+            total: 0,
+            mode: progressMode(options.output),
+          });
+        }
+        progress?.set(read);
+      },
+    });
+  } finally {
+    progress?.done();
+  }
 }

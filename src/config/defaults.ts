@@ -10,6 +10,9 @@ export const DEFAULT_MIRRORS = [
   "ghcr.io",
 ];
 
+/** The k0rdent chart version installed online when `k0rdent.version` is empty. */
+export const DEFAULT_K0RDENT_VERSION = "1.2.0";
+
 /** Returns a fresh copy of the defaults. */
 export function defaultConfig(): Config {
   return {
@@ -21,7 +24,7 @@ export function defaultConfig(): Config {
       storage: { type: "etcd" },
     },
     k0rdent: {
-      version: "1.2.0",
+      version: "",
       helm: {
         chart: "oci://ghcr.io/k0rdent/kcm/charts/kcm",
         releaseName: "kcm",
@@ -34,8 +37,9 @@ export function defaultConfig(): Config {
       bundlePath: "",
       registry: {
         address: "localhost:5000",
+        advertiseAddress: "",
         prefix: "k0rdent-enterprise",
-        insecure: true,
+        insecure: false,
         caFile: "",
         mirrors: [...DEFAULT_MIRRORS],
       },
@@ -50,7 +54,7 @@ export function defaultConfig(): Config {
       verifySignature: true,
       cosignKey: "",
       verifier: "native",
-      tls: { mode: "off", cert: "", key: "", sans: [] },
+      tls: { mode: "auto", cert: "", key: "", sans: [] },
       auth: { htpasswd: "", authPulls: false, readOnly: false },
     },
   };

@@ -61,6 +61,11 @@ export const ENV_OVERRIDES: readonly {
   { name: "K0RDENTD_AIRGAP_BUNDLE_PATH", path: ["airgap", "bundlePath"], type: "string" },
   { name: "K0RDENTD_AIRGAP_BUNDLE_PATH", path: ["registry", "bundlePath"], type: "string" },
   { name: "K0RDENTD_REGISTRY_ADDRESS", path: ["airgap", "registry", "address"], type: "string" },
+  {
+    name: "K0RDENTD_REGISTRY_ADVERTISE_ADDRESS",
+    path: ["airgap", "registry", "advertiseAddress"],
+    type: "string",
+  },
   { name: "K0RDENTD_REGISTRY_HOST", path: ["registry", "host"], type: "string" },
   { name: "K0RDENTD_REGISTRY_PORT", path: ["registry", "port"], type: "number" },
   { name: "K0RDENTD_REGISTRY_STORAGE", path: ["registry", "storage"], type: "string" },

@@ -81,7 +81,11 @@ export const configSchema = z.strictObject({
     config: z.union([z.string(), z.record(z.string(), z.unknown())]).optional(),
   }),
   k0rdent: z.strictObject({
-    version: z.string().regex(/^\d+\.\d+\.\d+([-+].+)?$/, "expected a chart version such as 1.2.3"),
+    /** "" picks it: online the default chart version, air-gapped the bundle's or the registry's. */
+    version: z.string().regex(
+      /^$|^\d+\.\d+\.\d+([-+].+)?$/,
+      "expected a chart version such as 1.2.3 (or empty to pick it)",
+    ),
     helm: z.strictObject({
       chart: z.string().min(1),
       releaseName: z.string().min(1),
@@ -100,6 +104,11 @@ export const configSchema = z.strictObject({
     bundlePath: z.string(),
     registry: z.strictObject({
       address: z.string().regex(HOST_PORT, "expected HOST:PORT such as localhost:5000"),
+      /** The address pods and other nodes use; "" derives it (resolve_registry.ts). */
+      advertiseAddress: z.string().regex(
+        /^$|^[A-Za-z0-9.\-\[\]:]+$/,
+        "expected HOST or HOST:PORT such as 10.0.0.5:5000",
+      ),
       prefix: z.string(),
       insecure: z.boolean(),
       caFile: z.string(),

@@ -28,8 +28,9 @@ k0s:
   #       enabled: false
 
 k0rdent:
-  # Chart version, no leading "v" (env K0RDENTD_K0RDENT_VERSION)
-  version: 1.2.0
+  # Chart version, no leading "v" (env K0RDENTD_K0RDENT_VERSION). "" picks it: online 1.2.0;
+  # air-gapped the bundle's (airgap.bundlePath) or the registry's highest chart version
+  version: ""
   helm:
     chart: oci://ghcr.io/k0rdent/kcm/charts/kcm
     releaseName: kcm
@@ -55,10 +56,12 @@ airgap:
   # Bundle (.tar.gz, .tar or directory)  (env K0RDENTD_AIRGAP_BUNDLE_PATH)
   bundlePath: ""
   registry:
-    address: localhost:5000      # env K0RDENTD_REGISTRY_ADDRESS
+    address: localhost:5000      # as this host reaches it; env K0RDENTD_REGISTRY_ADDRESS
+    # As pods and other nodes reach it; "" = address, or this host's IP when address is loopback
+    advertiseAddress: ""         # env K0RDENTD_REGISTRY_ADVERTISE_ADDRESS
     prefix: k0rdent-enterprise
-    insecure: true               # plain HTTP; false with caFile for TLS
-    caFile: ""
+    insecure: false              # true: plain HTTP (k0rdent Enterprise does not support it)
+    caFile: ""                   # "" = registry.storage/tls/ca.crt when it exists, else system roots
     mirrors: [registry.mirantis.com, quay.io, registry.k8s.io, docker.io, ghcr.io]
 
 join:
@@ -77,7 +80,7 @@ registry:
   cosignKey: ""                      # local path; env K0RDENT_COSIGN_KEY
   verifier: native                   # native (in the load's one pass) or cosign (verify-blob)
   tls:
-    mode: "off"                      # off | files | auto
+    mode: auto                       # auto (own CA under storage/tls) | files | off (plain HTTP)
     cert: ""
     key: ""
     sans: []

@@ -14,6 +14,8 @@ import { checkInputFiles } from "./options.ts";
 import { INSTALL_PHASES } from "./phases.ts";
 import { type UiAccess, uiAccess } from "./phases/k0rdent_ui.ts";
 import { type PhaseResult, runPhases } from "./run_phases.ts";
+import { type InstallResolution, resolveInstall } from "./resolve.ts";
+import { log } from "../log/logger.ts";
 import { loadState, lockHost } from "./state.ts";
 
 /** What `install` needs from the CLI. */
@@ -36,6 +38,8 @@ export interface InstallSummary {
   airgap: boolean;
   k0sVersion: string | null;
   k0rdentVersion: string;
+  /** What install decided that the configuration left open (registry address, CA, versions). */
+  resolved: string[];
   kubeconfig: string;
   /** Where the k0rdent UI answers, when exposed. */
   ui: UiAccess | null;
@@ -68,19 +72,30 @@ export async function installContext(request: InstallRequest): Promise<InstallCo
   };
 }
 
-/** Runs the install and returns its summary (holding the host's install lock). */
+/**
+ * Runs the install and returns its summary (holding the host's install lock). The registry
+ * address, its CA and the k0rdent version are resolved first ({@link resolveInstall}).
+ */
 export async function install(request: InstallRequest): Promise<InstallSummary> {
-  await checkInputFiles(request.options, request.config);
+  const resolution = await resolveInstall(request.config, { ...request.options, ...request });
+  for (const warning of resolution.warnings) log.warn(warning);
+  for (const note of resolution.notes) log.info(`Using ${note}`);
+  const resolved = { ...request, config: resolution.config };
+  await checkInputFiles(resolved.options, resolved.config);
   const release = await lockHost(request.dryRun);
   try {
-    return await installLocked(request);
+    return await installLocked(resolved, resolution);
   } finally {
     await release();
   }
 }
 
-async function installLocked(request: InstallRequest): Promise<InstallSummary> {
+async function installLocked(
+  request: InstallRequest,
+  resolution: InstallResolution,
+): Promise<InstallSummary> {
   const ctx = await installContext(request);
+  ctx.facts.k0rdentVersionSource = resolution.k0rdentVersionSource;
   const phases = await runPhases(
     request.phases ?? INSTALL_PHASES,
     ctx,
@@ -96,6 +111,7 @@ async function installLocked(request: InstallRequest): Promise<InstallSummary> {
     airgap: request.options.airgap,
     k0sVersion,
     k0rdentVersion: request.config.k0rdent.version,
+    resolved: resolution.notes,
     kubeconfig: HOST.k0sAdminKubeconfig,
     ui,
     phases,
@@ -112,7 +128,8 @@ async function installLocked(request: InstallRequest): Promise<InstallSummary> {
 export function formatSummary(summary: InstallSummary): string {
   const done = summary.phases.filter((p) => p.status === "done").length;
   const skipped = summary.phases.filter((p) => p.status === "skipped").length;
-  if (summary.dryRun) return formatPlan(summary.changes);
+  const using = summary.resolved.map((note) => `Using ${note}`);
+  if (summary.dryRun) return [...using, formatPlan(summary.changes)].join("\n");
   return [
     `k0s ${summary.k0sVersion ?? "?"} and k0rdent ${summary.k0rdentVersion} are installed${
       summary.airgap ? " (air-gapped)" : ""

@@ -12,6 +12,7 @@ import type { Kubectl } from "../kube/kubectl.ts";
 import type { OutputFormat } from "../log/output.ts";
 import type { Runner } from "../process/runner.ts";
 import type { InstallState } from "./state.ts";
+import type { K0rdentVersionSource } from "./resolve.ts";
 
 /** What the user asked for, beyond the config file. */
 export interface InstallOptions {
@@ -50,6 +51,8 @@ export interface InstallOptions {
 export interface InstallFacts {
   /** The helm used by the k0rdent phases. */
   helm?: HelmCli;
+  /** Where `k0rdent.version` came from (a version read from the bundle needs no check). */
+  k0rdentVersionSource?: K0rdentVersionSource;
 }
 
 /** Everything a phase runs with. */

@@ -8,13 +8,13 @@
 import { statfs } from "node:fs/promises";
 import { dirname } from "node:path";
 import { UsageError } from "../errors.ts";
-import { bundleK0rdentVersion } from "../bundle/k0rdent_version.ts";
-import { formatBytes, Progress, progressMode } from "../log/progress.ts";
+import { bundleK0rdentVersionWithProgress } from "../bundle/k0rdent_version.ts";
+import { formatBytes } from "../log/progress.ts";
 import { hostPath } from "../host/paths.ts";
 import type { InstallContext } from "./phase.ts";
 import { registryClient, registryTags, registryUrl } from "./registry_probe.ts";
 import { registryEndpoint } from "../airgap/registry_endpoint.ts";
-import { airgapChartRef } from "../k0rdent/helm_command.ts";
+import { airgapChartRepository } from "../k0rdent/helm_command.ts";
 
 /** One check; `run` returns null when fine, else what is wrong. */
 export interface PreflightCheck {
@@ -61,12 +61,6 @@ async function existingAncestor(path: string): Promise<string> {
       if (dirname(p) === p) return p;
     }
   }
-}
-
-/** The repository of the k0rdent chart in the local registry (`<prefix>/charts/<chart>`). */
-function chartRepository(ctx: InstallContext): string {
-  const endpoint = registryEndpoint(ctx.config);
-  return airgapChartRef(endpoint).slice(`oci://${endpoint.address}/`.length);
 }
 
 /** The checks, in order. */
@@ -146,7 +140,7 @@ export const PREFLIGHT_CHECKS: readonly PreflightCheck[] = [
     name: "k0rdent-version",
     airgapOnly: true,
     async run(ctx) {
-      const repository = chartRepository(ctx);
+      const repository = airgapChartRepository(registryEndpoint(ctx.config));
       let tags: string[];
       try {
         tags = await registryTags(ctx.config, repository);
@@ -167,8 +161,8 @@ export const PREFLIGHT_CHECKS: readonly PreflightCheck[] = [
     airgapOnly: true,
     async run(ctx) {
       const bundle = ctx.config.airgap.bundlePath;
-      if (!bundle) return null;
-      const found = await readBundleVersion(ctx, bundle);
+      if (!bundle || ctx.facts.k0rdentVersionSource === "bundle") return null;
+      const found = await bundleK0rdentVersionWithProgress(bundle, ctx);
       if (!found.tag) {
         return `bundle "${bundle}" holds no k0rdent chart (charts/k0rdent-enterprise_<version>.tar)`;
       }
@@ -179,31 +173,6 @@ export const PREFLIGHT_CHECKS: readonly PreflightCheck[] = [
     },
   },
 ];
-
-/** Reads the bundle's k0rdent version, with progress once it takes longer than a second. */
-async function readBundleVersion(ctx: InstallContext, path: string) {
-  const started = Date.now();
-  let progress: Progress | undefined;
-  let read = 0;
-  try {
-    return await bundleK0rdentVersion(path, {
-      signal: ctx.signal,
-      onBytes(n) {
-        read += n;
-        if (!progress && Date.now() - started > 1000) {
-          progress = new Progress({
-            label: "Looking for the k0rdent chart in the bundle",
-            total: 0,
-            mode: progressMode(ctx.output),
-          });
-        }
-        progress?.set(read);
-      },
-    });
-  } finally {
-    progress?.done();
-  }
-}
 
 /** The names of all checks. */
 export const PREFLIGHT_NAMES: readonly string[] = PREFLIGHT_CHECKS.map((c) => c.name);

@@ -4,6 +4,7 @@
  * reachability and image count (tags across its repositories); read-only.
  */
 import { registryEndpoint } from "../airgap/registry_endpoint.ts";
+import { findRegistryCa } from "../airgap/resolve_registry.ts";
 import type { Config } from "../config/schema.ts";
 import { errorMessage } from "../errors.ts";
 import { HostMutator } from "../host/mutator.ts";
@@ -91,8 +92,10 @@ export async function hostStatus(request: StatusRequest): Promise<HostStatus> {
   };
   if (request.airgap || (await loadState()).airgap) {
     const address = registryEndpoint(request.config).address;
+    const config = structuredClone(request.config);
+    config.airgap.registry.caFile = await findRegistryCa(config);
     try {
-      const contents = await registryImageCount(request.config, { signal: request.signal });
+      const contents = await registryImageCount(config, { signal: request.signal });
       result.registry = { address, reachable: true, ...contents };
     } catch (err) {
       result.registry = { address, reachable: false, error: errorMessage(err) };

@@ -13,8 +13,8 @@ import { HostMutator } from "../host/mutator.ts";
 import { K0sCli } from "../k0s/k0s_cli.ts";
 import type { Runner } from "../process/runner.ts";
 import { JOIN_CA_FILE, joinConfigFile, renderJoinConfig } from "./join_config.ts";
-import { log } from "../log/logger.ts";
-import { isLocalHost, registryAliases, splitHostPort } from "./node_address.ts";
+import { clusterEndpoint } from "../airgap/registry_endpoint.ts";
+import { resolveRegistry } from "../airgap/resolve_registry.ts";
 import { readRegistryCa } from "../airgap/registry_ca.ts";
 import {
   type CreatedToken,
@@ -77,7 +77,12 @@ export async function exportJoinConfig(
     );
   }
   const airgap = info.flavor === "airgap" || options.registryPort !== undefined;
-  const { insecure, caFile, prefix } = config.airgap.registry;
+  // The registry as joining nodes reach it: the cluster's address for it (never loopback; a
+  // loopback airgap.registry.address becomes the controller's IP), or --registry-port on it.
+  const resolved = airgap
+    ? (await resolveRegistry(ctx.config, { nodeAddress: () => options.controllerIp })).config
+    : ctx.config;
+  const { insecure, caFile, prefix } = resolved.airgap.registry;
   const withCa = airgap && !insecure && caFile !== "";
   const files = [...ROLES.map(joinConfigFile), ...(withCa ? [JOIN_CA_FILE] : [])];
   if (!options.overwrite) {
@@ -90,20 +95,11 @@ export async function exportJoinConfig(
     }
   }
   const server = `https://${options.controllerIp}:${config.k0s.api.port}`;
-  const registry = airgap
-    ? `${options.controllerIp}:${options.registryPort ?? config.registry.port}`
-    : undefined;
-  // A joining node maps localhost:<port> and 127.0.0.1:<port> of the join file's registry to
-  // it; images named after another local address (e.g. on another port) do not resolve there.
-  const named = config.airgap.registry.address;
-  const aliases = registry ? registryAliases(registry) : [];
-  if (registry && isLocalHost(splitHostPort(named).host) && !aliases.includes(named)) {
-    log.warn(
-      `airgap.registry.address is "${named}": this cluster's k0s images are named after it, but joined nodes map only ${
-        aliases.join(" and ") || "no local name"
-      } to ${registry}; install the first node with --registry-address ${registry} (see docs/multi-node.md)`,
-    );
-  }
+  const registry = !airgap
+    ? undefined
+    : options.registryPort !== undefined
+    ? `${options.controllerIp}:${options.registryPort}`
+    : clusterEndpoint(resolved).address;
   const result: ExportJoinResult = { dir: options.dir, files, server, registry };
   if (ctx.dryRun) {
     // The plan, recorded by the dry-run mutator: nothing runs, nothing is written.
@@ -116,7 +112,7 @@ export async function exportJoinConfig(
     return { ...result, changes: host.changes };
   }
 
-  const caPem = withCa ? await readRegistryCa(config) : "";
+  const caPem = withCa ? await readRegistryCa(resolved) : "";
   const k0sVersion = status!.version || config.k0s.version;
   const created = new Date().toISOString();
   // Every failure from here on invalidates the tokens made so far and removes the files written

@@ -50,21 +50,6 @@ export function splitHostPort(address: string): { host: string; port: number } {
 }
 
 /**
- * The registry address another node uses: `address` itself unless its host is local to this
- * machine, in which case `nodeAddress()` replaces the host and `port` (default: the
- * configured one) is kept.
- */
-export function remoteRegistryAddress(
-  address: string,
-  nodeAddress: () => string,
-  port?: number,
-): string {
-  const parts = splitHostPort(address);
-  const host = isLocalHost(parts.host) ? nodeAddress() : parts.host;
-  return `${host}:${port ?? parts.port}`;
-}
-
-/**
  * The other names under which the cluster's k0s images may refer to the registry that another
  * node reaches at `address`: the `aliases` of that node's containerd drop-ins, so those names
  * lead to `address` there. `named` is the address the first node's k0s.yaml names images after

@@ -9,6 +9,11 @@ export function airgapChartRef(registry: RegistryEndpoint): string {
   return `oci://${repositoryBase(registry)}/charts/k0rdent-enterprise`;
 }
 
+/** The repository of {@link airgapChartRef} in the registry: `<prefix>/charts/k0rdent-enterprise`. */
+export function airgapChartRepository(registry: RegistryEndpoint): string {
+  return airgapChartRef(registry).slice(`oci://${registry.address}/`.length);
+}
+
 /** What `helm upgrade --install` needs. */
 export interface HelmInstallOptions {
   releaseName: string;

@@ -23,6 +23,7 @@ import { stringify } from "yaml";
 import type { Config } from "../config/schema.ts";
 import { deepMerge, setPath } from "../config/merge.ts";
 import {
+  clusterEndpoint,
   type RegistryEndpoint,
   registryEndpoint,
   repositoryBase,
@@ -63,11 +64,12 @@ export function helmValuesOptions(
 ): HelmValuesOptions {
   const base = { version: config.k0rdent.version, userValues: config.k0rdent.helm.values };
   if (!airgap) return { ...base, chart: config.k0rdent.helm.chart };
-  const registry = registryEndpoint(config);
+  const registry = clusterEndpoint(config);
   const withCa = !registry.insecure && config.airgap.registry.caFile !== "";
   return {
     ...base,
-    chart: airgapChartRef(registry),
+    // helm runs on this host: it pulls the chart at the address this host uses.
+    chart: airgapChartRef(registryEndpoint(config)),
     airgap: {
       registry,
       ...(withCa ? { caSecretName: REGISTRY_CA_SECRET } : {}),

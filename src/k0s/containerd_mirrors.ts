@@ -44,8 +44,9 @@ import type { Config } from "../config/schema.ts";
 import { UserError } from "../errors.ts";
 import { HOST } from "../host/paths.ts";
 import {
+  clusterEndpoint,
+  localRegistryAliases,
   type RegistryEndpoint,
-  registryEndpoint,
   registryURL,
 } from "../airgap/registry_endpoint.ts";
 
@@ -108,15 +109,19 @@ export function containerdConfigVersion(k0sVersion: string): 2 | 3 {
   return major > 1 || minor >= CONTAINERD2_K0S_MINOR ? 3 : 2;
 }
 
-/** The options for a configuration; `caPem` is read by the caller from `airgap.registry.caFile`. */
+/**
+ * The options for a configuration: the registry as the cluster reaches it, with this host's
+ * own names for it as aliases; `caPem` is read by the caller from `airgap.registry.caFile`.
+ */
 export function containerdMirrorOptions(
   config: Config,
   extra: { caPem: string; upstreamFallback: boolean },
 ): ContainerdMirrorOptions {
   return {
     k0sVersion: config.k0s.version,
-    registry: registryEndpoint(config),
+    registry: clusterEndpoint(config),
     mirrors: config.airgap.registry.mirrors,
+    aliases: localRegistryAliases(config),
     ...extra,
   };
 }

@@ -238,15 +238,17 @@ Deno.test("containerdMirrorFiles() rejects mirrors that are not a host[:port]", 
   }
 });
 
-Deno.test("containerdMirrorOptions() maps the configuration", () => {
+Deno.test("containerdMirrorOptions() maps the configuration: the cluster's address, local names as aliases", () => {
   const config = defaultConfig();
   config.k0s.version = "v1.36.0+k0s.0";
   config.airgap.registry.prefix = "/k0rdent-enterprise/";
+  config.airgap.registry.advertiseAddress = "10.0.0.5:5000";
   const opts = containerdMirrorOptions(config, { caPem: "", upstreamFallback: false });
   assert.deepEqual(opts, {
     k0sVersion: "v1.36.0+k0s.0",
-    registry: { address: "localhost:5000", prefix: "k0rdent-enterprise", insecure: true },
+    registry: { address: "10.0.0.5:5000", prefix: "k0rdent-enterprise", insecure: false },
     mirrors: MIRRORS,
+    aliases: ["localhost:5000", "127.0.0.1:5000"],
     caPem: "",
     upstreamFallback: false,
   });

@@ -14,7 +14,9 @@ import { log } from "../log/logger.ts";
 import { formatBytes } from "../log/progress.ts";
 import { openDiskStorage } from "../registry/storage/storage.ts";
 import { runChecked, type Runner } from "../process/runner.ts";
-import { detectNodeAddress, registryAliases, remoteRegistryAddress } from "../join/node_address.ts";
+import { registryAliases } from "../join/node_address.ts";
+import { clusterEndpoint } from "../airgap/registry_endpoint.ts";
+import { resolveRegistry } from "../airgap/resolve_registry.ts";
 import { readRegistryCa } from "../airgap/registry_ca.ts";
 import { createJoinToken, invalidateJoinTokens, isController } from "../join/token.ts";
 import { listSystemImages, storageLocation, writeImagesArchive } from "./system_images.ts";
@@ -153,26 +155,37 @@ export async function exportWorkerArtifacts(
   const info = await readBuildInfo();
   const k0s = await k0sSource(options, ctx, info);
   const airgap = info.flavor === "airgap" || options.registryAddress !== undefined;
-  const address = options.registryAddress ?? (airgap
-    ? remoteRegistryAddress(
-      ctx.config.airgap.registry.address,
-      () => detectNodeAddress("--registry-address HOST:PORT"),
-    )
-    : ctx.config.airgap.registry.address);
+  // The registry as workers reach it: --registry-address, else the cluster's address for it
+  // (the advertise address: never loopback), with the CA install would use.
+  const given = ctx.config.airgap.registry;
+  const resolved = airgap
+    ? (await resolveRegistry({
+      ...ctx.config,
+      airgap: {
+        ...ctx.config.airgap,
+        registry: { ...given, advertiseAddress: options.registryAddress ?? given.advertiseAddress },
+      },
+    })).config
+    : ctx.config;
+  const cluster = clusterEndpoint(resolved).address;
+  const address = options.registryAddress ?? cluster;
   const config: Config = {
-    ...ctx.config,
-    k0s: { ...ctx.config.k0s, version: k0s.version },
-    airgap: { ...ctx.config.airgap, registry: { ...ctx.config.airgap.registry, address } },
+    ...resolved,
+    k0s: { ...resolved.k0s, version: k0s.version },
+    airgap: {
+      ...resolved.airgap,
+      registry: { ...resolved.airgap.registry, address, advertiseAddress: address },
+    },
   };
-  // The cluster names images after the configured address (k0s.yaml); on a worker that name
-  // (e.g. localhost:5000) must lead to the registry too.
+  // The cluster names images after its address for the registry (k0s.yaml; localhost:<port>
+  // on clusters installed before the advertise address): on a worker those names lead to it too.
   const dropIns = airgap
     ? containerdMirrorFiles({
       ...containerdMirrorOptions(config, {
         caPem: await readRegistryCa(config),
         upstreamFallback: info.flavor !== "airgap",
       }),
-      aliases: registryAliases(address, ctx.config.airgap.registry.address),
+      aliases: [...registryAliases(address), ...(cluster === address ? [] : [cluster])],
     })
     : [];
 

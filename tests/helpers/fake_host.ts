@@ -135,38 +135,3 @@ export async function serveK0sRelease(
     },
   };
 }
-
-/**
- * A registry stub answering `/v2/`, the tags of the k0rdent chart (air-gap preflight) and a
- * catalog of the chart plus `a/b` (tags `v1`, `v2`): 3 images for `status`.
- */
-export function serveRegistryStub(
-  chartTags: string[],
-): { address: string; requests: string[] } & AsyncDisposable {
-  const requests: string[] = [];
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
-    const path = new URL(req.url).pathname;
-    requests.push(path);
-    if (path === "/v2/") return Response.json({});
-    if (path === "/v2/k0rdent-enterprise/charts/k0rdent-enterprise/tags/list") {
-      return Response.json({
-        name: "k0rdent-enterprise/charts/k0rdent-enterprise",
-        tags: chartTags,
-      });
-    }
-    if (path === "/v2/a/b/tags/list") return Response.json({ name: "a/b", tags: ["v1", "v2"] });
-    if (path === "/v2/_catalog") {
-      return Response.json({
-        repositories: ["k0rdent-enterprise/charts/k0rdent-enterprise", "a/b"],
-      });
-    }
-    return Response.json({ errors: [{ code: "NAME_UNKNOWN" }] }, { status: 404 });
-  });
-  return {
-    address: `127.0.0.1:${server.addr.port}`,
-    requests,
-    async [Symbol.asyncDispose]() {
-      await server.shutdown();
-    },
-  };
-}

@@ -62,3 +62,31 @@ export async function storeIndex(storage: RegistryStorage, repo: string, tag: st
   await storage.putManifest(repo, bytes, { reference: tag, contentType: MEDIA_TYPES.ociIndex });
   return { index: digestOf(bytes), children };
 }
+
+/**
+ * Stores a Helm chart artifact as `helm push` does (config `application/vnd.cncf.helm.config.v1+json`
+ * with the Chart.yaml fields, one chart-content layer) under the tag `version` (`+` as `_`).
+ */
+export async function storeChart(
+  storage: RegistryStorage,
+  repo: string,
+  name: string,
+  version: string,
+) {
+  const config = await blob(
+    storage,
+    repo,
+    enc.encode(JSON.stringify({ apiVersion: "v2", name, version, appVersion: version })),
+  );
+  const layer = await blob(storage, repo, crypto.getRandomValues(new Uint8Array(512)));
+  const bytes = enc.encode(JSON.stringify({
+    schemaVersion: 2,
+    mediaType: MEDIA_TYPES.ociManifest,
+    config: { ...config, mediaType: "application/vnd.cncf.helm.config.v1+json" },
+    layers: [{ ...layer, mediaType: "application/vnd.cncf.helm.chart.content.v1.tar+gzip" }],
+  }));
+  await storage.putManifest(repo, bytes, {
+    reference: version.replaceAll("+", "_"),
+    contentType: MEDIA_TYPES.ociManifest,
+  });
+}

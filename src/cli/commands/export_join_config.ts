@@ -38,7 +38,10 @@ export function registerExportJoinConfig(program: Command): void {
       "address new nodes reach this controller at (default: first routable IPv4)",
     )
     .option("--expiry <duration>", "lifetime of the join tokens", DEFAULT_TOKEN_EXPIRY)
-    .option("--registry-port <port>", "air-gap registry port (default: registry.port)")
+    .option(
+      "--registry-port <port>",
+      "air-gap: the registry on --controller-ip at this port (default: the cluster's registry address, airgap.registry.advertiseAddress)",
+    )
     .option("--overwrite", "replace existing join files")
     .addHelpText(
       "after",

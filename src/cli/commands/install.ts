@@ -7,6 +7,7 @@ import { formatJoinSummary, joinNode, resolveJoin } from "../../join/join_node.t
 import { PREFLIGHT_NAMES } from "../../install/preflight.ts";
 import { printData } from "../../log/output.ts";
 import { commandContext, flagOverrides } from "../context.ts";
+import { UsageError } from "../../errors.ts";
 
 const OVERRIDES = {
   k0sVersion: { path: ["k0s", "version"], flag: "--k0s-version" },
@@ -14,6 +15,10 @@ const OVERRIDES = {
   registryAddress: { path: ["airgap", "registry", "address"], flag: "--registry-address" },
   registryPrefix: { path: ["airgap", "registry", "prefix"], flag: "--registry-prefix" },
   registryCa: { path: ["airgap", "registry", "caFile"], flag: "--registry-ca" },
+  registryAdvertiseAddress: {
+    path: ["airgap", "registry", "advertiseAddress"],
+    flag: "--registry-advertise-address",
+  },
   airgapBundlePath: { path: ["airgap", "bundlePath"], flag: "--airgap-bundle-path" },
 };
 
@@ -31,10 +36,27 @@ export function registerInstall(program: Command): void {
     .option("--k0s-binary <path>", "install this k0s binary instead of downloading/extracting one")
     .option("--helm-binary <path>", "use this helm instead of the one on PATH")
     .option("--k0s-version <version>", "k0s version to download, e.g. v1.32.8+k0s.0")
-    .option("--k0rdent-version <version>", "k0rdent chart version, e.g. 1.2.0")
-    .option("--registry-address <host:port>", "air-gap registry (config airgap.registry.address)")
+    .option(
+      "--k0rdent-version <version>",
+      "k0rdent chart version (default: air gap the bundle's or the registry's highest, else 1.2.0)",
+    )
+    .option(
+      "--registry-address <host:port>",
+      "air-gap registry as this host reaches it (config airgap.registry.address)",
+    )
+    .option(
+      "--registry-advertise-address <host[:port]>",
+      "the registry as pods and other nodes reach it (default: this host's IP when the address is loopback)",
+    )
     .option("--registry-prefix <prefix>", "repository prefix in the registry")
-    .option("--registry-ca <file>", "CA of a TLS registry (default: plain HTTP)")
+    .option(
+      "--registry-ca <file>",
+      "CA of the registry's certificate (default: <registry.storage>/tls/ca.crt when present)",
+    )
+    .option(
+      "--registry-insecure",
+      "plain-HTTP registry (not supported by k0rdent Enterprise; config airgap.registry.insecure)",
+    )
     .option(
       "--airgap-bundle-path <path>",
       "air-gap: bundle whose k0rdent version preflight checks (config airgap.bundlePath)",
@@ -69,19 +91,24 @@ Examples:
   sudo k0rdentd install
   sudo k0rdentd install --dry-run
   sudo k0rdentd install --k0rdent-version 1.2.0 --timeout 10m
-  sudo k0rdentd install --airgap --k0s-binary ./k0s --registry-address 10.0.0.5:5000
-  sudo k0rdentd install --airgap --airgap-bundle-path ./airgap-bundle-1.2.0.tar.gz
+  sudo k0rdentd install --airgap --airgap-bundle-path ./airgap-bundle-1.2.3.tar.gz
+  sudo k0rdentd install --airgap --k0s-binary ./k0s --registry-advertise-address 10.0.0.5
+  sudo k0rdentd install --airgap --registry-address registry.lan:5000 --registry-ca ./ca.crt
+  sudo k0rdentd install --airgap --registry-insecure   # plain HTTP: not for k0rdent Enterprise
   sudo k0rdentd install --ignore-preflight-errors=ports,disk
   sudo k0rdentd install --join --mode worker --token-file ./worker-token
   sudo k0rdentd -c worker-join.yaml install --join`,
     )
     .action(async (flags, cmd: Command) => {
       const overrides = flagOverrides(cmd, OVERRIDES);
-      if (flags.registryCa !== undefined) {
+      if (flags.registryCa !== undefined && flags.registryInsecure) {
+        throw new UsageError("Use either --registry-ca or --registry-insecure, not both");
+      }
+      if (flags.registryCa !== undefined || flags.registryInsecure) {
         overrides.push({
           path: ["airgap", "registry", "insecure"],
-          value: false,
-          flag: "--registry-ca",
+          value: flags.registryInsecure === true,
+          flag: flags.registryInsecure ? "--registry-insecure" : "--registry-ca",
         });
       }
       const ctx = await commandContext(cmd, overrides);

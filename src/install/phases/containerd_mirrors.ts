@@ -31,7 +31,7 @@ async function mirrorFiles(
   return containerdMirrorFiles({
     ...options,
     k0sVersion: k0sVersion ?? options.k0sVersion,
-    aliases: aliases(ctx),
+    aliases: [...options.aliases ?? [], ...aliases(ctx)],
   });
 }
 

@@ -3,7 +3,7 @@
  * when it changes under an installed k0s, the service phase restarts k0s
  * (`k0sRestartPending` in the state, so a failed restart is retried).
  */
-import { registryEndpoint, repositoryBase } from "../../airgap/registry_endpoint.ts";
+import { clusterEndpoint, repositoryBase } from "../../airgap/registry_endpoint.ts";
 import { fileMatches } from "../../host/mutator.ts";
 import { HOST } from "../../host/paths.ts";
 import { clusterConfigOptions, renderClusterConfig } from "../../k0s/cluster_config.ts";
@@ -14,7 +14,7 @@ import { saveState } from "../state.ts";
 const MODE = 0o600;
 
 function k0sYaml(ctx: InstallContext): string {
-  const images = ctx.options.airgap ? repositoryBase(registryEndpoint(ctx.config)) : undefined;
+  const images = ctx.options.airgap ? repositoryBase(clusterEndpoint(ctx.config)) : undefined;
   return renderClusterConfig(clusterConfigOptions(ctx.config, images));
 }
 

@@ -1,0 +1,120 @@
+/**
+ * Resolves what the configuration leaves open before an install reads it: the registry as the
+ * cluster sees it and its CA (air gap or mirror: `airgap/resolve_registry.ts`), and the
+ * k0rdent chart version: as configured; online the default; air-gapped the bundle's
+ * (`airgap.bundlePath`) or else the highest version of the chart in the registry.
+ */
+import semver from "semver";
+import { registryEndpoint } from "../airgap/registry_endpoint.ts";
+import { resolveRegistry } from "../airgap/resolve_registry.ts";
+import { bundleK0rdentVersionWithProgress } from "../bundle/k0rdent_version.ts";
+import { DEFAULT_K0RDENT_VERSION } from "../config/defaults.ts";
+import type { Config } from "../config/schema.ts";
+import { errorMessage, UserError } from "../errors.ts";
+import { airgapChartRepository } from "../k0rdent/helm_command.ts";
+import type { OutputFormat } from "../log/output.ts";
+import { registryTags } from "./registry_probe.ts";
+
+/** Where the k0rdent version came from. */
+export type K0rdentVersionSource = "config" | "default" | "bundle" | "registry";
+
+/** The resolved configuration and what was decided. */
+export interface InstallResolution {
+  config: Config;
+  k0rdentVersionSource: K0rdentVersionSource;
+  /** One line per decision, logged and shown in the plan. */
+  notes: string[];
+  warnings: string[];
+}
+
+/** What the resolution depends on besides the configuration. */
+export interface ResolveInstallOptions {
+  airgap: boolean;
+  /** The local registry stands in for upstream (air gap or `--registry-mirror`). */
+  mirror: boolean;
+  output: OutputFormat;
+  signal?: AbortSignal;
+  /** This host's routable IPv4; default: from its interfaces. */
+  nodeAddress?: () => string | undefined;
+}
+
+/** Resolves the registry (when used) and the k0rdent version. */
+export async function resolveInstall(
+  config: Config,
+  options: ResolveInstallOptions,
+): Promise<InstallResolution> {
+  const registry = options.mirror
+    ? await resolveRegistry(config, { nodeAddress: options.nodeAddress })
+    : { config, notes: [], warnings: [] };
+  const resolved = registry.config;
+  const version = await resolveK0rdentVersion(resolved, options);
+  resolved.k0rdent.version = version.version;
+  return {
+    config: resolved,
+    k0rdentVersionSource: version.source,
+    notes: [...registry.notes, ...(version.note ? [version.note] : [])],
+    warnings: registry.warnings,
+  };
+}
+
+async function resolveK0rdentVersion(
+  config: Config,
+  options: ResolveInstallOptions,
+): Promise<{ version: string; source: K0rdentVersionSource; note?: string }> {
+  const configured = config.k0rdent.version;
+  if (configured) return { version: configured, source: "config" };
+  if (!options.airgap) {
+    return {
+      version: DEFAULT_K0RDENT_VERSION,
+      source: "default",
+      note: `k0rdent ${DEFAULT_K0RDENT_VERSION} (the default; set --k0rdent-version to choose)`,
+    };
+  }
+  const bundle = config.airgap.bundlePath;
+  if (bundle) {
+    const found = await bundleK0rdentVersionWithProgress(bundle, options);
+    if (!found.tag) {
+      throw new UserError(
+        `Cannot pick the k0rdent version: bundle "${bundle}" holds no k0rdent chart (charts/k0rdent-enterprise_<version>.tar); set --k0rdent-version`,
+      );
+    }
+    const version = found.tag.replaceAll("_", "+");
+    return { version, source: "bundle", note: `k0rdent ${version} from bundle "${bundle}"` };
+  }
+  const endpoint = registryEndpoint(config);
+  const repository = airgapChartRepository(endpoint);
+  let tags: string[];
+  try {
+    tags = await registryTags(config, repository);
+  } catch (err) {
+    throw new UserError(
+      `Cannot pick the k0rdent version from the registry ${endpoint.address}: ${
+        errorMessage(err)
+      } (start it with "k0rdentd registry", or set --k0rdent-version or --airgap-bundle-path)`,
+    );
+  }
+  const version = highestVersion(tags);
+  if (!version) {
+    throw new UserError(
+      `Cannot pick the k0rdent version: the registry ${endpoint.address} holds no version of chart "${repository}" (load the bundle with "k0rdentd registry --bundle-path", or set --k0rdent-version)`,
+    );
+  }
+  return {
+    version,
+    source: "registry",
+    note:
+      `k0rdent ${version}: the highest version of ${repository} in the registry ${endpoint.address}`,
+  };
+}
+
+/**
+ * The highest SemVer among chart tags (`+` stored as `_`): the highest release, or the highest
+ * pre-release when there is no release; undefined when no tag is a version.
+ */
+export function highestVersion(tags: readonly string[]): string | undefined {
+  const versions = tags.map((t) => t.replaceAll("_", "+")).filter((v) =>
+    !v.startsWith("v") && semver.valid(v) !== null
+  )
+    .sort(semver.rcompare);
+  return versions.find((v) => semver.prerelease(v) === null) ?? versions[0];
+}
