@@ -56,7 +56,8 @@ const EXAMPLES = `
 Examples:
   k0rdentd registry
   k0rdentd registry --host 127.0.0.1 --port 5001 --storage ./var/registry
-  k0rdentd registry --tls auto --tls-san registry.example.internal
+  k0rdentd registry --tls-san registry.example.internal   # the --tls auto certificate
+  k0rdentd registry --tls off                              # plain HTTP (not for k0rdent Enterprise)
   k0rdentd registry --htpasswd /etc/k0rdentd/htpasswd --auth-pulls
   k0rdentd registry --print-systemd-unit > /etc/systemd/system/k0rdentd-registry.service
   k0rdentd registry verify --storage /var/lib/k0rdentd/registry
@@ -75,7 +76,10 @@ export function registerRegistry(program: Command): void {
     .option("--port <port>", "port to listen on (default 5000)", portArg)
     .option("--storage <dir>", "storage directory (default /var/lib/k0rdentd/registry)")
     .addOption(
-      new Option("--tls <mode>", "TLS: off, or auto (create a CA and certificate in storage)")
+      new Option(
+        "--tls <mode>",
+        "TLS: auto (default: create a CA and certificate in storage), or off (plain HTTP)",
+      )
         .choices(["off", "auto"]),
     )
     .option("--tls-cert <file>", "serve TLS with this PEM certificate (with --tls-key)")
