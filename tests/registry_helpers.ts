@@ -144,9 +144,11 @@ export function cleanEnv(extra: Record<string, string> = {}): Record<string, str
 
 /**
  * Starts `main.ts registry <args>` with exactly {@link REGISTRY_SERVE_PERMISSIONS} (as the
- * `registry` deno task does) and waits until it logs that it is serving.
+ * `registry` deno task does) and waits until it logs that it is serving. Plain HTTP
+ * (`--tls off`) unless `args` choose TLS: the daemon's default is `--tls auto`.
  */
 export async function startDaemon(args: string[], port = freePort()): Promise<Daemon> {
+  const tls = args.some((a) => a === "--tls" || a.startsWith("--tls=") || a === "--tls-cert");
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -156,6 +158,7 @@ export async function startDaemon(args: string[], port = freePort()): Promise<Da
       "registry",
       "--port",
       String(port),
+      ...(tls ? [] : ["--tls", "off"]),
       ...args,
     ],
     env: cleanEnv(),
