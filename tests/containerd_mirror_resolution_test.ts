@@ -1,8 +1,9 @@
 // The containerd mirror files against the project's own registry (in-process Hono app on the
 // memory storage): images pushed under the `k0rdent-enterprise/` prefix, as the bundle loader
 // does, must be found by the URLs containerd derives from each hosts.toml for the upstream
-// names (including containerd's `?ns=` query). containerd itself is modelled by
-// tests/helpers/containerd_resolver.ts (no containerd daemon in CI).
+// names (including containerd's `?ns=` query). containerd is modelled here by
+// tests/helpers/containerd_resolver.ts, which covers all default mirrors quickly;
+// tests/containerd_real_pull_test.ts checks that model against a real containerd.
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { createRegistryApp } from "../src/registry/http/app.ts";

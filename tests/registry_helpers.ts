@@ -46,18 +46,22 @@ async function gzip(bytes: Uint8Array): Promise<Uint8Array> {
 }
 
 /**
- * Writes an image (config + gzip layers of random data of about the given sizes) into the
- * layout; returns its manifest.
+ * Writes an image (config + gzip layers) into the layout; returns its manifest. A layer is
+ * given by its uncompressed content (a tar, for an image containerd can unpack) or by a size
+ * (random data of about that size). `diff_ids` are the digests of the uncompressed layers.
  */
 export async function writeImage(
   dir: string,
-  layerSizes: number[],
+  layerContents: (number | Uint8Array)[],
   platform = { os: "linux", architecture: "amd64" },
 ): Promise<LayoutManifest> {
   await initLayout(dir);
   const layers = [];
-  for (const size of layerSizes) {
-    const bytes = await gzip(randomBytes(size));
+  const diffIds = [];
+  for (const content of layerContents) {
+    const raw = typeof content === "number" ? randomBytes(content) : content;
+    const bytes = await gzip(raw);
+    diffIds.push(digestOf(raw));
     layers.push({
       mediaType: "application/vnd.oci.image.layer.v1.tar+gzip",
       digest: await writeBlob(dir, bytes),
@@ -66,7 +70,7 @@ export async function writeImage(
   }
   const config = enc.encode(JSON.stringify({
     ...platform,
-    rootfs: { type: "layers", diff_ids: layers.map((l) => l.digest) },
+    rootfs: { type: "layers", diff_ids: diffIds },
     config: {},
   }));
   const manifest = enc.encode(JSON.stringify({

@@ -4,7 +4,8 @@
  * the worker artifacts both write the files this returns (the only generator of them).
  *
  * How a mirror entry resolves (containerd `docs/hosts.md` and
- * `remotes/docker/config/hosts.go`, the same in containerd 1.7 and 2.x):
+ * `remotes/docker/config/hosts.go`, the same in containerd 1.7 and 2.x; checked against a real
+ * containerd 1.6 by tests/containerd_real_pull_test.ts):
  *
  * - An image `quay.io/k0sproject/coredns:1.12.2` is looked up in `certs.d/quay.io/hosts.toml`
  *   (for `host:port`, `host_port_` is tried before `host:port`, then `_default`).
@@ -20,7 +21,7 @@
  *   `k0rdent-enterprise/k0sproject/coredns`), upstream has them at `k0sproject/coredns`. The
  *   mirror host is therefore `<scheme>://<registry>/v2/<prefix>` with `override_path = true`,
  *   so the pull above becomes `GET <registry>/v2/k0rdent-enterprise/k0sproject/coredns/
- *   manifests/1.12.2?ns=quay.io` (containerd adds `ns`; registries ignore it).
+ *   manifests/1.12.2?ns=quay.io` (containerd adds `ns`, query-encoded; registries ignore it).
  * - registry.mirantis.com already serves the Enterprise images under `k0rdent-enterprise/`
  *   (inferred from the Enterprise chart's address), i.e. the same path as locally when the
  *   prefix is `k0rdent-enterprise`; for it a 1:1 host (plain `/v2`) comes first and the
@@ -73,6 +74,12 @@ export interface ContainerdMirrorOptions {
    * `localhost:5000` that the first node's k0s.yaml names images after, on another node.
    */
   aliases?: readonly string[];
+  /**
+   * The directory the files will be written to (default `/etc/k0s/containerd.d`):
+   * `config_path` and the `ca` paths point into it. Only the real-containerd test, which runs
+   * a private containerd on a temp directory, passes another.
+   */
+  dropInDir?: string;
 }
 
 /** The drop-in file name under `/etc/k0s/containerd.d`. */
@@ -132,16 +139,17 @@ export function containerdMirrorOptions(
  */
 export function containerdMirrorFiles(options: ContainerdMirrorOptions): GeneratedFile[] {
   const { registry } = options;
+  const dropInDir = options.dropInDir ?? HOST.containerdDropIns;
   const tls = !registry.insecure && options.caPem.trim() !== "";
   const files: GeneratedFile[] = [
-    { path: CRI_REGISTRY_FILE, content: criRegistryToml(options.k0sVersion) },
+    { path: CRI_REGISTRY_FILE, content: criRegistryToml(options.k0sVersion, dropInDir) },
   ];
   const caFile = posix.join("certs.d", registry.address, "ca.crt");
   if (tls) {
     const pem = options.caPem.endsWith("\n") ? options.caPem : `${options.caPem}\n`;
     files.push({ path: caFile, content: pem });
   }
-  const ca = tls ? { ca: posix.join(HOST.containerdDropIns, caFile) } : {};
+  const ca = tls ? { ca: posix.join(dropInDir, caFile) } : {};
 
   const own = registryURL(registry);
   const aliases = uniqueMirrors(options.aliases ?? [], registry.address);
@@ -176,13 +184,16 @@ export function containerdMirrorFiles(options: ContainerdMirrorOptions): Generat
   return files;
 }
 
-/** The `cri-registry.toml` drop-in pointing containerd at `certs.d`. */
-export function criRegistryToml(k0sVersion: string): string {
+/** The `cri-registry.toml` drop-in pointing containerd at `<dropInDir>/certs.d`. */
+export function criRegistryToml(
+  k0sVersion: string,
+  dropInDir: string = HOST.containerdDropIns,
+): string {
   const version = containerdConfigVersion(k0sVersion);
   const plugin = version === 3 ? "io.containerd.cri.v1.images" : "io.containerd.grpc.v1.cri";
   return HEADER + stringify({
     version,
-    plugins: { [plugin]: { registry: { config_path: HOST.containerdCertsD } } },
+    plugins: { [plugin]: { registry: { config_path: posix.join(dropInDir, "certs.d") } } },
   });
 }
 

@@ -186,6 +186,20 @@ Deno.test("containerdMirrorFiles() TLS: https hosts trust the generated CA file"
   }
 });
 
+Deno.test("containerdMirrorFiles() dropInDir moves config_path and the ca paths only", () => {
+  const moved = byPath(containerdMirrorFiles(options({ ...TLS, caPem: CA_PEM, dropInDir: "/t" })));
+  const files = byPath(containerdMirrorFiles(options({ ...TLS, caPem: CA_PEM })));
+  assert.match(moved.get("cri-registry.toml")!, /config_path = "\/t\/certs\.d"/);
+  assert.equal(
+    hostsDoc(moved.get("certs.d/quay.io/hosts.toml")!).ca,
+    "/t/certs.d/reg.example:5443/ca.crt",
+  );
+  assert.deepEqual([...moved.keys()], [...files.keys()]);
+  for (const [path, content] of moved) {
+    assert.equal(content.replaceAll('"/t/', '"/etc/k0s/containerd.d/'), files.get(path), path);
+  }
+});
+
 Deno.test("containerdMirrorFiles() TLS without a CA trusts the system roots", () => {
   const files = containerdMirrorFiles(options(TLS));
   assert.ok(files.every((f) => !f.path.endsWith("ca.crt") && !f.content.includes("ca =")));

@@ -4,8 +4,9 @@
  * `remotes/docker/resolver.go`, the same in 1.7 and 2.x): `[host]` entries in file order,
  * then `server` (default `https://<namespace>`); a URL path gets `/v2` appended unless it
  * already ends in `/v2` or `override_path` is set; the request path is
- * `<host path>/<repository>/<kind>/<ref>`, with `?ns=<namespace>` for a host that is not the
- * namespace itself.
+ * `<host path>/<repository>/<kind>/<ref>`, with `?ns=<namespace>` (query-encoded) for a host
+ * that is not the namespace itself. tests/containerd_real_pull_test.ts checks these URLs
+ * against the requests a real containerd makes.
  */
 import assert from "node:assert/strict";
 import { posix } from "node:path";
@@ -51,7 +52,8 @@ export function registryURLs(
     const u = new URL(url);
     let path = u.pathname === "/" ? "" : posix.normalize(u.pathname);
     if (!cfg.override_path && !path.endsWith("/v2")) path += "/v2";
-    const query = u.host === namespace ? "" : `?ns=${namespace}`;
+    // url.Values.Encode() in containerd: `localhost:5000` is sent as `localhost%3A5000`.
+    const query = u.host === namespace ? "" : `?${new URLSearchParams({ ns: namespace })}`;
     return `${u.protocol}//${u.host}${posix.join("/", path, repository, kind, ref ?? tag)}${query}`;
   });
 }

@@ -1,0 +1,327 @@
+// The generated containerd drop-ins against a real containerd (Debian package, a private daemon
+// on temp dirs) and our registry daemon on 127.0.0.1: images pushed with skopeo under the
+// `k0rdent-enterprise/` prefix are pulled by their upstream names (quay.io, registry.k8s.io),
+// by the registry's own address and by its `localhost:<port>` alias, through the CRI plugin
+// (the kubelet's path: `config_path` from cri-registry.toml) and through `ctr --hosts-dir`.
+// Over TLS with the `--tls auto` CA, and plain HTTP; negatives prove the CA is verified and
+// that the prefix needs `override_path`. Ignored visibly when not root or without containerd.
+import assert from "node:assert/strict";
+import { dirname, join } from "node:path";
+import { packTar } from "modern-tar";
+import {
+  containerdMirrorFiles,
+  type ContainerdMirrorOptions,
+  CRI_REGISTRY_FILE,
+  type GeneratedFile,
+} from "../src/k0s/containerd_mirrors.ts";
+import { HOST } from "../src/host/paths.ts";
+import { skopeo, startDaemon, tagLayout, writeImage } from "./registry_helpers.ts";
+import {
+  type Containerd,
+  containerdUnavailable,
+  requestURLs,
+  startContainerd,
+} from "./helpers/containerd_daemon.ts";
+import { registryURLs } from "./helpers/containerd_resolver.ts";
+import { CriError, criPullImage } from "./helpers/cri_client.ts";
+
+const UNAVAILABLE = containerdUnavailable();
+const IGNORED = UNAVAILABLE ? ` (ignored: ${UNAVAILABLE})` : "";
+const PREFIX = "k0rdent-enterprise";
+/** gRPC status NOT_FOUND. */
+const NOT_FOUND = 5;
+
+async function tempDir(prefix: string) {
+  const path = await Deno.makeTempDir({ prefix });
+  return { path, [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }) };
+}
+
+/** Digests of an image pushed to the registry. */
+interface Pushed {
+  manifest: string;
+  config: string;
+  layer: string;
+}
+
+/**
+ * Pushes a one-layer image whose only file names `local` (so every repository holds a
+ * different image) to `<registry>/<local>` with skopeo.
+ */
+async function push(
+  work: string,
+  registry: string,
+  local: string,
+  tls: string[],
+): Promise<Pushed> {
+  const body = new TextEncoder().encode(`${local}\n`);
+  const layer = await packTar([{ header: { name: "image-name", size: body.length }, body }]);
+  const layout = join(work, "layouts", local.replaceAll(/[/:]/g, "_"));
+  const image = await writeImage(layout, [layer]);
+  await tagLayout(layout, "v", image);
+  await skopeo(["copy", ...tls, `oci:${layout}:v`, `docker://${registry}/${local}`]);
+  const manifest = JSON.parse(new TextDecoder().decode(image.bytes));
+  return {
+    manifest: image.digest,
+    config: manifest.config.digest,
+    layer: manifest.layers[0].digest,
+  };
+}
+
+/**
+ * The drop-ins for `dropInDir`, written there; checks first that they are the production
+ * files (default directory) with only the directory changed.
+ */
+async function writeDropIns(
+  options: Omit<ContainerdMirrorOptions, "dropInDir">,
+  dropInDir: string,
+): Promise<GeneratedFile[]> {
+  const files = containerdMirrorFiles({ ...options, dropInDir });
+  const production = containerdMirrorFiles(options);
+  assert.deepEqual(
+    files.map((f) => ({ ...f, content: f.content.replaceAll(dropInDir, HOST.containerdDropIns) })),
+    production,
+  );
+  for (const file of files) {
+    await Deno.mkdir(dirname(join(dropInDir, file.path)), { recursive: true });
+    await Deno.writeTextFile(join(dropInDir, file.path), file.content);
+  }
+  return files;
+}
+
+/** `ctr images ls` as a map from reference to manifest digest. */
+function listed(stdout: string): Map<string, string> {
+  const rows = stdout.trim().split("\n").slice(1).map((line) => line.split(/\s+/));
+  return new Map(rows.map(([ref, _type, digest]) => [ref, digest]));
+}
+
+/**
+ * Starts the registry (`--tls auto` or plain HTTP) with the images, writes the drop-ins and
+ * starts containerd on them; runs `fn`, then stops both.
+ */
+async function withSetup(
+  mode: "tls" | "http",
+  fn: (s: {
+    work: string;
+    address: string;
+    certsD: string;
+    files: GeneratedFile[];
+    images: Map<string, Pushed>;
+    ctrd: Containerd;
+  }) => Promise<void>,
+) {
+  await using work = await tempDir(`containerd-real-${mode}-`);
+  const storage = join(work.path, "storage");
+  const registry = await startDaemon([
+    "--host",
+    "127.0.0.1",
+    "--storage",
+    storage,
+    ...(mode === "tls" ? ["--tls", "auto"] : []),
+  ]);
+  let ctrd: Containerd | undefined;
+  try {
+    const address = `127.0.0.1:${registry.port}`;
+    const caFile = join(storage, "tls", "ca.crt");
+    let pushTls = ["--dest-tls-verify=false"];
+    if (mode === "tls") {
+      const certDir = join(work.path, "skopeo-certs");
+      await Deno.mkdir(certDir);
+      await Deno.copyFile(caFile, join(certDir, "ca.crt"));
+      pushTls = ["--dest-cert-dir", certDir];
+    }
+    // The name a pod asks for -> where the bundle loader puts the image (one image each).
+    const names: [string, string][] = [
+      ["quay.io/k0sproject/pause:3.10", `${PREFIX}/k0sproject/pause:3.10`],
+      ["registry.k8s.io/pause:3.10", `${PREFIX}/pause:3.10`],
+      [`${address}/${PREFIX}/k0sproject/k0s:v1.32.8`, `${PREFIX}/k0sproject/k0s:v1.32.8`],
+      [
+        `localhost:${registry.port}/${PREFIX}/k0sproject/kube-proxy:v1.32.8`,
+        `${PREFIX}/k0sproject/kube-proxy:v1.32.8`,
+      ],
+    ];
+    const images = new Map(
+      await Promise.all(
+        names.map(async ([name, local]) =>
+          [name, await push(work.path, address, local, pushTls)] as const
+        ),
+      ),
+    );
+
+    const dropInDir = join(work.path, "containerd.d");
+    const files = await writeDropIns({
+      k0sVersion: "v1.32.8+k0s.0",
+      registry: { address, prefix: PREFIX, insecure: mode === "http" },
+      mirrors: ["quay.io", "registry.k8s.io"],
+      caPem: mode === "tls" ? await Deno.readTextFile(caFile) : "",
+      upstreamFallback: false,
+      aliases: [`localhost:${registry.port}`],
+    }, dropInDir);
+    const cri = files.find((f) => f.path === CRI_REGISTRY_FILE)!;
+    const ctrdDir = join(work.path, "containerd");
+    await Deno.mkdir(ctrdDir);
+    ctrd = await startContainerd(ctrdDir, cri.content);
+    await fn({
+      work: work.path,
+      address,
+      certsD: join(dropInDir, "certs.d"),
+      files,
+      images,
+      ctrd,
+    });
+  } finally {
+    await ctrd?.stop();
+    assert.equal(await registry.stop(), 0, registry.stderr());
+  }
+}
+
+/**
+ * Checks the registry requests of one pull of `name` against the model
+ * (tests/helpers/containerd_resolver.ts): the first is the manifest URL the model puts first,
+ * the layer is fetched from the URL the model gives for it, and nothing goes elsewhere.
+ */
+function assertRequests(urls: string[], files: GeneratedFile[], name: string, pushed: Pushed) {
+  const manifest = registryURLs(files, name)[0];
+  const base = manifest.slice(0, manifest.indexOf("/v2/"));
+  assert.equal(urls[0], manifest, `${name}: first request`);
+  assert.ok(urls.includes(registryURLs(files, name, "blobs", pushed.layer)[0]), urls.join("\n"));
+  for (const url of urls) assert.ok(url.startsWith(`${base}/v2/`), `${name}: ${url}`);
+}
+
+/**
+ * Pulls every image through the CRI plugin and with ctr: each must arrive with the pushed
+ * digests, and the requests must be the ones the model predicts.
+ */
+async function pullAll(
+  ctrd: Containerd,
+  certsD: string,
+  files: GeneratedFile[],
+  images: Map<string, Pushed>,
+) {
+  for (const [name, pushed] of images) {
+    const from = ctrd.log().length;
+    const ref = await criPullImage(ctrd.socket, name).catch((err) => {
+      throw new Error(`CRI pull of ${name} failed: ${err.message}`);
+    });
+    assert.equal(ref, pushed.config, `CRI image id of ${name}`);
+    assertRequests(ctrd.requests(from), files, name, pushed);
+
+    const pulled = await ctrd.ctr([
+      "--debug",
+      "images",
+      "pull",
+      "--hosts-dir",
+      certsD,
+      "--snapshotter",
+      "native",
+      name,
+    ]);
+    assert.equal(pulled.code, 0, `ctr pull ${name}: ${pulled.stderr}`);
+    assertRequests(requestURLs(pulled.stderr), files, name, pushed);
+  }
+  for (const namespace of ["k8s.io", "default"]) {
+    const ls = await ctrd.ctr(["--namespace", namespace, "images", "ls"]);
+    assert.equal(ls.code, 0, ls.stderr);
+    const refs = listed(ls.stdout);
+    for (const [name, pushed] of images) {
+      assert.equal(refs.get(name), pushed.manifest, `${namespace}: ${name}`);
+    }
+  }
+}
+
+/** Pull errors for `name` through the CRI plugin and ctr. */
+async function pullErrors(
+  ctrd: Containerd,
+  certsD: string,
+  name: string,
+): Promise<{ cri: CriError; ctr: string }> {
+  const cri = await criPullImage(ctrd.socket, name).then(
+    () => assert.fail(`CRI pull of ${name} succeeded`),
+    (err) => err,
+  );
+  assert.ok(cri instanceof CriError, String(cri));
+  const pulled = await ctrd.ctr(["images", "pull", "--hosts-dir", certsD, name]);
+  assert.notEqual(pulled.code, 0, `ctr pull of ${name} succeeded`);
+  return { cri, ctr: pulled.stderr };
+}
+
+Deno.test({
+  name:
+    `real containerd pulls through the generated hosts.toml over TLS with the generated CA${IGNORED}`,
+  ignore: !!UNAVAILABLE,
+  fn: () =>
+    withSetup("tls", async ({ work, address, certsD, files, images, ctrd }) => {
+      await pullAll(ctrd, certsD, files, images);
+
+      // Another CA in ca.crt: the registry's certificate is refused.
+      const ca = join(certsD, address, "ca.crt");
+      const other = join(work, "other-ca");
+      await Deno.mkdir(other);
+      const made = await new Deno.Command("openssl", {
+        args: [
+          "req",
+          "-x509",
+          "-newkey",
+          "ec",
+          "-pkeyopt",
+          "ec_paramgen_curve:prime256v1",
+          "-nodes",
+          "-keyout",
+          join(other, "ca.key"),
+          "-out",
+          ca,
+          "-days",
+          "1",
+          "-subj",
+          "/CN=another CA",
+        ],
+        stdin: "null",
+        stdout: "null",
+        stderr: "null",
+      }).output();
+      assert.equal(made.code, 0);
+      for (const name of images.keys()) {
+        const { cri, ctr } = await pullErrors(ctrd, certsD, name);
+        assert.match(cri.message, /x509: certificate signed by unknown authority/, name);
+        assert.match(ctr, /x509: certificate signed by unknown authority/, name);
+      }
+
+      // No ca.crt at all: containerd refuses to go on without the CA it was told to use.
+      await Deno.remove(ca);
+      const { cri, ctr } = await pullErrors(ctrd, certsD, "quay.io/k0sproject/pause:3.10");
+      assert.match(cri.message, /unable to read CA cert/);
+      assert.match(ctr, /unable to read CA cert/);
+    }),
+});
+
+Deno.test({
+  name: `real containerd pulls through the generated hosts.toml over plain HTTP${IGNORED}`,
+  ignore: !!UNAVAILABLE,
+  fn: () =>
+    withSetup("http", async ({ certsD, files, images, ctrd }) => {
+      await pullAll(ctrd, certsD, files, images);
+
+      // The same mirror without override_path: containerd appends /v2 to the host path and
+      // asks for /v2/<prefix>/v2/..., a 404 (the model predicts the same URL).
+      const name = "quay.io/k0sproject/pause:3.10";
+      const broken = files.map((f) => ({
+        ...f,
+        content: f.content.replaceAll("override_path = true", "override_path = false"),
+      }));
+      const quay = "certs.d/quay.io/hosts.toml";
+      assert.notEqual(
+        broken.find((f) => f.path === quay)!.content,
+        files.find((f) => f.path === quay)!.content,
+      );
+      await Deno.writeTextFile(
+        join(certsD, "quay.io", "hosts.toml"),
+        broken.find((f) => f.path === quay)!.content,
+      );
+      const from = ctrd.log().length;
+      const { cri, ctr } = await pullErrors(ctrd, certsD, name);
+      assert.equal(cri.code, NOT_FOUND, cri.message);
+      assert.match(ctr, /not found/);
+      const predicted = registryURLs(broken, name)[0];
+      assert.match(predicted, /\/v2\/k0rdent-enterprise\/v2\/k0sproject\/pause\/manifests\/3\.10/);
+      assert.equal(ctrd.requests(from)[0], predicted);
+    }),
+});
