@@ -144,9 +144,11 @@ export function cleanEnv(extra: Record<string, string> = {}): Record<string, str
 
 /**
  * Starts `main.ts registry <args>` with exactly {@link REGISTRY_SERVE_PERMISSIONS} (as the
- * `registry` deno task does) and waits until it logs that it is serving.
+ * `registry` deno task does) and waits until it logs that it is serving. The k0s binaries
+ * listener gets a free port too unless `args` set `--files-port` (daemons run in parallel).
  */
 export async function startDaemon(args: string[], port = freePort()): Promise<Daemon> {
+  const files = args.includes("--files-port") ? [] : ["--files-port", String(freePort())];
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -156,6 +158,7 @@ export async function startDaemon(args: string[], port = freePort()): Promise<Da
       "registry",
       "--port",
       String(port),
+      ...files,
       ...args,
     ],
     env: cleanEnv(),
