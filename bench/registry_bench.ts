@@ -68,6 +68,8 @@ async function startOurs(dir: string): Promise<Server> {
       String(port),
       "--storage",
       dir,
+      "--files-port",
+      "0",
       "--log-level",
       "warn",
     ],

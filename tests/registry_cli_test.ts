@@ -143,6 +143,8 @@ Deno.test("registry --print-systemd-unit prints a hardened unit for the same fla
     "5001",
     "--storage",
     "/srv/my registry",
+    "--files-port",
+    "8080",
     "--tls",
     "auto",
     "--tls-san",
@@ -153,7 +155,7 @@ Deno.test("registry --print-systemd-unit prints a hardened unit for the same fla
   const unit = res.stdout;
   assert.match(
     unit,
-    /^ExecStart=\S+ registry --host 0\.0\.0\.0 --port 5001 --storage "\/srv\/my registry" --tls auto --tls-san reg\.example --read-only$/m,
+    /^ExecStart=\S+ registry --host 0\.0\.0\.0 --port 5001 --storage "\/srv\/my registry" --files-port 8080 --prefix k0rdent-enterprise --tls auto --tls-san reg\.example --read-only$/m,
   );
   for (
     const line of [
@@ -175,14 +177,18 @@ Deno.test("the registry deno task uses exactly REGISTRY_SERVE_PERMISSIONS", asyn
   assert.ok(!task.includes("--allow-all") && !task.includes(" -A "));
 });
 
-Deno.test("registry: env K0RDENTD_REGISTRY_* set host, port and storage; flags win", async () => {
+Deno.test("registry: env K0RDENTD_REGISTRY_* set host, ports and storage; flags win", async () => {
   const env = {
     K0RDENTD_REGISTRY_HOST: "10.0.0.5",
     K0RDENTD_REGISTRY_PORT: "5002",
+    K0RDENTD_REGISTRY_FILES_PORT: "5081",
     K0RDENTD_REGISTRY_STORAGE: "/srv/from-env",
   };
   let res = await runRegistryCli(["registry", "--print-systemd-unit"], env);
-  assert.match(res.stdout, / registry --host 10\.0\.0\.5 --port 5002 --storage \/srv\/from-env$/m);
+  assert.match(
+    res.stdout,
+    / registry --host 10\.0\.0\.5 --port 5002 --storage \/srv\/from-env --files-port 5081 --prefix k0rdent-enterprise$/m,
+  );
   res = await runRegistryCli(["registry", "--print-systemd-unit", "--port", "5003"], env);
   assert.match(res.stdout, / --port 5003 /);
 });

@@ -149,10 +149,12 @@ export function cleanEnv(extra: Record<string, string> = {}): Record<string, str
 /**
  * Starts `main.ts registry <args>` with exactly {@link REGISTRY_SERVE_PERMISSIONS} (as the
  * `registry` deno task does) and waits until it logs that it is serving. Plain HTTP
- * (`--tls off`) unless `args` choose TLS: the daemon's default is `--tls auto`.
+ * (`--tls off`) unless `args` choose TLS: the daemon's default is `--tls auto`. The k0s binaries
+ * listener gets a free port too unless `args` set `--files-port` (daemons run in parallel).
  */
 export async function startDaemon(args: string[], port = freePort()): Promise<Daemon> {
   const tls = args.some((a) => a === "--tls" || a.startsWith("--tls=") || a === "--tls-cert");
+  const files = args.includes("--files-port") ? [] : ["--files-port", String(freePort())];
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -163,6 +165,7 @@ export async function startDaemon(args: string[], port = freePort()): Promise<Da
       "--port",
       String(port),
       ...(tls ? [] : ["--tls", "off"]),
+      ...files,
       ...args,
     ],
     env: cleanEnv(),

@@ -1,12 +1,14 @@
 /**
  * The registry daemon's `--bundle-path`: the bundle is loaded into the storage the daemon
- * serves, in the background, while `/v2/` answers. Progress and outcome go to
+ * serves, in the background, while `/v2/` answers; then the k0s binaries lying beside it are
+ * stored too (served on `--files-port`). Progress and outcome go to
  * `<storage>/bundle/status.json` (see `load_state.ts`), which `registry status` prints.
  */
 import { errorMessage } from "../errors.ts";
 import { log } from "../log/logger.ts";
 import { formatBytes } from "../log/progress.ts";
 import type { Runner } from "../process/runner.ts";
+import { addSiblingK0sBinaries } from "./k0s_binaries.ts";
 import { loadBundle, type VerifyMode } from "./load.ts";
 import type { LoadStatus } from "./load_state.ts";
 
@@ -37,13 +39,19 @@ export function startBackgroundLoad(options: BackgroundLoadOptions): { done: Pro
     tagEarly: true,
     progress: "silent",
   }).then(
-    (r) =>
+    async (r) => {
       log.info(
         r.alreadyLoaded
           ? `Bundle "${options.bundle}" already loaded (${r.refs.length} references)`
           : `Bundle "${options.bundle}" loaded: ${r.refs.length} references, ` +
             `${formatBytes(r.bytesStored)} stored in ${r.seconds.toFixed(0)} s`,
-      ),
+      );
+      await addSiblingK0sBinaries(options.bundle, {
+        storage: options.storage,
+        verify: options.verify !== "off",
+        key: options.key,
+      }).catch((err) => log.error(`k0s binaries beside the bundle: ${errorMessage(err)}`));
+    },
     (err) => log.error(`Bundle load failed: ${errorMessage(err)}`),
   );
   return { done };

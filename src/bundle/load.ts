@@ -3,9 +3,11 @@
  * stored as they stream by (blobs already stored are read past), the bundle file is hashed for
  * the signature during the same pass, and only when everything is stored and the signature
  * checks out are manifests linked and tags written, so no tag is ever visible for an image
- * that is incomplete or unverified. A journal in the storage makes a rerun of a complete
+ * that is incomplete or unverified. k0s binaries in the bundle wait in the uploads area the
+ * same way (see `k0s_binaries.ts`). A journal in the storage makes a rerun of a complete
  * bundle a quick tag check, and a rerun after `kill -9` stores nothing twice.
  */
+import type { KeyObject } from "node:crypto";
 import { statfs } from "node:fs/promises";
 import { dirname } from "node:path";
 import { CancelledError, UserError } from "../errors.ts";
@@ -30,8 +32,11 @@ import {
   rootFromFirstFile,
   scanBundleWithProgress,
 } from "./scan.ts";
+import { openK0sBinaryStore } from "../registry/storage/k0s_binaries.ts";
+import { K0sFileSink, type StoredK0sBinary } from "./k0s_binaries.ts";
 import {
   cosignVerifyArgv,
+  readPublicKey,
   readSignatureFiles,
   SignatureCheck,
   signaturePath,
@@ -72,6 +77,8 @@ export interface LoadResult {
   bundle: string;
   k0rdentVersion?: string;
   refs: LoadedRef[];
+  /** k0s binaries the bundle holds, stored for child clusters. */
+  k0sBinaries: StoredK0sBinary[];
   skipped: { path: string; reason: string }[];
   /** True when the journal showed the bundle complete and every tag was in place. */
   alreadyLoaded: boolean;
@@ -120,11 +127,22 @@ async function preflight(storage: string, info: BundleInfo, alreadyStored: numbe
   }
 }
 
-/** True when every reference of a complete journal is tagged as recorded. */
-async function journalHolds(storage: RegistryStorage, journal: LoadJournal): Promise<boolean> {
+/**
+ * True when every reference of a complete journal is tagged as recorded and its k0s binaries
+ * are stored.
+ */
+async function journalHolds(
+  storage: RegistryStorage,
+  dir: string,
+  journal: LoadJournal,
+): Promise<boolean> {
   if (journal.state !== "complete" || !journal.refs) return false;
   for (const ref of journal.refs) {
     if ((await storage.resolveTag(ref.repository, ref.tag)) !== ref.digest) return false;
+  }
+  const k0s = openK0sBinaryStore(dir);
+  for (const b of journal.k0sBinaries ?? []) {
+    if ((await k0s.stat(b.name))?.size !== b.size) return false;
   }
   return true;
 }
@@ -192,7 +210,7 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
   };
   // A bundle loaded without a signature check is checked when a check is asked for now.
   const checkedBefore = options.verify === "off" || (previous?.verified ?? "off") !== "off";
-  if (previous && checkedBefore && await journalHolds(storage, previous)) {
+  if (previous && checkedBefore && await journalHolds(storage, options.storage, previous)) {
     log.info(`Bundle "${info.path}" is already loaded (${previous.refs!.length} references)`);
     if (options.writeStatus) {
       const now = new Date().toISOString();
@@ -213,6 +231,7 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
       ...base,
       k0rdentVersion: previous.k0rdentVersion,
       refs: previous.refs!,
+      k0sBinaries: previous.k0sBinaries ?? [],
       alreadyLoaded: true,
       seconds: (performance.now() - started) / 1000,
     };
@@ -240,9 +259,12 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
     await writeLoadStatus(options.storage, status);
   };
 
+  // Holds the bundle's k0s binaries until the load succeeds (dropped on any failure).
+  let k0sFiles: K0sFileSink | undefined;
   try {
     await saveStatus(true);
     let check: SignatureCheck | undefined;
+    let key: KeyObject | undefined;
     if (options.verify !== "off") {
       if (info.kind === "dir") {
         throw bundleError(
@@ -252,11 +274,12 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
         );
       }
       if (options.verify === "native") {
-        const { key, signature } = await readSignatureFiles(info.path, {
+        const files = await readSignatureFiles(info.path, {
           key: options.key,
           signature: options.signature,
         });
-        check = new SignatureCheck(key, signature);
+        key = files.key;
+        check = new SignatureCheck(files.key, files.signature);
       } else {
         await verifyWithCosign(
           options.runner,
@@ -265,6 +288,7 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
           options.signature,
           options.signal,
         );
+        key = await readPublicKey({ kind: "bundle", path: info.path }, options.key);
       }
     } else {
       log.warn(`Loading bundle "${info.path}" WITHOUT checking its signature (--verify=false)`);
@@ -288,6 +312,7 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
 
     status.state = "loading";
     const sink = new StoreSink(storage);
+    k0sFiles = new K0sFileSink(openK0sBinaryStore(options.storage), info.path, key, options.key);
     let archives = 0;
     // See LoadOptions.tagEarly; null: not early, undefined: root not known yet.
     let earlyRoot: string | undefined | null = options.tagEarly && options.verify !== "native"
@@ -305,6 +330,7 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
         decompressor: options.decompressor,
         signal: options.signal,
         hash: check,
+        k0sFiles,
         onBytes: (n) => void (status.bytesRead += n),
         onFile: (path) => {
           if (earlyRoot === undefined) earlyRoot = rootFromFirstFile(path) ?? null;
@@ -347,6 +373,13 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
           `bundle and key "${options.key}"; nothing was loaded`,
       );
     }
+    let k0sBinaries: StoredK0sBinary[];
+    try {
+      k0sBinaries = await k0sFiles.commit();
+    } catch (err) {
+      if (err instanceof UserError) await sink.undo();
+      throw err;
+    }
     status.state = "tagging";
     status.imagesTotal = plan.images.length;
     status.k0rdentVersion = plan.k0rdentVersion;
@@ -365,6 +398,7 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
       k0rdentVersion: plan.k0rdentVersion,
       archives: scan.archives.length,
       refs,
+      k0sBinaries,
     });
     status.state = "complete";
     await saveStatus(true);
@@ -372,6 +406,7 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
       ...base,
       k0rdentVersion: plan.k0rdentVersion,
       refs,
+      k0sBinaries,
       skipped: plan.skipped,
       alreadyLoaded: false,
       blobsStored: sink.stats.stored,
@@ -381,6 +416,7 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
       seconds: (performance.now() - started) / 1000,
     };
   } catch (err) {
+    await k0sFiles?.discard().catch(() => {});
     status.state = "failed";
     status.error = (err as Error).message;
     await saveStatus(true).catch(() => {});

@@ -15,6 +15,7 @@
 import { createHash } from "node:crypto";
 import { join, resolve } from "node:path";
 import { writeFileAtomic } from "../fsx/atomic_write.ts";
+import type { StoredK0sBinary } from "./k0s_binaries.ts";
 import type { BundleInfo } from "./source.ts";
 
 /** One tagged reference. */
@@ -41,6 +42,8 @@ export interface LoadJournal {
   /** Bytes of blobs stored so far by loads of this bundle (disk preflight of a resume). */
   storedBytes?: number;
   refs?: LoadedRef[];
+  /** k0s binaries the bundle held, stored by the load that completed. */
+  k0sBinaries?: StoredK0sBinary[];
 }
 
 /** Progress and outcome of the latest load, for `registry status`. */

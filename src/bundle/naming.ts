@@ -2,9 +2,10 @@
  * Bundle file names -> registry references: `<prefix>/<dir>/<name>:<tag>` from
  * `<dir>/<name>_<tag>.tar` (name before the LAST `_`, tag after the FIRST `_`, as the vendor's
  * push loop does), `<dir>/<name>:<tag>.tar`, or the `org.opencontainers.image.ref.name`
- * annotation; never a silent `latest`. Also tells which files are archives, skipped, or charts.
+ * annotation; never a silent `latest`. Also tells which files are archives, k0s binaries,
+ * skipped, or charts.
  */
-import { isRepositoryName, isTag } from "../registry/names.ts";
+import { isK0sFileName, isRepositoryName, isTag, trimPrefix } from "../registry/names.ts";
 
 /** Where a repository reference points. */
 export interface ArchiveRef {
@@ -13,11 +14,12 @@ export interface ArchiveRef {
 }
 
 /** What a bundle file is. */
-export type FileKind = "archive" | "skopeo" | "other";
+export type FileKind = "archive" | "skopeo" | "k0s" | "other";
 
-/** Classifies a bundle-relative path. */
+/** Classifies a bundle-relative path (`k0s`: a k0s binary `k0s-<version>-<arch>` or its `.sig`). */
 export function fileKind(path: string): FileKind {
   const base = path.split("/").pop()!;
+  if (isK0sFileName(base)) return "k0s";
   if (!base.endsWith(".tar")) return "other";
   if (/^skopeo_.*\.tar$/.test(base)) return "skopeo";
   return "archive";
@@ -75,8 +77,7 @@ export function archiveReference(path: string, prefix: string, refName?: string)
         `"org.opencontainers.image.ref.name" annotation`,
     );
   }
-  const trimmedPrefix = prefix.replace(/^\/+|\/+$/g, "");
-  const repository = [trimmedPrefix, ...parts, name].filter((p) => p !== "").join("/");
+  const repository = [trimPrefix(prefix), ...parts, name].filter((p) => p !== "").join("/");
   if (!isRepositoryName(repository)) {
     throw new NamingError(`"${repository}" is not a valid repository name`);
   }

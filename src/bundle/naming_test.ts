@@ -56,6 +56,11 @@ Deno.test("fileKind(), isK0rdentChart() and loneTopFolder() classify bundle path
   assert.equal(fileKind("skopeo_1.17.0.tar"), "skopeo");
   assert.equal(fileKind("README.txt"), "other");
   assert.equal(fileKind("capi/x_1.tar"), "archive");
+  assert.equal(fileKind("k0s-v1.32.6+k0s.0-amd64"), "k0s");
+  assert.equal(fileKind("bin/k0s-v1.32.6+k0s.0-arm64.sig"), "k0s");
+  assert.equal(fileKind("k0s-v1.32.6+k0s.0-amd64.tar"), "archive");
+  assert.equal(fileKind("k0s-v1.32.6-amd64"), "other");
+  assert.equal(fileKind("k0s-v1.32.6+k0s.0-riscv64"), "other");
   assert.ok(isK0rdentChart("charts/k0rdent-enterprise_1.2.3.tar"));
   assert.ok(!isK0rdentChart("charts/kcm_1.2.3.tar"));
   assert.equal(loneTopFolder(["a/x.tar", "a/b/y.tar"]), "a");

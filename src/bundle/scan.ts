@@ -1,7 +1,8 @@
 /**
  * The one pass over a bundle: every file of the outer tar (or directory) is classified, each
- * OCI archive is read entry by entry with its blobs sent to a {@link BlobSink}, and the
- * result lists the archives read and the files passed over. Then {@link planBundle} turns
+ * OCI archive is read entry by entry with its blobs sent to a {@link BlobSink}, k0s binaries
+ * go to their own sink (when the caller has one), and the result lists the archives read and
+ * the files passed over. Then {@link planBundle} turns
  * paths into references (lone top-level folder stripped, naming rules applied) and finds
  * the k0rdent version in the chart layer of `charts/k0rdent-enterprise_<V>.tar`.
  */
@@ -41,6 +42,8 @@ export interface ScannedArchive {
 /** What the pass saw. */
 export interface ScanResult {
   archives: ScannedArchive[];
+  /** k0s binaries and their `.sig` handed to {@link ScanOptions.k0sFiles}. */
+  k0sFiles: string[];
   /** Files passed over (skopeo image, non-archives), with the reason. */
   skipped: { path: string; reason: string }[];
   /** Every file path, in order (for the lone top-level folder). */
@@ -53,7 +56,15 @@ export interface ScanOptions extends ReadOptions {
   onFile?: (path: string) => void;
   /** Called after each archive is read. */
   onArchive?: (archive: ScannedArchive) => void | Promise<void>;
+  /** Takes the k0s binaries and their `.sig` (else they are skipped). */
+  k0sFiles?: { put(path: string, size: number, body: ReadableStream<Uint8Array>): Promise<void> };
 }
+
+const SKIP_REASONS = {
+  skopeo: "bundled skopeo image",
+  k0s: "k0s binary (stored by bundle load)",
+  other: "not a .tar archive",
+} as const;
 
 /** Reads the whole bundle once, sending every blob to `sink`. */
 export async function scanBundle(
@@ -61,18 +72,33 @@ export async function scanBundle(
   sink: BlobSink,
   options: ScanOptions = {},
 ): Promise<ScanResult> {
-  const result: ScanResult = { archives: [], skipped: [], paths: [] };
+  const result: ScanResult = { archives: [], k0sFiles: [], skipped: [], paths: [] };
   const probe: StreamProbe = {};
   for await (const file of bundleFiles(info, options, probe)) {
     options.signal?.throwIfAborted();
     result.paths.push(file.path);
     options.onFile?.(file.path);
     const kind = fileKind(file.path);
+    const failed = async (err: unknown, what: string) => {
+      if (err instanceof UserError) return err;
+      const gzip = await probe.failure?.();
+      if (gzip) return bundleError(info.path, gzip, err);
+      const detail = err instanceof ArchiveError || err instanceof UnsafeEntryError
+        ? err.message
+        : tarReason(err);
+      return bundleError(info.path, `${what} "${file.path}" ${detail}`, err);
+    };
+    if (kind === "k0s" && options.k0sFiles) {
+      try {
+        await options.k0sFiles.put(file.path, file.size, file.body);
+      } catch (err) {
+        throw await failed(err, "file");
+      }
+      result.k0sFiles.push(file.path);
+      continue;
+    }
     if (kind !== "archive") {
-      result.skipped.push({
-        path: file.path,
-        reason: kind === "skopeo" ? "bundled skopeo image" : "not a .tar archive",
-      });
+      result.skipped.push({ path: file.path, reason: SKIP_REASONS[kind] });
       await skipBody(file.body);
       continue;
     }
@@ -80,13 +106,7 @@ export async function scanBundle(
     try {
       contents = await readOciArchive(file.body, sink);
     } catch (err) {
-      if (err instanceof UserError) throw err;
-      const gzip = await probe.failure?.();
-      if (gzip) throw bundleError(info.path, gzip, err);
-      const detail = err instanceof ArchiveError || err instanceof UnsafeEntryError
-        ? err.message
-        : tarReason(err);
-      throw bundleError(info.path, `archive "${file.path}" ${detail}`, err);
+      throw await failed(err, "archive");
     }
     const archive = { path: file.path, contents };
     result.archives.push(archive);

@@ -5,6 +5,8 @@
  * into {@link SignatureCheck.update} during its one pass. (WebCrypto cannot verify a
  * prehashed or streamed message, so node:crypto's streaming `Verify` is used; it takes DER.)
  * `cosignVerifyArgv` builds the `cosign verify-blob` call for the alternative verifier.
+ * The k0s binaries shipped beside the bundle carry the same kind of `.sig`, made with the
+ * same key; messages name what is checked ({@link SignedFile}).
  */
 import { createPublicKey, createVerify, type KeyObject, type Verify } from "node:crypto";
 import { UserError } from "../errors.ts";
@@ -20,72 +22,121 @@ export function signaturePath(bundle: string): string {
   return `${bundle}.sig`;
 }
 
-/** Reads and checks the key and signature files; errors say what to copy where. */
-export async function readSignatureFiles(
-  bundle: string,
-  files: Partial<SignatureFiles>,
-): Promise<{ key: KeyObject; signature: Uint8Array }> {
-  const optOut = "or pass --verify=false to load without checking (not recommended)";
-  if (!files.key) {
-    throw new UserError(
-      `Cannot verify bundle "${bundle}": no public key; copy the vendor's cosign.pub to this ` +
-        `host and pass --cosign-key PATH (or set K0RDENT_COSIGN_KEY), ${optOut}`,
+/** What a signature belongs to, for messages: `bundle "x.tar.gz"`, `k0s binary "k0s-v..."`. */
+export interface SignedFile {
+  /** `bundle`, `k0s binary`. */
+  kind: string;
+  path: string;
+}
+
+/** A cosign `.sig` is one base64 line of about 100 bytes; a larger file is not one. */
+export const MAX_SIGNATURE_BYTES = 16 * 1024;
+
+const OPT_OUT = "or pass --verify=false to load without checking (not recommended)";
+
+function cannotVerify(file: SignedFile, detail: string): UserError {
+  return new UserError(`Cannot verify ${file.kind} "${file.path}": ${detail}`);
+}
+
+/** Reads the PEM ECDSA public key at `path`; errors say what to copy where. */
+export async function readPublicKey(file: SignedFile, path: string | undefined) {
+  if (!path) {
+    throw cannotVerify(
+      file,
+      "no public key; copy the vendor's cosign.pub to this host and pass --cosign-key PATH " +
+        `(or set K0RDENT_COSIGN_KEY), ${OPT_OUT}`,
     );
   }
-  const sigPath = files.signature ?? signaturePath(bundle);
   let pem: string;
   try {
-    pem = await Deno.readTextFile(files.key);
+    pem = await Deno.readTextFile(path);
   } catch {
-    throw new UserError(
-      `Cannot verify bundle "${bundle}": cannot read public key "${files.key}"; copy the ` +
-        `vendor's cosign.pub there, ${optOut}`,
+    throw cannotVerify(
+      file,
+      `cannot read public key "${path}"; copy the vendor's cosign.pub there, ${OPT_OUT}`,
     );
   }
   let key: KeyObject;
   try {
     key = createPublicKey(pem);
   } catch {
-    throw new UserError(`Cannot verify bundle "${bundle}": "${files.key}" is not a PEM public key`);
+    throw cannotVerify(file, `"${path}" is not a PEM public key`);
   }
   if (key.asymmetricKeyType !== "ec") {
-    throw new UserError(
-      `Cannot verify bundle "${bundle}": "${files.key}" is not an ECDSA public key`,
+    throw cannotVerify(file, `"${path}" is not an ECDSA public key`);
+  }
+  return key;
+}
+
+/**
+ * Reads the signature file at `path` (at most {@link MAX_SIGNATURE_BYTES}): its bytes as they
+ * are (to store beside a file) and the decoded DER signature.
+ */
+export async function readSignatureFile(
+  file: SignedFile,
+  path: string,
+): Promise<{ raw: Uint8Array; signature: Uint8Array }> {
+  let raw: Uint8Array;
+  try {
+    if ((await Deno.stat(path)).size > MAX_SIGNATURE_BYTES) {
+      throw cannotVerify(
+        file,
+        `"${path}" is larger than ${MAX_SIGNATURE_BYTES} bytes; it is not a signature`,
+      );
+    }
+    raw = await Deno.readFile(path);
+  } catch (err) {
+    if (err instanceof UserError) throw err;
+    throw cannotVerify(
+      file,
+      `signature "${path}" not found; copy the "${path.split("/").pop()}" published next to ` +
+        `the ${file.kind} beside it, ${OPT_OUT}`,
     );
   }
-  let text: string;
+  return { raw, signature: decodeSignature(file, raw, path) };
+}
+
+/** The DER signature in the base64 text `raw` (from `where`); a UserError when it is not base64. */
+export function decodeSignature(file: SignedFile, raw: Uint8Array, where: string): Uint8Array {
   try {
-    text = (await Deno.readTextFile(sigPath)).trim();
+    const text = new TextDecoder("utf-8", { fatal: true }).decode(raw).trim();
+    if (!text) throw new Error("empty");
+    return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
   } catch {
-    throw new UserError(
-      `Cannot verify bundle "${bundle}": signature "${sigPath}" not found; copy the ` +
-        `"${sigPath.split("/").pop()}" published next to the bundle beside it, ${optOut}`,
-    );
+    throw cannotVerify(file, `"${where}" is not base64`);
   }
-  let signature: Uint8Array;
-  try {
-    signature = Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
-  } catch {
-    throw new UserError(`Cannot verify bundle "${bundle}": "${sigPath}" is not base64`);
-  }
+}
+
+/** Reads and checks the key and signature files of a bundle; errors say what to copy where. */
+export async function readSignatureFiles(
+  bundle: string,
+  files: Partial<SignatureFiles>,
+): Promise<{ key: KeyObject; signature: Uint8Array }> {
+  const file = { kind: "bundle", path: bundle };
+  const key = await readPublicKey(file, files.key);
+  const { signature } = await readSignatureFile(file, files.signature ?? signaturePath(bundle));
   return { key, signature };
 }
 
-/** A streaming signature check over every byte of the bundle file. */
+/**
+ * A streaming signature check over every byte of a file. The signature may come after the
+ * bytes (a `.sig` later in a bundle): pass it to {@link SignatureCheck.verify}.
+ */
 export class SignatureCheck {
   readonly #verify: Verify = createVerify("SHA256");
-  constructor(readonly key: KeyObject, readonly signature: Uint8Array) {}
+  constructor(readonly key: KeyObject, readonly signature?: Uint8Array) {}
 
-  /** Feeds bundle bytes (in order). */
+  /** Feeds file bytes (in order). */
   update(chunk: Uint8Array): this {
     this.#verify.update(chunk);
     return this;
   }
 
   /** True when the signature matches everything fed. Call once. */
-  verify(): boolean {
+  verify(signature = this.signature): boolean {
+    if (!signature) return false;
     try {
-      return this.#verify.verify(this.key, this.signature);
+      return this.#verify.verify(this.key, signature);
     } catch {
       return false;
     }

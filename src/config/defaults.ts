@@ -48,6 +48,7 @@ export function defaultConfig(): Config {
     registry: {
       host: "0.0.0.0",
       port: 5000,
+      filesPort: 5080,
       storage: "/var/lib/k0rdentd/registry",
       bundlePath: "",
       prefix: "k0rdent-enterprise",

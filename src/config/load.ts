@@ -68,6 +68,7 @@ export const ENV_OVERRIDES: readonly {
   },
   { name: "K0RDENTD_REGISTRY_HOST", path: ["registry", "host"], type: "string" },
   { name: "K0RDENTD_REGISTRY_PORT", path: ["registry", "port"], type: "number" },
+  { name: "K0RDENTD_REGISTRY_FILES_PORT", path: ["registry", "filesPort"], type: "number" },
   { name: "K0RDENTD_REGISTRY_STORAGE", path: ["registry", "storage"], type: "string" },
   { name: "K0RDENTD_VERIFY_SIGNATURE", path: ["registry", "verifySignature"], type: "boolean" },
   { name: "K0RDENT_COSIGN_KEY", path: ["registry", "cosignKey"], type: "string" },

@@ -124,6 +124,8 @@ export const configSchema = z.strictObject({
   registry: z.strictObject({
     host: z.string().min(1),
     port,
+    /** Plain-HTTP port serving the stored k0s binaries to child clusters; 0 disables it. */
+    filesPort: z.number().int().min(0).max(65535),
     storage: z.string().min(1),
     bundlePath: z.string(),
     prefix: z.string(),

@@ -31,3 +31,28 @@ export function checkTag(tag: string): void {
     throw new RegistryError("TAG_INVALID", `Invalid tag "${tag.slice(0, 200)}"`);
   }
 }
+
+/**
+ * A k0s release binary as k0s publishes it and child clusters fetch it:
+ * `k0s-<version>-<arch>` (kcm's cluster templates append exactly this to
+ * `controller.globalK0sURL`).
+ */
+const K0S_BINARY_RE = /^k0s-v\d+\.\d+\.\d+\+k0s\.\d+-(?:amd64|arm64|arm)$/;
+/** Suffix of a detached signature beside a k0s binary. */
+export const SIGNATURE_SUFFIX = ".sig";
+
+/** True when `name` is a k0s binary file name such as `k0s-v1.32.6+k0s.0-amd64`. */
+export function isK0sBinaryName(name: string): boolean {
+  return K0S_BINARY_RE.test(name);
+}
+
+/** True for a k0s binary name or `<k0s binary name>.sig`. */
+export function isK0sFileName(name: string): boolean {
+  return isK0sBinaryName(name) ||
+    (name.endsWith(SIGNATURE_SUFFIX) && isK0sBinaryName(name.slice(0, -SIGNATURE_SUFFIX.length)));
+}
+
+/** A repository prefix without leading or trailing slashes (`/a/b/` -> `a/b`; may be ""). */
+export function trimPrefix(prefix: string): string {
+  return prefix.replace(/^\/+|\/+$/g, "");
+}

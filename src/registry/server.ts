@@ -1,7 +1,8 @@
 /**
  * Runs the registry daemon: checks storage, TLS and htpasswd up front (one clear line on
- * failure), serves the Hono app with `Deno.serve`, drops permissions it no longer needs, and
- * shuts down gracefully on the signal (stop accepting, let in-flight requests finish, bounded).
+ * failure), serves the Hono app with `Deno.serve` and the stored k0s binaries on a second,
+ * plain-HTTP listener (`--files-port`), drops permissions it no longer needs, and shuts down
+ * gracefully on the signal (stop accepting, let in-flight requests finish, bounded).
  */
 import { errorMessage, UserError } from "../errors.ts";
 import { log } from "../log/logger.ts";
@@ -9,6 +10,9 @@ import type { Runner } from "../process/runner.ts";
 import type { AccessPolicy } from "./auth/access.ts";
 import { CredentialChecker, parseHtpasswd } from "./auth/htpasswd.ts";
 import { createRegistryApp } from "./http/app.ts";
+import { createFilesHandler } from "./http/files.ts";
+import { k0sFilesPath } from "./k0s_files.ts";
+import { openK0sBinaryStore } from "./storage/k0s_binaries.ts";
 import { openDiskStorage } from "./storage/storage.ts";
 import { autoTls, defaultSans, readTlsFiles, type TlsMaterial } from "./tls.ts";
 
@@ -19,6 +23,11 @@ export interface ServeOptions {
   storage: string;
   tls: { mode: "off" | "files" | "auto"; cert: string; key: string; sans: string[] };
   auth: { htpasswd: string; authPulls: boolean; readOnly: boolean };
+  /**
+   * The k0s binaries listener: plain HTTP on `host:port` (0: none), files under `/<prefix>/`
+   * (the repository prefix).
+   */
+  files: { port: number; prefix: string };
   /** How long in-flight requests may take after a shutdown signal. Default 10 s. */
   shutdownTimeoutMs?: number;
   /**
@@ -80,8 +89,7 @@ async function tlsMaterial(
   return await autoTls(options.storage, defaultSans(tls.sans), runner);
 }
 
-function listenError(err: unknown, options: ServeOptions, tls?: TlsMaterial): UserError {
-  const where = `${options.host}:${options.port}`;
+function listenError(err: unknown, where: string, tls?: TlsMaterial): UserError {
   if (err instanceof Deno.errors.AddrInUse) {
     return new UserError(`Cannot listen on ${where}: address already in use`);
   }
@@ -115,6 +123,35 @@ function dropPermissions(): string[] {
   return dropped;
 }
 
+function onError(what: string) {
+  return (err: unknown) => {
+    log.error(`${what} request failed: ${errorMessage(err)}`);
+    return new Response("internal error", { status: 500 });
+  };
+}
+
+function shownHost(hostname: string): string {
+  return hostname.includes(":") ? `[${hostname}]` : hostname;
+}
+
+/** Starts the k0s binaries listener (see {@link ServeOptions.files}). */
+function serveFiles(options: ServeOptions): Deno.HttpServer<Deno.NetAddr> {
+  const handler = createFilesHandler({
+    store: openK0sBinaryStore(options.storage),
+    prefix: options.files.prefix,
+  });
+  try {
+    return Deno.serve({
+      hostname: options.host,
+      port: options.files.port,
+      onListen: () => {},
+      onError: onError("k0s binaries"),
+    }, handler);
+  } catch (err) {
+    throw listenError(err, `${options.host}:${options.files.port} (--files-port)`);
+  }
+}
+
 /** Serves the registry until `signal` aborts, then shuts down gracefully. */
 export async function serveRegistry(
   options: ServeOptions,
@@ -133,22 +170,29 @@ export async function serveRegistry(
       port: options.port,
       ...(tls ? { cert: tls.cert, key: tls.key } : {}),
       onListen: () => {},
-      onError: (err) => {
-        log.error(`Registry request failed: ${errorMessage(err)}`);
-        return new Response("internal error", { status: 500 });
-      },
+      onError: onError("Registry"),
     }, (req, info) => app.fetch(req, info));
   } catch (err) {
-    throw listenError(err, options, tls);
+    throw listenError(err, `${options.host}:${options.port}`, tls);
+  }
+  let files: Deno.HttpServer<Deno.NetAddr> | undefined;
+  if (options.files.port > 0) {
+    try {
+      files = serveFiles(options);
+    } catch (err) {
+      await server.shutdown();
+      throw err;
+    }
   }
   if (options.dropPermissions !== false) {
     const dropped = dropPermissions();
     log.debug(`Dropped permissions: ${dropped.join(", ") || "none"}`);
   }
   const addr = server.addr;
-  const shown = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
   log.info(
-    `Registry serving ${scheme}://${shown}:${addr.port} from "${options.storage}"` +
+    `Registry serving ${scheme}://${
+      shownHost(addr.hostname)
+    }:${addr.port} from "${options.storage}"` +
       (access.readOnly ? " (read-only)" : "") +
       (access.credentials ? ` (htpasswd${access.authPulls ? ", pulls need auth" : ""})` : ""),
   );
@@ -158,12 +202,18 @@ export async function serveRegistry(
   if (!access.credentials && !access.readOnly) {
     log.info("Pushes are accepted from this host only (loopback); others may pull");
   }
+  if (files) {
+    log.info(
+      `k0s binaries served at http://${shownHost(files.addr.hostname)}:${files.addr.port}` +
+        `${k0sFilesPath(options.files.prefix)}/<name> (see: k0rdentd registry status)`,
+    );
+  }
   await waitForAbort(deps.signal);
   log.info("Registry stopping: finishing requests in flight");
   const timeout = options.shutdownTimeoutMs ?? 10_000;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const finished = await Promise.race([
-    server.shutdown().then(() => true),
+    Promise.all([server.shutdown(), files?.shutdown()]).then(() => true),
     new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(false), timeout)),
   ]);
   clearTimeout(timer);

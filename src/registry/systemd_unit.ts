@@ -18,6 +18,10 @@ export function serveArgs(options: ServeOptions): string[] {
     String(options.port),
     "--storage",
     options.storage,
+    "--files-port",
+    String(options.files.port),
+    "--prefix",
+    options.files.prefix,
   ];
   if (options.tls.mode === "auto") {
     args.push("--tls", "auto");

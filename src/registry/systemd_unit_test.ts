@@ -10,13 +10,14 @@ Deno.test("systemdQuote() escapes specifiers, variables, spaces and quotes", () 
   assert.equal(systemdQuote('say "hi"'), '"say \\"hi\\""');
 });
 
-Deno.test("serveArgs() reproduces TLS and auth flags", () => {
+Deno.test("serveArgs() reproduces TLS, auth and k0s binaries flags", () => {
   const args = serveArgs({
     host: "0.0.0.0",
     port: 5000,
     storage: "/s",
     tls: { mode: "files", cert: "/c.pem", key: "/k.pem", sans: [] },
     auth: { htpasswd: "/h", authPulls: true, readOnly: false },
+    files: { port: 5080, prefix: "k0rdent-enterprise" },
   });
   assert.deepEqual(args, [
     "registry",
@@ -26,6 +27,10 @@ Deno.test("serveArgs() reproduces TLS and auth flags", () => {
     "5000",
     "--storage",
     "/s",
+    "--files-port",
+    "5080",
+    "--prefix",
+    "k0rdent-enterprise",
     "--tls-cert",
     "/c.pem",
     "--tls-key",
@@ -34,4 +39,17 @@ Deno.test("serveArgs() reproduces TLS and auth flags", () => {
     "/h",
     "--auth-pulls",
   ]);
+});
+
+Deno.test("serveArgs() keeps a disabled files port and an empty prefix (quoted for systemd)", () => {
+  const args = serveArgs({
+    host: "::",
+    port: 5000,
+    storage: "/s",
+    tls: { mode: "off", cert: "", key: "", sans: [] },
+    auth: { htpasswd: "", authPulls: false, readOnly: false },
+    files: { port: 0, prefix: "" },
+  });
+  assert.deepEqual(args.slice(7), ["--files-port", "0", "--prefix", ""]);
+  assert.equal(systemdQuote(""), '""');
 });

@@ -1,6 +1,7 @@
 /** `k0rdentd bundle load|inspect|verify`: the air-gap bundle, read in one streaming pass. */
 import { type Command, Option } from "commander";
 import { type BundleReport, inspectBundle } from "../../bundle/inspect.ts";
+import { addSiblingK0sBinaries } from "../../bundle/k0s_binaries.ts";
 import { loadBundle, type VerifyMode, verifyWithCosign } from "../../bundle/load.ts";
 import { parseTarget, pushBundle } from "../../bundle/push.ts";
 import { RegistryClient } from "../../bundle/registry_client.ts";
@@ -71,6 +72,11 @@ function verifyMode(config: Config, flags: BundleFlags): VerifyMode {
 
 function key(config: Config): string | undefined {
   return config.registry.cosignKey || undefined;
+}
+
+/** How the k0s binaries beside a bundle are stored: into the same storage, same key. */
+function besideOptions(config: Config, mode: VerifyMode) {
+  return { storage: config.registry.storage, verify: mode !== "off", key: key(config) };
 }
 
 function reportText(r: BundleReport): string {
@@ -160,10 +166,13 @@ a rerun of a complete bundle only checks its tags.`,
           runner: ctx.runner,
           signal: ctx.signal,
         });
+        const k0sBinaries = await addSiblingK0sBinaries(path, besideOptions(ctx.config, mode));
         printData(
           ctx.output,
-          { bundle: path, importer: "skopeo", refs },
-          () => `Imported "${path}" with skopeo: ${refs.length} references`,
+          { bundle: path, importer: "skopeo", refs, k0sBinaries },
+          () =>
+            `Imported "${path}" with skopeo: ${refs.length} references, ` +
+            `${k0sBinaries.length} k0s binaries beside it`,
         );
         return;
       }
@@ -179,16 +188,21 @@ a rerun of a complete bundle only checks its tags.`,
         progress: progressMode(ctx.output),
         decompressor: opts.gunzip,
       });
+      const beside = await addSiblingK0sBinaries(path, besideOptions(ctx.config, mode));
+      const k0sBinaries = [...result.k0sBinaries, ...beside];
+      const k0sText = k0sBinaries.length
+        ? `; k0s binaries: ${k0sBinaries.map((b) => b.name).join(", ")}`
+        : "";
       printData(
         ctx.output,
-        result,
+        { ...result, k0sBinaries },
         () =>
-          result.alreadyLoaded
+          (result.alreadyLoaded
             ? `Bundle "${path}" was already loaded: ${result.refs.length} references in place`
             : `Loaded "${path}" (k0rdent ${result.k0rdentVersion ?? "unknown"}): ` +
               `${result.refs.length} references, ${result.blobsStored} blobs stored ` +
               `(${formatBytes(result.bytesStored)}), ${result.blobsPresent} already present, ` +
-              `${result.seconds.toFixed(1)} s; signature: ${result.verified}`,
+              `${result.seconds.toFixed(1)} s; signature: ${result.verified}`) + k0sText,
       );
     });
 

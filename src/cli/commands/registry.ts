@@ -1,4 +1,7 @@
-/** `k0rdentd registry` (serve), `registry verify`, `registry gc`, `registry --print-systemd-unit`. */
+/**
+ * `k0rdentd registry` (serve), `registry verify`, `registry gc`, `registry status`,
+ * `registry add-k0s-binary`, `registry --print-systemd-unit`.
+ */
 import { type Command, Option } from "commander";
 import { UserError } from "../../errors.ts";
 import { log } from "../../log/logger.ts";
@@ -11,15 +14,24 @@ import { openDiskStorage } from "../../registry/storage/storage.ts";
 import { systemdUnit } from "../../registry/systemd_unit.ts";
 import { verifyStorage } from "../../registry/verify.ts";
 import { startBackgroundLoad, statusText } from "../../bundle/background.ts";
+import { addK0sBinary, k0sStoredLine } from "../../bundle/k0s_binaries.ts";
+import { openK0sBinaryStore } from "../../registry/storage/k0s_binaries.ts";
 import { readLoadStatus } from "../../bundle/load_state.ts";
 import { commandContext, flagOverrides } from "../context.ts";
 import { booleanFlag } from "../../config/boolean.ts";
 
 const STORAGE_FLAG = { storage: { path: ["registry", "storage"], flag: "--storage" } };
 
+const SIGNATURE_FLAGS = {
+  verify: { path: ["registry", "verifySignature"], flag: "--verify" },
+  cosignKey: { path: ["registry", "cosignKey"], flag: "--cosign-key" },
+};
+
 const SERVE_FLAGS = {
   host: { path: ["registry", "host"], flag: "--host" },
   port: { path: ["registry", "port"], flag: "--port" },
+  filesPort: { path: ["registry", "filesPort"], flag: "--files-port" },
+  prefix: { path: ["registry", "prefix"], flag: "--prefix" },
   ...STORAGE_FLAG,
   tls: { path: ["registry", "tls", "mode"], flag: "--tls" },
   tlsCert: { path: ["registry", "tls", "cert"], flag: "--tls-cert" },
@@ -29,8 +41,7 @@ const SERVE_FLAGS = {
   authPulls: { path: ["registry", "auth", "authPulls"], flag: "--auth-pulls" },
   readOnly: { path: ["registry", "auth", "readOnly"], flag: "--read-only" },
   bundlePath: { path: ["registry", "bundlePath"], flag: "--bundle-path" },
-  verify: { path: ["registry", "verifySignature"], flag: "--verify" },
-  cosignKey: { path: ["registry", "cosignKey"], flag: "--cosign-key" },
+  ...SIGNATURE_FLAGS,
 };
 
 function portArg(value: string): number | string {
@@ -49,6 +60,7 @@ function serveOptions(config: Config): ServeOptions {
     storage: r.storage,
     tls: { ...r.tls, sans: [...r.tls.sans] },
     auth: { ...r.auth },
+    files: { port: r.filesPort, prefix: r.prefix },
   };
 }
 
@@ -64,9 +76,13 @@ Examples:
   k0rdentd registry gc --dry-run
   k0rdentd registry --bundle-path ./airgap-bundle-1.2.3.tar.gz --cosign-key ./cosign.pub
   k0rdentd registry status
+  k0rdentd registry add-k0s-binary ./k0s-v1.32.6+k0s.0-amd64 --cosign-key ./cosign.pub
+  k0rdentd registry --files-port 0      # no k0s binaries listener
 
-Env: K0RDENTD_REGISTRY_HOST, K0RDENTD_REGISTRY_PORT, K0RDENTD_REGISTRY_STORAGE.
-Config: registry.host, registry.port, registry.storage, registry.tls.*, registry.auth.*.`;
+Env: K0RDENTD_REGISTRY_HOST, K0RDENTD_REGISTRY_PORT, K0RDENTD_REGISTRY_FILES_PORT,
+K0RDENTD_REGISTRY_STORAGE.
+Config: registry.host, registry.port, registry.filesPort, registry.prefix, registry.storage,
+registry.tls.*, registry.auth.*.`;
 
 /** Registers `registry` and its subcommands. */
 export function registerRegistry(program: Command): void {
@@ -74,6 +90,15 @@ export function registerRegistry(program: Command): void {
     .description("Serve the OCI registry (distribution-spec v1.1) from a storage directory")
     .option("--host <address>", "address to listen on (default 0.0.0.0)")
     .option("--port <port>", "port to listen on (default 5000)", portArg)
+    .option(
+      "--files-port <port>",
+      "plain-HTTP port serving the stored k0s binaries to child clusters; 0: off (default 5080)",
+      portArg,
+    )
+    .option(
+      "--prefix <prefix>",
+      'repository prefix and URL path of the k0s binaries (default "k0rdent-enterprise")',
+    )
     .option("--storage <dir>", "storage directory (default /var/lib/k0rdentd/registry)")
     .addOption(
       new Option(
@@ -112,7 +137,9 @@ export function registerRegistry(program: Command): void {
       }
       if (ctx.dryRun) {
         log.info(
-          `Dry run: would serve the registry on ${options.host}:${options.port} from "${options.storage}"`,
+          `Dry run: would serve the registry on ${options.host}:${options.port} from ` +
+            `"${options.storage}"` +
+            (options.files.port ? ` and k0s binaries on port ${options.files.port}` : ""),
         );
         return;
       }
@@ -137,16 +164,71 @@ export function registerRegistry(program: Command): void {
     });
 
   registry.command("status")
-    .description("Show the progress and outcome of the latest bundle load into the storage")
+    .description("Show the latest bundle load into the storage and the stored k0s binaries")
     .option("--storage <dir>", "storage directory (default /var/lib/k0rdentd/registry)")
     .addHelpText(
       "after",
       "\nExamples:\n  k0rdentd registry status\n  k0rdentd registry status --output json",
     )
     .action(async (_opts, cmd: Command) => {
-      const ctx = await commandContext(cmd, storageOverrides(cmd));
-      const status = await readLoadStatus(ctx.config.registry.storage);
-      printData(ctx.output, status ?? null, () => statusText(status));
+      const ctx = await commandContext(cmd, subcommandOverrides(cmd, STORAGE_FLAG));
+      const dir = ctx.config.registry.storage;
+      const status = await readLoadStatus(dir);
+      const k0sBinaries = await openK0sBinaryStore(dir).list();
+      printData(ctx.output, { ...status, k0sBinaries }, () =>
+        [
+          statusText(status),
+          `k0s binaries (${k0sBinaries.length}):`,
+          ...k0sBinaries.map((b) =>
+            `  ${b.name}  ${formatBytes(b.size)}${b.signature ? "  (.sig)" : ""}`
+          ),
+        ].join("\n"));
+    });
+
+  registry.command("add-k0s-binary")
+    .argument("<file>", "a k0s release binary named k0s-<version>-<arch>")
+    .description("Store a k0s binary for child clusters (served on --files-port)")
+    .option("--signature <file>", "its cosign signature (default <file>.sig when present)")
+    .option("--storage <dir>", "storage directory (default /var/lib/k0rdentd/registry)")
+    .addOption(
+      new Option("--verify [bool]", "check the signature with the key (default true)")
+        .argParser(booleanFlag("--verify")),
+    )
+    .option(
+      "--cosign-key <path>",
+      "PEM public key: the bundle's cosign.pub (env K0RDENT_COSIGN_KEY)",
+    )
+    .addOption(new Option("--cosignKey <path>", "alias of --cosign-key").hideHelp())
+    .addHelpText(
+      "after",
+      `
+Examples:
+  k0rdentd registry add-k0s-binary ./k0s-v1.32.6+k0s.0-amd64 --cosign-key ./cosign.pub
+  k0rdentd registry add-k0s-binary /media/k0s-v1.32.6+k0s.0-arm64 \\
+    --signature /media/k0s-v1.32.6+k0s.0-arm64.sig --storage ./var/registry --cosign-key ./cosign.pub
+
+The name is kept: child clusters fetch http://<host>:<files-port>/<prefix>/<name>.
+A running daemon serves the file at once. A signature that does not match is an error and
+nothing is stored; a binary without a signature is stored with a warning.`,
+    )
+    .action(async (file: string, opts: { signature?: string }, cmd: Command) => {
+      const ctx = await commandContext(
+        cmd,
+        subcommandOverrides(cmd, { ...STORAGE_FLAG, ...SIGNATURE_FLAGS }),
+      );
+      const r = ctx.config.registry;
+      if (ctx.dryRun) {
+        log.info(`Dry run: would store k0s binary "${file}" in "${r.storage}"`);
+        return;
+      }
+      const stored = await addK0sBinary({
+        file,
+        storage: r.storage,
+        verify: r.verifySignature,
+        key: r.cosignKey || undefined,
+        signature: opts.signature,
+      });
+      printData(ctx.output, stored, () => k0sStoredLine(file, stored));
     });
 
   registry.command("verify")
@@ -157,7 +239,7 @@ export function registerRegistry(program: Command): void {
       "\nExamples:\n  k0rdentd registry verify\n  k0rdentd registry verify --storage ./var/registry --output json",
     )
     .action(async (_opts, cmd: Command) => {
-      const ctx = await commandContext(cmd, storageOverrides(cmd));
+      const ctx = await commandContext(cmd, subcommandOverrides(cmd, STORAGE_FLAG));
       const dir = ctx.config.registry.storage;
       await requireDir(dir);
       let progress: Progress | undefined;
@@ -191,7 +273,7 @@ export function registerRegistry(program: Command): void {
       "\nExamples:\n  k0rdentd registry gc --dry-run\n  k0rdentd registry gc --storage ./var/registry",
     )
     .action(async (_opts, cmd: Command) => {
-      const ctx = await commandContext(cmd, storageOverrides(cmd));
+      const ctx = await commandContext(cmd, subcommandOverrides(cmd, STORAGE_FLAG));
       const dir = ctx.config.registry.storage;
       await requireDir(dir);
       const report = await collectGarbage(openDiskStorage(dir), { dryRun: ctx.dryRun });
@@ -206,11 +288,14 @@ export function registerRegistry(program: Command): void {
     });
 }
 
-/** `--storage` of a subcommand; commander hands it to `registry` when both define it. */
-function storageOverrides(cmd: Command) {
+/** Flags of a subcommand; commander hands them to `registry` when both define them. */
+function subcommandOverrides(
+  cmd: Command,
+  table: Record<string, { path: readonly string[]; flag: string }>,
+) {
   return [
-    ...(cmd.parent ? flagOverrides(cmd.parent, STORAGE_FLAG) : []),
-    ...flagOverrides(cmd, STORAGE_FLAG),
+    ...(cmd.parent ? flagOverrides(cmd.parent, table) : []),
+    ...flagOverrides(cmd, table),
   ];
 }
 

@@ -17,17 +17,22 @@
  * │       │   └── tags/<tag>              text file holding a manifest digest (atomic rename)
  * │       └── _referrers/<alg>/<subject-hex>/<alg>-<hex>
  * │                                       empty file: manifest <alg>:<hex> has that subject
+ * ├── files/
+ * │   └── k0s/                            k0s binaries for child clusters (`--files-port`)
+ * │       ├── k0s-<version>-<arch>        a release binary under its unchanged name (written to
+ * │       │                               `uploads/<uuid>` first, renamed here once checked)
+ * │       └── k0s-<version>-<arch>.sig    its cosign signature, when it came with one
  * └── tls/                                `--tls auto` CA and server certificate
  * ```
  *
- * Every write is a temp file plus `rename`, so a blob, link or tag is fully
- * present or absent after a crash; temp files start with "." (tags) or live in
- * `uploads/` (blobs) and are never listed. Nothing in memory is needed to read
+ * Every write is a temp file plus `rename`, so a blob, link, tag or file is fully
+ * present or absent after a crash; temp files start with "." (tags, signatures) or
+ * live in `uploads/` (blobs, k0s binaries) and are never listed. Nothing in memory is needed to read
  * the layout, so several processes can share one directory.
  */
 import { join } from "node:path";
 import { type DigestAlgorithm, parseDigest } from "../digest.ts";
-import { checkRepositoryName, checkTag } from "../names.ts";
+import { checkRepositoryName, checkTag, isK0sFileName } from "../names.ts";
 
 /** Directory of the content store. */
 export const BLOBS_DIR = "blobs";
@@ -35,6 +40,8 @@ export const BLOBS_DIR = "blobs";
 export const UPLOADS_DIR = "uploads";
 /** Directory of repositories. */
 export const REPOSITORIES_DIR = "repositories";
+/** Directory of the files served over plain HTTP beside the registry. */
+export const FILES_DIR = "files";
 /** Directory of `--tls auto` material. */
 export const TLS_DIR = "tls";
 /** Marker directory that makes a directory under `repositories/` a repository. */
@@ -109,6 +116,15 @@ export const layout = {
   referrerDigest(fileName: string): string | undefined {
     const m = /^(sha256|sha512)-([a-f0-9]+)$/.exec(fileName);
     return m ? `${m[1]}:${m[2]}` : undefined;
+  },
+  /** `files/k0s`. */
+  k0sFiles(): string {
+    return join(FILES_DIR, "k0s");
+  },
+  /** `files/k0s/<name>`: a k0s binary (`k0s-<version>-<arch>`) or its `.sig`. */
+  k0sFile(name: string): string {
+    if (!isK0sFileName(name)) throw new Error(`Invalid k0s binary file name "${name}"`);
+    return join(layout.k0sFiles(), name);
   },
   /** `tls/<file>`. */
   tls(file: string): string {

@@ -4,61 +4,15 @@ import assert from "node:assert/strict";
 import { digestOf } from "../digest.ts";
 import { RegistryError } from "../errors.ts";
 import { MEDIA_TYPES } from "../manifest.ts";
-import { DiskDriver } from "./disk_driver.ts";
 import type { StorageDriver } from "./driver.ts";
-import { MemoryDriver } from "./memory_driver.ts";
 import { RegistryStorage } from "./storage.ts";
+import { assertNoLeftovers, STORAGE_DRIVERS } from "../../../tests/helpers/storage_drivers.ts";
 
 const enc = new TextEncoder();
 
 interface Fixture {
   driver: StorageDriver;
   storage: RegistryStorage;
-  cleanup(): Promise<void>;
-}
-
-const DRIVERS: { name: string; make(): Promise<Fixture> }[] = [
-  {
-    name: "disk",
-    async make() {
-      const dir = await Deno.makeTempDir({ prefix: "registry-storage-" });
-      const driver = new DiskDriver(dir);
-      return {
-        driver,
-        storage: new RegistryStorage(driver),
-        cleanup: () => Deno.remove(dir, { recursive: true }),
-      };
-    },
-  },
-  {
-    name: "memory",
-    make() {
-      const driver = new MemoryDriver();
-      return Promise.resolve({
-        driver,
-        storage: new RegistryStorage(driver),
-        cleanup: () => Promise.resolve(),
-      });
-    },
-  },
-];
-
-/** Every file under the root, recursively, through the driver itself. */
-async function allFiles(driver: StorageDriver, dir = ""): Promise<string[]> {
-  const out: string[] = [];
-  for (const e of await driver.list(dir)) {
-    const path = dir ? `${dir}/${e.name}` : e.name;
-    if (e.isDirectory) out.push(...await allFiles(driver, path));
-    else out.push(path);
-  }
-  return out;
-}
-
-async function assertNoLeftovers(driver: StorageDriver): Promise<void> {
-  const left = (await allFiles(driver)).filter((p) =>
-    p.startsWith("uploads/") || p.split("/").pop()!.startsWith(".")
-  );
-  assert.deepEqual(left, [], "temp files or uploads left behind");
 }
 
 async function text(stream: ReadableStream<Uint8Array>): Promise<string> {
@@ -339,15 +293,15 @@ const CASES: Record<string, Case> = {
   },
 };
 
-for (const d of DRIVERS) {
+for (const d of STORAGE_DRIVERS) {
   for (const [name, fn] of Object.entries(CASES)) {
     Deno.test(`RegistryStorage (${d.name}): ${name}`, async () => {
-      const fixture = await d.make();
+      const { driver, cleanup } = await d.make();
       try {
-        await fn(fixture);
-        await assertNoLeftovers(fixture.driver);
+        await fn({ driver, storage: new RegistryStorage(driver) });
+        await assertNoLeftovers(driver);
       } finally {
-        await fixture.cleanup();
+        await cleanup();
       }
     });
   }

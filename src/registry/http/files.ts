@@ -1,0 +1,75 @@
+/**
+ * The files listener (`--files-port`): `GET`/`HEAD /<prefix>/<name>` for the stored k0s
+ * binaries and their `.sig`, read-only, plain HTTP, streamed from disk with single `Range`
+ * support. Anything else is 404 (unknown path) or 405 (another method).
+ */
+import { RegistryError } from "../errors.ts";
+import { k0sFilesPath } from "../k0s_files.ts";
+import { isK0sFileName } from "../names.ts";
+import type { K0sBinaryStore } from "../storage/k0s_binaries.ts";
+import { parseRange } from "./range.ts";
+
+/** What the files handler serves. */
+export interface FilesDeps {
+  store: K0sBinaryStore;
+  /** Repository prefix, also the URL path the files are under (may be ""). */
+  prefix: string;
+}
+
+function plain(status: number, text: string, headers: Record<string, string> = {}): Response {
+  return new Response(`${text}\n`, {
+    status,
+    headers: { "Content-Type": "text/plain; charset=utf-8", ...headers },
+  });
+}
+
+/** The stored file name `pathname` asks for, or undefined when it names nothing servable. */
+export function requestedFile(pathname: string, prefix: string): string | undefined {
+  let path: string;
+  try {
+    path = decodeURIComponent(pathname);
+  } catch {
+    return undefined;
+  }
+  const at = path.lastIndexOf("/");
+  const name = path.slice(at + 1);
+  if (path.slice(0, at) !== k0sFilesPath(prefix) || !isK0sFileName(name)) return undefined;
+  return name;
+}
+
+/** The request handler of the files listener. */
+export function createFilesHandler(deps: FilesDeps): (req: Request) => Promise<Response> {
+  return async (req) => {
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      return plain(405, "method not allowed", { Allow: "GET, HEAD" });
+    }
+    const name = requestedFile(new URL(req.url).pathname, deps.prefix);
+    const info = name ? await deps.store.stat(name) : undefined;
+    if (!name || !info) return plain(404, "not found");
+    const headers: Record<string, string> = {
+      "Content-Type": "application/octet-stream",
+      "Accept-Ranges": "bytes",
+      "Last-Modified": new Date(info.mtimeMs).toUTCString(),
+    };
+    let range;
+    try {
+      range = parseRange(req.headers.get("Range") ?? undefined, info.size);
+    } catch (err) {
+      if (!(err instanceof RegistryError)) throw err;
+      return new Response(null, {
+        status: 416,
+        headers: { ...headers, "Content-Range": `bytes */${info.size}` },
+      });
+    }
+    const status = range ? 206 : 200;
+    const length = range ? range.length : info.size;
+    headers["Content-Length"] = String(length);
+    if (range) {
+      headers["Content-Range"] = `bytes ${range.offset}-${range.offset + length - 1}/${info.size}`;
+    }
+    if (req.method === "HEAD") return new Response(null, { status, headers });
+    const body = await deps.store.open(name, range ?? { offset: 0, length: info.size });
+    if (!body) return plain(404, "not found");
+    return new Response(body, { status, headers });
+  };
+}
