@@ -62,6 +62,8 @@ Deno.test("install --airgap: TLS by default, the registry's newest k0rdent, pods
   includes(values, `templatesRepoURL: oci://${cluster}/k0rdent-enterprise/charts`);
   includes(values, `globalRegistry: ${cluster}/k0rdent-enterprise`);
   includes(values, "registryCertSecret: k0rdentd-registry-ca");
+  // Child clusters download k0s from the registry's files listener (default port 5080).
+  includes(values, `globalK0sURL: http://${ADVERTISE_IP}:5080/k0rdent-enterprise`);
   assert.doesNotMatch(values, /insecureRegistry|localhost|127\.0\.0\.1/);
   const ca = await Deno.readTextFile(registry.caFile!);
   includes(await host.stdinLog(), "name: k0rdentd-registry-ca");

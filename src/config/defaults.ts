@@ -35,6 +35,7 @@ export function defaultConfig(): Config {
     },
     airgap: {
       bundlePath: "",
+      k0sURL: "",
       registry: {
         address: "localhost:5000",
         advertiseAddress: "",

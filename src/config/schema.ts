@@ -102,6 +102,8 @@ export const configSchema = z.strictObject({
   }),
   airgap: z.strictObject({
     bundlePath: z.string(),
+    /** `controller.globalK0sURL` for child clusters; "" = the registry's files listener. */
+    k0sURL: z.string().regex(/^$|^https?:\/\/\S+$/, "expected an http:// or https:// URL"),
     registry: z.strictObject({
       address: z.string().regex(HOST_PORT, "expected HOST:PORT such as localhost:5000"),
       /** The address pods and other nodes use; "" derives it (resolve_registry.ts). */

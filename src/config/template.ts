@@ -55,6 +55,9 @@ k0rdent:
 airgap:
   # Bundle (.tar.gz, .tar or directory)  (env K0RDENTD_AIRGAP_BUNDLE_PATH)
   bundlePath: ""
+  # Where child clusters download k0s (controller.globalK0sURL); "" = the registry's files
+  # listener: http://<advertiseAddress host>:<registry.filesPort>/<registry.prefix>
+  k0sURL: ""
   registry:
     address: localhost:5000      # as this host reaches it; env K0RDENTD_REGISTRY_ADDRESS
     # As pods and other nodes reach it; "" = address, or this host's IP when address is loopback

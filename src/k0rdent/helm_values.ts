@@ -29,6 +29,8 @@ import {
   repositoryBase,
 } from "../airgap/registry_endpoint.ts";
 import { airgapChartRef } from "./helm_command.ts";
+import { splitHostPort } from "../join/node_address.ts";
+import { k0sFilesURL } from "../registry/k0s_files.ts";
 
 /** Name of the Secret holding the registry's CA (`ca.crt`) for `controller.registryCertSecret`. */
 export const REGISTRY_CA_SECRET = "k0rdentd-registry-ca";
@@ -54,14 +56,11 @@ export interface HelmValuesOptions {
 }
 
 /**
- * The options for a configuration. Air gap: the chart is the one in the local registry and
- * `caSecretName` is set when the registry is HTTPS with a CA file.
+ * The options for a configuration. Air gap: the chart is the one in the local registry,
+ * `caSecretName` is set when the registry is HTTPS with a CA file, and `k0sURL` is
+ * {@link airgapK0sURL}.
  */
-export function helmValuesOptions(
-  config: Config,
-  airgap: boolean,
-  extra: { k0sURL?: string } = {},
-): HelmValuesOptions {
+export function helmValuesOptions(config: Config, airgap: boolean): HelmValuesOptions {
   const base = { version: config.k0rdent.version, userValues: config.k0rdent.helm.values };
   if (!airgap) return { ...base, chart: config.k0rdent.helm.chart };
   const registry = clusterEndpoint(config);
@@ -73,9 +72,25 @@ export function helmValuesOptions(
     airgap: {
       registry,
       ...(withCa ? { caSecretName: REGISTRY_CA_SECRET } : {}),
-      ...(extra.k0sURL ? { k0sURL: extra.k0sURL } : {}),
+      ...(airgapK0sURL(config) ? { k0sURL: airgapK0sURL(config) } : {}),
     },
   };
+}
+
+/**
+ * Where child clusters download k0s (`controller.globalK0sURL`): `airgap.k0sURL` when set, else
+ * the registry daemon's files listener (`registry.filesPort`, `registry.prefix`) on the host of
+ * the cluster's registry address; undefined when that listener is off (port 0).
+ */
+export function airgapK0sURL(config: Config): string | undefined {
+  if (config.airgap.k0sURL) return config.airgap.k0sURL;
+  if (config.registry.filesPort === 0) return undefined;
+  const { host } = splitHostPort(clusterEndpoint(config).address);
+  return k0sFilesURL(
+    host.replace(/^\[|\]$/g, ""),
+    config.registry.filesPort,
+    config.registry.prefix,
+  );
 }
 
 /**

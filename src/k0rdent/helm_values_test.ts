@@ -5,6 +5,7 @@ import { getPath } from "../config/merge.ts";
 import { assertGolden } from "../../tests/helpers/golden.ts";
 import { airgapChartRef, helmUpgradeInstallArgs } from "./helm_command.ts";
 import {
+  airgapK0sURL,
   helmValues,
   type HelmValuesOptions,
   helmValuesOptions,
@@ -172,9 +173,11 @@ Deno.test("helmValuesOptions() air gap uses the local chart and the CA secret fo
     insecure: false,
     caFile: "/etc/k0rdentd/ca.crt",
   };
-  const tls = helmValuesOptions(config, true, { k0sURL: "http://files.local/k0s" });
+  const tls = helmValuesOptions(config, true);
   assert.equal(tls.airgap?.caSecretName, REGISTRY_CA_SECRET);
-  assert.equal(tls.airgap?.k0sURL, "http://files.local/k0s");
+  assert.equal(tls.airgap?.k0sURL, "http://registry.local:5080/k0rdent-enterprise");
+  config.airgap.k0sURL = "http://files.local/k0s";
+  assert.equal(helmValuesOptions(config, true).airgap?.k0sURL, "http://files.local/k0s");
   assert.equal(helmValuesOptions(config, false).chart, "oci://ghcr.io/k0rdent/kcm/charts/kcm");
 });
 
@@ -219,4 +222,18 @@ Deno.test("airgapChartRef() and helmUpgradeInstallArgs() build the documented co
     ["--ca-file", "/etc/ca.crt", "--kubeconfig", "/k/admin.conf"],
   );
   assert.ok(!helmUpgradeInstallArgs(base).includes("--plain-http"));
+});
+
+Deno.test("airgapK0sURL() is the files listener on the cluster's registry host, unless set or off", () => {
+  const config = defaultConfig();
+  config.airgap.registry.advertiseAddress = "10.0.0.5:5000";
+  assert.equal(airgapK0sURL(config), "http://10.0.0.5:5080/k0rdent-enterprise");
+  config.airgap.registry.advertiseAddress = "[fd00::5]:5000";
+  config.registry.filesPort = 8080;
+  config.registry.prefix = "";
+  assert.equal(airgapK0sURL(config), "http://[fd00::5]:8080");
+  config.registry.filesPort = 0;
+  assert.equal(airgapK0sURL(config), undefined);
+  config.airgap.k0sURL = "https://files.lan/k0s";
+  assert.equal(airgapK0sURL(config), "https://files.lan/k0s");
 });
