@@ -53,7 +53,7 @@ const ARGS = [
   "--airgap",
   "--k0s-binary",
   join(FAKES_DIR, "k0s"),
-  "--ignore-preflight-errors=root,ports,registry,k0rdent-version",
+  "--ignore-preflight-errors=root,ports,registry,k0s-images,k0rdent-version",
 ];
 
 async function assertNoSecretLeaks(host: FakeHost, output: string): Promise<void> {

@@ -394,7 +394,7 @@ Deno.test("install --airgap --registry-ca: TLS registry trusted by containerd, h
     "--registry-ca",
     ca,
     // The registry itself is not served here: these tests look at what install configures.
-    "--ignore-preflight-errors=root,ports,registry,k0rdent-version",
+    "--ignore-preflight-errors=root,ports,registry,k0s-images,k0rdent-version",
   ]);
   assert.equal(result.code, 0, result.stderr);
   const helm = (await host.mutatingCalls()).find((c) => c.startsWith("helm upgrade"))!;
@@ -468,11 +468,17 @@ Deno.test("air-gap build: install implies --airgap and extracts the embedded k0s
   };
   await Deno.writeTextFile(join(assets, "build-info.json"), JSON.stringify(info));
   const args = [...BASE, "--registry-address", registry.address];
-  const env = { K0RDENTD_ASSETS_DIR: assets };
+  const tmp = join(host.dir, "tmp");
+  await Deno.mkdir(tmp);
+  const env = { K0RDENTD_ASSETS_DIR: assets, TMPDIR: tmp };
 
   const result = await host.run(args, env);
   assert.equal(result.code, 0, result.stderr);
   includes(result.stdout, "(air-gapped)");
+  // The k0s-images preflight ran the embedded k0s from a temp copy, then removed it.
+  const listed = (await host.calls()).find((c) => c.startsWith("k0s airgap list-images -c "));
+  assert.ok(listed?.startsWith(`k0s airgap list-images -c ${tmp}/`), listed);
+  assert.deepStrictEqual(await Array.fromAsync(Deno.readDir(tmp)), []);
   assert.deepStrictEqual(await Deno.readFile(join(host.root, "usr/local/bin/k0s")), FAKE_K0S);
   assert.ok((await host.files()).has("etc/k0s/containerd.d/cri-registry.toml"));
 
@@ -480,11 +486,13 @@ Deno.test("air-gap build: install implies --airgap and extracts the embedded k0s
   await using other = await FakeHost.create();
   info.assets[0].sha256 = "0".repeat(64);
   await Deno.writeTextFile(join(assets, "build-info.json"), JSON.stringify(info));
+  // The k0s-images preflight extracts it first: the install stops before the host changes.
   const corrupt = await other.run(args, env);
   assert.equal(corrupt.code, 1);
-  includes(corrupt.stderr, 'Phase "k0s-binary"');
+  includes(corrupt.stderr, "Preflight k0s-images: Cannot extract embedded k0s");
   includes(corrupt.stderr, "SHA-256 mismatch");
   assert.deepStrictEqual([...(await other.files()).keys()], []);
+  assert.deepStrictEqual(await Array.fromAsync(Deno.readDir(tmp)), []);
 });
 
 Deno.test("preflight ports: a busy port fails unless our own k0s holds it", async () => {

@@ -137,17 +137,55 @@ export async function serveK0sRelease(
 }
 
 /**
- * A registry stub answering `/v2/`, the tags of the k0rdent chart (air-gap preflight) and a
- * catalog of the chart plus `a/b` (tags `v1`, `v2`): 3 images for `status`.
+ * The k0s system images the fake k0s of `version` lists (`airgap list-images` with a k0s.yaml
+ * whose `spec.images.repository` is `<address>/<prefix>`), as `<path>:<tag>` after that repository.
+ */
+export async function fakeK0sImages(version = "v1.32.8+k0s.0"): Promise<string[]> {
+  const dir = await Deno.makeTempDir({ prefix: "fake-k0s-images-" });
+  try {
+    const repository = "registry.test:5000/prefix";
+    const config = join(dir, "k0s.yaml");
+    await Deno.writeTextFile(config, `spec:\n  images:\n    repository: ${repository}\n`);
+    const out = await new Deno.Command(join(FAKES_DIR, "k0s"), {
+      args: ["airgap", "list-images", "-c", config],
+      env: { FAKE_STATE: join(dir, "state"), FAKE_TOOLS_DIR: FAKES_DIR, FAKE_K0S_VERSION: version },
+    }).output();
+    if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
+    return new TextDecoder().decode(out.stdout).trim().split("\n")
+      .map((image) => image.slice(repository.length + 1));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** What the fake k0s of `tests/fakes/k0s` (v1.32.8+k0s.0) lists: `k0sproject/kube-proxy:v1.32.8`... */
+export const FAKE_K0S_IMAGES: readonly string[] = await fakeK0sImages();
+
+/**
+ * A registry stub answering `/v2/`, the tags of the k0rdent chart (air-gap preflight), manifest
+ * HEADs of `images` (`<path>:<tag>` under the prefix `k0rdent-enterprise`; default the fake
+ * k0s's system images, for the k0s-images preflight) and a catalog of the chart plus `a/b` (tags
+ * `v1`, `v2`): 3 images for `status`.
  */
 export function serveRegistryStub(
   chartTags: string[],
+  images: readonly string[] = FAKE_K0S_IMAGES,
 ): { address: string; requests: string[] } & AsyncDisposable {
   const requests: string[] = [];
+  const manifests = new Set(images.map((image) => {
+    const at = image.lastIndexOf(":");
+    return `/v2/k0rdent-enterprise/${image.slice(0, at)}/manifests/${image.slice(at + 1)}`;
+  }));
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
     const path = new URL(req.url).pathname;
     requests.push(path);
     if (path === "/v2/") return Response.json({});
+    if (req.method === "HEAD" && manifests.has(path)) {
+      const type = "application/vnd.oci.image.manifest.v1+json";
+      if (req.headers.get("Accept")?.includes(type)) {
+        return new Response(null, { headers: { "Content-Type": type } });
+      }
+    }
     if (path === "/v2/k0rdent-enterprise/charts/k0rdent-enterprise/tags/list") {
       return Response.json({
         name: "k0rdent-enterprise/charts/k0rdent-enterprise",
