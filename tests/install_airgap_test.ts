@@ -53,7 +53,10 @@ Deno.test("install --airgap: TLS by default, the registry's newest k0rdent, pods
   assert.equal(result.code, 0, result.stderr);
   const summary = JSON.parse(result.stdout);
   assert.equal(summary.k0rdentVersion, "1.2.3");
-  assert.ok(registry.requests.includes(`/v2/${CHART}/manifests/1.2.3`), "helm pulled the chart");
+  assert.ok(
+    registry.requests.some((r) => r.method === "GET" && r.path === `/v2/${CHART}/manifests/1.2.3`),
+    "helm pulled the chart",
+  );
 
   // What pods and other nodes read names the advertised address, never loopback.
   const k0sYaml = await Deno.readTextFile(join(host.root, "etc/k0s/k0s.yaml"));
@@ -305,11 +308,17 @@ Deno.test("air-gap build: install implies --airgap and extracts the embedded k0s
   };
   await Deno.writeTextFile(join(assets, "build-info.json"), JSON.stringify(info));
   const args = [...BASE.filter((a) => a !== "--airgap"), ...airgapArgs(registry)];
-  const env = { K0RDENTD_ASSETS_DIR: assets, ...airgapEnv(registry) };
+  const tmp = join(host.dir, "tmp");
+  await Deno.mkdir(tmp);
+  const env = { K0RDENTD_ASSETS_DIR: assets, TMPDIR: tmp, ...airgapEnv(registry) };
 
   const result = await host.run(args, env);
   assert.equal(result.code, 0, result.stderr);
   includes(result.stdout, "(air-gapped)");
+  // The k0s-images preflight ran the embedded k0s from a temp copy, then removed it.
+  const listed = (await host.calls()).find((c) => c.startsWith("k0s airgap list-images -c "));
+  assert.ok(listed?.startsWith(`k0s airgap list-images -c ${tmp}/`), listed);
+  assert.deepStrictEqual(await Array.fromAsync(Deno.readDir(tmp)), []);
   assert.deepStrictEqual(await Deno.readFile(join(host.root, "usr/local/bin/k0s")), FAKE_K0S);
   assert.ok((await host.files()).has("etc/k0s/containerd.d/cri-registry.toml"));
 
@@ -317,9 +326,11 @@ Deno.test("air-gap build: install implies --airgap and extracts the embedded k0s
   await using other = await FakeHost.create();
   info.assets[0].sha256 = "0".repeat(64);
   await Deno.writeTextFile(join(assets, "build-info.json"), JSON.stringify(info));
+  // The k0s-images preflight extracts it first: the install stops before the host changes.
   const corrupt = await other.run(args, env);
   assert.equal(corrupt.code, 1);
-  includes(corrupt.stderr, 'Phase "k0s-binary"');
+  includes(corrupt.stderr, "Preflight k0s-images: Cannot extract embedded k0s");
   includes(corrupt.stderr, "SHA-256 mismatch");
   assert.deepStrictEqual([...(await other.files()).keys()], []);
+  assert.deepStrictEqual(await Array.fromAsync(Deno.readDir(tmp)), []);
 });

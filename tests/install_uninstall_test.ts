@@ -25,9 +25,9 @@ const INSTALL = [
   join(FAKES_DIR, "k0s"),
 ];
 
-/** The real registry with two charts and one image: 3 images in 2 repositories. */
+/** The real registry with two charts and the fake k0s's 10 system images (10 repositories). */
 function registryWithContent(): Promise<AirgapRegistry> {
-  return serveAirgapRegistry({ charts: ["1.1.0", "1.2.0"], images: ["k0sproject/pause:3.10"] });
+  return serveAirgapRegistry({ charts: ["1.1.0", "1.2.0"] });
 }
 
 async function installed(host: FakeHost, registry: AirgapRegistry): Promise<void> {
@@ -51,7 +51,7 @@ Deno.test("status: healthy after install (text and JSON, registry images counted
   assert.equal(text.code, 0, text.stderr);
   includes(text.stdout, "k0s:      v1.32.8+k0s.0, running (controller)");
   includes(text.stdout, "components 3/3");
-  includes(text.stdout, `Registry: ${registry.address} reachable, 3 images in 2 repositories`);
+  includes(text.stdout, `Registry: ${registry.address} reachable, 12 images in 11 repositories`);
   includes(text.stdout, "Healthy");
   const json = JSON.parse((await host.run(["status", "--output", "json"])).stdout);
   assert.equal(json.healthy, true);
@@ -59,8 +59,8 @@ Deno.test("status: healthy after install (text and JSON, registry images counted
   assert.deepStrictEqual(json.registry, {
     address: registry.address,
     reachable: true,
-    repositories: 2,
-    images: 3,
+    repositories: 11,
+    images: 12,
   });
   assert.deepStrictEqual(await host.mutatingCalls(), []);
 

@@ -2,8 +2,9 @@
  * Preflight checks, each with a name the user can pass to
  * `--ignore-preflight-errors` (as kubeadm does): root, Linux, CPU
  * architecture, init system, free ports, free disk, and in air-gap mode the
- * local registry, the k0rdent chart version it holds, and the version of the bundle given as
- * `airgap.bundlePath` (`--airgap-bundle-path`).
+ * local registry, the k0s system images it must hold for the k0s to be installed, the k0rdent
+ * chart version it holds, and the version of the bundle given as `airgap.bundlePath`
+ * (`--airgap-bundle-path`).
  */
 import { statfs } from "node:fs/promises";
 import { dirname } from "node:path";
@@ -12,9 +13,10 @@ import { bundleK0rdentVersionWithProgress } from "../bundle/k0rdent_version.ts";
 import { formatBytes } from "../log/progress.ts";
 import { hostPath } from "../host/paths.ts";
 import type { InstallContext } from "./phase.ts";
-import { registryClient, registryTags, registryUrl } from "./registry_probe.ts";
+import { fetchErrorMessage, registryClient, registryTags, registryUrl } from "./registry_probe.ts";
 import { registryEndpoint } from "../airgap/registry_endpoint.ts";
 import { airgapChartRepository } from "../k0rdent/helm_command.ts";
+import { checkK0sImages } from "./k0s_images.ts";
 
 /** One check; `run` returns null when fine, else what is wrong. */
 export interface PreflightCheck {
@@ -131,10 +133,16 @@ export const PREFLIGHT_CHECKS: readonly PreflightCheck[] = [
           : `registry "${url}" answered HTTP ${res.status}`;
       } catch (err) {
         return `registry "${url}" does not answer: ${
-          (err as Error).message
+          fetchErrorMessage(err)
         } (start it with "k0rdentd registry")`;
       }
     },
+  },
+  {
+    // The k0s about to be installed lists its images for the generated k0s.yaml; all in the registry.
+    name: "k0s-images",
+    airgapOnly: true,
+    run: checkK0sImages,
   },
   {
     name: "k0rdent-version",

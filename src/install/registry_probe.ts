@@ -1,11 +1,13 @@
 /**
  * Read-only probes of the local registry for preflight and `status`:
- * `/v2/` reachability, the tags of a repository and the image count, over
- * plain HTTP or HTTPS with the configured CA.
+ * `/v2/` reachability, the tags of a repository, whether manifests exist and
+ * the image count, over plain HTTP or HTTPS with the configured CA.
  */
 import type { Config } from "../config/schema.ts";
 import { registryEndpoint, registryURL } from "../airgap/registry_endpoint.ts";
 import { readRegistryCa } from "../airgap/registry_ca.ts";
+import { errorMessage } from "../errors.ts";
+import { MEDIA_TYPES } from "../registry/manifest.ts";
 
 /** The URL of `path` on the configured registry. */
 export function registryUrl(config: Config, path: string): string {
@@ -118,6 +120,84 @@ export async function registryImageCount(
   } catch (err) {
     if (timeout.aborted) throw new Error(`counting images took longer than ${timeoutMs / 1000} s`);
     throw err;
+  } finally {
+    client?.close();
+  }
+}
+
+/**
+ * What a failed `fetch` says, with the cause Deno keeps apart ("fetch failed": "client error
+ * (Connect): tcp connect error: Connection refused"), without the URL.
+ */
+export function fetchErrorMessage(err: unknown): string {
+  const cause = err instanceof Error && err.cause !== undefined
+    ? errorMessage(err.cause).replace(/^error sending request for url \([^)]*\): /, "")
+    : "";
+  return cause ? `${errorMessage(err)}: ${cause}` : errorMessage(err);
+}
+
+/** `Accept` of a manifest HEAD: image indexes and manifests, OCI and Docker. */
+export const MANIFEST_ACCEPT = [
+  MEDIA_TYPES.ociIndex,
+  MEDIA_TYPES.ociManifest,
+  MEDIA_TYPES.dockerList,
+  MEDIA_TYPES.dockerManifest,
+].join(", ");
+
+/** What a manifest HEAD found: present (200), missing (404), or why it could not tell. */
+export type ManifestProbe = { found: boolean } | { error: string };
+
+/** Options of {@link probeManifests}. */
+export interface ProbeManifestsOptions {
+  /** Requests in flight at once (8). */
+  concurrency?: number;
+  /** Limit of each request (10 s). */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * HEADs each manifest URL (`/v2/<repository>/manifests/<reference>` on the registry of
+ * `config`), a few at a time; the results are in the order of `urls`.
+ */
+export async function probeManifests(
+  config: Config,
+  urls: readonly string[],
+  { concurrency = 8, timeoutMs = 10_000, signal }: ProbeManifestsOptions = {},
+): Promise<ManifestProbe[]> {
+  let client: Deno.HttpClient | undefined;
+  try {
+    client = await registryClient(config);
+  } catch (err) {
+    return urls.map(() => ({ error: errorMessage(err) }));
+  }
+  const results: ManifestProbe[] = new Array(urls.length);
+  const probe = async (url: string): Promise<ManifestProbe> => {
+    try {
+      const res = await fetch(url, {
+        method: "HEAD",
+        headers: { Accept: MANIFEST_ACCEPT },
+        client,
+        signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), ...(signal ? [signal] : [])]),
+      });
+      await res.body?.cancel();
+      if (res.status === 200) return { found: true };
+      if (res.status === 404) return { found: false };
+      return { error: `HTTP ${res.status}` };
+    } catch (err) {
+      return { error: fetchErrorMessage(err) };
+    }
+  };
+  let next = 0;
+  const worker = async () => {
+    while (next < urls.length) {
+      const i = next++;
+      results[i] = await probe(urls[i]);
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: Math.min(concurrency, urls.length) }, worker));
+    return results;
   } finally {
     client?.close();
   }

@@ -6,7 +6,10 @@ import { MEDIA_TYPES } from "../registry/manifest.ts";
 import { createRegistryApp } from "../registry/http/app.ts";
 import { MemoryDriver } from "../registry/storage/memory_driver.ts";
 import { RegistryStorage } from "../registry/storage/storage.ts";
-import { registryImageCount } from "./registry_probe.ts";
+import { MANIFEST_ACCEPT, probeManifests, registryImageCount } from "./registry_probe.ts";
+import { storeIndex, storeManifest } from "../../tests/helpers/store_image.ts";
+import { serveRegistry } from "../../tests/helpers/registry_server.ts";
+import { freePort } from "../../tests/helpers/free_port.ts";
 
 const enc = new TextEncoder();
 
@@ -93,4 +96,58 @@ Deno.test("registryImageCount() reports a registry error with the path", async (
     registryImageCount(configFor(`127.0.0.1:${server.addr.port}`)),
     /HTTP 401 for \/v2\/_catalog/,
   );
+});
+
+Deno.test("probeManifests() HEADs manifests with the index and manifest Accept types: found or not", async () => {
+  const storage = new RegistryStorage(new MemoryDriver());
+  await storeManifest(storage, "p/k0sproject/coredns", "amd64", "1.12.2");
+  await storeIndex(storage, "p/pause", "3.9"); // an image index: found only when Accept allows it
+  await using registry = serveRegistry(storage);
+  const config = configFor(registry.address);
+  const url = (path: string) => `http://${registry.address}/v2/${path}`;
+  const urls = [
+    url("p/k0sproject/coredns/manifests/1.12.2"),
+    url("p/pause/manifests/3.9"),
+    url("p/k0sproject/coredns/manifests/1.12.0"),
+    url("p/k0sproject/kube-proxy/manifests/v1.32.8"),
+  ];
+  assert.deepStrictEqual(await probeManifests(config, urls), [
+    { found: true },
+    { found: true },
+    { found: false },
+    { found: false },
+  ]);
+  assert.deepStrictEqual(
+    registry.requests.map((r) => [r.method, r.accept]),
+    urls.map(() => ["HEAD", MANIFEST_ACCEPT]),
+  );
+});
+
+Deno.test("probeManifests() keeps at most `concurrency` requests in flight", async () => {
+  const storage = new RegistryStorage(new MemoryDriver());
+  await using registry = serveRegistry(storage, { delayMs: 40 });
+  const urls = Array.from(
+    { length: 20 },
+    (_, i) => `http://${registry.address}/v2/a/manifests/v${i}`,
+  );
+  const probes = await probeManifests(configFor(registry.address), urls, { concurrency: 3 });
+  assert.equal(probes.length, 20);
+  assert.ok(probes.every((p) => "found" in p && !p.found));
+  assert.equal(registry.requests.length, 20);
+  assert.ok(registry.maxInFlight <= 3 && registry.maxInFlight > 1, `${registry.maxInFlight}`);
+});
+
+Deno.test("probeManifests() reports other answers and unreachable registries as errors", async () => {
+  await using server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    () => new Response("denied", { status: 401 }),
+  );
+  const denied = `127.0.0.1:${server.addr.port}`;
+  assert.deepStrictEqual(
+    await probeManifests(configFor(denied), [`http://${denied}/v2/a/manifests/v1`]),
+    [{ error: "HTTP 401" }],
+  );
+  const closed = `127.0.0.1:${freePort()}`;
+  const [refused] = await probeManifests(configFor(closed), [`http://${closed}/v2/a/manifests/1`]);
+  assert.ok("error" in refused && /refused/i.test(refused.error), JSON.stringify(refused));
 });

@@ -84,11 +84,16 @@ export async function resolveJoin(flags: JoinFlags, config: Config): Promise<Joi
   return { role: mode as JoinRole, token };
 }
 
+/** Preflight checks about the first install only. */
+const JOIN_SKIPS: readonly string[] = ["k0s-images", "k0rdent-version", "bundle-version"];
+
 /** The phases of a join as `role`. */
 export function joinPhases(spec: JoinSpec): Phase[] {
   return [
+    // The k0s system images are those of the cluster's config, in the registry the first
+    // install checked (k0s-images); a worker has no k0s.yaml to list them with.
     preflightPhaseWith(
-      PREFLIGHT_CHECKS.filter((c) => c.name !== "k0rdent-version" && c.name !== "bundle-version"),
+      PREFLIGHT_CHECKS.filter((c) => !JOIN_SKIPS.includes(c.name)),
     ),
     k0sBinaryPhase,
     ...(spec.role === "controller" ? [k0sConfigPhase] : []),

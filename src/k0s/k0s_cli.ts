@@ -53,6 +53,19 @@ export function tokenCreateArgs(role: "controller" | "worker", expiry?: string):
   return ["token", "create", `--role=${role}`, ...(expiry ? [`--expiry=${expiry}`] : [])];
 }
 
+/**
+ * Builds `k0s airgap list-images [-c FILE]` argv (without the program). k0s prints one image a
+ * line: the images its version needs for that config (k0s cmd/airgap/listimages.go).
+ */
+export function listImagesArgs(configFile?: string): string[] {
+  return ["airgap", "list-images", ...(configFile ? ["-c", configFile] : [])];
+}
+
+/** The image references of `k0s airgap list-images` output (blank lines dropped). */
+export function parseImageList(stdout: string): string[] {
+  return stdout.split("\n").map((line) => line.trim()).filter(Boolean);
+}
+
 function parseBool(value: string | undefined): boolean {
   return value?.trim().toLowerCase() === "true";
 }
@@ -109,6 +122,11 @@ export interface K0sCliOptions {
   host: HostMutator;
   /** The k0s binary as a host path; default `/usr/local/bin/k0s`. */
   binary?: string;
+  /**
+   * A k0s binary outside the host paths, run as it is (a `--k0s-binary` file, an extracted
+   * copy); overrides `binary`.
+   */
+  program?: string;
   /** Per-command timeout (reads use at most {@link READ_TIMEOUT_MS}). */
   timeoutMs?: number;
   signal?: AbortSignal;
@@ -116,17 +134,18 @@ export interface K0sCliOptions {
 
 /** Runs k0s. Host paths map through the mutator's `mapPath` (`K0RDENTD_ROOT`). */
 export class K0sCli {
+  /** The binary as the plan shows it: the host path, or `program` as given. */
   readonly binary: string;
   readonly #opts: K0sCliOptions;
 
   constructor(options: K0sCliOptions) {
     this.#opts = options;
-    this.binary = options.binary ?? HOST.k0sBinary;
+    this.binary = options.program ?? options.binary ?? HOST.k0sBinary;
   }
 
-  /** The program path actually run (under the root prefix). */
+  /** The program path actually run (`binary` under the root prefix, or `program`). */
   get program(): string {
-    return this.#opts.host.mapPath(this.binary);
+    return this.#opts.program ?? this.#opts.host.mapPath(this.binary);
   }
 
   #runOpts(stdin?: string) {
@@ -160,6 +179,20 @@ export class K0sCli {
     if (!await this.installed()) return null;
     const result = await runChecked(this.#opts.runner, [this.program, "version"], this.#readOpts());
     return result.stdout.trim();
+  }
+
+  /**
+   * `k0s airgap list-images [-c FILE]` (a read: needs neither root nor a running k0s). While a
+   * k0s runs on this host, k0s reads that k0s's own config file instead of `configFile`
+   * (k0s pkg/config/cli.go GetCmdOpts loads the runtime config first).
+   */
+  async listImages(configFile?: string): Promise<string[]> {
+    const result = await runChecked(
+      this.#opts.runner,
+      [this.program, ...listImagesArgs(configFile)],
+      this.#readOpts(),
+    );
+    return parseImageList(result.stdout);
   }
 
   /** `k0s status -o json`; null when k0s is not running (or not installed). */

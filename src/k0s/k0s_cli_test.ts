@@ -5,6 +5,8 @@ import type { RunOptions, RunResult } from "../process/runner.ts";
 import {
   installArgs,
   K0sCli,
+  listImagesArgs,
+  parseImageList,
   parseStatusJson,
   parseStatusText,
   READ_TIMEOUT_MS,
@@ -137,4 +139,39 @@ Deno.test("K0sCli: reads are limited to READ_TIMEOUT_MS, changes to the command 
   } finally {
     await Deno.remove(root, { recursive: true });
   }
+});
+
+Deno.test("listImagesArgs() builds k0s airgap list-images argv, -c only with a file", () => {
+  assert.deepStrictEqual(listImagesArgs("/tmp/x/k0s.yaml"), [
+    "airgap",
+    "list-images",
+    "-c",
+    "/tmp/x/k0s.yaml",
+  ]);
+  assert.deepStrictEqual(listImagesArgs(), ["airgap", "list-images"]);
+});
+
+Deno.test("parseImageList() takes one image a line and drops blank lines", () => {
+  assert.deepStrictEqual(
+    parseImageList("r:5000/p/k0sproject/coredns:1.12.2\n\n  r:5000/p/pause:3.9 \n"),
+    ["r:5000/p/k0sproject/coredns:1.12.2", "r:5000/p/pause:3.9"],
+  );
+  assert.deepStrictEqual(parseImageList(""), []);
+});
+
+Deno.test("K0sCli.listImages() runs a k0s outside the host paths as given, through the runner", async () => {
+  const runner = new FakeRunner()
+    .on("/opt/k0s-v1.32.6 airgap list-images -c /tmp/k0s.yaml", {
+      stdout: "r/k0sproject/kube-proxy:v1.32.6\nr/pause:3.9\n",
+    });
+  const host = new HostMutator(runner, true, (p) => "/root-prefix" + p);
+  const k0s = new K0sCli({ runner, host, program: "/opt/k0s-v1.32.6" });
+  assert.equal(k0s.program, "/opt/k0s-v1.32.6", "not mapped under the root prefix");
+  assert.deepStrictEqual(await k0s.listImages("/tmp/k0s.yaml"), [
+    "r/k0sproject/kube-proxy:v1.32.6",
+    "r/pause:3.9",
+  ]);
+  runner.on(/list-images/, { code: 1, stderrTail: "Error: failed to get config: open x" });
+  await assert.rejects(k0s.listImages("x"), /failed to get config: open x/);
+  assert.deepStrictEqual(host.changes, [], "a read, not a change");
 });

@@ -56,3 +56,25 @@ export function isK0sFileName(name: string): boolean {
 export function trimPrefix(prefix: string): string {
   return prefix.replace(/^\/+|\/+$/g, "");
 }
+
+/** An image reference split into its parts: `<name>[:<tag>][@<digest>]`. */
+export interface ImageReference {
+  /** Everything before the tag, registry host included, e.g. `quay.io/k0sproject/coredns`. */
+  name: string;
+  tag?: string;
+  /** `sha256:<hex>`. */
+  digest?: string;
+}
+
+const REFERENCE_RE = /^(.+?)(?::([\w][\w.-]{0,127}))?(?:@(sha256:[a-f0-9]{64}))?$/;
+
+/**
+ * Splits an image reference such as `localhost:5000/a/b:v1` into name, tag and digest (a port
+ * stays in the name: a tag never holds `/`); undefined for an empty reference.
+ */
+export function splitImageReference(ref: string): ImageReference | undefined {
+  const m = REFERENCE_RE.exec(ref);
+  if (!m) return undefined;
+  const [, name, tag, digest] = m;
+  return { name, ...(tag ? { tag } : {}), ...(digest ? { digest } : {}) };
+}

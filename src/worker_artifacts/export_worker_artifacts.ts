@@ -19,7 +19,7 @@ import { clusterEndpoint } from "../airgap/registry_endpoint.ts";
 import { resolveRegistry } from "../airgap/resolve_registry.ts";
 import { readRegistryCa } from "../airgap/registry_ca.ts";
 import { createJoinToken, invalidateJoinTokens, isController } from "../join/token.ts";
-import { listSystemImages, storageLocation, writeImagesArchive } from "./system_images.ts";
+import { storageLocation, writeImagesArchive } from "./system_images.ts";
 import {
   type BundleContent,
   type BundleSummary,
@@ -133,7 +133,13 @@ async function writeSystemImages(
   const dir = ctx.config.registry.storage;
   const k0sYaml = hostPath(HOST.k0sConfig);
   const hasConfig = await Deno.stat(k0sYaml).then(() => true, () => false);
-  const refs = await listSystemImages(ctx.runner, k0sPath, hasConfig ? k0sYaml : undefined);
+  const bundled = new K0sCli({
+    runner: ctx.runner,
+    host: new HostMutator(ctx.runner, ctx.dryRun),
+    program: k0sPath,
+    signal: ctx.signal,
+  });
+  const refs = await bundled.listImages(hasConfig ? k0sYaml : undefined);
   const { address, prefix } = ctx.config.airgap.registry;
   const images = refs.map((ref) => storageLocation(ref, { address, prefix }));
   const summary = await writeImagesArchive(openDiskStorage(dir), images, target);

@@ -7,8 +7,8 @@
 import { UserError } from "../errors.ts";
 import { writeTarAtomic } from "../fsx/atomic_tar.ts";
 import { type Descriptor, MEDIA_TYPES } from "../registry/manifest.ts";
+import { splitImageReference } from "../registry/names.ts";
 import type { RegistryStorage } from "../registry/storage/storage.ts";
-import { runChecked, type Runner } from "../process/runner.ts";
 
 /** A system image and where the registry storage holds it. */
 export interface SystemImage {
@@ -29,9 +29,8 @@ export function storageLocation(
   ref: string,
   registry: { address: string; prefix: string },
 ): SystemImage {
-  const m = /^(.+?)(?::([\w][\w.-]{0,127}))?(?:@(sha256:[a-f0-9]{64}))?$/.exec(ref);
-  const [, name, tag, digest] = m ?? [];
-  if (!m || (!tag && !digest)) {
+  const { name, tag, digest } = splitImageReference(ref) ?? { name: "" };
+  if (!tag && !digest) {
     throw new UserError(`Cannot bundle image "${ref}": expected a reference with a tag or digest`);
   }
   const parts = name.split("/");
@@ -40,18 +39,7 @@ export function storageLocation(
   const path = (hasHost ? parts.slice(1) : parts).join("/");
   const prefix = registry.prefix.replace(/^\/+|\/+$/g, "");
   const repository = host === registry.address || !prefix ? path : `${prefix}/${path}`;
-  return { ref, repository, reference: digest ?? tag };
-}
-
-/** `k0s airgap list-images` of the bundled binary (with the cluster's k0s.yaml when given). */
-export async function listSystemImages(
-  runner: Runner,
-  k0s: string,
-  configFile?: string,
-): Promise<string[]> {
-  const argv = [k0s, "airgap", "list-images", ...(configFile ? ["-c", configFile] : [])];
-  const out = await runChecked(runner, argv, { timeoutMs: 60_000 });
-  return out.stdout.split("\n").map((l) => l.trim()).filter(Boolean);
+  return { ref, repository, reference: digest ?? tag! };
 }
 
 /** Deno's CPU architecture in OCI terms. */

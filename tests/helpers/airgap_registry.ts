@@ -4,19 +4,22 @@
  * a test asks for under the default prefix `k0rdent-enterprise`. Its storage is what install
  * finds as `registry.storage` (the auto CA under `tls/ca.crt`).
  */
-import { join } from "node:path";
-import { createRegistryApp } from "../../src/registry/http/app.ts";
 import { openDiskStorage } from "../../src/registry/storage/storage.ts";
 import { autoTls } from "../../src/registry/tls.ts";
 import { ProcessRunner } from "../../src/process/runner.ts";
 import { storeChart, storeManifest } from "./store_image.ts";
+import { FAKE_K0S_IMAGES } from "./fake_host.ts";
+import { type LoggedRequest, serveRegistry } from "./registry_server.ts";
 
 /** Options of {@link serveAirgapRegistry}. */
 export interface AirgapRegistryOptions {
   /** Versions of `k0rdent-enterprise/charts/k0rdent-enterprise` to hold. */
   charts?: string[];
-  /** Images to hold, as `<repository>:<tag>` under the prefix, e.g. `k0sproject/pause:3.10`. */
-  images?: string[];
+  /**
+   * Images to hold, as `<repository>:<tag>` under the prefix, e.g. `k0sproject/pause:3.9`;
+   * default the k0s system images the fake k0s lists (the k0s-images preflight).
+   */
+  images?: readonly string[];
   /** Serve plain HTTP instead of `--tls auto`. */
   insecure?: boolean;
 }
@@ -30,8 +33,8 @@ export interface AirgapRegistry extends AsyncDisposable {
   storage: string;
   /** The auto CA (`<storage>/tls/ca.crt`), or undefined over plain HTTP. */
   caFile?: string;
-  /** Request paths seen, in order. */
-  requests: string[];
+  /** Requests answered, in order. */
+  requests: LoggedRequest[];
 }
 
 /** Starts the registry; dispose to stop it and remove its storage. */
@@ -48,7 +51,7 @@ export async function serveAirgapRegistry(
       version,
     );
   }
-  for (const image of options.images ?? []) {
+  for (const image of options.images ?? FAKE_K0S_IMAGES) {
     const at = image.lastIndexOf(":");
     await storeManifest(
       storage,
@@ -60,26 +63,16 @@ export async function serveAirgapRegistry(
   const tls = options.insecure
     ? undefined
     : await autoTls(storageDir, ["localhost", "127.0.0.1"], new ProcessRunner());
-  const app = createRegistryApp({ storage });
-  const requests: string[] = [];
-  const server = Deno.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    onListen() {},
-    ...(tls ? { cert: tls.cert, key: tls.key } : {}),
-  }, (req, info) => {
-    requests.push(new URL(req.url).pathname);
-    return app.fetch(req, info);
-  });
-  const port = server.addr.port;
+  const server = serveRegistry(storage, { tls: tls && { cert: tls.cert, key: tls.key } });
+  const port = Number(server.address.split(":")[1]);
   return {
     address: `localhost:${port}`,
     port,
     storage: storageDir,
-    caFile: tls ? join(storageDir, "tls", "ca.crt") : undefined,
-    requests,
+    caFile: tls?.caFile,
+    requests: server.requests,
     async [Symbol.asyncDispose]() {
-      await server.shutdown();
+      await server[Symbol.asyncDispose]();
       await Deno.remove(storageDir, { recursive: true }).catch(() => {});
     },
   };

@@ -135,3 +135,28 @@ export async function serveK0sRelease(
     },
   };
 }
+
+/**
+ * The k0s system images the fake k0s of `version` lists (`airgap list-images` with a k0s.yaml
+ * whose `spec.images.repository` is `<address>/<prefix>`), as `<path>:<tag>` after that repository.
+ */
+export async function fakeK0sImages(version = "v1.32.8+k0s.0"): Promise<string[]> {
+  const dir = await Deno.makeTempDir({ prefix: "fake-k0s-images-" });
+  try {
+    const repository = "registry.test:5000/prefix";
+    const config = join(dir, "k0s.yaml");
+    await Deno.writeTextFile(config, `spec:\n  images:\n    repository: ${repository}\n`);
+    const out = await new Deno.Command(join(FAKES_DIR, "k0s"), {
+      args: ["airgap", "list-images", "-c", config],
+      env: { FAKE_STATE: join(dir, "state"), FAKE_TOOLS_DIR: FAKES_DIR, FAKE_K0S_VERSION: version },
+    }).output();
+    if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
+    return new TextDecoder().decode(out.stdout).trim().split("\n")
+      .map((image) => image.slice(repository.length + 1));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** What the fake k0s of `tests/fakes/k0s` (v1.32.8+k0s.0) lists: `k0sproject/kube-proxy:v1.32.8`... */
+export const FAKE_K0S_IMAGES: readonly string[] = await fakeK0sImages();

@@ -18,15 +18,18 @@ import type { InstallContext, Phase } from "../phase.ts";
 import { saveState } from "../state.ts";
 
 /** Where the binary comes from, and its version. */
-interface K0sSource {
+export interface K0sSource {
   version: string;
   /** For the plan, e.g. `k0s v1.32.8+k0s.0 downloaded from <url>`. */
   describe: string;
+  /** The binary as a file that can run where it is (`--k0s-binary`); absent when it must be written. */
+  path?: string;
   /** Writes the verified binary to `target` (a real path). */
   write(target: string): Promise<void>;
 }
 
-async function k0sSource(ctx: InstallContext): Promise<K0sSource> {
+/** Where the k0s-binary phase takes k0s from: `--k0s-binary`, the embedded asset, or a download. */
+export async function k0sSource(ctx: InstallContext): Promise<K0sSource> {
   const { options, config } = ctx;
   if (options.k0sBinary) {
     const path = options.k0sBinary;
@@ -40,6 +43,7 @@ async function k0sSource(ctx: InstallContext): Promise<K0sSource> {
     return {
       version,
       describe: `k0s ${version} from "${path}"`,
+      path,
       write: (target) => Deno.copyFile(path, target).then(() => Deno.chmod(target, 0o755)),
     };
   }
@@ -86,6 +90,29 @@ async function k0sSource(ctx: InstallContext): Promise<K0sSource> {
         signal: ctx.signal,
       }),
   };
+}
+
+/**
+ * Runs `use` with the k0s binary the k0s-binary phase would leave in `/usr/local/bin/k0s`, without
+ * installing it: the installed k0s when it is the wanted version, the `--k0s-binary` file where it
+ * is, else a copy written to a private temp dir (the extracted embedded asset; online, a
+ * download) that is removed afterwards. Changes nothing on the host, also under dry-run.
+ */
+export async function withWantedK0s<T>(
+  ctx: InstallContext,
+  use: (program: string, version: string) => Promise<T>,
+): Promise<T> {
+  const source = await k0sSource(ctx);
+  if (await ctx.k0s.version() === source.version) return await use(ctx.k0s.program, source.version);
+  if (source.path) return await use(source.path, source.version);
+  const dir = await Deno.makeTempDir({ prefix: "k0rdentd-k0s-" }); // 0700
+  try {
+    const program = join(dir, "k0s");
+    await source.write(program);
+    return await use(program, source.version);
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
 }
 
 /** The k0s binary phase. */
