@@ -334,3 +334,70 @@ Deno.test("air-gap build: install implies --airgap and extracts the embedded k0s
   assert.deepStrictEqual([...(await other.files()).keys()], []);
   assert.deepStrictEqual(await Array.fromAsync(Deno.readDir(tmp)), []);
 });
+
+Deno.test("install --airgap with a registry that needs credentials: Secret, containerd drop-in 0600 and helm's registry config; the password stays off argv, logs and readable files", async () => {
+  await using host = await FakeHost.create();
+  const password = "pw-7f3c1d9e-secret";
+  await using registry = await serveAirgapRegistry({
+    charts: ["1.2.3"],
+    auth: { username: "robot", password },
+  });
+  const cluster = `${ADVERTISE_IP}:${registry.port}`;
+  const args = [...BASE, ...K0S, ...airgapArgs(registry), "--registry-username", "robot"];
+
+  // Without the password the registry refuses the version lookup: nothing changes.
+  const none = await host.run(args, airgapEnv(registry));
+  assert.equal(none.code, 1);
+  includes(none.stderr, 'airgap.registry.username "robot" has no password');
+  const wrong = await host.run(
+    [...args, "--registry-password-stdin"],
+    airgapEnv(registry),
+    "nope\n",
+  );
+  assert.equal(wrong.code, 1);
+  includes(wrong.stderr, "HTTP 401");
+  assert.deepStrictEqual(await host.mutatingCalls(), []);
+
+  const result = await host.run(
+    [...args, "--registry-password-stdin"],
+    airgapEnv(registry),
+    `${password}\n`,
+  );
+  assert.equal(result.code, 0, result.stderr);
+  assert.ok(
+    registry.requests.some((r) =>
+      r.method === "GET" && r.path === `/v2/${CHART}/manifests/1.2.3` && r.status === 200
+    ),
+    "the fake helm pulled the chart with the credentials of its registry config",
+  );
+  const helm = (await host.mutatingCalls()).find((c) => c.startsWith("helm upgrade"))!;
+  assert.match(helm, /--registry-config \S+\/config\.json/);
+  const values = await Deno.readTextFile(join(host.root, "var/lib/k0rdentd/kcm-values.yaml"));
+  includes(values, "registryCredsSecret: k0rdentd-registry-creds");
+  const applied = await host.stdinLog();
+  includes(applied, "name: k0rdentd-registry-creds");
+  includes(applied, `password: ${password}`);
+
+  const auth = join(host.root, "etc/k0s/containerd.d/registry-auth.toml");
+  assert.equal((await Deno.stat(auth)).mode! & 0o777, 0o600);
+  const toml = await Deno.readTextFile(auth);
+  includes(toml, `[plugins."io.containerd.grpc.v1.cri".registry.configs."${cluster}".auth]`);
+  includes(toml, `password = "${password}"`);
+
+  // The password is nowhere else: not on any argv, not in the output, not in a file others read.
+  assert.ok(!(await host.calls()).join("\n").includes(password), "password on argv");
+  assert.ok(!(result.stdout + result.stderr).includes(password), "password in the output");
+  for (const [file, mode] of await host.files()) {
+    const text = await Deno.readTextFile(join(host.root, file)).catch(() => "");
+    if (text.includes(password)) assert.equal(mode & 0o077, 0, `${file} holds the password`);
+  }
+
+  await host.clearCalls();
+  const again = await host.run(
+    [...args, "--registry-password-stdin"],
+    airgapEnv(registry),
+    `${password}\n`,
+  );
+  assert.equal(again.code, 0, again.stderr);
+  assert.deepStrictEqual(await host.mutatingCalls(), []);
+});

@@ -45,7 +45,7 @@ Deno.test("registryAliases() names the local registry names another node must ma
     assert.deepEqual(registryAliases(local), [], local);
     assert.deepEqual(registryAliases(local, "registry.lan:5000"), [], local);
   }
-  assert.throws(() => registryAliases("nope"), /expected HOST:PORT/);
+  assert.throws(() => registryAliases("fd00::1"), /expected HOST or HOST:PORT/);
 });
 
 Deno.test("checkExpiry() accepts Go durations and rejects the rest", () => {

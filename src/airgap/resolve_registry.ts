@@ -61,6 +61,11 @@ export async function resolveRegistry(
   const registry = resolved.airgap.registry;
   const notes: string[] = [];
   const warnings: string[] = [];
+  if (registry.username && !registry.password) {
+    throw new UserError(
+      `airgap.registry.username "${registry.username}" has no password: pass --registry-password-stdin or set K0RDENTD_REGISTRY_PASSWORD`,
+    );
+  }
   if (registry.insecure) {
     warnings.push(
       `The registry ${registry.address} is used over plain HTTP (airgap.registry.insecure): k0rdent Enterprise does not support insecure registries; serve it with "k0rdentd registry --tls auto" instead`,
@@ -74,7 +79,9 @@ export async function resolveRegistry(
   const { host, port } = splitHostPort(registry.address);
   const given = registry.advertiseAddress.trim();
   if (given) {
-    registry.advertiseAddress = withPort(given, port);
+    // A port-less registry address (HTTPS on 443) keeps a port-less advertise address too.
+    const portless = !/:\d{1,5}$/.test(registry.address) || registry.address.endsWith("]");
+    registry.advertiseAddress = portless ? given : withPort(given, port);
     if (isLocalHost(splitHostPort(registry.advertiseAddress).host)) {
       throw new UserError(
         `Invalid airgap.registry.advertiseAddress "${given}": pods and other nodes cannot reach a loopback address; use this host's IP or DNS name`,

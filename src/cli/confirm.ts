@@ -1,15 +1,25 @@
-/** Asks a yes/no question on stderr and reads the answer from stdin (EOF means no). */
+/**
+ * Reads lines from stdin: answers to yes/no questions asked on stderr (EOF means no), and a
+ * secret given on stdin (`--registry-password-stdin`). Lines are bounded in length.
+ */
+import { UserError } from "../errors.ts";
 import { log } from "../log/logger.ts";
+
+/** The longest line read from stdin. */
+const MAX_LINE_BYTES = 64 * 1024;
 
 /** Input read past the last line returned (answers to later questions). */
 let buffered = "";
 
-/** Reads one line from stdin; null at end of input. */
-async function readLine(): Promise<string | null> {
+/** Reads one line from stdin (without its newline); null at end of input. */
+export async function readLine(): Promise<string | null> {
   const reader = Deno.stdin.readable.getReader();
   const decoder = new TextDecoder();
   try {
     while (!buffered.includes("\n")) {
+      if (buffered.length > MAX_LINE_BYTES) {
+        throw new UserError(`Cannot read stdin: a line is longer than ${MAX_LINE_BYTES} bytes`);
+      }
       const { value, done } = await reader.read();
       if (done) break;
       buffered += decoder.decode(value, { stream: true });

@@ -42,6 +42,8 @@ export function defaultConfig(): Config {
         prefix: "k0rdent-enterprise",
         insecure: false,
         caFile: "",
+        username: "",
+        password: "",
         mirrors: [...DEFAULT_MIRRORS],
       },
     },

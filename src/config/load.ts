@@ -66,6 +66,16 @@ export const ENV_OVERRIDES: readonly {
     path: ["airgap", "registry", "advertiseAddress"],
     type: "string",
   },
+  {
+    name: "K0RDENTD_REGISTRY_USERNAME",
+    path: ["airgap", "registry", "username"],
+    type: "string",
+  },
+  {
+    name: "K0RDENTD_REGISTRY_PASSWORD",
+    path: ["airgap", "registry", "password"],
+    type: "string",
+  },
   { name: "K0RDENTD_REGISTRY_HOST", path: ["registry", "host"], type: "string" },
   { name: "K0RDENTD_REGISTRY_PORT", path: ["registry", "port"], type: "number" },
   { name: "K0RDENTD_REGISTRY_FILES_PORT", path: ["registry", "filesPort"], type: "number" },

@@ -6,7 +6,8 @@ import { z } from "zod";
 import { LOG_LEVELS } from "../log/logger.ts";
 
 const K0S_VERSION = /^v\d+\.\d+\.\d+\+k0s\.\d+$/;
-const HOST_PORT = /^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$/;
+/** A registry as image references name it: `HOST` (HTTPS on 443) or `HOST:PORT`. */
+const REGISTRY_ADDRESS = /^([A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\])(:\d{1,5})?$/;
 
 const port = z.number().int().min(1).max(65535);
 const cidr = z.string().regex(/^[0-9a-fA-F:.]+\/\d{1,3}$/, "expected a CIDR such as 10.244.0.0/16");
@@ -105,7 +106,10 @@ export const configSchema = z.strictObject({
     /** `controller.globalK0sURL` for child clusters; "" = the registry's files listener. */
     k0sURL: z.string().regex(/^$|^https?:\/\/\S+$/, "expected an http:// or https:// URL"),
     registry: z.strictObject({
-      address: z.string().regex(HOST_PORT, "expected HOST:PORT such as localhost:5000"),
+      address: z.string().regex(
+        REGISTRY_ADDRESS,
+        "expected HOST or HOST:PORT such as localhost:5000",
+      ),
       /** The address pods and other nodes use; "" derives it (resolve_registry.ts). */
       advertiseAddress: z.string().regex(
         /^$|^[A-Za-z0-9.\-\[\]:]+$/,
@@ -114,6 +118,9 @@ export const configSchema = z.strictObject({
       prefix: z.string(),
       insecure: z.boolean(),
       caFile: z.string(),
+      /** Pull credentials of the registry (an existing Harbor/Distribution); "" for none. */
+      username: z.string(),
+      password: z.string(),
       mirrors: z.array(z.string().min(1)),
     }),
   }),

@@ -65,6 +65,10 @@ airgap:
     prefix: k0rdent-enterprise
     insecure: false              # true: plain HTTP (k0rdent Enterprise does not support it)
     caFile: ""                   # "" = registry.storage/tls/ca.crt when it exists, else system roots
+    # Pull credentials of an existing registry (Harbor, Distribution); keep the password out of
+    # this file: \${REGISTRY_PASSWORD} or env K0RDENTD_REGISTRY_PASSWORD / --registry-password-stdin
+    username: ""                 # env K0RDENTD_REGISTRY_USERNAME
+    password: ""
     mirrors: [registry.mirantis.com, quay.io, registry.k8s.io, docker.io, ghcr.io]
 
 join:

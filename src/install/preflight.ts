@@ -13,7 +13,7 @@ import { bundleK0rdentVersionWithProgress } from "../bundle/k0rdent_version.ts";
 import { formatBytes } from "../log/progress.ts";
 import { hostPath } from "../host/paths.ts";
 import type { InstallContext } from "./phase.ts";
-import { fetchErrorMessage, registryClient, registryTags, registryUrl } from "./registry_probe.ts";
+import { fetchErrorMessage, registryAccess, registryTags, registryUrl } from "./registry_probe.ts";
 import { registryEndpoint } from "../airgap/registry_endpoint.ts";
 import { airgapChartRepository } from "../k0rdent/helm_command.ts";
 import { checkK0sImages } from "./k0s_images.ts";
@@ -122,19 +122,23 @@ export const PREFLIGHT_CHECKS: readonly PreflightCheck[] = [
     airgapOnly: true,
     async run(ctx) {
       const url = registryUrl(ctx.config, "/v2/");
+      const access = await registryAccess(ctx.config);
       try {
-        const res = await fetch(url, {
-          client: await registryClient(ctx.config),
-          signal: AbortSignal.timeout(10_000),
-        });
+        const res = await access.fetch(url, { signal: AbortSignal.timeout(10_000) });
         await res.body?.cancel();
-        return res.status === 200 || res.status === 401
-          ? null
-          : `registry "${url}" answered HTTP ${res.status}`;
+        if (res.status === 200) return null;
+        if (res.status === 401) {
+          return ctx.config.airgap.registry.username
+            ? `registry "${url}" refused the credentials of airgap.registry.username "${ctx.config.airgap.registry.username}"`
+            : null;
+        }
+        return `registry "${url}" answered HTTP ${res.status}`;
       } catch (err) {
         return `registry "${url}" does not answer: ${
           fetchErrorMessage(err)
         } (start it with "k0rdentd registry")`;
+      } finally {
+        access.close();
       }
     },
   },

@@ -14,19 +14,46 @@ export function registryUrl(config: Config, path: string): string {
   return registryURL(registryEndpoint(config)) + path;
 }
 
-/** An HTTP client trusting `airgap.registry.caFile` when one is set. */
-export async function registryClient(config: Config): Promise<Deno.HttpClient | undefined> {
+/** How this host talks to the registry: its CA and its credentials. Close it after use. */
+export interface RegistryAccess {
+  /** `fetch` trusting `airgap.registry.caFile`, with Basic credentials when configured. */
+  fetch(url: string, init?: RequestInit): Promise<Response>;
+  close(): void;
+}
+
+/**
+ * The access for `config`: an HTTP client trusting `airgap.registry.caFile` when one is set, and
+ * `airgap.registry.username`/`password` as Basic credentials on every request when set.
+ */
+export async function registryAccess(config: Config): Promise<RegistryAccess> {
   const caPem = await readRegistryCa(config);
-  return caPem ? Deno.createHttpClient({ caCerts: [caPem] }) : undefined;
+  const client = caPem ? Deno.createHttpClient({ caCerts: [caPem] }) : undefined;
+  const auth = basicAuthorization(config);
+  return {
+    fetch(url, init = {}) {
+      const headers = new Headers(init.headers);
+      if (auth) headers.set("Authorization", auth);
+      return fetch(url, { ...init, headers, client });
+    },
+    close: () => client?.close(),
+  };
+}
+
+/** `Basic <base64(user:password)>` for the configured registry credentials, or undefined. */
+export function basicAuthorization(config: Config): string | undefined {
+  const { username, password } = config.airgap.registry;
+  if (!username) return undefined;
+  const bytes = new TextEncoder().encode(`${username}:${password}`);
+  return `Basic ${btoa(String.fromCharCode(...bytes))}`;
 }
 
 /** The body of a JSON GET (null on 404) and the URL of the next page from its `Link` header. */
 async function getJsonPage(
-  client: Deno.HttpClient | undefined,
+  access: RegistryAccess,
   url: string,
   signal: AbortSignal,
 ): Promise<{ body: unknown; next: string | null }> {
-  const res = await fetch(url, { client, signal });
+  const res = await access.fetch(url, { signal });
   if (res.status === 404) {
     await res.body?.cancel();
     return { body: null, next: null };
@@ -41,22 +68,22 @@ async function getJsonPage(
 
 /** The tags of `repository` (empty when it does not exist). */
 export async function registryTags(config: Config, repository: string): Promise<string[]> {
-  const client = await registryClient(config);
+  const access = await registryAccess(config);
   try {
     const { body } = await getJsonPage(
-      client,
+      access,
       registryUrl(config, `/v2/${repository}/tags/list`),
       AbortSignal.timeout(10_000),
     );
     return (body as { tags?: string[] } | null)?.tags ?? [];
   } finally {
-    client?.close();
+    access.close();
   }
 }
 
 /** Every entry of a paginated list (`repositories` of the catalog, `tags` of a tag list). */
 async function listAllPages(
-  client: Deno.HttpClient | undefined,
+  access: RegistryAccess,
   firstUrl: string,
   key: "repositories" | "tags",
   signal: AbortSignal,
@@ -64,7 +91,7 @@ async function listAllPages(
   const all: string[] = [];
   let url: string | null = firstUrl;
   while (url) {
-    const page: { body: unknown; next: string | null } = await getJsonPage(client, url, signal);
+    const page: { body: unknown; next: string | null } = await getJsonPage(access, url, signal);
     const entries = (page.body as Record<string, unknown> | null)?.[key];
     if (Array.isArray(entries)) all.push(...entries.map(String));
     url = page.next;
@@ -98,9 +125,9 @@ export async function registryImageCount(
   const timeout = AbortSignal.timeout(timeoutMs);
   const failed = new AbortController(); // stops the other workers after one fails
   const abort = AbortSignal.any([timeout, failed.signal, ...(signal ? [signal] : [])]);
-  const client = await registryClient(config);
+  const access = await registryAccess(config);
   const list = (path: string, key: "repositories" | "tags") =>
-    listAllPages(client, registryUrl(config, `${path}?n=${pageSize}`), key, abort);
+    listAllPages(access, registryUrl(config, `${path}?n=${pageSize}`), key, abort);
   try {
     const repositories = await list("/v2/_catalog", "repositories");
     let images = 0;
@@ -121,7 +148,7 @@ export async function registryImageCount(
     if (timeout.aborted) throw new Error(`counting images took longer than ${timeoutMs / 1000} s`);
     throw err;
   } finally {
-    client?.close();
+    access.close();
   }
 }
 
@@ -165,19 +192,18 @@ export async function probeManifests(
   urls: readonly string[],
   { concurrency = 8, timeoutMs = 10_000, signal }: ProbeManifestsOptions = {},
 ): Promise<ManifestProbe[]> {
-  let client: Deno.HttpClient | undefined;
+  let access: RegistryAccess;
   try {
-    client = await registryClient(config);
+    access = await registryAccess(config);
   } catch (err) {
     return urls.map(() => ({ error: errorMessage(err) }));
   }
   const results: ManifestProbe[] = new Array(urls.length);
   const probe = async (url: string): Promise<ManifestProbe> => {
     try {
-      const res = await fetch(url, {
+      const res = await access.fetch(url, {
         method: "HEAD",
         headers: { Accept: MANIFEST_ACCEPT },
-        client,
         signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), ...(signal ? [signal] : [])]),
       });
       await res.body?.cancel();
@@ -199,6 +225,6 @@ export async function probeManifests(
     await Promise.all(Array.from({ length: Math.min(concurrency, urls.length) }, worker));
     return results;
   } finally {
-    client?.close();
+    access.close();
   }
 }

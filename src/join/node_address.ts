@@ -42,11 +42,11 @@ export function isLocalHost(host: string): boolean {
   return /^(localhost|127\.\d+\.\d+\.\d+|\[::1\]|::1|0\.0\.0\.0|\[::\])$/i.test(host);
 }
 
-/** Splits `HOST:PORT` (IPv6 in brackets) into its parts. */
+/** Splits a registry address `HOST[:PORT]` (IPv6 in brackets); no port means HTTPS's 443. */
 export function splitHostPort(address: string): { host: string; port: number } {
-  const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(address);
-  if (!m) throw new UserError(`Invalid address "${address}": expected HOST:PORT`);
-  return { host: m[1], port: Number(m[2]) };
+  const m = /^(\[[^\]]+\]|[^:\[\]]+)(?::(\d{1,5}))?$/.exec(address);
+  if (!m) throw new UserError(`Invalid address "${address}": expected HOST or HOST:PORT`);
+  return { host: m[1], port: m[2] === undefined ? 443 : Number(m[2]) };
 }
 
 /**

@@ -28,6 +28,8 @@ export interface HelmInstallOptions {
   caFile?: string;
   /** Kubeconfig to use (`--kubeconfig`), e.g. k0s's admin.conf. */
   kubeconfig?: string;
+  /** A registry config with the chart registry's credentials (`--registry-config`). */
+  registryConfig?: string;
 }
 
 /**
@@ -52,5 +54,6 @@ export function helmUpgradeInstallArgs(options: HelmInstallOptions): string[] {
   if (options.plainHttp) args.push("--plain-http");
   if (options.caFile) args.push("--ca-file", options.caFile);
   if (options.kubeconfig) args.push("--kubeconfig", options.kubeconfig);
+  if (options.registryConfig) args.push("--registry-config", options.registryConfig);
   return args;
 }

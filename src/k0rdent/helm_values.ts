@@ -34,12 +34,21 @@ import { k0sFilesURL } from "../registry/k0s_files.ts";
 
 /** Name of the Secret holding the registry's CA (`ca.crt`) for `controller.registryCertSecret`. */
 export const REGISTRY_CA_SECRET = "k0rdentd-registry-ca";
+/**
+ * Name of the Secret holding the registry's pull credentials for `controller.registryCredsSecret`:
+ * keys `username` and `password` (kcm reads exactly these for child clusters,
+ * `internal/controller/management_controller.go`; Flux's HelmRepository `secretRef` takes them
+ * as Basic auth when the Secret is not of type dockerconfigjson).
+ */
+export const REGISTRY_CREDS_SECRET = "k0rdentd-registry-creds";
 
 /** Air-gap inputs of the values. */
 export interface AirgapValuesOptions {
   registry: RegistryEndpoint;
   /** Name of a Secret with `ca.crt` (HTTPS with a private CA); undefined otherwise. */
   caSecretName?: string;
+  /** Name of a Secret with `username` and `password` (a registry that needs them). */
+  credsSecretName?: string;
   /** `controller.globalK0sURL`: an HTTP URL serving k0s binaries to child clusters, if any. */
   k0sURL?: string;
 }
@@ -72,6 +81,7 @@ export function helmValuesOptions(config: Config, airgap: boolean): HelmValuesOp
     airgap: {
       registry,
       ...(withCa ? { caSecretName: REGISTRY_CA_SECRET } : {}),
+      ...(config.airgap.registry.username ? { credsSecretName: REGISTRY_CREDS_SECRET } : {}),
       ...(airgapK0sURL(config) ? { k0sURL: airgapK0sURL(config) } : {}),
     },
   };
@@ -133,6 +143,7 @@ function airgapValues(
   if (!airgap.registry.insecure && airgap.caSecretName) {
     set("controller.registryCertSecret", airgap.caSecretName);
   }
+  if (airgap.credsSecretName) set("controller.registryCredsSecret", airgap.credsSecretName);
   set("image.repository", `${repo}/kcm-controller`);
 
   const sub = usesRegionalValues(options.chart, options.version) ? "regional." : "";
@@ -152,23 +163,31 @@ function airgapValues(
   return v;
 }
 
+/** What the registry Secrets hold. */
+export interface RegistrySecrets {
+  /** The CA (`ca.crt` of {@link REGISTRY_CA_SECRET}). */
+  caPem?: string;
+  /** Pull credentials ({@link REGISTRY_CREDS_SECRET}). */
+  auth?: { username: string; password: string };
+}
+
 /**
- * The Namespace and the Secret (`ca.crt`) that `controller.registryCertSecret` names, as YAML
- * for `kubectl apply --server-side -f -`; applied before helm (which would create the
- * namespace too late).
+ * The Namespace and the Secrets that `controller.registryCertSecret` (`ca.crt`) and
+ * `controller.registryCredsSecret` (`username`, `password`) name, as YAML for
+ * `kubectl apply --server-side -f -` (on stdin: the credentials never reach argv); applied
+ * before helm, which would create the namespace too late and whose kcm checks that both exist.
  */
-export function registryCaSecretManifest(namespace: string, caPem: string): string {
+export function registrySecretsManifest(namespace: string, secrets: RegistrySecrets): string {
   const namespaceDoc = { apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } };
-  const secret = {
+  const secret = (name: string, stringData: Record<string, string>) => ({
     apiVersion: "v1",
     kind: "Secret",
-    metadata: {
-      name: REGISTRY_CA_SECRET,
-      namespace,
-      labels: { "app.kubernetes.io/managed-by": "k0rdentd" },
-    },
+    metadata: { name, namespace, labels: { "app.kubernetes.io/managed-by": "k0rdentd" } },
     type: "Opaque",
-    stringData: { "ca.crt": caPem },
-  };
-  return [namespaceDoc, secret].map((d) => stringify(d, { lineWidth: 0 })).join("---\n");
+    stringData,
+  });
+  const docs: unknown[] = [namespaceDoc];
+  if (secrets.caPem) docs.push(secret(REGISTRY_CA_SECRET, { "ca.crt": secrets.caPem }));
+  if (secrets.auth) docs.push(secret(REGISTRY_CREDS_SECRET, secrets.auth));
+  return docs.map((d) => stringify(d, { lineWidth: 0 })).join("---\n");
 }

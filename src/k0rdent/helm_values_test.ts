@@ -10,7 +10,8 @@ import {
   type HelmValuesOptions,
   helmValuesOptions,
   REGISTRY_CA_SECRET,
-  registryCaSecretManifest,
+  REGISTRY_CREDS_SECRET,
+  registrySecretsManifest,
   renderHelmValues,
   usesRegionalValues,
 } from "./helm_values.ts";
@@ -181,9 +182,10 @@ Deno.test("helmValuesOptions() air gap uses the local chart and the CA secret fo
   assert.equal(helmValuesOptions(config, false).chart, "oci://ghcr.io/k0rdent/kcm/charts/kcm");
 });
 
-Deno.test("registryCaSecretManifest() holds the namespace and the ca.crt Secret", () => {
+Deno.test("registrySecretsManifest() holds the namespace and the ca.crt Secret", () => {
   const pem = "-----BEGIN CERTIFICATE-----\nabc\n-----END CERTIFICATE-----\n";
-  const docs = parseAllDocuments(registryCaSecretManifest("kcm-system", pem)).map((d) => d.toJS());
+  const docs = parseAllDocuments(registrySecretsManifest("kcm-system", { caPem: pem }))
+    .map((d) => d.toJS());
   assert.deepEqual(docs.map((d) => d.kind), ["Namespace", "Secret"]);
   assert.equal(docs[1].metadata.name, REGISTRY_CA_SECRET);
   assert.equal(docs[1].metadata.namespace, "kcm-system");
@@ -236,4 +238,27 @@ Deno.test("airgapK0sURL() is the files listener on the cluster's registry host, 
   assert.equal(airgapK0sURL(config), undefined);
   config.airgap.k0sURL = "https://files.lan/k0s";
   assert.equal(airgapK0sURL(config), "https://files.lan/k0s");
+});
+
+Deno.test("registry credentials: registryCredsSecret in the values, a username/password Secret", () => {
+  const config = defaultConfig();
+  config.k0rdent.version = "1.2.3";
+  config.airgap.registry = {
+    ...config.airgap.registry,
+    address: "harbor.example.com",
+    username: "robot$k0rdent",
+    password: "s3cret-pw",
+  };
+  const options = helmValuesOptions(config, true);
+  const values = helmValues(options);
+  assert.equal(getPath(values, ["controller", "registryCredsSecret"]), REGISTRY_CREDS_SECRET);
+  assert.ok(!renderHelmValues(options).includes("s3cret-pw"), "no password in the values");
+  const docs = parseAllDocuments(
+    registrySecretsManifest("kcm-system", {
+      auth: { username: "robot$k0rdent", password: "s3cret-pw" },
+    }),
+  ).map((d) => d.toJS());
+  assert.deepEqual(docs.map((d) => d.metadata.name), ["kcm-system", REGISTRY_CREDS_SECRET]);
+  assert.deepEqual(docs[1].stringData, { username: "robot$k0rdent", password: "s3cret-pw" });
+  assert.equal(docs[1].type, "Opaque");
 });

@@ -55,6 +55,8 @@ import {
 export interface GeneratedFile {
   path: string;
   content: string;
+  /** File mode; default 0644. The credentials drop-in is 0600. */
+  mode?: number;
 }
 
 /** Everything the drop-ins depend on. */
@@ -80,10 +82,14 @@ export interface ContainerdMirrorOptions {
    * a private containerd on a temp directory, passes another.
    */
   dropInDir?: string;
+  /** Pull credentials of the registry (an existing Harbor/Distribution), if it needs them. */
+  auth?: { username: string; password: string };
 }
 
 /** The drop-in file name under `/etc/k0s/containerd.d`. */
 export const CRI_REGISTRY_FILE = "cri-registry.toml";
+/** The credentials drop-in (mode 0600) under `/etc/k0s/containerd.d`. */
+export const REGISTRY_AUTH_FILE = "registry-auth.toml";
 
 /** The first k0s minor release that ships containerd 2. */
 const CONTAINERD2_K0S_MINOR = 36;
@@ -129,6 +135,14 @@ export function containerdMirrorOptions(
     registry: clusterEndpoint(config),
     mirrors: config.airgap.registry.mirrors,
     aliases: localRegistryAliases(config),
+    ...(config.airgap.registry.username
+      ? {
+        auth: {
+          username: config.airgap.registry.username,
+          password: config.airgap.registry.password,
+        },
+      }
+      : {}),
     ...extra,
   };
 }
@@ -144,6 +158,13 @@ export function containerdMirrorFiles(options: ContainerdMirrorOptions): Generat
   const files: GeneratedFile[] = [
     { path: CRI_REGISTRY_FILE, content: criRegistryToml(options.k0sVersion, dropInDir) },
   ];
+  if (options.auth?.username) {
+    files.push({
+      path: REGISTRY_AUTH_FILE,
+      content: registryAuthToml(options.k0sVersion, registry.address, options.auth),
+      mode: 0o600,
+    });
+  }
   const caFile = posix.join("certs.d", registry.address, "ca.crt");
   if (tls) {
     const pem = options.caPem.endsWith("\n") ? options.caPem : `${options.caPem}\n`;
@@ -182,6 +203,35 @@ export function containerdMirrorFiles(options: ContainerdMirrorOptions): Generat
     });
   }
   return files;
+}
+
+/**
+ * The drop-in with the registry's pull credentials, keyed by the host containerd contacts (every
+ * generated hosts.toml leads to `address`). hosts.toml has no credentials field; the CRI plugin
+ * still reads `registry.configs."<host>".auth` when `config_path` is set and the kubelet sent
+ * none (containerd 1.7 `pkg/cri/server/image_pull.go`, 2.x
+ * `internal/cri/server/images/image_pull.go`; deprecated there but kept "until a suitable secret
+ * management alternative is available", `docs/cri/registry.md`). k0s merges every drop-in that
+ * names the CRI plugin into its CRI config (k0s < 1.36, `pkg/component/worker/containerd`), or
+ * containerd 2 imports it (k0s >= 1.36). Written mode 0600.
+ */
+export function registryAuthToml(
+  k0sVersion: string,
+  address: string,
+  auth: { username: string; password: string },
+): string {
+  const version = containerdConfigVersion(k0sVersion);
+  const plugin = version === 3 ? "io.containerd.cri.v1.images" : "io.containerd.grpc.v1.cri";
+  return HEADER + "# Secret: pull credentials of the registry.\n" + stringify({
+    version,
+    plugins: {
+      [plugin]: {
+        registry: {
+          configs: { [address]: { auth: { username: auth.username, password: auth.password } } },
+        },
+      },
+    },
+  });
 }
 
 /** The `cri-registry.toml` drop-in pointing containerd at `<dropInDir>/certs.d`. */

@@ -60,8 +60,11 @@ export async function writeBundleFiles(dir: string, content: BundleContent): Pro
   await content.writeK0s(join(dir, BUNDLE.k0sBinary));
   await Deno.chmod(join(dir, BUNDLE.k0sBinary), 0o755);
   for (const file of content.dropIns) {
-    const entry = mirroredHostFile(posix.join(HOST.containerdDropIns, file.path));
-    await writeFileAtomic(join(dir, entry.source), file.content, { mode: 0o644, mkdirMode: 0o700 });
+    const entry = mirroredHostFile(posix.join(HOST.containerdDropIns, file.path), file.mode);
+    await writeFileAtomic(join(dir, entry.source), file.content, {
+      mode: entry.mode,
+      mkdirMode: 0o700,
+    });
     hostFiles.push(entry);
   }
   if (content.writeImages) {

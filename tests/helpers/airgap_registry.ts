@@ -7,6 +7,8 @@
 import { openDiskStorage } from "../../src/registry/storage/storage.ts";
 import { autoTls } from "../../src/registry/tls.ts";
 import { ProcessRunner } from "../../src/process/runner.ts";
+import bcrypt from "bcryptjs";
+import { CredentialChecker, parseHtpasswd } from "../../src/registry/auth/htpasswd.ts";
 import { storeChart, storeManifest } from "./store_image.ts";
 import { FAKE_K0S_IMAGES } from "./fake_host.ts";
 import { type LoggedRequest, serveRegistry } from "./registry_server.ts";
@@ -22,6 +24,8 @@ export interface AirgapRegistryOptions {
   images?: readonly string[];
   /** Serve plain HTTP instead of `--tls auto`. */
   insecure?: boolean;
+  /** Require these credentials for every request, pulls included (`--htpasswd --auth-pulls`). */
+  auth?: { username: string; password: string };
 }
 
 /** A running test registry. */
@@ -63,7 +67,14 @@ export async function serveAirgapRegistry(
   const tls = options.insecure
     ? undefined
     : await autoTls(storageDir, ["localhost", "127.0.0.1"], new ProcessRunner());
-  const server = serveRegistry(storage, { tls: tls && { cert: tls.cert, key: tls.key } });
+  const access = options.auth && {
+    credentials: new CredentialChecker(
+      parseHtpasswd(`${options.auth.username}:${bcrypt.hashSync(options.auth.password, 4)}\n`),
+    ),
+    authPulls: true,
+    readOnly: false,
+  };
+  const server = serveRegistry(storage, { tls: tls && { cert: tls.cert, key: tls.key }, access });
   const port = Number(server.address.split(":")[1]);
   return {
     address: `localhost:${port}`,

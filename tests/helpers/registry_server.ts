@@ -1,6 +1,7 @@
 /** The registry's own HTTP app over a storage, served on a real socket (127.0.0.1, port 0) for tests. */
 import { createRegistryApp } from "../../src/registry/http/app.ts";
 import type { RegistryStorage } from "../../src/registry/storage/storage.ts";
+import type { AccessPolicy } from "../../src/registry/auth/access.ts";
 
 /** One request the registry answered. */
 export interface LoggedRequest {
@@ -21,14 +22,19 @@ export interface RegistryServer extends AsyncDisposable {
 }
 
 /**
- * Serves `storage` with the registry app, over TLS with `tls` (PEM certificate and key);
+ * Serves `storage` with the registry app, over TLS with `tls` (PEM certificate and key), with
+ * `access` (htpasswd credentials, pulls with auth) when given;
  * `delayMs` holds every answer back that long.
  */
 export function serveRegistry(
   storage: RegistryStorage,
-  { delayMs = 0, tls }: { delayMs?: number; tls?: { cert: string; key: string } } = {},
+  { delayMs = 0, tls, access }: {
+    delayMs?: number;
+    tls?: { cert: string; key: string };
+    access?: AccessPolicy;
+  } = {},
 ): RegistryServer {
-  const app = createRegistryApp({ storage });
+  const app = createRegistryApp({ storage, access });
   let inFlight = 0;
   const served: RegistryServer = {
     address: "",

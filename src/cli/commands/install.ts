@@ -8,6 +8,7 @@ import { PREFLIGHT_NAMES } from "../../install/preflight.ts";
 import { printData } from "../../log/output.ts";
 import { commandContext, flagOverrides } from "../context.ts";
 import { UsageError } from "../../errors.ts";
+import { readLine } from "../confirm.ts";
 
 const OVERRIDES = {
   k0sVersion: { path: ["k0s", "version"], flag: "--k0s-version" },
@@ -15,6 +16,7 @@ const OVERRIDES = {
   registryAddress: { path: ["airgap", "registry", "address"], flag: "--registry-address" },
   registryPrefix: { path: ["airgap", "registry", "prefix"], flag: "--registry-prefix" },
   registryCa: { path: ["airgap", "registry", "caFile"], flag: "--registry-ca" },
+  registryUsername: { path: ["airgap", "registry", "username"], flag: "--registry-username" },
   registryAdvertiseAddress: {
     path: ["airgap", "registry", "advertiseAddress"],
     flag: "--registry-advertise-address",
@@ -52,6 +54,14 @@ export function registerInstall(program: Command): void {
     .option(
       "--registry-ca <file>",
       "CA of the registry's certificate (default: <registry.storage>/tls/ca.crt when present)",
+    )
+    .option(
+      "--registry-username <user>",
+      "pull credentials of the registry (Harbor, Distribution; env K0RDENTD_REGISTRY_USERNAME)",
+    )
+    .option(
+      "--registry-password-stdin",
+      "read the registry password from stdin (or env K0RDENTD_REGISTRY_PASSWORD)",
     )
     .option(
       "--registry-insecure",
@@ -95,6 +105,8 @@ Examples:
   sudo k0rdentd install --airgap --k0s-binary ./k0s --registry-advertise-address 10.0.0.5
   sudo k0rdentd install --airgap --registry-address registry.lan:5000 --registry-ca ./ca.crt
   sudo k0rdentd install --airgap --registry-insecure   # plain HTTP: not for k0rdent Enterprise
+  printf '%s\n' "$PW" | sudo k0rdentd install --airgap --registry-address harbor.example.com \
+    --registry-username robot --registry-password-stdin
   sudo k0rdentd install --ignore-preflight-errors=ports,disk
   sudo k0rdentd install --join --mode worker --token-file ./worker-token
   sudo k0rdentd -c worker-join.yaml install --join`,
@@ -103,6 +115,15 @@ Examples:
       const overrides = flagOverrides(cmd, OVERRIDES);
       if (flags.registryCa !== undefined && flags.registryInsecure) {
         throw new UsageError("Use either --registry-ca or --registry-insecure, not both");
+      }
+      if (flags.registryPasswordStdin) {
+        const password = await readLine();
+        if (!password) throw new UsageError("--registry-password-stdin read no password on stdin");
+        overrides.push({
+          path: ["airgap", "registry", "password"],
+          value: password.replace(/\r$/, ""),
+          flag: "--registry-password-stdin",
+        });
       }
       if (flags.registryCa !== undefined || flags.registryInsecure) {
         overrides.push({

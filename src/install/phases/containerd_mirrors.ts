@@ -50,13 +50,15 @@ export function containerdMirrorsPhaseWith(aliases: RegistryAliases): Phase {
     async shouldRun(ctx) {
       if (!ctx.options.mirror) return false;
       for (const file of await mirrorFiles(ctx, aliases)) {
-        if (!await fileMatches(hostFile(file), file.content)) return true;
+        if (!await fileMatches(hostFile(file), file.content, file.mode)) return true;
       }
       return false;
     },
     async run(ctx) {
       const files = await mirrorFiles(ctx, aliases);
-      for (const file of files) await ctx.host.writeFile(hostFile(file), file.content);
+      for (const file of files) {
+        await ctx.host.writeFile(hostFile(file), file.content, { mode: file.mode });
+      }
       await saveState(ctx.host, ctx.state, {
         files: [...ctx.state.files ?? [], ...files.map(hostFile)],
       });

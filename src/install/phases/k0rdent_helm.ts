@@ -10,20 +10,29 @@ import { HOST, hostPath } from "../../host/paths.ts";
 import { helmUpgradeInstallArgs } from "../../k0rdent/helm_command.ts";
 import {
   helmValuesOptions,
-  registryCaSecretManifest,
+  type RegistrySecrets,
+  registrySecretsManifest,
   renderHelmValues,
 } from "../../k0rdent/helm_values.ts";
 import { helmFor } from "../helm_binary.ts";
+import { type RegistryLogin, withRegistryConfig } from "../../helm/registry_config.ts";
+import { registryEndpoint } from "../../airgap/registry_endpoint.ts";
 import type { InstallContext, Phase } from "../phase.ts";
 import { digestOf, saveState } from "../state.ts";
 
 const VALUES_MODE = 0o600;
 
+/** Stands for the temporary registry config in the plan and its digest. */
+const REGISTRY_CONFIG_PLACEHOLDER = "<temporary registry config>";
+
 interface HelmPlan {
   values: string;
-  args: string[];
-  /** The registry CA to store as a Secret first (TLS air gap). */
-  caPem?: string;
+  /** The helm argv, with the path of the registry config holding the credentials, if any. */
+  args(registryConfig?: string): string[];
+  /** The registry CA and credentials to store as Secrets first (air gap). */
+  secrets: RegistrySecrets;
+  /** Credentials for helm's chart pull (air gap, a registry that needs them). */
+  login?: RegistryLogin;
   digest: string;
 }
 
@@ -34,17 +43,27 @@ async function helmPlan(ctx: InstallContext): Promise<HelmPlan> {
   const registry = config.airgap.registry;
   const tls = options.airgap && !registry.insecure && registry.caFile !== "";
   const caPem = tls ? await readRegistryCa(config) : undefined;
-  const args = helmUpgradeInstallArgs({
-    releaseName: config.k0rdent.helm.releaseName,
-    chart: valuesOptions.chart,
-    version: config.k0rdent.version,
-    namespace: config.k0rdent.helm.namespace,
-    valuesFile: hostPath(HOST.helmValues),
-    plainHttp: options.airgap && registry.insecure,
-    caFile: tls ? registry.caFile : undefined,
-    kubeconfig: hostPath(HOST.k0sAdminKubeconfig),
-  });
-  return { values, args, caPem, digest: digestOf([...args, values, caPem ?? ""].join("\n")) };
+  const auth = options.airgap && registry.username
+    ? { username: registry.username, password: registry.password }
+    : undefined;
+  const login = auth && { host: registryEndpoint(config).address, ...auth };
+  const args = (registryConfig?: string) =>
+    helmUpgradeInstallArgs({
+      releaseName: config.k0rdent.helm.releaseName,
+      chart: valuesOptions.chart,
+      version: config.k0rdent.version,
+      namespace: config.k0rdent.helm.namespace,
+      valuesFile: hostPath(HOST.helmValues),
+      plainHttp: options.airgap && registry.insecure,
+      caFile: tls ? registry.caFile : undefined,
+      kubeconfig: hostPath(HOST.k0sAdminKubeconfig),
+      registryConfig,
+    });
+  const secrets = { ...(caPem ? { caPem } : {}), ...(auth ? { auth } : {}) };
+  const planned = args(login && REGISTRY_CONFIG_PLACEHOLDER);
+  // The digest covers the Secrets too, so a new CA or password is applied again.
+  const digest = digestOf([...planned, values, JSON.stringify(secrets)].join("\n"));
+  return { values, args, secrets, login, digest };
 }
 
 /** The k0rdent helm phase. */
@@ -62,15 +81,19 @@ export const k0rdentHelmPhase: Phase = {
   async run(ctx) {
     const plan = await helmPlan(ctx);
     const helm = await helmFor(ctx);
-    if (plan.caPem) {
+    if (plan.secrets.caPem || plan.secrets.auth) {
       await ctx.k0s.kubectlApply(
         ["apply", "--server-side", "-f", "-"],
-        registryCaSecretManifest(ctx.config.k0rdent.helm.namespace, plan.caPem),
-        "apply --server-side -f - (registry CA Secret)",
+        registrySecretsManifest(ctx.config.k0rdent.helm.namespace, plan.secrets),
+        "apply --server-side -f - (registry Secrets)",
       );
     }
     await ctx.host.writeFile(HOST.helmValues, plan.values, { mode: VALUES_MODE, dirMode: 0o700 });
-    await helm.change(plan.args);
+    if (!plan.login || ctx.host.dryRun) {
+      await helm.change(plan.args(plan.login && REGISTRY_CONFIG_PLACEHOLDER));
+    } else {
+      await withRegistryConfig(plan.login, (path) => helm.change(plan.args(path)));
+    }
     await saveState(ctx.host, ctx.state, { helmDigest: plan.digest, airgap: ctx.options.airgap });
   },
   async cleanUp(ctx) {

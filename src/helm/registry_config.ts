@@ -1,0 +1,43 @@
+/**
+ * A private, temporary helm registry config (`--registry-config`) holding the credentials of an
+ * OCI chart registry, so they never reach argv: helm 3.16 and 3.18 ignore `--username` /
+ * `--password` for OCI pulls (helm `cmd/helm/root.go` builds the registry client without them;
+ * fixed in 3.19), while every version reads a Docker `config.json`
+ * (`{"auths": {"<host>": {"auth": base64(user:password)}}}`, oras-go
+ * `registry/remote/credentials`).
+ */
+import { join } from "node:path";
+import { writeFileAtomic } from "../fsx/atomic_write.ts";
+
+/** Credentials for `host` (`host[:port]` as the chart reference names it). */
+export interface RegistryLogin {
+  host: string;
+  username: string;
+  password: string;
+}
+
+/** The `config.json` text for `login`. */
+export function registryConfigJson(login: RegistryLogin): string {
+  const bytes = new TextEncoder().encode(`${login.username}:${login.password}`);
+  const auth = btoa(String.fromCharCode(...bytes));
+  return JSON.stringify({ auths: { [login.host]: { auth } } });
+}
+
+/**
+ * Runs `fn` with the path of a registry config for `login` in a new 0700 directory (file 0600),
+ * removed afterwards whatever `fn` does.
+ */
+export async function withRegistryConfig<T>(
+  login: RegistryLogin,
+  fn: (path: string) => Promise<T>,
+): Promise<T> {
+  const dir = await Deno.makeTempDir({ prefix: "k0rdentd-helm-" });
+  try {
+    await Deno.chmod(dir, 0o700);
+    const path = join(dir, "config.json");
+    await writeFileAtomic(path, registryConfigJson(login), { mode: 0o600 });
+    return await fn(path);
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
