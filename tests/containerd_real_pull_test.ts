@@ -188,6 +188,23 @@ function assertRequests(urls: string[], files: GeneratedFile[], name: string, pu
 }
 
 /**
+ * A CRI pull that waits (up to 30 s) while the CRI plugin still initializes: containerd logs
+ * "successfully booted" before its CRI service has synced, and answers every CRI call with
+ * "server is not initialized yet" until then (a loaded machine stretches that).
+ */
+async function criPullWhenReady(socket: string, image: string): Promise<string> {
+  const deadline = Date.now() + 30_000;
+  while (true) {
+    try {
+      return await criPullImage(socket, image);
+    } catch (err) {
+      if (!/not initialized yet/.test(String(err)) || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
+/**
  * Pulls every image through the CRI plugin and with ctr: each must arrive with the pushed
  * digests, and the requests must be the ones the model predicts.
  */
@@ -199,7 +216,7 @@ async function pullAll(
 ) {
   for (const [name, pushed] of images) {
     const from = ctrd.log().length;
-    const ref = await criPullImage(ctrd.socket, name).catch((err) => {
+    const ref = await criPullWhenReady(ctrd.socket, name).catch((err) => {
       throw new Error(`CRI pull of ${name} failed: ${err.message}`);
     });
     assert.equal(ref, pushed.config, `CRI image id of ${name}`);

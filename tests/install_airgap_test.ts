@@ -401,3 +401,34 @@ Deno.test("install --airgap with a registry that needs credentials: Secret, cont
   assert.equal(again.code, 0, again.stderr);
   assert.deepStrictEqual(await host.mutatingCalls(), []);
 });
+
+Deno.test("config validate --airgap shows the addresses, CA, k0rdent version and k0s URL install would use", async () => {
+  await using host = await FakeHost.create();
+  await using registry = await serveAirgapRegistry({ charts: ["1.2.3"] });
+  const env = {
+    ...airgapEnv(registry),
+    K0RDENTD_REGISTRY_ADDRESS: registry.address,
+    K0RDENTD_REGISTRY_ADVERTISE_ADDRESS: ADVERTISE_IP,
+  };
+  const text = await host.run(["config", "validate", "--airgap"], env);
+  assert.equal(text.code, 0, text.stderr);
+  includes(
+    text.stdout,
+    `Air gap: registry ${registry.address} from this host, ${ADVERTISE_IP}:${registry.port} from pods and other nodes, HTTPS trusting ${registry.caFile}`,
+  );
+  includes(text.stdout, "k0rdent 1.2.3 (registry)");
+  includes(text.stdout, `download k0s from http://${ADVERTISE_IP}:5080/k0rdent-enterprise`);
+  const json = JSON.parse(
+    (await host.run(["config", "validate", "--airgap", "--output", "json"], env)).stdout,
+  );
+  assert.equal(json.airgap.advertised, `${ADVERTISE_IP}:${registry.port}`);
+  assert.equal(json.airgap.k0rdentVersionSource, "registry");
+
+  const loopback = await host.run(["config", "validate", "--airgap"], {
+    ...env,
+    K0RDENTD_REGISTRY_ADVERTISE_ADDRESS: "localhost",
+  });
+  assert.equal(loopback.code, 1);
+  includes(loopback.stdout, "cannot reach a loopback address");
+  assert.deepStrictEqual(await host.mutatingCalls(), []);
+});

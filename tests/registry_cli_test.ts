@@ -187,7 +187,7 @@ Deno.test("registry: env K0RDENTD_REGISTRY_* set host, ports and storage; flags 
   let res = await runRegistryCli(["registry", "--print-systemd-unit"], env);
   assert.match(
     res.stdout,
-    / registry --host 10\.0\.0\.5 --port 5002 --storage \/srv\/from-env --files-port 5081 --prefix k0rdent-enterprise$/m,
+    / registry --host 10\.0\.0\.5 --port 5002 --storage \/srv\/from-env --files-port 5081 --prefix k0rdent-enterprise --tls auto$/m,
   );
   res = await runRegistryCli(["registry", "--print-systemd-unit", "--port", "5003"], env);
   assert.match(res.stdout, / --port 5003 /);

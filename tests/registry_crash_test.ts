@@ -104,7 +104,8 @@ Deno.test("kill -9 during a large upload and tag updates leaves a sound storage"
     })();
 
     const uploads = join(storage, "uploads");
-    const deadline = Date.now() + 20_000;
+    // Generous: on a loaded 2-core machine (the whole suite in parallel) progress is slow.
+    const deadline = Date.now() + 60_000;
     while ((await dirSize(uploads)) < 16 << 20 || flips < 10) {
       assert.ok(
         Date.now() < deadline,

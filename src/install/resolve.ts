@@ -5,7 +5,8 @@
  * (`airgap.bundlePath`) or else the highest version of the chart in the registry.
  */
 import semver from "semver";
-import { registryEndpoint } from "../airgap/registry_endpoint.ts";
+import { clusterEndpoint, registryEndpoint } from "../airgap/registry_endpoint.ts";
+import { airgapK0sURL } from "../k0rdent/helm_values.ts";
 import { resolveRegistry } from "../airgap/resolve_registry.ts";
 import { bundleK0rdentVersionWithProgress } from "../bundle/k0rdent_version.ts";
 import { DEFAULT_K0RDENT_VERSION } from "../config/defaults.ts";
@@ -36,6 +37,55 @@ export interface ResolveInstallOptions {
   signal?: AbortSignal;
   /** This host's routable IPv4; default: from its interfaces. */
   nodeAddress?: () => string | undefined;
+}
+
+/** What an air-gap install would use, resolved from a configuration (`config validate --airgap`). */
+export interface AirgapSummary {
+  /** The registry as this host reaches it. */
+  registry: string;
+  /** The registry as pods and other nodes reach it. */
+  advertised: string;
+  /** The CA file trusted for it; "" for the system roots or plain HTTP. */
+  caFile: string;
+  insecure: boolean;
+  k0rdentVersion: string;
+  k0rdentVersionSource: K0rdentVersionSource;
+  /** `controller.globalK0sURL`, or null when none is set. */
+  k0sURL: string | null;
+  notes: string[];
+  warnings: string[];
+}
+
+/** Resolves `config` as `install --airgap` would, without touching the host. */
+export async function airgapSummary(
+  config: Config,
+  options: Pick<ResolveInstallOptions, "output" | "signal" | "nodeAddress">,
+): Promise<AirgapSummary> {
+  const resolved = await resolveInstall(config, { ...options, airgap: true, mirror: true });
+  const registry = resolved.config.airgap.registry;
+  return {
+    registry: registry.address,
+    advertised: clusterEndpoint(resolved.config).address,
+    caFile: registry.caFile,
+    insecure: registry.insecure,
+    k0rdentVersion: resolved.config.k0rdent.version,
+    k0rdentVersionSource: resolved.k0rdentVersionSource,
+    k0sURL: airgapK0sURL(resolved.config) ?? null,
+    notes: resolved.notes,
+    warnings: resolved.warnings,
+  };
+}
+
+/** The summary as text lines. */
+export function formatAirgapSummary(s: AirgapSummary): string[] {
+  return [
+    `Air gap: registry ${s.registry} from this host, ${s.advertised} from pods and other nodes, ${
+      s.insecure ? "plain HTTP" : `HTTPS trusting ${s.caFile || "the system roots"}`
+    }`,
+    `  k0rdent ${s.k0rdentVersion} (${s.k0rdentVersionSource})`,
+    `  child clusters download k0s from ${s.k0sURL ?? "(not set: registry.filesPort is 0)"}`,
+    ...s.warnings.map((w) => `  Warning: ${w}`),
+  ];
 }
 
 /** Resolves the registry (when used) and the k0rdent version. */

@@ -10,6 +10,7 @@ import { log } from "../../log/logger.ts";
 import { printData } from "../../log/output.ts";
 import { commandContext, globalOptions, isDryRun, outputFormat } from "../context.ts";
 import { pathExists } from "../../fsx/exists.ts";
+import { type AirgapSummary, airgapSummary, formatAirgapSummary } from "../../install/resolve.ts";
 
 /** Registers `config` and its subcommands. */
 export function registerConfig(program: Command): void {
@@ -61,22 +62,43 @@ export function registerConfig(program: Command): void {
 
   config.command("validate")
     .description("Check the config file; print every problem with its field path")
+    .option(
+      "--airgap",
+      "also resolve what an air-gap install would use: addresses, CA, k0rdent version, k0s URL",
+    )
     .addHelpText(
       "after",
-      "\nExamples:\n  k0rdentd config validate\n  k0rdentd -c ./k0rdentd.yaml config validate --output json",
+      "\nExamples:\n  k0rdentd config validate\n  k0rdentd -c ./k0rdentd.yaml config validate --output json\n  k0rdentd config validate --airgap   # asks the registry for the k0rdent version",
     )
-    .action(async (_opts, cmd: Command) => {
+    .action(async (opts: { airgap?: boolean }, cmd: Command) => {
       const format = outputFormat(cmd);
       const globals = globalOptions(cmd);
       const file = globals.configFile ?? (Deno.env.get("K0RDENTD_CONFIG_FILE") || undefined);
       const check = await checkConfig({ file });
+      let airgap: AirgapSummary | undefined;
+      if (opts.airgap && check.config && check.problems.length === 0) {
+        try {
+          airgap = await airgapSummary(check.config, { output: format });
+        } catch (err) {
+          if (!(err instanceof UserError)) throw err;
+          check.problems.push({ path: "airgap", message: err.message });
+        }
+      }
       const valid = check.problems.length === 0;
       printData(
         format,
-        { file: check.file ?? null, valid, problems: check.problems },
+        {
+          file: check.file ?? null,
+          valid,
+          problems: check.problems,
+          ...(airgap ? { airgap } : {}),
+        },
         () =>
           valid
-            ? `Config ${check.file ? `"${check.file}"` : "(defaults only)"} is valid`
+            ? [
+              `Config ${check.file ? `"${check.file}"` : "(defaults only)"} is valid`,
+              ...(airgap ? formatAirgapSummary(airgap) : []),
+            ].join("\n")
             : check.problems.map(formatProblem).join("\n"),
       );
       if (!valid) {
