@@ -13,9 +13,9 @@ import { ProcessRunner } from "../src/process/runner.ts";
 import { airgapProgram } from "../tasks/build_airgap.ts";
 import { PROJECT_ROOT } from "../tasks/build_flavor.ts";
 import { hostTarget } from "../src/tools/targets.ts";
+import { ignoreIf } from "./helpers/tools.ts";
 
 const DENORT_BIN = Deno.env.get("DENORT_BIN");
-const SKIP_REASON = "SKIPPED: DENORT_BIN is not set, and deno compile cannot download denort here";
 
 /** Copies what `deno compile main.ts` needs into `dest`. */
 async function copySources(dest: string) {
@@ -46,10 +46,10 @@ async function run(argv: string[], env: Record<string, string>, cwd: string) {
 }
 
 Deno.test({
-  name: DENORT_BIN
-    ? "compiled air-gap binary runs show-flavor, version and export-worker-artifacts"
-    : `compiled air-gap binary runs show-flavor, version and export-worker-artifacts (${SKIP_REASON})`,
-  ignore: !DENORT_BIN,
+  ...ignoreIf(
+    "compiled air-gap binary runs show-flavor, version and export-worker-artifacts",
+    DENORT_BIN ? undefined : "DENORT_BIN is not set, and deno compile cannot download denort here",
+  ),
   sanitizeResources: false,
   async fn() {
     const base = await Deno.makeTempDir({ prefix: "k0rdentd-compiled-" });

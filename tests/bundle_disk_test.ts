@@ -1,7 +1,7 @@
 /**
  * Disk space: the preflight refuses a bundle larger than the storage's free space (with both
  * numbers), and a disk that fills up mid-load stops with one line and no tag. The storage is a
- * small tmpfs mounted by the test (root only; skipped otherwise).
+ * small tmpfs mounted by the test (root only; ignored otherwise, with the reason in the name).
  */
 import assert from "node:assert/strict";
 import { gzipSync } from "node:zlib";
@@ -19,9 +19,9 @@ import {
   ociArchive,
   writeBundle,
 } from "./fixtures/make_bundle.ts";
+import { needsRoot } from "./helpers/tools.ts";
 
 const runner = new ProcessRunner();
-const isRoot = Deno.uid() === 0;
 
 async function withTmpfs(sizeMiB: number, fn: (dir: string, mnt: string) => Promise<void>) {
   const dir = await Deno.makeTempDir({ prefix: "bundle-disk-" });
@@ -40,8 +40,10 @@ async function withTmpfs(sizeMiB: number, fn: (dir: string, mnt: string) => Prom
 }
 
 Deno.test({
-  name: "bundle load preflight refuses a bundle larger than the free space, with the numbers",
-  ignore: !isRoot,
+  ...needsRoot(
+    "bundle load preflight refuses a bundle larger than the free space, with the numbers",
+    "to mount a tmpfs",
+  ),
   fn: () =>
     withTmpfs(4, async (dir, mnt) => {
       const bundle = join(dir, "b.tar");
@@ -54,8 +56,10 @@ Deno.test({
 });
 
 Deno.test({
-  name: "bundle load stops cleanly when the disk fills up mid-load: one line, no tag",
-  ignore: !isRoot,
+  ...needsRoot(
+    "bundle load stops cleanly when the disk fills up mid-load: one line, no tag",
+    "to mount a tmpfs",
+  ),
   fn: () =>
     withTmpfs(4, async (dir, mnt) => {
       // Zero-filled layers: a tiny .tar.gz (so the preflight passes) that expands to 12 MiB.

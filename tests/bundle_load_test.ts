@@ -14,6 +14,7 @@ import { BINARY_PERMISSIONS } from "../src/permissions.ts";
 import { makeBundle } from "./fixtures/make_bundle.ts";
 import { MAIN_TS, runCli } from "./helpers/cli.ts";
 import { cleanEnv, skopeo, startDaemon } from "./registry_helpers.ts";
+import { needsTools } from "./helpers/tools.ts";
 
 const runner = new ProcessRunner();
 
@@ -34,65 +35,71 @@ async function blobsOf(storageDir: string): Promise<string[]> {
   return out.sort();
 }
 
-Deno.test("bundle load: skopeo pulls every image and chart byte-identical from the daemon", async () => {
-  await using tmp = await tempDir();
-  const bundle = join(tmp.path, "airgap-bundle-1.2.3.tar.gz");
-  const contents = await makeBundle(bundle, { images: 4, layerSize: 256 * 1024 });
-  const storage = join(tmp.path, "storage");
-  const result = await loadBundle({
-    bundle,
-    storage,
-    prefix: "k0rdent-enterprise",
-    verify: "off",
-    runner,
-  });
-  assert.equal(result.k0rdentVersion, "1.2.3");
-  assert.equal(result.alreadyLoaded, false);
-  const expected = Object.fromEntries(
-    [...contents.refs].map(([ref, digest]) => [`k0rdent-enterprise/${ref}`, digest]),
-  );
-  assert.deepEqual(await tagsOf(storage), expected);
-  assert.ok(result.skipped.some((s) => s.path.endsWith("skopeo_1.17.0.tar")));
-  // Shared base layer: stored once, read past afterwards.
-  assert.ok(result.blobsPresent >= 3, `blobsPresent ${result.blobsPresent}`);
+Deno.test(
+  await needsTools(
+    "bundle load: skopeo pulls every image and chart byte-identical from the daemon",
+    "skopeo",
+  ),
+  async () => {
+    await using tmp = await tempDir();
+    const bundle = join(tmp.path, "airgap-bundle-1.2.3.tar.gz");
+    const contents = await makeBundle(bundle, { images: 4, layerSize: 256 * 1024 });
+    const storage = join(tmp.path, "storage");
+    const result = await loadBundle({
+      bundle,
+      storage,
+      prefix: "k0rdent-enterprise",
+      verify: "off",
+      runner,
+    });
+    assert.equal(result.k0rdentVersion, "1.2.3");
+    assert.equal(result.alreadyLoaded, false);
+    const expected = Object.fromEntries(
+      [...contents.refs].map(([ref, digest]) => [`k0rdent-enterprise/${ref}`, digest]),
+    );
+    assert.deepEqual(await tagsOf(storage), expected);
+    assert.ok(result.skipped.some((s) => s.path.endsWith("skopeo_1.17.0.tar")));
+    // Shared base layer: stored once, read past afterwards.
+    assert.ok(result.blobsPresent >= 3, `blobsPresent ${result.blobsPresent}`);
 
-  const daemon = await startDaemon(["--storage", storage]);
-  try {
-    for (const [ref, digest] of Object.entries(expected)) {
-      const out = join(tmp.path, "pull", ref.replaceAll(/[/:]/g, "_"));
-      await Deno.mkdir(out, { recursive: true });
-      await skopeo([
-        "copy",
-        "--all",
-        "--preserve-digests",
-        "--src-tls-verify=false",
-        `docker://127.0.0.1:${daemon.port}/${ref}`,
-        `oci:${out}:t`,
-      ]);
-      const index = JSON.parse(await Deno.readTextFile(join(out, "index.json")));
-      assert.equal(index.manifests[0].digest, digest, ref);
-      for await (const e of Deno.readDir(join(out, "blobs", "sha256"))) {
-        const bytes = await Deno.readFile(join(out, "blobs", "sha256", e.name));
-        assert.equal(createHash("sha256").update(bytes).digest("hex"), e.name, `${ref} blob`);
+    const daemon = await startDaemon(["--storage", storage]);
+    try {
+      for (const [ref, digest] of Object.entries(expected)) {
+        const out = join(tmp.path, "pull", ref.replaceAll(/[/:]/g, "_"));
+        await Deno.mkdir(out, { recursive: true });
+        await skopeo([
+          "copy",
+          "--all",
+          "--preserve-digests",
+          "--src-tls-verify=false",
+          `docker://127.0.0.1:${daemon.port}/${ref}`,
+          `oci:${out}:t`,
+        ]);
+        const index = JSON.parse(await Deno.readTextFile(join(out, "index.json")));
+        assert.equal(index.manifests[0].digest, digest, ref);
+        for await (const e of Deno.readDir(join(out, "blobs", "sha256"))) {
+          const bytes = await Deno.readFile(join(out, "blobs", "sha256", e.name));
+          assert.equal(createHash("sha256").update(bytes).digest("hex"), e.name, `${ref} blob`);
+        }
       }
+    } finally {
+      await daemon.stop();
     }
-  } finally {
-    await daemon.stop();
-  }
 
-  // A complete rerun only checks the tags.
-  const t0 = performance.now();
-  const again = await loadBundle({
-    bundle,
-    storage,
-    prefix: "k0rdent-enterprise",
-    verify: "off",
-    runner,
-  });
-  assert.equal(again.alreadyLoaded, true);
-  assert.ok(performance.now() - t0 < 2000);
-  assert.equal(again.bytesRead, 0);
-});
+    // A complete rerun only checks the tags.
+    const t0 = performance.now();
+    const again = await loadBundle({
+      bundle,
+      storage,
+      prefix: "k0rdent-enterprise",
+      verify: "off",
+      runner,
+    });
+    assert.equal(again.alreadyLoaded, true);
+    assert.ok(performance.now() - t0 < 2000);
+    assert.equal(again.bytesRead, 0);
+  },
+);
 
 Deno.test("bundle load: kill -9 mid-load, rerun: same tags and blobs as an uninterrupted load", async () => {
   await using tmp = await tempDir();
@@ -164,30 +171,36 @@ async function tempDir() {
   };
 }
 
-Deno.test("bundle load --importer skopeo (seed method) tags the same digests as the native load", async () => {
-  await using tmp = await tempDir();
-  const bundle = join(tmp.path, "b.tar.gz");
-  const contents = await makeBundle(bundle, { images: 3 });
-  const storage = join(tmp.path, "s");
-  const res = await runCli([
-    "bundle",
-    "load",
-    bundle,
-    "--storage",
-    storage,
-    "--importer",
+Deno.test(
+  await needsTools(
+    "bundle load --importer skopeo (seed method) tags the same digests as the native load",
     "skopeo",
-    "--verify=false",
-    "--output",
-    "json",
-  ]);
-  assert.equal(res.code, 0, res.stderr);
-  assert.equal(JSON.parse(res.stdout).refs.length, contents.refs.size);
-  const expected = Object.fromEntries(
-    [...contents.refs].map(([ref, digest]) => [`k0rdent-enterprise/${ref}`, digest]),
-  );
-  assert.deepEqual(await tagsOf(storage), expected);
-});
+  ),
+  async () => {
+    await using tmp = await tempDir();
+    const bundle = join(tmp.path, "b.tar.gz");
+    const contents = await makeBundle(bundle, { images: 3 });
+    const storage = join(tmp.path, "s");
+    const res = await runCli([
+      "bundle",
+      "load",
+      bundle,
+      "--storage",
+      storage,
+      "--importer",
+      "skopeo",
+      "--verify=false",
+      "--output",
+      "json",
+    ]);
+    assert.equal(res.code, 0, res.stderr);
+    assert.equal(JSON.parse(res.stdout).refs.length, contents.refs.size);
+    const expected = Object.fromEntries(
+      [...contents.refs].map(([ref, digest]) => [`k0rdent-enterprise/${ref}`, digest]),
+    );
+    assert.deepEqual(await tagsOf(storage), expected);
+  },
+);
 
 Deno.test("bundle inspect --output json lists images, platforms, charts and writes nothing; load emits JSON progress", async () => {
   await using tmp = await tempDir();

@@ -10,6 +10,7 @@ import { makeBundle } from "./fixtures/make_bundle.ts";
 import { runCli } from "./helpers/cli.ts";
 import { freePort } from "./helpers/free_port.ts";
 import { skopeo } from "./registry_helpers.ts";
+import { needsTools } from "./helpers/tools.ts";
 
 async function sh(cmd: string, cwd: string) {
   const out = await new Deno.Command("sh", { args: ["-c", cmd], cwd }).output();
@@ -45,7 +46,7 @@ auth:
   htpasswd: {realm: test, path: ${join(dir, "htpasswd")}}
 `,
   );
-  const child = new Deno.Command("/usr/bin/docker-registry", {
+  const child = new Deno.Command("docker-registry", {
     args: ["serve", join(dir, "config.yml")],
     stdout: "null",
     stderr: "null",
@@ -72,74 +73,83 @@ auth:
   };
 }
 
-Deno.test("bundle push: into docker-registry with htpasswd and TLS; skopeo reads it; rerun uploads nothing", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "bundle-push-" });
-  const registry = await startDistribution(dir);
-  try {
-    const bundle = join(dir, "b.tar.gz");
-    const contents = await makeBundle(bundle, { images: 3, layerSize: 20 * 1024 * 1024 });
-    const args = [
-      "bundle",
-      "push",
-      bundle,
-      "--to",
-      `127.0.0.1:${registry.port}/mirror`,
-      "--ca-file",
-      join(dir, "ca.crt"),
-      "--username",
-      "pusher",
-      "--password-stdin",
-      "--verify=false",
-      "--output",
-      "json",
-    ];
-    const first = await runCli(args, { stdin: "s3cret\n" });
-    assert.equal(first.code, 0, first.stderr);
-    const r1 = JSON.parse(first.stdout);
-    assert.equal(r1.refs.length, contents.refs.size);
-    assert.ok(r1.blobsUploaded > 0);
-    assert.ok(r1.blobsMounted > 0);
+Deno.test(
+  await needsTools(
+    "bundle push: into docker-registry with htpasswd and TLS; skopeo reads it; rerun uploads nothing",
+    "openssl",
+    "htpasswd",
+    "docker-registry",
+    "skopeo",
+  ),
+  async () => {
+    const dir = await Deno.makeTempDir({ prefix: "bundle-push-" });
+    const registry = await startDistribution(dir);
+    try {
+      const bundle = join(dir, "b.tar.gz");
+      const contents = await makeBundle(bundle, { images: 3, layerSize: 20 * 1024 * 1024 });
+      const args = [
+        "bundle",
+        "push",
+        bundle,
+        "--to",
+        `127.0.0.1:${registry.port}/mirror`,
+        "--ca-file",
+        join(dir, "ca.crt"),
+        "--username",
+        "pusher",
+        "--password-stdin",
+        "--verify=false",
+        "--output",
+        "json",
+      ];
+      const first = await runCli(args, { stdin: "s3cret\n" });
+      assert.equal(first.code, 0, first.stderr);
+      const r1 = JSON.parse(first.stdout);
+      assert.equal(r1.refs.length, contents.refs.size);
+      assert.ok(r1.blobsUploaded > 0);
+      assert.ok(r1.blobsMounted > 0);
 
-    for (const [ref, digest] of contents.refs) {
-      const raw = await skopeo([
-        "inspect",
-        "--raw",
-        "--creds",
+      for (const [ref, digest] of contents.refs) {
+        const raw = await skopeo([
+          "inspect",
+          "--raw",
+          "--creds",
+          "pusher:s3cret",
+          "--cert-dir",
+          join(dir, "certs"),
+          `docker://127.0.0.1:${registry.port}/mirror/${ref}`,
+        ]);
+        const got = "sha256:" + createHash("sha256").update(raw.stdout).digest("hex");
+        assert.equal(got, digest, ref);
+      }
+      // A layer blob (20 MiB, sent in chunks) comes back byte-identical.
+      const out = join(dir, "pulled");
+      await Deno.mkdir(out);
+      await skopeo([
+        "copy",
+        "--src-creds",
         "pusher:s3cret",
-        "--cert-dir",
+        "--src-cert-dir",
         join(dir, "certs"),
-        `docker://127.0.0.1:${registry.port}/mirror/${ref}`,
+        `docker://127.0.0.1:${registry.port}/mirror/capi/image-0:v1.0.0`,
+        `oci:${out}:t`,
       ]);
-      const got = "sha256:" + createHash("sha256").update(raw.stdout).digest("hex");
-      assert.equal(got, digest, ref);
-    }
-    // A layer blob (20 MiB, sent in chunks) comes back byte-identical.
-    const out = join(dir, "pulled");
-    await Deno.mkdir(out);
-    await skopeo([
-      "copy",
-      "--src-creds",
-      "pusher:s3cret",
-      "--src-cert-dir",
-      join(dir, "certs"),
-      `docker://127.0.0.1:${registry.port}/mirror/capi/image-0:v1.0.0`,
-      `oci:${out}:t`,
-    ]);
-    for await (const e of Deno.readDir(join(out, "blobs", "sha256"))) {
-      const bytes = await Deno.readFile(join(out, "blobs", "sha256", e.name));
-      assert.equal(createHash("sha256").update(bytes).digest("hex"), e.name);
-    }
+      for await (const e of Deno.readDir(join(out, "blobs", "sha256"))) {
+        const bytes = await Deno.readFile(join(out, "blobs", "sha256", e.name));
+        assert.equal(createHash("sha256").update(bytes).digest("hex"), e.name);
+      }
 
-    const again = await runCli(args, { stdin: "s3cret\n" });
-    assert.equal(again.code, 0, again.stderr);
-    const r2 = JSON.parse(again.stdout);
-    assert.equal(r2.blobsUploaded, 0, "a rerun uploads nothing");
+      const again = await runCli(args, { stdin: "s3cret\n" });
+      assert.equal(again.code, 0, again.stderr);
+      const r2 = JSON.parse(again.stdout);
+      assert.equal(r2.blobsUploaded, 0, "a rerun uploads nothing");
 
-    const denied = await runCli(args, { stdin: "wrong\n" });
-    assert.equal(denied.code, 1);
-    assert.match(denied.stderr, /Registry "127\.0\.0\.1:\d+" refused .*HTTP 401/);
-  } finally {
-    await registry.stop();
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+      const denied = await runCli(args, { stdin: "wrong\n" });
+      assert.equal(denied.code, 1);
+      assert.match(denied.stderr, /Registry "127\.0\.0\.1:\d+" refused .*HTTP 401/);
+    } finally {
+      await registry.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);

@@ -18,70 +18,80 @@ import {
   writeBundle,
 } from "./fixtures/make_bundle.ts";
 import { runRegistryCli, skopeo, startDaemon } from "./registry_helpers.ts";
+import { needsTools } from "./helpers/tools.ts";
 
-Deno.test("registry --bundle-path serves at once, loads in the background, registry status reports it", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "bundle-daemon-" });
-  try {
-    const bundle = join(dir, "b.tar.gz");
-    const contents = await makeBundle(bundle, { images: 6, layerSize: 1024 * 1024 });
-    const sh = (cmd: string) => new Deno.Command("sh", { args: ["-c", cmd], cwd: dir }).output();
-    await sh(
-      "openssl ecparam -name prime256v1 -genkey -noout -out k.pem && " +
-        "openssl ec -in k.pem -pubout -out cosign.pub 2>/dev/null && " +
-        "openssl dgst -sha256 -sign k.pem b.tar.gz | base64 -w0 > b.tar.gz.sig",
-    );
-    const storage = join(dir, "storage");
-    const daemon = await startDaemon([
-      "--storage",
-      storage,
-      "--bundle-path",
-      bundle,
-      "--cosignKey",
-      join(dir, "cosign.pub"),
-    ]);
+Deno.test(
+  await needsTools(
+    "registry --bundle-path serves at once, loads in the background, registry status reports it",
+    "openssl",
+    "skopeo",
+  ),
+  async () => {
+    const dir = await Deno.makeTempDir({ prefix: "bundle-daemon-" });
     try {
-      const v2 = await fetch(`http://127.0.0.1:${daemon.port}/v2/`);
-      await v2.body?.cancel();
-      assert.equal(v2.status, 200);
-      let status: { state: string; imagesTotal?: number; k0rdentVersion?: string } | null = null;
-      const deadline = Date.now() + 30_000;
-      while (Date.now() < deadline) {
-        const res = await runRegistryCli([
-          "registry",
-          "status",
-          "--storage",
-          storage,
-          "--output",
-          "json",
-        ]);
-        assert.equal(res.code, 0, res.stderr);
-        status = JSON.parse(res.stdout);
-        if (status && (status.state === "complete" || status.state === "failed")) break;
-        await new Promise((r) => setTimeout(r, 200));
-      }
-      assert.equal(status?.state, "complete", JSON.stringify(status) + daemon.stderr());
-      assert.equal(status?.imagesTotal, contents.refs.size);
-      assert.equal(status?.k0rdentVersion, "1.2.3");
-      assert.match(daemon.stderr(), /Bundle ".*b\.tar\.gz" loaded: \d+ references/);
-      const raw = await skopeo([
-        "inspect",
-        "--raw",
-        "--tls-verify=false",
-        `docker://127.0.0.1:${daemon.port}/k0rdent-enterprise/capi/image-0:v1.0.0`,
+      const bundle = join(dir, "b.tar.gz");
+      const contents = await makeBundle(bundle, { images: 6, layerSize: 1024 * 1024 });
+      const sh = (cmd: string) => new Deno.Command("sh", { args: ["-c", cmd], cwd: dir }).output();
+      await sh(
+        "openssl ecparam -name prime256v1 -genkey -noout -out k.pem && " +
+          "openssl ec -in k.pem -pubout -out cosign.pub 2>/dev/null && " +
+          "openssl dgst -sha256 -sign k.pem b.tar.gz | base64 -w0 > b.tar.gz.sig",
+      );
+      const storage = join(dir, "storage");
+      const daemon = await startDaemon([
+        "--storage",
+        storage,
+        "--bundle-path",
+        bundle,
+        "--cosignKey",
+        join(dir, "cosign.pub"),
       ]);
-      const digest = "sha256:" + Array.from(
-        new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(raw.stdout))),
-      ).map((b) => b.toString(16).padStart(2, "0")).join("");
-      assert.equal(digest, contents.refs.get("capi/image-0:v1.0.0"));
-      const text = await runRegistryCli(["registry", "status", "--storage", storage]);
-      assert.match(text.stdout, /State:\s+complete/);
+      try {
+        const v2 = await fetch(`http://127.0.0.1:${daemon.port}/v2/`);
+        await v2.body?.cancel();
+        assert.equal(v2.status, 200);
+        let status: { state: string; imagesTotal?: number; k0rdentVersion?: string } | null = null;
+        const deadline = Date.now() + 30_000;
+        while (Date.now() < deadline) {
+          const res = await runRegistryCli([
+            "registry",
+            "status",
+            "--storage",
+            storage,
+            "--output",
+            "json",
+          ]);
+          assert.equal(res.code, 0, res.stderr);
+          status = JSON.parse(res.stdout);
+          if (status && (status.state === "complete" || status.state === "failed")) break;
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        assert.equal(status?.state, "complete", JSON.stringify(status) + daemon.stderr());
+        assert.equal(status?.imagesTotal, contents.refs.size);
+        assert.equal(status?.k0rdentVersion, "1.2.3");
+        assert.match(daemon.stderr(), /Bundle ".*b\.tar\.gz" loaded: \d+ references/);
+        const raw = await skopeo([
+          "inspect",
+          "--raw",
+          "--tls-verify=false",
+          `docker://127.0.0.1:${daemon.port}/k0rdent-enterprise/capi/image-0:v1.0.0`,
+        ]);
+        const digest = "sha256:" + Array.from(
+          new Uint8Array(
+            await crypto.subtle.digest("SHA-256", new TextEncoder().encode(raw.stdout)),
+          ),
+        ).map((b) => b.toString(16).padStart(2, "0")).join("");
+        assert.equal(digest, contents.refs.get("capi/image-0:v1.0.0"));
+        const text = await runRegistryCli(["registry", "status", "--storage", storage]);
+        assert.match(text.stdout, /State:\s+complete/);
+      } finally {
+        await daemon.stop();
+      }
     } finally {
-      await daemon.stop();
+      await Deno.remove(dir, { recursive: true });
     }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  },
+);
 
 Deno.test("background load (tagEarly, no signature to wait for): each image is tagged as its archive completes", async () => {
   const dir = await Deno.makeTempDir({ prefix: "bundle-early-" });

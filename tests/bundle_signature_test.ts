@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { makeBundle } from "./fixtures/make_bundle.ts";
 import { runCli } from "./helpers/cli.ts";
 import { openDiskStorage } from "../src/registry/storage/storage.ts";
+import { needsTools } from "./helpers/tools.ts";
 
 const FAKE_COSIGN = `#!/bin/sh
 # Fake cosign for tests: verify-blob --key K --signature S --private-infrastructure=true B
@@ -80,120 +81,150 @@ async function load(dir: string, bundle: string, key: string, extra: string[] = 
   return { ...res, blobs, repos };
 }
 
-Deno.test("bundle signature: native and cosign verifiers agree on valid, tampered and wrong key", async () => {
-  const dir = await setup();
-  try {
-    for (const verifier of ["native", "cosign"]) {
-      const flags = ["--verifier", verifier];
-      const ok = await load(dir, "good.tar.gz", "cosign.pub", flags);
-      assert.equal(ok.code, 0, `${verifier}: ${ok.stderr}`);
-      assert.ok(ok.repos.length > 0);
+Deno.test(
+  await needsTools(
+    "bundle signature: native and cosign verifiers agree on valid, tampered and wrong key",
+    "openssl",
+  ),
+  async () => {
+    const dir = await setup();
+    try {
+      for (const verifier of ["native", "cosign"]) {
+        const flags = ["--verifier", verifier];
+        const ok = await load(dir, "good.tar.gz", "cosign.pub", flags);
+        assert.equal(ok.code, 0, `${verifier}: ${ok.stderr}`);
+        assert.ok(ok.repos.length > 0);
 
-      for (
-        const [bundle, key] of [["tampered.tar.gz", "cosign.pub"], ["good.tar.gz", "other.pub"]]
-      ) {
-        const bad = await load(dir, bundle, key, flags);
-        assert.equal(bad.code, 1, `${verifier} ${bundle} ${key}: ${bad.stderr}`);
-        assert.match(bad.stderr, /Signature check of bundle ".*" failed/);
-        assert.deepEqual(bad.repos, [], "no tag after a failed check");
-        assert.deepEqual(bad.blobs, [], "everything this load added is removed");
+        for (
+          const [bundle, key] of [["tampered.tar.gz", "cosign.pub"], ["good.tar.gz", "other.pub"]]
+        ) {
+          const bad = await load(dir, bundle, key, flags);
+          assert.equal(bad.code, 1, `${verifier} ${bundle} ${key}: ${bad.stderr}`);
+          assert.match(bad.stderr, /Signature check of bundle ".*" failed/);
+          assert.deepEqual(bad.repos, [], "no tag after a failed check");
+          assert.deepEqual(bad.blobs, [], "everything this load added is removed");
+        }
       }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
     }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  },
+);
 
-Deno.test("bundle signature: missing key or .sig say what to copy where; --verify=false warns", async () => {
-  const dir = await setup();
-  try {
-    const noKey = await runCli([
-      "bundle",
-      "load",
-      join(dir, "good.tar.gz"),
-      "--storage",
-      join(dir, "s"),
-    ]);
-    assert.equal(noKey.code, 1);
-    assert.match(noKey.stderr, /no public key; copy the vendor's cosign\.pub .*--cosign-key/);
-    assert.match(noKey.stderr, /--verify=false/);
+Deno.test(
+  await needsTools(
+    "bundle signature: missing key or .sig say what to copy where; --verify=false warns",
+    "openssl",
+  ),
+  async () => {
+    const dir = await setup();
+    try {
+      const noKey = await runCli([
+        "bundle",
+        "load",
+        join(dir, "good.tar.gz"),
+        "--storage",
+        join(dir, "s"),
+      ]);
+      assert.equal(noKey.code, 1);
+      assert.match(noKey.stderr, /no public key; copy the vendor's cosign\.pub .*--cosign-key/);
+      assert.match(noKey.stderr, /--verify=false/);
 
-    await Deno.remove(join(dir, "good.tar.gz.sig"));
-    const noSig = await load(dir, "good.tar.gz", "cosign.pub");
-    assert.equal(noSig.code, 1);
-    assert.match(noSig.stderr, /signature ".*good\.tar\.gz\.sig" not found; copy the/);
+      await Deno.remove(join(dir, "good.tar.gz.sig"));
+      const noSig = await load(dir, "good.tar.gz", "cosign.pub");
+      assert.equal(noSig.code, 1);
+      assert.match(noSig.stderr, /signature ".*good\.tar\.gz\.sig" not found; copy the/);
 
-    const off = await load(dir, "good.tar.gz", "cosign.pub", ["--verify=false"]);
-    assert.equal(off.code, 0, off.stderr);
-    assert.match(off.stderr, /WITHOUT checking its signature/);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+      const off = await load(dir, "good.tar.gz", "cosign.pub", ["--verify=false"]);
+      assert.equal(off.code, 0, off.stderr);
+      assert.match(off.stderr, /WITHOUT checking its signature/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
 
-Deno.test("bundle verify: checks the signature (env key, --cosignKey alias) and every blob", async () => {
-  const dir = await setup();
-  try {
-    const viaEnv = await runCli(
-      ["bundle", "verify", join(dir, "good.tar.gz"), "--output", "json"],
-      {
-        env: { K0RDENT_COSIGN_KEY: join(dir, "cosign.pub") },
-      },
-    );
-    assert.equal(viaEnv.code, 0, viaEnv.stderr);
-    const report = JSON.parse(viaEnv.stdout);
-    assert.equal(report.signature, "verified");
-    assert.equal(report.k0rdentVersion, "1.2.3");
-    assert.ok(report.blobsVerified > 0);
+Deno.test(
+  await needsTools(
+    "bundle verify: checks the signature (env key, --cosignKey alias) and every blob",
+    "openssl",
+  ),
+  async () => {
+    const dir = await setup();
+    try {
+      const viaEnv = await runCli(
+        ["bundle", "verify", join(dir, "good.tar.gz"), "--output", "json"],
+        {
+          env: { K0RDENT_COSIGN_KEY: join(dir, "cosign.pub") },
+        },
+      );
+      assert.equal(viaEnv.code, 0, viaEnv.stderr);
+      const report = JSON.parse(viaEnv.stdout);
+      assert.equal(report.signature, "verified");
+      assert.equal(report.k0rdentVersion, "1.2.3");
+      assert.ok(report.blobsVerified > 0);
 
-    const alias = await runCli([
-      "bundle",
-      "verify",
-      join(dir, "tampered.tar.gz"),
-      "--cosignKey",
-      join(dir, "cosign.pub"),
-    ]);
-    assert.equal(alias.code, 1);
-    assert.match(alias.stderr, /Signature check of bundle ".*tampered\.tar\.gz" failed/);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+      const alias = await runCli([
+        "bundle",
+        "verify",
+        join(dir, "tampered.tar.gz"),
+        "--cosignKey",
+        join(dir, "cosign.pub"),
+      ]);
+      assert.equal(alias.code, 1);
+      assert.match(alias.stderr, /Signature check of bundle ".*tampered\.tar\.gz" failed/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
 
-Deno.test("bundle signature: registry.verifier cosign in the config file picks the cosign verifier", async () => {
-  const dir = await setup();
-  try {
-    const config = join(dir, "k0rdentd.yaml");
-    await Deno.writeTextFile(
-      config,
-      `registry:\n  verifier: cosign\n  cosignKey: ${join(dir, "cosign.pub")}\n`,
-    );
-    const res = await runCli(
-      ["-c", config, "bundle", "load", join(dir, "good.tar.gz"), "--storage", join(dir, "s")],
-      { env: { PATH: `${join(dir, "bin")}:${PATH}` } },
-    );
-    assert.equal(res.code, 0, res.stderr);
-    assert.match(res.stderr, /Verifying the signature of ".*good\.tar\.gz" with cosign/);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+Deno.test(
+  await needsTools(
+    "bundle signature: registry.verifier cosign in the config file picks the cosign verifier",
+    "openssl",
+  ),
+  async () => {
+    const dir = await setup();
+    try {
+      const config = join(dir, "k0rdentd.yaml");
+      await Deno.writeTextFile(
+        config,
+        `registry:\n  verifier: cosign\n  cosignKey: ${join(dir, "cosign.pub")}\n`,
+      );
+      const res = await runCli(
+        ["-c", config, "bundle", "load", join(dir, "good.tar.gz"), "--storage", join(dir, "s")],
+        { env: { PATH: `${join(dir, "bin")}:${PATH}` } },
+      );
+      assert.equal(res.code, 0, res.stderr);
+      assert.match(res.stderr, /Verifying the signature of ".*good\.tar\.gz" with cosign/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
 
-Deno.test("bundle signature: a bundle loaded with --verify=false is checked on a verifying rerun", async () => {
-  const dir = await setup();
-  try {
-    const storage = join(dir, "s");
-    const base = ["bundle", "load", join(dir, "good.tar.gz"), "--storage", storage];
-    const unchecked = await runCli([...base, "--verify=false"]);
-    assert.equal(unchecked.code, 0, unchecked.stderr);
-    const wrongKey = await runCli([...base, "--cosign-key", join(dir, "other.pub")]);
-    assert.equal(wrongKey.code, 1, wrongKey.stderr);
-    assert.match(wrongKey.stderr, /Signature check of bundle ".*good\.tar\.gz" failed/);
-    const checked = await runCli([...base, "--cosign-key", join(dir, "cosign.pub")]);
-    assert.equal(checked.code, 0, checked.stderr);
-    const quick = await runCli([...base, "--cosign-key", join(dir, "cosign.pub")]);
-    assert.match(quick.stderr, /is already loaded/);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+Deno.test(
+  await needsTools(
+    "bundle signature: a bundle loaded with --verify=false is checked on a verifying rerun",
+    "openssl",
+  ),
+  async () => {
+    const dir = await setup();
+    try {
+      const storage = join(dir, "s");
+      const base = ["bundle", "load", join(dir, "good.tar.gz"), "--storage", storage];
+      const unchecked = await runCli([...base, "--verify=false"]);
+      assert.equal(unchecked.code, 0, unchecked.stderr);
+      const wrongKey = await runCli([...base, "--cosign-key", join(dir, "other.pub")]);
+      assert.equal(wrongKey.code, 1, wrongKey.stderr);
+      assert.match(wrongKey.stderr, /Signature check of bundle ".*good\.tar\.gz" failed/);
+      const checked = await runCli([...base, "--cosign-key", join(dir, "cosign.pub")]);
+      assert.equal(checked.code, 0, checked.stderr);
+      const quick = await runCli([...base, "--cosign-key", join(dir, "cosign.pub")]);
+      assert.match(quick.stderr, /is already loaded/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);

@@ -16,17 +16,16 @@ import {
 } from "../src/k0s/containerd_mirrors.ts";
 import { HOST } from "../src/host/paths.ts";
 import { skopeo, startDaemon, tagLayout, writeImage } from "./registry_helpers.ts";
-import {
-  type Containerd,
-  containerdUnavailable,
-  requestURLs,
-  startContainerd,
-} from "./helpers/containerd_daemon.ts";
+import { type Containerd, requestURLs, startContainerd } from "./helpers/containerd_daemon.ts";
 import { registryURLs } from "./helpers/containerd_resolver.ts";
 import { CriError, criPullImage } from "./helpers/cri_client.ts";
+import { needsRoot, needsTools } from "./helpers/tools.ts";
 
-const UNAVAILABLE = containerdUnavailable();
-const IGNORED = UNAVAILABLE ? ` (ignored: ${UNAVAILABLE})` : "";
+/** Root (a private containerd) and containerd's two commands, or the test is ignored. */
+async function containerdGate(name: string) {
+  const root = needsRoot(name, "to run a private containerd");
+  return root.ignore ? root : await needsTools(name, "containerd", "ctr");
+}
 const PREFIX = "k0rdent-enterprise";
 /** gRPC status NOT_FOUND. */
 const NOT_FOUND = 5;
@@ -262,9 +261,9 @@ async function pullErrors(
 }
 
 Deno.test({
-  name:
-    `real containerd pulls through the generated hosts.toml over TLS with the generated CA${IGNORED}`,
-  ignore: !!UNAVAILABLE,
+  ...(await containerdGate(
+    "real containerd pulls through the generated hosts.toml over TLS with the generated CA",
+  )),
   fn: () =>
     withSetup("tls", async ({ work, address, certsD, files, images, ctrd }) => {
       await pullAll(ctrd, certsD, files, images);
@@ -311,8 +310,9 @@ Deno.test({
 });
 
 Deno.test({
-  name: `real containerd pulls through the generated hosts.toml over plain HTTP${IGNORED}`,
-  ignore: !!UNAVAILABLE,
+  ...(await containerdGate(
+    "real containerd pulls through the generated hosts.toml over plain HTTP",
+  )),
   fn: () =>
     withSetup("http", async ({ certsD, files, images, ctrd }) => {
       await pullAll(ctrd, certsD, files, images);

@@ -10,6 +10,7 @@ import { loadConfig } from "../src/config/load.ts";
 import { renderCredentials } from "../src/k0rdent/credentials.ts";
 import { FakeHost, FAKES_DIR } from "./helpers/fake_host.ts";
 import { airgapArgs, serveAirgapRegistry } from "./helpers/airgap_registry.ts";
+import { needsTools } from "./helpers/tools.ts";
 
 const SECRETS = [
   "AKIA-secret-access-key-7f3a",
@@ -78,56 +79,65 @@ async function assertNoSecretLeaks(host: FakeHost, output: string): Promise<void
   }
 }
 
-Deno.test("install: credentials go to kubectl apply --server-side on stdin only", async () => {
-  await using host = await FakeHost.create();
-  await using registry = await registryArgs();
-  const configFile = join(host.dir, "k0rdentd.yaml");
-  await Deno.writeTextFile(configFile, CONFIG, { mode: 0o600 });
-  const result = await host.run(["-c", configFile, ...registry.args]);
-  assert.equal(result.code, 0, result.stderr);
+Deno.test(
+  await needsTools("install: credentials go to kubectl apply --server-side on stdin only", "curl"),
+  async () => {
+    await using host = await FakeHost.create();
+    await using registry = await registryArgs();
+    const configFile = join(host.dir, "k0rdentd.yaml");
+    await Deno.writeTextFile(configFile, CONFIG, { mode: 0o600 });
+    const result = await host.run(["-c", configFile, ...registry.args]);
+    assert.equal(result.code, 0, result.stderr);
 
-  const applies = (await host.mutatingCalls()).filter((c) => c.startsWith("kubectl apply"));
-  // Credentials, then the UI exposure objects.
-  assert.deepStrictEqual(applies, Array(2).fill("kubectl apply --server-side -f -"));
-  const { config } = await loadConfig({ file: configFile, env: () => undefined });
-  const expected = renderCredentials(config.k0rdent.credentials, "kcm-system");
-  const stdin = await host.stdinLog();
-  assert.ok(stdin.startsWith(`== kubectl apply --server-side -f -\n${expected}\n== `), stdin);
-  for (const secret of SECRETS) assert.ok(expected.includes(secret));
-  for (
-    const kind of [
-      "AWSClusterStaticIdentity",
-      "AzureClusterIdentity",
-      "VSphereClusterIdentity",
-      "kind: Credential",
-    ]
-  ) {
-    assert.ok(expected.includes(kind), kind);
-  }
-  await assertNoSecretLeaks(host, result.stdout + result.stderr);
+    const applies = (await host.mutatingCalls()).filter((c) => c.startsWith("kubectl apply"));
+    // Credentials, then the UI exposure objects.
+    assert.deepStrictEqual(applies, Array(2).fill("kubectl apply --server-side -f -"));
+    const { config } = await loadConfig({ file: configFile, env: () => undefined });
+    const expected = renderCredentials(config.k0rdent.credentials, "kcm-system");
+    const stdin = await host.stdinLog();
+    assert.ok(stdin.startsWith(`== kubectl apply --server-side -f -\n${expected}\n== `), stdin);
+    for (const secret of SECRETS) assert.ok(expected.includes(secret));
+    for (
+      const kind of [
+        "AWSClusterStaticIdentity",
+        "AzureClusterIdentity",
+        "VSphereClusterIdentity",
+        "kind: Credential",
+      ]
+    ) {
+      assert.ok(expected.includes(kind), kind);
+    }
+    await assertNoSecretLeaks(host, result.stdout + result.stderr);
 
-  // Rerun: nothing to apply. A changed secret: applied again.
-  await host.clearCalls();
-  const again = await host.run(["-c", configFile, ...registry.args]);
-  assert.equal(again.code, 0, again.stderr);
-  assert.deepStrictEqual(await host.mutatingCalls(), []);
-  await Deno.writeTextFile(configFile, CONFIG.replace(SECRETS[2], `${SECRETS[2]}-rotated`));
-  const rotated = await host.run(["-c", configFile, ...registry.args]);
-  assert.equal(rotated.code, 0, rotated.stderr);
-  assert.deepStrictEqual(await host.mutatingCalls(), ["kubectl apply --server-side -f -"]);
-});
+    // Rerun: nothing to apply. A changed secret: applied again.
+    await host.clearCalls();
+    const again = await host.run(["-c", configFile, ...registry.args]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.deepStrictEqual(await host.mutatingCalls(), []);
+    await Deno.writeTextFile(configFile, CONFIG.replace(SECRETS[2], `${SECRETS[2]}-rotated`));
+    const rotated = await host.run(["-c", configFile, ...registry.args]);
+    assert.equal(rotated.code, 0, rotated.stderr);
+    assert.deepStrictEqual(await host.mutatingCalls(), ["kubectl apply --server-side -f -"]);
+  },
+);
 
-Deno.test("install: a failed credentials apply names the phase and leaks no secret", async () => {
-  await using host = await FakeHost.create();
-  await using registry = await registryArgs();
-  const configFile = join(host.dir, "k0rdentd.yaml");
-  await Deno.writeTextFile(configFile, CONFIG, { mode: 0o600 });
-  await host.inject("kubectl-apply");
-  const failed = await host.run(["-c", configFile, ...registry.args]);
-  assert.equal(failed.code, 1);
-  assert.ok(failed.stderr.includes('Phase "credentials"'), failed.stderr);
-  await assertNoSecretLeaks(host, failed.stdout + failed.stderr);
-  await host.inject(null);
-  const rerun = await host.run(["-c", configFile, ...registry.args]);
-  assert.equal(rerun.code, 0, rerun.stderr);
-});
+Deno.test(
+  await needsTools(
+    "install: a failed credentials apply names the phase and leaks no secret",
+    "curl",
+  ),
+  async () => {
+    await using host = await FakeHost.create();
+    await using registry = await registryArgs();
+    const configFile = join(host.dir, "k0rdentd.yaml");
+    await Deno.writeTextFile(configFile, CONFIG, { mode: 0o600 });
+    await host.inject("kubectl-apply");
+    const failed = await host.run(["-c", configFile, ...registry.args]);
+    assert.equal(failed.code, 1);
+    assert.ok(failed.stderr.includes('Phase "credentials"'), failed.stderr);
+    await assertNoSecretLeaks(host, failed.stdout + failed.stderr);
+    await host.inject(null);
+    const rerun = await host.run(["-c", configFile, ...registry.args]);
+    assert.equal(rerun.code, 0, rerun.stderr);
+  },
+);

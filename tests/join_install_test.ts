@@ -12,6 +12,7 @@ import { pickNodeAddress } from "../src/join/node_address.ts";
 import { freePort } from "./helpers/free_port.ts";
 import { serveAirgapRegistry } from "./helpers/airgap_registry.ts";
 import { runCli } from "./helpers/cli.ts";
+import { ignoreIf } from "./helpers/tools.ts";
 
 const FAKE_K0S = fileURLToPath(new URL("./fakes/k0s_worker.sh", import.meta.url));
 const TOKEN = "H4sIAAAAAAAC_fake_join_token";
@@ -196,9 +197,10 @@ Deno.test("install --join --airgap writes the registry drop-ins and skips the k0
 const OWN_IP = pickNodeAddress(Deno.networkInterfaces());
 
 Deno.test({
-  name:
+  ...ignoreIf(
     "install --join --airgap maps the first node's localhost registry names to the registry it reaches",
-  ignore: OWN_IP === undefined,
+    OWN_IP === undefined ? "no non-loopback IPv4 address on this host" : undefined,
+  ),
   async fn() {
     const port = freePort();
     const reachable = `${OWN_IP}:${port}`;

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { REGISTRY_SERVE_PERMISSIONS } from "../src/permissions.ts";
 import { freePort } from "./helpers/free_port.ts";
 import { runRegistryCli, startDaemon } from "./registry_helpers.ts";
+import { needsTools } from "./helpers/tools.ts";
 
 async function tempDir(prefix: string) {
   const path = await Deno.makeTempDir({ prefix });
@@ -20,28 +21,31 @@ function assertOneLineError(res: { code: number; stderr: string }, pattern: RegE
   assert.doesNotMatch(res.stderr, /\s+at\s/);
 }
 
-Deno.test("registry: a busy port is one clear line and exit 1", async () => {
-  await using work = await tempDir("registry-cli-");
-  const busy = Deno.listen({ hostname: "127.0.0.1", port: freePort() });
-  try {
-    const port = (busy.addr as Deno.NetAddr).port;
-    const res = await runRegistryCli([
-      "registry",
-      "--host",
-      "127.0.0.1",
-      "--port",
-      String(port),
-      "--storage",
-      work.path,
-    ]);
-    assertOneLineError(
-      res,
-      new RegExp(`Cannot listen on 127\\.0\\.0\\.1:${port}: address already in use`),
-    );
-  } finally {
-    busy.close();
-  }
-});
+Deno.test(
+  await needsTools("registry: a busy port is one clear line and exit 1", "openssl"),
+  async () => {
+    await using work = await tempDir("registry-cli-");
+    const busy = Deno.listen({ hostname: "127.0.0.1", port: freePort() });
+    try {
+      const port = (busy.addr as Deno.NetAddr).port;
+      const res = await runRegistryCli([
+        "registry",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        String(port),
+        "--storage",
+        work.path,
+      ]);
+      assertOneLineError(
+        res,
+        new RegExp(`Cannot listen on 127\\.0\\.0\\.1:${port}: address already in use`),
+      );
+    } finally {
+      busy.close();
+    }
+  },
+);
 
 Deno.test("registry: unusable storage, bad TLS and htpasswd files are one line and exit 1", async () => {
   await using work = await tempDir("registry-cli-");

@@ -13,6 +13,7 @@ import { ociArch } from "../src/worker_artifacts/system_images.ts";
 import { runCli } from "./helpers/cli.ts";
 import { FAKE_K0S, fakeController } from "./helpers/fake_controller.ts";
 import { storeIndex, storeManifest } from "./helpers/store_image.ts";
+import { needsTools } from "./helpers/tools.ts";
 
 const dec = new TextDecoder();
 
@@ -28,75 +29,85 @@ function controller(options: { running?: boolean; role?: string } = {}) {
 
 const mode = async (path: string) => (await Deno.stat(path)).mode! & 0o777;
 
-Deno.test("export-worker-artifacts on a controller writes a private, verifiable bundle", async () => {
-  await using c = await controller();
-  const r = await c.cli(
-    "export-worker-artifacts",
-    "-o",
-    "wb",
-    "--expiry",
-    "2h",
-    "--registry-address",
-    "10.0.0.5:5000",
-  );
-  assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /Wrote worker bundle "wb" .*registry 10\.0\.0\.5:5000, worker join token/);
-  const dir = join(c.base, "wb");
-  assert.equal(await mode(dir), 0o700);
-  assert.equal(await mode(join(dir, "worker-token")), 0o600);
-  assert.equal(await Deno.readTextFile(join(dir, "worker-token")), "fake-token-worker-2h\n");
-  assert.equal(await mode(join(dir, "install.sh")), 0o755);
-  assert.deepEqual(await Deno.readFile(join(dir, "k0s")), await Deno.readFile(FAKE_K0S));
-  assert.ok((await c.k0sCalls()).includes("token create --role=worker --expiry=2h"));
+Deno.test(
+  await needsTools(
+    "export-worker-artifacts on a controller writes a private, verifiable bundle",
+    "shellcheck",
+    "curl",
+  ),
+  async () => {
+    await using c = await controller();
+    const r = await c.cli(
+      "export-worker-artifacts",
+      "-o",
+      "wb",
+      "--expiry",
+      "2h",
+      "--registry-address",
+      "10.0.0.5:5000",
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stdout,
+      /Wrote worker bundle "wb" .*registry 10\.0\.0\.5:5000, worker join token/,
+    );
+    const dir = join(c.base, "wb");
+    assert.equal(await mode(dir), 0o700);
+    assert.equal(await mode(join(dir, "worker-token")), 0o600);
+    assert.equal(await Deno.readTextFile(join(dir, "worker-token")), "fake-token-worker-2h\n");
+    assert.equal(await mode(join(dir, "install.sh")), 0o755);
+    assert.deepEqual(await Deno.readFile(join(dir, "k0s")), await Deno.readFile(FAKE_K0S));
+    assert.ok((await c.k0sCalls()).includes("token create --role=worker --expiry=2h"));
 
-  const cri = await Deno.readTextFile(join(dir, "files/etc/k0s/containerd.d/cri-registry.toml"));
-  assert.match(cri, /config_path = "\/etc\/k0s\/containerd.d\/certs.d"/);
-  const quay = await Deno.readTextFile(
-    join(dir, "files/etc/k0s/containerd.d/certs.d/quay.io/hosts.toml"),
-  );
-  assert.match(quay, /https:\/\/10\.0\.0\.5:5000\/v2\/k0rdent-enterprise/);
-  // Images named after the controller's own address (localhost:5000 in its k0s.yaml) resolve.
-  const alias = await Deno.readTextFile(
-    join(dir, "files/etc/k0s/containerd.d/certs.d/localhost:5000/hosts.toml"),
-  );
-  assert.match(alias, /^server = "https:\/\/10\.0\.0\.5:5000"$/m);
-  assert.doesNotMatch(alias, /override_path/);
+    const cri = await Deno.readTextFile(join(dir, "files/etc/k0s/containerd.d/cri-registry.toml"));
+    assert.match(cri, /config_path = "\/etc\/k0s\/containerd.d\/certs.d"/);
+    const quay = await Deno.readTextFile(
+      join(dir, "files/etc/k0s/containerd.d/certs.d/quay.io/hosts.toml"),
+    );
+    assert.match(quay, /https:\/\/10\.0\.0\.5:5000\/v2\/k0rdent-enterprise/);
+    // Images named after the controller's own address (localhost:5000 in its k0s.yaml) resolve.
+    const alias = await Deno.readTextFile(
+      join(dir, "files/etc/k0s/containerd.d/certs.d/localhost:5000/hosts.toml"),
+    );
+    assert.match(alias, /^server = "https:\/\/10\.0\.0\.5:5000"$/m);
+    assert.doesNotMatch(alias, /override_path/);
 
-  const sums = await tool("sha256sum", ["-c", "SHA256SUMS"], undefined, dir);
-  assert.equal(sums.code, 0, sums.stdout + sums.stderr);
-  assert.match(sums.stdout, /^k0s: OK$/m);
-  assert.match(sums.stdout, /^install\.sh: OK$/m);
-  assert.doesNotMatch(sums.stdout, /worker-token/);
-  const lint = await tool("shellcheck", ["-s", "sh", join(dir, "install.sh")]);
-  assert.equal(lint.code, 0, lint.stdout);
-  const readme = await Deno.readTextFile(join(dir, "README.md"));
-  assert.match(readme, /`worker-token` is a worker join token valid for 2h/);
-  assert.match(readme, /sudo \.\/install\.sh/);
+    const sums = await tool("sha256sum", ["-c", "SHA256SUMS"], undefined, dir);
+    assert.equal(sums.code, 0, sums.stdout + sums.stderr);
+    assert.match(sums.stdout, /^k0s: OK$/m);
+    assert.match(sums.stdout, /^install\.sh: OK$/m);
+    assert.doesNotMatch(sums.stdout, /worker-token/);
+    const lint = await tool("shellcheck", ["-s", "sh", join(dir, "install.sh")]);
+    assert.equal(lint.code, 0, lint.stdout);
+    const readme = await Deno.readTextFile(join(dir, "README.md"));
+    assert.match(readme, /`worker-token` is a worker join token valid for 2h/);
+    assert.match(readme, /sudo \.\/install\.sh/);
 
-  // The bundle joins a worker: run its install.sh against a second root.
-  const workerRoot = join(c.base, "worker");
-  await Deno.mkdir(workerRoot);
-  const tokenCopy = join(c.base, "token-seen-by-k0s");
-  const run = await tool("sh", [join(dir, "install.sh"), "--timeout", "0"], {
-    PATH: Deno.env.get("PATH")!,
-    K0RDENTD_ROOT: workerRoot,
-    FAKE_K0S_LOG: join(c.base, "worker-k0s.log"),
-    FAKE_K0S_TOKEN_COPY: tokenCopy,
-    // No kubelet here: point the health check at a port nobody listens on, then expect the
-    // timeout message after the join itself succeeded.
-    K0RDENTD_KUBELET_HEALTHZ: "http://127.0.0.1:9/healthz",
-  });
-  assert.match(run.stderr, /kubelet is not healthy after 0s/);
-  assert.equal(await Deno.readTextFile(tokenCopy), "fake-token-worker-2h\n");
-  assert.ok(
-    (await Deno.stat(join(workerRoot, "etc/k0s/containerd.d/certs.d/quay.io/hosts.toml")))
-      .isFile,
-  );
-  const workerCalls = (await Deno.readTextFile(join(c.base, "worker-k0s.log"))).split("\n");
-  assert.ok(
-    workerCalls.includes(`install worker --token-file ${workerRoot}/etc/k0s/worker-token`),
-  );
-});
+    // The bundle joins a worker: run its install.sh against a second root.
+    const workerRoot = join(c.base, "worker");
+    await Deno.mkdir(workerRoot);
+    const tokenCopy = join(c.base, "token-seen-by-k0s");
+    const run = await tool("sh", [join(dir, "install.sh"), "--timeout", "0"], {
+      PATH: Deno.env.get("PATH")!,
+      K0RDENTD_ROOT: workerRoot,
+      FAKE_K0S_LOG: join(c.base, "worker-k0s.log"),
+      FAKE_K0S_TOKEN_COPY: tokenCopy,
+      // No kubelet here: point the health check at a port nobody listens on, then expect the
+      // timeout message after the join itself succeeded.
+      K0RDENTD_KUBELET_HEALTHZ: "http://127.0.0.1:9/healthz",
+    });
+    assert.match(run.stderr, /kubelet is not healthy after 0s/);
+    assert.equal(await Deno.readTextFile(tokenCopy), "fake-token-worker-2h\n");
+    assert.ok(
+      (await Deno.stat(join(workerRoot, "etc/k0s/containerd.d/certs.d/quay.io/hosts.toml")))
+        .isFile,
+    );
+    const workerCalls = (await Deno.readTextFile(join(c.base, "worker-k0s.log"))).split("\n");
+    assert.ok(
+      workerCalls.includes(`install worker --token-file ${workerRoot}/etc/k0s/worker-token`),
+    );
+  },
+);
 
 Deno.test("export-worker-artifacts --archive writes a 0600 tar.gz of worker-bundle/", async () => {
   await using c = await controller();
@@ -238,60 +249,69 @@ Deno.test("export-worker-artifacts refuses bad input with one-line errors", asyn
   await assert.rejects(() => Deno.stat(join(c.base, "y")));
 });
 
-Deno.test("export-worker-artifacts --with-images bundles the system images for /var/lib/k0s/images", async () => {
-  await using c = await controller();
-  const storageDir = join(c.base, "registry");
-  const storage = openDiskStorage(storageDir);
-  const arch = ociArch();
-  await storeManifest(storage, "k0rdent-enterprise/k0sproject/coredns", arch, "1.12.2");
-  await storeIndex(storage, "k0rdent-enterprise/pause", "3.10");
-  const env = {
-    ...c.env,
-    K0RDENTD_REGISTRY_STORAGE: storageDir,
-    FAKE_K0S_IMAGES: "quay.io/k0sproject/coredns:1.12.2 registry.k8s.io/pause:3.10",
-  };
-  const r = await runCli(
-    ["export-worker-artifacts", "--with-images", "--registry-address", "10.0.0.5:5000"],
-    { env, cwd: c.base },
-  );
-  assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stderr, /Bundled 2 k0s system image\(s\)/);
-  const dir = join(c.base, "worker-bundle");
-  const archive = join(dir, "images/k0s-system-images.tar");
-  const copy = await tool("skopeo", [
-    "copy",
-    "-q",
-    `oci-archive:${archive}:1.12.2`,
-    `dir:${join(c.base, "coredns")}`,
-  ]);
-  assert.equal(copy.code, 0, copy.stderr);
-  assert.match(
-    await Deno.readTextFile(join(dir, "SHA256SUMS")),
-    / {2}images\/k0s-system-images\.tar$/m,
-  );
-  assert.match(
-    await Deno.readTextFile(join(dir, "install.sh")),
-    /'images\/k0s-system-images\.tar' '\/var\/lib\/k0s\/images\/k0s-system-images\.tar' 0644/,
-  );
+Deno.test(
+  await needsTools(
+    "export-worker-artifacts --with-images bundles the system images for /var/lib/k0s/images",
+    "skopeo",
+  ),
+  async () => {
+    await using c = await controller();
+    const storageDir = join(c.base, "registry");
+    const storage = openDiskStorage(storageDir);
+    const arch = ociArch();
+    await storeManifest(storage, "k0rdent-enterprise/k0sproject/coredns", arch, "1.12.2");
+    await storeIndex(storage, "k0rdent-enterprise/pause", "3.10");
+    const env = {
+      ...c.env,
+      K0RDENTD_REGISTRY_STORAGE: storageDir,
+      FAKE_K0S_IMAGES: "quay.io/k0sproject/coredns:1.12.2 registry.k8s.io/pause:3.10",
+    };
+    const r = await runCli(
+      ["export-worker-artifacts", "--with-images", "--registry-address", "10.0.0.5:5000"],
+      { env, cwd: c.base },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /Bundled 2 k0s system image\(s\)/);
+    const dir = join(c.base, "worker-bundle");
+    const archive = join(dir, "images/k0s-system-images.tar");
+    const copy = await tool("skopeo", [
+      "copy",
+      "-q",
+      `oci-archive:${archive}:1.12.2`,
+      `dir:${join(c.base, "coredns")}`,
+    ]);
+    assert.equal(copy.code, 0, copy.stderr);
+    assert.match(
+      await Deno.readTextFile(join(dir, "SHA256SUMS")),
+      / {2}images\/k0s-system-images\.tar$/m,
+    );
+    assert.match(
+      await Deno.readTextFile(join(dir, "install.sh")),
+      /'images\/k0s-system-images\.tar' '\/var\/lib\/k0s\/images\/k0s-system-images\.tar' 0644/,
+    );
 
-  // A missing image is a one-line error naming it, and no bundle is left behind.
-  const missing = await runCli(
-    [
-      "export-worker-artifacts",
-      "-o",
-      "wb2",
-      "--with-images",
-      "--registry-address",
-      "10.0.0.5:5000",
-    ],
-    { env: { ...env, FAKE_K0S_IMAGES: "quay.io/k0sproject/kube-proxy:v1.32.8" }, cwd: c.base },
-  );
-  assert.equal(missing.code, 1);
-  assert.match(missing.stderr, /registry storage lacks quay\.io\/k0sproject\/kube-proxy:v1\.32\.8/);
-  const left = [];
-  for await (const e of Deno.readDir(c.base)) left.push(e.name);
-  assert.ok(!left.some((n) => n.includes("wb2")), left.join(" "));
-});
+    // A missing image is a one-line error naming it, and no bundle is left behind.
+    const missing = await runCli(
+      [
+        "export-worker-artifacts",
+        "-o",
+        "wb2",
+        "--with-images",
+        "--registry-address",
+        "10.0.0.5:5000",
+      ],
+      { env: { ...env, FAKE_K0S_IMAGES: "quay.io/k0sproject/kube-proxy:v1.32.8" }, cwd: c.base },
+    );
+    assert.equal(missing.code, 1);
+    assert.match(
+      missing.stderr,
+      /registry storage lacks quay\.io\/k0sproject\/kube-proxy:v1\.32\.8/,
+    );
+    const left = [];
+    for await (const e of Deno.readDir(c.base)) left.push(e.name);
+    assert.ok(!left.some((n) => n.includes("wb2")), left.join(" "));
+  },
+);
 
 Deno.test("export-worker-artifacts invalidates the worker token when the bundle cannot be written", async () => {
   await using c = await controller();

@@ -14,6 +14,7 @@ import {
   mirroredHostFile,
 } from "../src/worker_artifacts/layout.ts";
 import { writeChecksums } from "../src/worker_artifacts/checksums.ts";
+import { needsTools } from "./helpers/tools.ts";
 
 const FAKE_K0S = fileURLToPath(new URL("./fakes/k0s_worker.sh", import.meta.url));
 const CRI = "/etc/k0s/containerd.d/cri-registry.toml";
@@ -101,19 +102,22 @@ const sample = () =>
     ],
   });
 
-Deno.test("renderInstallScript() output passes sh -n and shellcheck", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const path = join(dir, "install.sh");
-    await Deno.writeTextFile(path, sample());
-    const syntax = await sh(["-n", path], {});
-    assert.deepEqual(syntax.code, 0, syntax.stderr);
-    const check = await new Deno.Command("shellcheck", { args: ["-s", "sh", path] }).output();
-    assert.deepEqual(check.code, 0, new TextDecoder().decode(check.stdout));
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+Deno.test(
+  await needsTools("renderInstallScript() output passes sh -n and shellcheck", "shellcheck"),
+  async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      const path = join(dir, "install.sh");
+      await Deno.writeTextFile(path, sample());
+      const syntax = await sh(["-n", path], {});
+      assert.deepEqual(syntax.code, 0, syntax.stderr);
+      const check = await new Deno.Command("shellcheck", { args: ["-s", "sh", path] }).output();
+      assert.deepEqual(check.code, 0, new TextDecoder().decode(check.stdout));
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
 
 Deno.test("renderInstallScript() rejects paths that cannot be written safely", () => {
   for (const target of ["/etc/k0s/a b", "/etc/k0s/$(id)", "/etc/k0s/'x", "/etc/../x"]) {
@@ -127,26 +131,36 @@ Deno.test("renderInstallScript() rejects paths that cannot be written safely", (
   }
 });
 
-Deno.test("install.sh installs binary, drop-ins and token, joins, starts and waits", async () => {
-  await using f = await fixture();
-  const r = await f.run();
-  assert.deepEqual(r.code, 0, r.stderr + r.stdout);
-  const k0s = await Deno.stat(join(f.root, "usr/local/bin/k0s"));
-  assert.deepEqual(k0s.mode! & 0o777, 0o755);
-  assert.deepEqual(
-    await Deno.readFile(join(f.root, "usr/local/bin/k0s")),
-    await Deno.readFile(FAKE_K0S),
-  );
-  assert.deepEqual(await Deno.readTextFile(join(f.root, CRI)), "version = 2\n");
-  assert.deepEqual(await Deno.readTextFile(join(f.root, HOSTS)), 'server = "https://quay.io"\n');
-  const token = join(f.root, HOST_TOKEN_FILE);
-  assert.deepEqual(await Deno.readTextFile(token), "SECRET-TOKEN\n");
-  assert.deepEqual((await Deno.stat(token)).mode! & 0o777, 0o600);
-  assert.deepEqual(await f.k0sCalls(), [`install worker --token-file ${token}`, "start", "status"]);
-  assert.match(r.stdout, /the kubelet is healthy/);
-  // No temp files left beside the installed files.
-  assert.deepEqual((await listTree(f.root)).filter((p) => p.includes(".install.")), []);
-});
+Deno.test(
+  await needsTools(
+    "install.sh installs binary, drop-ins and token, joins, starts and waits",
+    "curl",
+  ),
+  async () => {
+    await using f = await fixture();
+    const r = await f.run();
+    assert.deepEqual(r.code, 0, r.stderr + r.stdout);
+    const k0s = await Deno.stat(join(f.root, "usr/local/bin/k0s"));
+    assert.deepEqual(k0s.mode! & 0o777, 0o755);
+    assert.deepEqual(
+      await Deno.readFile(join(f.root, "usr/local/bin/k0s")),
+      await Deno.readFile(FAKE_K0S),
+    );
+    assert.deepEqual(await Deno.readTextFile(join(f.root, CRI)), "version = 2\n");
+    assert.deepEqual(await Deno.readTextFile(join(f.root, HOSTS)), 'server = "https://quay.io"\n');
+    const token = join(f.root, HOST_TOKEN_FILE);
+    assert.deepEqual(await Deno.readTextFile(token), "SECRET-TOKEN\n");
+    assert.deepEqual((await Deno.stat(token)).mode! & 0o777, 0o600);
+    assert.deepEqual(await f.k0sCalls(), [
+      `install worker --token-file ${token}`,
+      "start",
+      "status",
+    ]);
+    assert.match(r.stdout, /the kubelet is healthy/);
+    // No temp files left beside the installed files.
+    assert.deepEqual((await listTree(f.root)).filter((p) => p.includes(".install.")), []);
+  },
+);
 
 Deno.test("install.sh rerun on a running node is a no-op", async () => {
   await using f = await fixture();
@@ -214,13 +228,19 @@ Deno.test("install.sh --token-file uses the given token", async () => {
   assert.deepEqual(await Deno.readTextFile(join(f.root, HOST_TOKEN_FILE)), "OTHER\n");
 });
 
-Deno.test("install.sh fails with a clear message when the kubelet stays unhealthy", async () => {
-  await using f = await fixture();
-  f.setHealthy(false);
-  const r = await f.run("--timeout", "0");
-  assert.deepEqual(r.code, 1);
-  assert.match(r.stderr, /kubelet is not healthy after 0s/);
-});
+Deno.test(
+  await needsTools(
+    "install.sh fails with a clear message when the kubelet stays unhealthy",
+    "curl",
+  ),
+  async () => {
+    await using f = await fixture();
+    f.setHealthy(false);
+    const r = await f.run("--timeout", "0");
+    assert.deepEqual(r.code, 1);
+    assert.match(r.stderr, /kubelet is not healthy after 0s/);
+  },
+);
 
 Deno.test("install.sh rejects bad arguments", async () => {
   await using f = await fixture();

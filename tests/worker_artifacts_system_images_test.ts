@@ -5,6 +5,7 @@ import { UserError } from "../src/errors.ts";
 import { openMemoryStorage } from "../src/registry/storage/storage.ts";
 import { storageLocation, writeImagesArchive } from "../src/worker_artifacts/system_images.ts";
 import { storeIndex, storeManifest } from "./helpers/store_image.ts";
+import { needsTools } from "./helpers/tools.ts";
 
 const REGISTRY = { address: "localhost:5000", prefix: "k0rdent-enterprise" };
 
@@ -30,63 +31,69 @@ Deno.test("storageLocation() maps k0s image references to the bundle's repositor
   assert.throws(() => storageLocation("quay.io/k0sproject/coredns", REGISTRY), UserError);
 });
 
-Deno.test("writeImagesArchive() writes an OCI layout naming each image for containerd", async () => {
-  const storage = openMemoryStorage();
-  const coredns = await storeManifest(
-    storage,
-    "k0rdent-enterprise/k0sproject/coredns",
-    "arm64",
-    "1.12.2",
-  );
-  const pause = await storeIndex(storage, "k0rdent-enterprise/pause", "3.10");
-  const dir = await Deno.makeTempDir();
-  try {
-    const target = join(dir, "images.tar");
-    const images = ["quay.io/k0sproject/coredns:1.12.2", "registry.k8s.io/pause:3.10"]
-      .map((r) => storageLocation(r, REGISTRY));
-    const summary = await writeImagesArchive(storage, images, target, "arm64");
-    assert.equal(summary.images, 2);
-    assert.equal(summary.blobs, 6, "manifest, config and layer of each image");
-    const list = await new Deno.Command("tar", { args: ["-tf", target] }).output();
-    const names = new TextDecoder().decode(list.stdout).trim().split("\n").sort();
-    const arm = pause.children.find((c) => c.arch === "arm64")!;
-    const hex = (d: string) => `blobs/sha256/${d.slice(7)}`;
-    assert.deepEqual(
-      names,
-      [
-        hex(coredns.digest),
-        hex(coredns.config.digest),
-        hex(coredns.layer.digest),
-        hex(arm.digest),
-        hex(arm.config.digest),
-        hex(arm.layer.digest),
-        "index.json",
-        "oci-layout",
-      ].sort(),
+Deno.test(
+  await needsTools(
+    "writeImagesArchive() writes an OCI layout naming each image for containerd",
+    "skopeo",
+  ),
+  async () => {
+    const storage = openMemoryStorage();
+    const coredns = await storeManifest(
+      storage,
+      "k0rdent-enterprise/k0sproject/coredns",
+      "arm64",
+      "1.12.2",
     );
-    const index = JSON.parse(new TextDecoder().decode(
-      (await new Deno.Command("tar", { args: ["-xOf", target, "index.json"] }).output()).stdout,
-    ));
-    assert.deepEqual(
-      index.manifests.map((m: { digest: string; annotations: Record<string, string> }) => [
-        m.digest,
-        m.annotations["io.containerd.image.name"],
-      ]),
-      [
-        [coredns.digest, "quay.io/k0sproject/coredns:1.12.2"],
-        [arm.digest, "registry.k8s.io/pause:3.10"],
-      ],
-    );
-    // Real skopeo reads the archive and checks every blob's digest while copying.
-    const copy = await new Deno.Command("skopeo", {
-      args: ["copy", "-q", `oci-archive:${target}:3.10`, `dir:${join(dir, "out")}`],
-      stderr: "piped",
-    }).output();
-    assert.equal(copy.code, 0, new TextDecoder().decode(copy.stderr));
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+    const pause = await storeIndex(storage, "k0rdent-enterprise/pause", "3.10");
+    const dir = await Deno.makeTempDir();
+    try {
+      const target = join(dir, "images.tar");
+      const images = ["quay.io/k0sproject/coredns:1.12.2", "registry.k8s.io/pause:3.10"]
+        .map((r) => storageLocation(r, REGISTRY));
+      const summary = await writeImagesArchive(storage, images, target, "arm64");
+      assert.equal(summary.images, 2);
+      assert.equal(summary.blobs, 6, "manifest, config and layer of each image");
+      const list = await new Deno.Command("tar", { args: ["-tf", target] }).output();
+      const names = new TextDecoder().decode(list.stdout).trim().split("\n").sort();
+      const arm = pause.children.find((c) => c.arch === "arm64")!;
+      const hex = (d: string) => `blobs/sha256/${d.slice(7)}`;
+      assert.deepEqual(
+        names,
+        [
+          hex(coredns.digest),
+          hex(coredns.config.digest),
+          hex(coredns.layer.digest),
+          hex(arm.digest),
+          hex(arm.config.digest),
+          hex(arm.layer.digest),
+          "index.json",
+          "oci-layout",
+        ].sort(),
+      );
+      const index = JSON.parse(new TextDecoder().decode(
+        (await new Deno.Command("tar", { args: ["-xOf", target, "index.json"] }).output()).stdout,
+      ));
+      assert.deepEqual(
+        index.manifests.map((m: { digest: string; annotations: Record<string, string> }) => [
+          m.digest,
+          m.annotations["io.containerd.image.name"],
+        ]),
+        [
+          [coredns.digest, "quay.io/k0sproject/coredns:1.12.2"],
+          [arm.digest, "registry.k8s.io/pause:3.10"],
+        ],
+      );
+      // Real skopeo reads the archive and checks every blob's digest while copying.
+      const copy = await new Deno.Command("skopeo", {
+        args: ["copy", "-q", `oci-archive:${target}:3.10`, `dir:${join(dir, "out")}`],
+        stderr: "piped",
+      }).output();
+      assert.equal(copy.code, 0, new TextDecoder().decode(copy.stderr));
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
 
 Deno.test("writeImagesArchive() lists every missing image and writes nothing", async () => {
   const storage = openMemoryStorage();

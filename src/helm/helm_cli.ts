@@ -1,9 +1,8 @@
 /**
- * The `helm` command-line wrapper: finds the helm binary, reads release
- * state (read-only, through the {@link Runner}) and runs installs and
- * uninstalls through the {@link HostMutator} so dry-run holds.
+ * The `helm` command-line wrapper: reads release state (read-only, through
+ * the {@link Runner}) and runs installs and uninstalls through the
+ * {@link HostMutator} so dry-run holds.
  */
-import { join } from "node:path";
 import { ToolError } from "../errors.ts";
 import type { HostMutator } from "../host/mutator.ts";
 import type { Runner } from "../process/runner.ts";
@@ -16,22 +15,6 @@ export interface HelmRelease {
   chart: string;
   app_version?: string;
   revision?: string;
-}
-
-/** Finds an executable named `name` on `PATH`; null when there is none. */
-export async function findOnPath(
-  name: string,
-  path: string = Deno.env.get("PATH") ?? "",
-): Promise<string | null> {
-  for (const dir of path.split(":")) {
-    if (!dir) continue;
-    const candidate = join(dir, name);
-    try {
-      const info = await Deno.stat(candidate);
-      if (info.isFile && ((info.mode ?? 0o111) & 0o111) !== 0) return candidate;
-    } catch { /* not here */ }
-  }
-  return null;
 }
 
 /** Options of {@link HelmCli}. */

@@ -12,7 +12,8 @@ import { hostTarget } from "../tools/targets.ts";
 import { extractAsset } from "../assets/extract.ts";
 import { readBuildInfo } from "../assets/build_info.ts";
 import { UserError } from "../errors.ts";
-import { findOnPath, HelmCli } from "../helm/helm_cli.ts";
+import { HelmCli } from "../helm/helm_cli.ts";
+import { findOnPath } from "../process/find_on_path.ts";
 import { HOST, hostPath } from "../host/paths.ts";
 import type { InstallContext } from "./phase.ts";
 

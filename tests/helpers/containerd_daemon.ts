@@ -31,27 +31,6 @@ export function requestURLs(log: string): string[] {
   return [...log.matchAll(/msg="do request".*? url="([^"]+)"/g)].map((m) => m[1]);
 }
 
-/** True when `name` is an executable on PATH. */
-export function onPath(name: string): boolean {
-  for (const dir of (Deno.env.get("PATH") ?? "/usr/bin:/bin").split(":")) {
-    try {
-      if ((Deno.statSync(join(dir, name)).mode ?? 0) & 0o111) return true;
-    } catch {
-      // Not in this directory.
-    }
-  }
-  return false;
-}
-
-/** Why the real-containerd tests cannot run here, or "" when they can. */
-export function containerdUnavailable(): string {
-  if (Deno.uid() !== 0) return "not root";
-  for (const tool of ["containerd", "ctr"]) {
-    if (!onPath(tool)) return `${tool} not installed`;
-  }
-  return "";
-}
-
 /**
  * Starts containerd in `dir` with `criDropIn` (the text of our `cri-registry.toml`) merged
  * into a base config that keeps everything under `dir` (the `opt` plugin's directory too) and
