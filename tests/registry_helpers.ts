@@ -142,22 +142,37 @@ export function cleanEnv(extra: Record<string, string> = {}): Record<string, str
   };
 }
 
+/** Options of {@link startDaemon}. */
+export interface DaemonOptions {
+  /** Open-file limit of the daemon (`ulimit -n` in a shell that then execs it). */
+  nofile?: number;
+}
+
 /**
  * Starts `main.ts registry <args>` with exactly {@link REGISTRY_SERVE_PERMISSIONS} (as the
  * `registry` deno task does) and waits until it logs that it is serving.
  */
-export async function startDaemon(args: string[], port = freePort()): Promise<Daemon> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--quiet",
-      ...REGISTRY_SERVE_PERMISSIONS,
-      MAIN_TS,
-      "registry",
-      "--port",
-      String(port),
-      ...args,
-    ],
+export async function startDaemon(
+  args: string[],
+  port = freePort(),
+  options: DaemonOptions = {},
+): Promise<Daemon> {
+  const argv = [
+    Deno.execPath(),
+    "run",
+    "--quiet",
+    ...REGISTRY_SERVE_PERMISSIONS,
+    MAIN_TS,
+    "registry",
+    "--port",
+    String(port),
+    ...args,
+  ];
+  if (options.nofile !== undefined) {
+    argv.unshift("sh", "-c", 'ulimit -n "$0" && exec "$@"', String(options.nofile));
+  }
+  const child = new Deno.Command(argv[0], {
+    args: argv.slice(1),
     env: cleanEnv(),
     clearEnv: true,
     stdin: "null",

@@ -52,6 +52,7 @@ export function defaultConfig(): Config {
       verifier: "native",
       tls: { mode: "off", cert: "", key: "", sans: [] },
       auth: { htpasswd: "", authPulls: false, readOnly: false },
+      limits: { maxConnections: 1000, headerTimeout: "20s", idleTimeout: "2m" },
     },
   };
 }

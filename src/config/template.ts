@@ -85,4 +85,8 @@ registry:
     htpasswd: ""                     # bcrypt htpasswd file enables basic auth
     authPulls: false
     readOnly: false
+  limits:
+    maxConnections: 1000             # fewer when the open-file limit allows fewer
+    headerTimeout: 20s               # close connections that send no request header in time
+    idleTimeout: 2m                  # close connections idle this long after a request
 `;

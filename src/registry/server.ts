@@ -1,14 +1,23 @@
 /**
  * Runs the registry daemon: checks storage, TLS and htpasswd up front (one clear line on
- * failure), serves the Hono app with `Deno.serve`, drops permissions it no longer needs, and
- * shuts down gracefully on the signal (stop accepting, let in-flight requests finish, bounded).
+ * failure), serves the Hono app on its own listener (`connections.ts`: accept errors back off,
+ * connections capped and timed out), drops permissions it no longer needs, and shuts down
+ * gracefully on the signal (stop accepting, let in-flight requests finish, bounded).
  */
 import { errorMessage, UserError } from "../errors.ts";
 import { log } from "../log/logger.ts";
 import type { Runner } from "../process/runner.ts";
 import type { AccessPolicy } from "./auth/access.ts";
 import { CredentialChecker, parseHtpasswd } from "./auth/htpasswd.ts";
+import {
+  ConnectionGate,
+  connectionsFitting,
+  filesFor,
+  openFileHeadroom,
+  serveListener,
+} from "./connections.ts";
 import { createRegistryApp } from "./http/app.ts";
+import type { ServeLimits } from "./limits.ts";
 import { openDiskStorage } from "./storage/storage.ts";
 import { autoTls, defaultSans, readTlsFiles, type TlsMaterial } from "./tls.ts";
 
@@ -19,6 +28,7 @@ export interface ServeOptions {
   storage: string;
   tls: { mode: "off" | "files" | "auto"; cert: string; key: string; sans: string[] };
   auth: { htpasswd: string; authPulls: boolean; readOnly: boolean };
+  limits: ServeLimits;
   /** How long in-flight requests may take after a shutdown signal. Default 10 s. */
   shutdownTimeoutMs?: number;
   /**
@@ -115,6 +125,38 @@ function dropPermissions(): string[] {
   return dropped;
 }
 
+/**
+ * The connection cap: `registry.limits.maxConnections`, lowered (and said so) when the
+ * open-file limit leaves no room for that many.
+ */
+function connectionCap(configured: number): ConnectionGate {
+  const hint = "raise registry.limits.maxConnections or the open-file limit";
+  const headroom = openFileHeadroom(filesFor(configured));
+  if (headroom >= filesFor(configured)) return new ConnectionGate(configured, hint);
+  const max = connectionsFitting(headroom);
+  log.info(
+    `Registry limits connections to ${max}, not ${configured}: only ${headroom} more files ` +
+      "can be open at once (raise the open-file limit: LimitNOFILE, ulimit -n)",
+  );
+  return new ConnectionGate(max, hint);
+}
+
+function listen(options: ServeOptions, tls?: TlsMaterial): Deno.Listener<Deno.Conn, Deno.NetAddr> {
+  const where = { hostname: options.host, port: options.port };
+  try {
+    if (!tls) return Deno.listen(where);
+    // The protocols Deno.serve offers over TLS.
+    return Deno.listenTls({
+      ...where,
+      cert: tls.cert,
+      key: tls.key,
+      alpnProtocols: ["h2", "http/1.1"],
+    });
+  } catch (err) {
+    throw listenError(err, options, tls);
+  }
+}
+
 /** Serves the registry until `signal` aborts, then shuts down gracefully. */
 export async function serveRegistry(
   options: ServeOptions,
@@ -126,21 +168,16 @@ export async function serveRegistry(
   const storage = openDiskStorage(options.storage);
   const app = createRegistryApp({ storage, access });
   const scheme = tls ? "https" : "http";
-  let server: Deno.HttpServer<Deno.NetAddr>;
-  try {
-    server = Deno.serve({
-      hostname: options.host,
-      port: options.port,
-      ...(tls ? { cert: tls.cert, key: tls.key } : {}),
-      onListen: () => {},
-      onError: (err) => {
-        log.error(`Registry request failed: ${errorMessage(err)}`);
-        return new Response("internal error", { status: 500 });
-      },
-    }, (req, info) => app.fetch(req, info));
-  } catch (err) {
-    throw listenError(err, options, tls);
-  }
+  const gate = connectionCap(options.limits.maxConnections);
+  const server = serveListener(listen(options, tls), (req, info) => app.fetch(req, info), {
+    gate,
+    headerTimeoutMs: options.limits.headerTimeoutMs,
+    idleTimeoutMs: options.limits.idleTimeoutMs,
+    onError: (err) => {
+      log.error(`Registry request failed: ${errorMessage(err)}`);
+      return new Response("internal error", { status: 500 });
+    },
+  });
   if (options.dropPermissions !== false) {
     const dropped = dropPermissions();
     log.debug(`Dropped permissions: ${dropped.join(", ") || "none"}`);
@@ -152,6 +189,11 @@ export async function serveRegistry(
       (access.readOnly ? " (read-only)" : "") +
       (access.credentials ? ` (htpasswd${access.authPulls ? ", pulls need auth" : ""})` : ""),
   );
+  log.debug(
+    `Registry limits: ${gate.max} connections, request header within ` +
+      `${options.limits.headerTimeoutMs} ms, idle connections closed after ` +
+      `${options.limits.idleTimeoutMs} ms`,
+  );
   if (tls?.caFile) {
     log.info(`Clients must trust the registry CA "${tls.caFile}"`);
   }
@@ -161,12 +203,7 @@ export async function serveRegistry(
   await waitForAbort(deps.signal);
   log.info("Registry stopping: finishing requests in flight");
   const timeout = options.shutdownTimeoutMs ?? 10_000;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const finished = await Promise.race([
-    server.shutdown().then(() => true),
-    new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(false), timeout)),
-  ]);
-  clearTimeout(timer);
+  const finished = await server.shutdown(timeout);
   if (!finished) {
     log.warn(`Registry stopped with requests still running after ${timeout} ms`);
   } else {

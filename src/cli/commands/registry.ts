@@ -6,6 +6,7 @@ import { printData, printOut } from "../../log/output.ts";
 import { formatBytes, Progress, progressMode } from "../../log/progress.ts";
 import type { Config } from "../../config/schema.ts";
 import { collectGarbage } from "../../registry/gc.ts";
+import { serveLimits } from "../../registry/limits.ts";
 import { type ServeOptions, serveRegistry } from "../../registry/server.ts";
 import { openDiskStorage } from "../../registry/storage/storage.ts";
 import { systemdUnit } from "../../registry/systemd_unit.ts";
@@ -31,9 +32,13 @@ const SERVE_FLAGS = {
   bundlePath: { path: ["registry", "bundlePath"], flag: "--bundle-path" },
   verify: { path: ["registry", "verifySignature"], flag: "--verify" },
   cosignKey: { path: ["registry", "cosignKey"], flag: "--cosign-key" },
+  maxConnections: { path: ["registry", "limits", "maxConnections"], flag: "--max-connections" },
+  headerTimeout: { path: ["registry", "limits", "headerTimeout"], flag: "--header-timeout" },
+  idleTimeout: { path: ["registry", "limits", "idleTimeout"], flag: "--idle-timeout" },
 };
 
-function portArg(value: string): number | string {
+/** A number when `value` is digits, else the text (the schema then names the flag). */
+function numberArg(value: string): number | string {
   return /^\d+$/.test(value) ? Number(value) : value;
 }
 
@@ -49,6 +54,7 @@ function serveOptions(config: Config): ServeOptions {
     storage: r.storage,
     tls: { ...r.tls, sans: [...r.tls.sans] },
     auth: { ...r.auth },
+    limits: serveLimits(r.limits),
   };
 }
 
@@ -58,6 +64,7 @@ Examples:
   k0rdentd registry --host 127.0.0.1 --port 5001 --storage ./var/registry
   k0rdentd registry --tls auto --tls-san registry.example.internal
   k0rdentd registry --htpasswd /etc/k0rdentd/htpasswd --auth-pulls
+  k0rdentd registry --max-connections 2000 --header-timeout 10s --idle-timeout 5m
   k0rdentd registry --print-systemd-unit > /etc/systemd/system/k0rdentd-registry.service
   k0rdentd registry verify --storage /var/lib/k0rdentd/registry
   k0rdentd registry gc --dry-run
@@ -65,14 +72,15 @@ Examples:
   k0rdentd registry status
 
 Env: K0RDENTD_REGISTRY_HOST, K0RDENTD_REGISTRY_PORT, K0RDENTD_REGISTRY_STORAGE.
-Config: registry.host, registry.port, registry.storage, registry.tls.*, registry.auth.*.`;
+Config: registry.host, registry.port, registry.storage, registry.tls.*, registry.auth.*,
+registry.limits.*.`;
 
 /** Registers `registry` and its subcommands. */
 export function registerRegistry(program: Command): void {
   const registry = program.command("registry")
     .description("Serve the OCI registry (distribution-spec v1.1) from a storage directory")
     .option("--host <address>", "address to listen on (default 0.0.0.0)")
-    .option("--port <port>", "port to listen on (default 5000)", portArg)
+    .option("--port <port>", "port to listen on (default 5000)", numberArg)
     .option("--storage <dir>", "storage directory (default /var/lib/k0rdentd/registry)")
     .addOption(
       new Option("--tls <mode>", "TLS: off, or auto (create a CA and certificate in storage)")
@@ -84,6 +92,16 @@ export function registerRegistry(program: Command): void {
     .option("--htpasswd <file>", "require basic auth (bcrypt htpasswd) for pushes")
     .option("--auth-pulls", "with --htpasswd: require auth for pulls too")
     .option("--read-only", "refuse every write")
+    .option(
+      "--max-connections <n>",
+      "open connections at most (default 1000, fewer if the open-file limit says so)",
+      numberArg,
+    )
+    .option(
+      "--header-timeout <duration>",
+      "close connections that send no request header in time (default 20s)",
+    )
+    .option("--idle-timeout <duration>", "close connections idle after a request (default 2m)")
     .option("--print-systemd-unit", "print a hardened systemd unit for these flags and exit")
     .option("--bundle-path <file>", "load this air-gap bundle in the background while serving")
     .addOption(
