@@ -86,3 +86,57 @@ Deno.test("connections that send no request header are closed after --header-tim
     assert.equal(await daemon.stop(), 0, daemon.stderr());
   }
 });
+
+/** Sends raw request bytes, closes the sending side, and returns the whole answer. */
+async function rawExchange(port: number, request: string): Promise<string> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await conn.write(new TextEncoder().encode(request));
+  await conn.closeWrite();
+  const dec = new TextDecoder();
+  const buf = new Uint8Array(4096);
+  let answer = "";
+  try {
+    while (true) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      answer += dec.decode(buf.subarray(0, n), { stream: true });
+    }
+  } catch {
+    // Reset after the answer: what was read is the answer.
+  }
+  conn.close();
+  return answer;
+}
+
+Deno.test("a body shorter than its Content-Length is a 400 SIZE_INVALID and one log line", async () => {
+  const daemon = await startDaemon(["--host", "127.0.0.1", "--storage", await Deno.makeTempDir()]);
+  try {
+    const start = await fetch(`http://127.0.0.1:${daemon.port}/v2/short/body/blobs/uploads/`, {
+      method: "POST",
+    });
+    await start.body?.cancel();
+    const location = start.headers.get("Location")!;
+    const requests = [
+      `PATCH ${location} HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n0123456789`,
+      `POST /v2/short/body/blobs/uploads/?digest=sha256:${"1".repeat(64)} HTTP/1.1\r\n` +
+      "Host: x\r\nContent-Length: 1000\r\n\r\n0123456789",
+      "PUT /v2/short/body/manifests/t HTTP/1.1\r\nHost: x\r\n" +
+      `Content-Type: application/vnd.oci.image.manifest.v1+json\r\nContent-Length: 1000\r\n\r\n{"a"`,
+    ];
+    for (const request of requests) {
+      const answer = await rawExchange(daemon.port, request);
+      assert.match(answer, /^HTTP\/1\.1 400 /, answer);
+      assert.match(answer, /"code":"SIZE_INVALID"/);
+    }
+    // The session survives the broken chunk: it still has 0 bytes and can go on.
+    const status = await fetch(`http://127.0.0.1:${daemon.port}${location}`);
+    await status.body?.cancel();
+    assert.equal(status.status, 204);
+  } finally {
+    assert.equal(await daemon.stop(), 0, daemon.stderr());
+  }
+  const lines = daemon.stderr().split("\n").filter((l) => /body ended early/.test(l));
+  assert.equal(lines.length, 3, daemon.stderr());
+  assert.match(lines[0], /^INFO\s+Registry PATCH \/v2\/short\/body\/blobs\/uploads\/\S+ failed: /);
+  assert.doesNotMatch(daemon.stderr(), /ERROR|internal error|^\s+at /m);
+});

@@ -1,4 +1,5 @@
 /** The registry's error codes: one table of OCI distribution-spec codes, HTTP status and message. */
+import { errorMessage } from "../errors.ts";
 
 /** Every error code the registry answers with, with its HTTP status and default message. */
 export const ERROR_CODES = {
@@ -44,4 +45,15 @@ export function errorBody(err: RegistryError): string {
   return JSON.stringify({
     errors: [{ code: err.code, message: err.message, detail: err.detail ?? null }],
   });
+}
+
+/**
+ * Reading an incoming body failed: the client sent fewer bytes than it announced, or went away.
+ * The HTTP layer answers it as the client's error (400 `SIZE_INVALID`), not as a bug.
+ */
+export class BodyReadError extends Error {
+  override name = "BodyReadError";
+  constructor(cause: unknown) {
+    super(`The body ended early: ${errorMessage(cause)}`, { cause });
+  }
 }

@@ -4,7 +4,7 @@
  */
 import { Hono } from "hono";
 import { accessControl, type AccessPolicy, REALM } from "../auth/access.ts";
-import { errorBody, RegistryError } from "../errors.ts";
+import { BodyReadError, errorBody, RegistryError } from "../errors.ts";
 import { log } from "../../log/logger.ts";
 import type { RegistryStorage } from "../storage/storage.ts";
 import { registerBlobs } from "./blobs.ts";
@@ -30,9 +30,19 @@ function errorResponse(err: RegistryError, status = err.status): Response {
   return new Response(errorBody(err), { status, headers });
 }
 
-/** The response to a failed request: the error envelope, or a logged 500 for a bug. */
-function failureResponse(err: unknown): Response {
+/**
+ * The response to a failed request: the error envelope; 400 and one log line for a body that
+ * ended early; a logged 500 for a bug. `request` names the request in log lines.
+ */
+function failureResponse(err: unknown, request?: { method: string; path: string }): Response {
   if (err instanceof RegistryError) return errorResponse(err);
+  if (err instanceof BodyReadError) {
+    const what = request ? `${request.method} ${request.path.slice(0, 300)}` : "request";
+    log.info(`Registry ${what} failed: ${err.message}`);
+    return errorResponse(
+      new RegistryError("SIZE_INVALID", "The request body ended before its Content-Length"),
+    );
+  }
   log.error(`Registry request failed: ${err instanceof Error ? err.stack : String(err)}`);
   return new Response(
     JSON.stringify({ errors: [{ code: "UNKNOWN", message: "internal error", detail: null }] }),
@@ -67,13 +77,13 @@ export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
   app.notFound(() =>
     errorResponse(new RegistryError("UNSUPPORTED", "No such API endpoint or method"), 404)
   );
-  app.onError(failureResponse);
+  app.onError((err, c) => failureResponse(err, { method: c.req.method, path: c.req.path }));
   const access = options.access;
   if (!(access?.credentials && access.authPulls)) {
     // Reads need no credentials: answer the hot ones before the router and the middleware.
     const route = app.fetch;
     app.fetch = (req, ...rest) =>
-      hotRead(req, options.storage, failureResponse) ?? route(req, ...rest);
+      hotRead(req, options.storage, (err) => failureResponse(err)) ?? route(req, ...rest);
   }
   return app;
 }

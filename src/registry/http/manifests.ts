@@ -1,6 +1,6 @@
 /** Manifest routes: `GET|HEAD|PUT|DELETE /v2/<name>/manifests/<tag|digest>` with `Accept` checks. */
 import { parseDigest } from "../digest.ts";
-import { RegistryError } from "../errors.ts";
+import { BodyReadError, RegistryError } from "../errors.ts";
 import { MANIFEST_MEDIA_TYPES, MAX_MANIFEST_BYTES } from "../manifest.ts";
 import { checkRepositoryName, checkTag } from "../names.ts";
 import type { RegistryStorage } from "../storage/storage.ts";
@@ -48,12 +48,21 @@ async function readLimited(
   if (!stream) return new Uint8Array(0);
   const parts: Uint8Array[] = [];
   let total = 0;
-  for await (const chunk of stream) {
-    total += chunk.length;
-    if (total > max) {
-      throw new RegistryError("MANIFEST_INVALID", `Manifest is larger than ${max} bytes`);
+  const reader = stream.getReader();
+  try {
+    while (true) {
+      const { done, value } = await reader.read().catch((err) => {
+        throw new BodyReadError(err);
+      });
+      if (done) break;
+      total += value.length;
+      if (total > max) {
+        throw new RegistryError("MANIFEST_INVALID", `Manifest is larger than ${max} bytes`);
+      }
+      parts.push(value);
     }
-    parts.push(chunk);
+  } finally {
+    reader.releaseLock();
   }
   const out = new Uint8Array(total);
   let off = 0;

@@ -30,7 +30,7 @@
  * bytes and blob sizes, by digest).
  */
 import { DIGEST_ALGORITHMS, type DigestAlgorithm, Hasher, parseDigest } from "../digest.ts";
-import { RegistryError } from "../errors.ts";
+import { BodyReadError, RegistryError } from "../errors.ts";
 import { type Descriptor, MEDIA_TYPES, parseManifest } from "../manifest.ts";
 import { checkRepositoryName, checkTag, isRepositoryName } from "../names.ts";
 import { DiskDriver } from "./disk_driver.ts";
@@ -319,8 +319,10 @@ export class RegistryStorage {
         while (true) {
           const { done, value } = await byob.read(
             new Uint8Array(buf, filled, buf.byteLength - filled),
-          );
-          if (!value) throw new Error("Request body was cancelled");
+          ).catch((err) => {
+            throw new BodyReadError(err);
+          });
+          if (!value) throw new BodyReadError("it was cancelled");
           buf = value.buffer as ArrayBuffer;
           filled += value.byteLength;
           if ((done || filled === buf.byteLength) && filled > 0) {
@@ -341,7 +343,9 @@ export class RegistryStorage {
       } else {
         const plain = reader as ReadableStreamDefaultReader<Uint8Array>;
         while (true) {
-          const { done, value } = await plain.read();
+          const { done, value } = await plain.read().catch((err) => {
+            throw new BodyReadError(err);
+          });
           if (done) break;
           state.hasher.update(value);
           await handle.write(value);
