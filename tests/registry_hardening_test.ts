@@ -140,3 +140,36 @@ Deno.test("a body shorter than its Content-Length is a 400 SIZE_INVALID and one 
   assert.match(lines[0], /^INFO\s+Registry PATCH \/v2\/short\/body\/blobs\/uploads\/\S+ failed: /);
   assert.doesNotMatch(daemon.stderr(), /ERROR|internal error|^\s+at /m);
 });
+
+Deno.test("a PATCH whose Content-Range disagrees with its body is 416 and appends nothing", async () => {
+  const daemon = await startDaemon(["--host", "127.0.0.1", "--storage", await Deno.makeTempDir()]);
+  const base = `http://127.0.0.1:${daemon.port}`;
+  try {
+    const start = await fetch(`${base}/v2/range/lie/blobs/uploads/`, { method: "POST" });
+    await start.body?.cancel();
+    const location = `${base}${start.headers.get("Location")}`;
+    const body = new Uint8Array(1000).fill(7);
+    // With a Content-Length of 1000, and streamed (chunked, so only the bytes can tell).
+    for (const send of [body, new Blob([body]).stream()]) {
+      const res = await fetch(location, {
+        method: "PATCH",
+        headers: { "Content-Range": "0-9", "Content-Type": "application/octet-stream" },
+        body: send,
+      });
+      assert.equal(res.status, 416, await res.text());
+      const status = await fetch(location);
+      await status.body?.cancel();
+      assert.equal(status.headers.get("Range"), "0-0", "nothing was appended");
+    }
+    const res = await fetch(location, {
+      method: "PATCH",
+      headers: { "Content-Range": "0-999" },
+      body,
+    });
+    await res.body?.cancel();
+    assert.equal(res.status, 202);
+    assert.equal(res.headers.get("Range"), "0-999");
+  } finally {
+    assert.equal(await daemon.stop(), 0, daemon.stderr());
+  }
+});

@@ -42,6 +42,25 @@ function body(c: RegistryContext): ReadableStream<Uint8Array> | null {
   return c.req.raw.body;
 }
 
+/**
+ * The chunk's `Content-Range`, or undefined. A `Content-Length` that disagrees with it is
+ * `RANGE_INVALID` before the body is read (the storage checks the bytes themselves too).
+ */
+async function chunkRange(c: RegistryContext) {
+  const range = parseContentRange(c.req.header("Content-Range"));
+  const declared = c.req.header("Content-Length");
+  if (range && declared !== undefined && Number(declared) !== range.length) {
+    await c.req.raw.body?.cancel().catch(() => {});
+    throw new RegistryError(
+      "RANGE_INVALID",
+      `Content-Range announces ${range.length} bytes but Content-Length is ${
+        declared.slice(0, 20)
+      }`,
+    );
+  }
+  return range;
+}
+
 /** Registers the upload routes. */
 export function registerUploads(app: RegistryApp, { storage }: HandlerDeps): void {
   app.post(`${NAME}/blobs/uploads/`, async (c) => {
@@ -71,14 +90,8 @@ export function registerUploads(app: RegistryApp, { storage }: HandlerDeps): voi
   app.patch(UPLOAD, async (c) => {
     const repo = repoParam(c);
     const id = c.req.param("id");
-    const range = parseContentRange(c.req.header("Content-Range"));
-    const size = await storage.appendUpload(id, body(c), range?.offset);
-    if (range && size !== range.offset + range.length) {
-      throw new RegistryError(
-        "RANGE_INVALID",
-        `Chunk had ${size - range.offset} bytes, Content-Range said ${range.length}`,
-      );
-    }
+    const range = await chunkRange(c);
+    const size = await storage.appendUpload(id, body(c), range?.offset, range?.length);
     return new Response(null, { status: 202, headers: uploadHeaders(repo, id, size) });
   });
 
@@ -86,8 +99,10 @@ export function registerUploads(app: RegistryApp, { storage }: HandlerDeps): voi
     const repo = repoParam(c);
     const id = c.req.param("id");
     const digest = digestValue(c.req.query("digest"));
-    const range = parseContentRange(c.req.header("Content-Range"));
-    if (c.req.raw.body) await storage.appendUpload(id, body(c), range?.offset);
+    const range = await chunkRange(c);
+    if (c.req.raw.body) {
+      await storage.appendUpload(id, body(c), range?.offset, range?.length);
+    }
     const info = await storage.commitUpload(id, { digest });
     await storage.linkBlob(repo, info.digest);
     return created(repo, info.digest);

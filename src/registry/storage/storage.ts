@@ -268,12 +268,15 @@ export class RegistryStorage {
 
   /**
    * Appends a body to upload `id`, hashing as it is written. When `offset` is given it must
-   * equal the bytes received so far (else `RANGE_INVALID`). Returns the new size.
+   * equal the bytes received so far (else `RANGE_INVALID`). When `length` is given the body
+   * must have exactly that many bytes: otherwise (or when the body fails) nothing of it stays
+   * appended and the answer is `RANGE_INVALID` (or the body's error). Returns the new size.
    */
   appendUpload(
     id: string,
     body: ReadableStream<Uint8Array> | Uint8Array | null,
     offset?: number,
+    length?: number,
   ): Promise<number> {
     return this.#locked(`upload:${id}`, async () => {
       const state = await this.#uploadState(id);
@@ -286,21 +289,49 @@ export class RegistryStorage {
       }
       const handle = await this.driver.openAppend(layout.upload(id), false);
       if (!handle) throw this.#unknownUpload(id);
-      await this.#pump(toStream(body), handle, state);
+      const before = state.size;
+      try {
+        const received = await this.#pump(toStream(body), handle, state, length);
+        if (length !== undefined && received !== length) {
+          throw new RegistryError(
+            "RANGE_INVALID",
+            `Chunk has ${received} bytes, but ${length} were announced`,
+          );
+        }
+      } catch (err) {
+        if (length !== undefined) {
+          // The hash has seen the chunk: drop it (it is rebuilt from the data on next use).
+          this.#uploads.delete(id);
+          await this.driver.truncate(layout.upload(id), before);
+        }
+        throw err;
+      }
       return state.size;
     });
   }
 
   /**
-   * Copies a body into an upload, hashing as it goes. Byte streams (request bodies) are read
-   * with a BYOB reader into one reused 1 MiB buffer, so an upload allocates nothing per chunk
-   * (server RSS stays flat however large the blob).
+   * Copies a body into an upload, hashing as it goes, and returns the bytes it had. Byte
+   * streams (request bodies) are read with a BYOB reader into one reused 1 MiB buffer, so an
+   * upload allocates nothing per chunk (server RSS stays flat however large the blob). A body
+   * longer than `limit` fails with `RANGE_INVALID` before the excess is written.
    */
   async #pump(
     stream: ReadableStream<Uint8Array>,
     handle: AppendHandle,
     state: UploadState,
-  ): Promise<void> {
+    limit = Infinity,
+  ): Promise<number> {
+    let received = 0;
+    const count = (n: number) => {
+      received += n;
+      if (received > limit) {
+        throw new RegistryError(
+          "RANGE_INVALID",
+          `Chunk has more than the ${limit} bytes announced`,
+        );
+      }
+    };
     let byob: ReadableStreamBYOBReader | undefined;
     try {
       byob = stream.getReader({ mode: "byob" });
@@ -323,6 +354,7 @@ export class RegistryStorage {
             throw new BodyReadError(err);
           });
           if (!value) throw new BodyReadError("it was cancelled");
+          count(value.byteLength);
           buf = value.buffer as ArrayBuffer;
           filled += value.byteLength;
           if ((done || filled === buf.byteLength) && filled > 0) {
@@ -347,6 +379,7 @@ export class RegistryStorage {
             throw new BodyReadError(err);
           });
           if (done) break;
+          count(value.length);
           state.hasher.update(value);
           await handle.write(value);
           state.size += value.length;
@@ -361,6 +394,7 @@ export class RegistryStorage {
       reader.releaseLock();
     }
     await handle.close(false);
+    return received;
   }
 
   /** Hash state of an upload: kept in memory, or rebuilt from its data (after a restart). */

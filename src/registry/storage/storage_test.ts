@@ -176,6 +176,28 @@ const CASES: Record<string, Case> = {
     assert.equal(info.size, 6);
     await rejectsWith(storage.appendUpload(id2, enc.encode("x")), "BLOB_UPLOAD_UNKNOWN");
   },
+  "a chunk whose length disagrees with the announced one appends nothing": async ({ storage }) => {
+    const id = await storage.startUpload();
+    assert.equal(await storage.appendUpload(id, enc.encode("abc"), 0, 3), 3);
+    // Longer (a stream, so the excess is found while reading) and shorter than announced.
+    await rejectsWith(storage.appendUpload(id, chunks("d", "efghij"), 3, 2), "RANGE_INVALID");
+    assert.equal(await storage.uploadSize(id), 3);
+    await rejectsWith(storage.appendUpload(id, enc.encode("d"), 3, 2), "RANGE_INVALID");
+    assert.equal(await storage.uploadSize(id), 3);
+    // A body that fails half-way leaves nothing of it either.
+    const failing = new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(enc.encode("de"));
+        c.error(new Error("connection reset"));
+      },
+    });
+    await assert.rejects(storage.appendUpload(id, failing, 3, 3), /connection reset/);
+    assert.equal(await storage.uploadSize(id), 3);
+    // The hash followed the data back: the upload still commits to the right digest.
+    assert.equal(await storage.appendUpload(id, enc.encode("def"), 3, 3), 6);
+    const info = await storage.commitUpload(id, { digest: digestOf(enc.encode("abcdef")) });
+    assert.equal(info.size, 6);
+  },
   "cancelUpload() removes the data; unknown ids are refused": async ({ storage }) => {
     const id = await storage.startUpload();
     await storage.appendUpload(id, enc.encode("abc"));
