@@ -2,6 +2,10 @@
 // socket: idle connections up to the open-file limit, short bodies, lying Content-Range, a full
 // disk, piles of upload sessions, password guessing. Each test bounds its sizes to stay fast.
 import assert from "node:assert/strict";
+import { join } from "node:path";
+import { createRegistryApp } from "../src/registry/http/app.ts";
+import { openDiskStorage } from "../src/registry/storage/storage.ts";
+import { LogCollector } from "./helpers/log_collector.ts";
 import { startDaemon } from "./registry_helpers.ts";
 
 /** Opens `count` TCP connections to `port` that send nothing. */
@@ -172,4 +176,43 @@ Deno.test("a PATCH whose Content-Range disagrees with its body is 416 and append
   } finally {
     assert.equal(await daemon.stop(), 0, daemon.stderr());
   }
+});
+
+Deno.test("a full disk during a push is 507 with the OCI error body, its cause logged once", async () => {
+  // In-process on the disk storage: the daemon's permissions (rightly) refuse /dev/full.
+  const dir = await Deno.makeTempDir();
+  const app = createRegistryApp({ storage: openDiskStorage(dir) });
+  const local = { remoteAddr: { hostname: "127.0.0.1" } };
+  const logs = new LogCollector();
+  try {
+    const start = await app.request("/v2/disk/full/blobs/uploads/", { method: "POST" }, local);
+    const location = start.headers.get("Location")!;
+    // The session's data file becomes /dev/full: every write to it fails with ENOSPC from the
+    // kernel, as on a full file system.
+    const data = join(dir, "uploads", location.split("/").pop()!);
+    await Deno.remove(data);
+    await Deno.symlink("/dev/full", data);
+    for (let i = 0; i < 2; i++) {
+      const res = await app.request(location, {
+        method: "PATCH",
+        body: new Uint8Array(100_000),
+      }, local);
+      assert.equal(res.status, 507);
+      assert.deepEqual(await res.json(), {
+        errors: [{
+          code: "UNKNOWN",
+          message: "No space left on the registry storage",
+          detail: null,
+        }],
+      });
+    }
+  } finally {
+    logs.restore();
+    await Deno.remove(dir, { recursive: true });
+  }
+  assert.equal(logs.lines().length, 1, "logged once for both failures");
+  assert.match(
+    logs.lines()[0],
+    /^ERROR\s+Registry storage ".*" is full \(PATCH \/v2\/disk\/full\/blobs\/uploads\/\S+: No space left on device \(os error 28\)\): writes fail with 507/,
+  );
 });

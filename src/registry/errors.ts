@@ -20,6 +20,8 @@ export const ERROR_CODES = {
   PAGINATION_NUMBER_INVALID: { status: 400, message: "invalid number of results requested" },
   RANGE_INVALID: { status: 416, message: "requested range not satisfiable" },
   TOO_MANY_REQUESTS: { status: 429, message: "too many requests" },
+  /** Not a bug of the client's: the registry could not do it (a full disk: 507, a bug: 500). */
+  UNKNOWN: { status: 500, message: "unknown error" },
 } as const;
 
 /** One of the codes in {@link ERROR_CODES}. */
@@ -56,4 +58,10 @@ export class BodyReadError extends Error {
   constructor(cause: unknown) {
     super(`The body ended early: ${errorMessage(cause)}`, { cause });
   }
+}
+
+/** True for the errors of a full disk or an exhausted quota (`ENOSPC`, `EDQUOT`). */
+export function isStorageFull(err: unknown): boolean {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return err instanceof Error && (code === "ENOSPC" || code === "EDQUOT");
 }

@@ -4,7 +4,8 @@
  */
 import { Hono } from "hono";
 import { accessControl, type AccessPolicy, REALM } from "../auth/access.ts";
-import { BodyReadError, errorBody, RegistryError } from "../errors.ts";
+import { errorMessage } from "../../errors.ts";
+import { BodyReadError, errorBody, isStorageFull, RegistryError } from "../errors.ts";
 import { log } from "../../log/logger.ts";
 import type { RegistryStorage } from "../storage/storage.ts";
 import { registerBlobs } from "./blobs.ts";
@@ -30,30 +31,45 @@ function errorResponse(err: RegistryError, status = err.status): Response {
   return new Response(errorBody(err), { status, headers });
 }
 
+/** What a failed request is answered with; `request` names it in log lines. */
+type FailureHandler = (err: unknown, request?: { method: string; path: string }) => Response;
+
+/** A full disk is logged at most this often (every push fails while it lasts). */
+const STORAGE_FULL_LOG_MS = 60_000;
+
 /**
- * The response to a failed request: the error envelope; 400 and one log line for a body that
- * ended early; a logged 500 for a bug. `request` names the request in log lines.
+ * Answers failed requests: the error envelope; 400 and one log line for a body that ended
+ * early; 507 for a full storage (its cause logged once a minute at most); a logged 500 for a
+ * bug.
  */
-function failureResponse(err: unknown, request?: { method: string; path: string }): Response {
-  if (err instanceof RegistryError) return errorResponse(err);
-  if (err instanceof BodyReadError) {
+function failureHandler(storage: RegistryStorage): FailureHandler {
+  let fullLoggedAt = -Infinity;
+  return (err, request) => {
+    if (err instanceof RegistryError) return errorResponse(err);
     const what = request ? `${request.method} ${request.path.slice(0, 300)}` : "request";
-    log.info(`Registry ${what} failed: ${err.message}`);
-    return errorResponse(
-      new RegistryError("SIZE_INVALID", "The request body ended before its Content-Length"),
-    );
-  }
-  log.error(`Registry request failed: ${err instanceof Error ? err.stack : String(err)}`);
-  return new Response(
-    JSON.stringify({ errors: [{ code: "UNKNOWN", message: "internal error", detail: null }] }),
-    {
-      status: 500,
-      headers: {
-        "Content-Type": "application/json; charset=utf-8",
-        "Docker-Distribution-API-Version": API_VERSION,
-      },
-    },
-  );
+    if (err instanceof BodyReadError) {
+      log.info(`Registry ${what} failed: ${err.message}`);
+      return errorResponse(
+        new RegistryError("SIZE_INVALID", "The request body ended before its Content-Length"),
+      );
+    }
+    if (isStorageFull(err)) {
+      const now = Date.now();
+      if (now - fullLoggedAt >= STORAGE_FULL_LOG_MS) {
+        fullLoggedAt = now;
+        log.error(
+          `Registry storage "${storage.location}" is full (${what}: ${errorMessage(err)}): ` +
+            "writes fail with 507 until space is freed",
+        );
+      }
+      return errorResponse(
+        new RegistryError("UNKNOWN", "No space left on the registry storage"),
+        507,
+      );
+    }
+    log.error(`Registry request failed: ${err instanceof Error ? err.stack : String(err)}`);
+    return errorResponse(new RegistryError("UNKNOWN", "internal error"));
+  };
 }
 
 /** Builds the app serving the OCI distribution API from `storage`. */
@@ -77,13 +93,14 @@ export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
   app.notFound(() =>
     errorResponse(new RegistryError("UNSUPPORTED", "No such API endpoint or method"), 404)
   );
-  app.onError((err, c) => failureResponse(err, { method: c.req.method, path: c.req.path }));
+  const failure = failureHandler(options.storage);
+  app.onError((err, c) => failure(err, { method: c.req.method, path: c.req.path }));
   const access = options.access;
   if (!(access?.credentials && access.authPulls)) {
     // Reads need no credentials: answer the hot ones before the router and the middleware.
     const route = app.fetch;
     app.fetch = (req, ...rest) =>
-      hotRead(req, options.storage, (err) => failureResponse(err)) ?? route(req, ...rest);
+      hotRead(req, options.storage, (err) => failure(err)) ?? route(req, ...rest);
   }
   return app;
 }
