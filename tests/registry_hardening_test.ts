@@ -3,6 +3,7 @@
 // disk, piles of upload sessions, password guessing. Each test bounds its sizes to stay fast.
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { digestOf } from "../src/registry/digest.ts";
 import { createRegistryApp } from "../src/registry/http/app.ts";
 import { openDiskStorage } from "../src/registry/storage/storage.ts";
 import { LogCollector } from "./helpers/log_collector.ts";
@@ -215,4 +216,63 @@ Deno.test("a full disk during a push is 507 with the OCI error body, its cause l
     logs.lines()[0],
     /^ERROR\s+Registry storage ".*" is full \(PATCH \/v2\/disk\/full\/blobs\/uploads\/\S+: No space left on device \(os error 28\)\): writes fail with 507/,
   );
+});
+
+Deno.test("upload sessions are bound to their repository, capped per client and expire", async () => {
+  const storage = await Deno.makeTempDir();
+  const daemon = await startDaemon([
+    "--host",
+    "127.0.0.1",
+    "--storage",
+    storage,
+    "--max-uploads-per-client",
+    "5",
+    "--upload-expiry",
+    "2s",
+  ]);
+  const base = `http://127.0.0.1:${daemon.port}`;
+  const call = async (path: string, init: RequestInit = {}) => {
+    const res = await fetch(`${base}${path}`, init);
+    const text = await res.text();
+    return { status: res.status, text, location: res.headers.get("Location") };
+  };
+  try {
+    const locations: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const res = await call("/v2/mine/app/blobs/uploads/", { method: "POST" });
+      assert.equal(res.status, 202);
+      locations.push(res.location!);
+    }
+    const refused = await call("/v2/mine/app/blobs/uploads/", { method: "POST" });
+    assert.equal(refused.status, 429);
+    assert.match(refused.text, /"code":"TOO_MANY_REQUESTS".*from 127\.0\.0\.1 \(5\)/);
+    // Another repository's URL cannot touch the session.
+    const foreign = locations[0].replace("/v2/mine/app/", "/v2/other/app/");
+    const data = new TextEncoder().encode("stolen");
+    for (
+      const [method, path, body] of [
+        ["PATCH", foreign, data],
+        ["PUT", `${foreign}?digest=${digestOf(data)}`, data],
+        ["GET", foreign, undefined],
+        ["DELETE", foreign, undefined],
+      ] as const
+    ) {
+      const res = await call(path, { method, body });
+      assert.equal(res.status, 404, `${method} ${path}`);
+      assert.match(res.text, /BLOB_UPLOAD_UNKNOWN/);
+    }
+    const own = await call(locations[0], { method: "PATCH", body: data });
+    assert.equal(own.status, 202, own.text);
+    // Abandoned sessions go after the expiry, data and records, without `registry gc`.
+    const deadline = Date.now() + 10_000;
+    while ([...Deno.readDirSync(join(storage, "uploads"))].length > 0) {
+      assert.ok(Date.now() < deadline, "sessions did not expire");
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.equal((await call(locations[1])).status, 404);
+    assert.equal((await call("/v2/mine/app/blobs/uploads/", { method: "POST" })).status, 202);
+  } finally {
+    assert.equal(await daemon.stop(), 0, daemon.stderr());
+  }
+  assert.match(daemon.stderr(), /Registry removed 5 upload session\(s\) untouched for 2s/);
 });

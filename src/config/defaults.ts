@@ -52,7 +52,14 @@ export function defaultConfig(): Config {
       verifier: "native",
       tls: { mode: "off", cert: "", key: "", sans: [] },
       auth: { htpasswd: "", authPulls: false, readOnly: false },
-      limits: { maxConnections: 1000, headerTimeout: "20s", idleTimeout: "2m" },
+      limits: {
+        maxConnections: 1000,
+        headerTimeout: "20s",
+        idleTimeout: "2m",
+        maxUploads: 1000,
+        maxUploadsPerClient: 100,
+        uploadExpiry: "1h",
+      },
     },
   };
 }

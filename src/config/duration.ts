@@ -6,3 +6,11 @@ export function durationMs(value: string): number | undefined {
   const parsed = typeof value === "string" ? ms(value.trim()) as number | undefined : undefined;
   return typeof parsed === "number" && Number.isFinite(parsed) && parsed > 0 ? parsed : undefined;
 }
+
+/** A duration as the shortest exact text {@link durationMs} reads back (`2m`, `1500ms`). */
+export function formatDuration(ms: number): string {
+  for (const [unit, size] of [["h", 3_600_000], ["m", 60_000], ["s", 1000]] as const) {
+    if (ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}

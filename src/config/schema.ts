@@ -146,6 +146,12 @@ export const configSchema = z.strictObject({
       headerTimeout: duration,
       /** Close a connection when its last request started this long ago. */
       idleTimeout: duration,
+      /** Upload sessions open at once, all clients together. */
+      maxUploads: z.number().int().min(1),
+      /** Upload sessions open at once from one client address. */
+      maxUploadsPerClient: z.number().int().min(1),
+      /** Remove an upload session untouched for this long. */
+      uploadExpiry: duration,
     }),
   }),
 });

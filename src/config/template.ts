@@ -89,4 +89,7 @@ registry:
     maxConnections: 1000             # fewer when the open-file limit allows fewer
     headerTimeout: 20s               # close connections that send no request header in time
     idleTimeout: 2m                  # close connections idle this long after a request
+    maxUploads: 1000                 # upload sessions open at once, all clients
+    maxUploadsPerClient: 100         # upload sessions open at once from one address
+    uploadExpiry: 1h                 # remove upload sessions untouched this long
 `;

@@ -1,7 +1,8 @@
 /** What one client may hold of the registry daemon (`registry.limits`), as the server uses them. */
-import { durationMs } from "../config/duration.ts";
+import { durationMs, formatDuration } from "../config/duration.ts";
 import { defaultConfig } from "../config/defaults.ts";
 import type { Config } from "../config/schema.ts";
+import type { UploadSessionLimits } from "./storage/upload_sessions.ts";
 
 /** The daemon's limits in numbers; see docs/registry.md (Limits). */
 export interface ServeLimits {
@@ -11,6 +12,8 @@ export interface ServeLimits {
   headerTimeoutMs: number;
   /** Close a connection when its last request started this long ago. */
   idleTimeoutMs: number;
+  /** Upload sessions open at once, in total and per client, and when they expire. */
+  uploads: UploadSessionLimits;
 }
 
 /** The configuration's `registry.limits` (validated, so every duration parses) in numbers. */
@@ -20,20 +23,17 @@ export function serveLimits(limits: Config["registry"]["limits"]): ServeLimits {
     maxConnections: limits.maxConnections,
     headerTimeoutMs: ms(limits.headerTimeout),
     idleTimeoutMs: ms(limits.idleTimeout),
+    uploads: {
+      maxSessions: limits.maxUploads,
+      maxPerClient: limits.maxUploadsPerClient,
+      expiryMs: ms(limits.uploadExpiry),
+    },
   };
 }
 
 /** The default limits. */
 export function defaultServeLimits(): ServeLimits {
   return serveLimits(defaultConfig().registry.limits);
-}
-
-/** A duration as the shortest exact text `durationMs` reads back (`2m`, `1500ms`). */
-export function formatDuration(ms: number): string {
-  for (const [unit, size] of [["h", 3_600_000], ["m", 60_000], ["s", 1000]] as const) {
-    if (ms % size === 0) return `${ms / size}${unit}`;
-  }
-  return `${ms}ms`;
 }
 
 /** The `registry` flags that set `limits`, only where they differ from the defaults. */
@@ -48,6 +48,16 @@ export function limitFlags(limits: ServeLimits): string[] {
   }
   if (limits.idleTimeoutMs !== defaults.idleTimeoutMs) {
     args.push("--idle-timeout", formatDuration(limits.idleTimeoutMs));
+  }
+  const { uploads } = limits;
+  if (uploads.maxSessions !== defaults.uploads.maxSessions) {
+    args.push("--max-uploads", String(uploads.maxSessions));
+  }
+  if (uploads.maxPerClient !== defaults.uploads.maxPerClient) {
+    args.push("--max-uploads-per-client", String(uploads.maxPerClient));
+  }
+  if (uploads.expiryMs !== defaults.uploads.expiryMs) {
+    args.push("--upload-expiry", formatDuration(uploads.expiryMs));
   }
   return args;
 }

@@ -4,6 +4,7 @@
  * connections capped and timed out), drops permissions it no longer needs, and shuts down
  * gracefully on the signal (stop accepting, let in-flight requests finish, bounded).
  */
+import { formatDuration } from "../config/duration.ts";
 import { errorMessage, UserError } from "../errors.ts";
 import { log } from "../log/logger.ts";
 import type { Runner } from "../process/runner.ts";
@@ -19,6 +20,7 @@ import {
 import { createRegistryApp } from "./http/app.ts";
 import type { ServeLimits } from "./limits.ts";
 import { openDiskStorage } from "./storage/storage.ts";
+import { UploadSessions } from "./storage/upload_sessions.ts";
 import { autoTls, defaultSans, readTlsFiles, type TlsMaterial } from "./tls.ts";
 
 /** How the registry is served. */
@@ -166,7 +168,9 @@ export async function serveRegistry(
   await checkStorage(options.storage);
   const tls = await tlsMaterial(options, deps.runner);
   const storage = openDiskStorage(options.storage);
-  const app = createRegistryApp({ storage, access });
+  const sessions = new UploadSessions(storage, options.limits.uploads);
+  await sessions.load();
+  const app = createRegistryApp({ storage, access, sessions });
   const scheme = tls ? "https" : "http";
   const gate = connectionCap(options.limits.maxConnections);
   const server = serveListener(listen(options, tls), (req, info) => app.fetch(req, info), {
@@ -200,7 +204,9 @@ export async function serveRegistry(
   if (!access.credentials && !access.readOnly) {
     log.info("Pushes are accepted from this host only (loopback); others may pull");
   }
+  const expiry = expireSessions(sessions);
   await waitForAbort(deps.signal);
+  clearInterval(expiry);
   log.info("Registry stopping: finishing requests in flight");
   const timeout = options.shutdownTimeoutMs ?? 10_000;
   const finished = await server.shutdown(timeout);
@@ -209,6 +215,28 @@ export async function serveRegistry(
   } else {
     log.info("Registry stopped");
   }
+}
+
+/** Removes abandoned upload sessions on a timer (a quarter of the expiry, at most 5 min). */
+function expireSessions(sessions: UploadSessions): ReturnType<typeof setInterval> {
+  const { expiryMs } = sessions.limits;
+  let running = false;
+  return setInterval(async () => {
+    if (running) return;
+    running = true;
+    try {
+      const removed = await sessions.expire();
+      if (removed > 0) {
+        log.info(
+          `Registry removed ${removed} upload session(s) untouched for ${formatDuration(expiryMs)}`,
+        );
+      }
+    } catch (err) {
+      log.warn(`Registry cannot expire upload sessions: ${errorMessage(err)}`);
+    } finally {
+      running = false;
+    }
+  }, Math.max(250, Math.min(expiryMs / 4, 300_000)));
 }
 
 function waitForAbort(signal: AbortSignal): Promise<void> {

@@ -35,6 +35,12 @@ const SERVE_FLAGS = {
   maxConnections: { path: ["registry", "limits", "maxConnections"], flag: "--max-connections" },
   headerTimeout: { path: ["registry", "limits", "headerTimeout"], flag: "--header-timeout" },
   idleTimeout: { path: ["registry", "limits", "idleTimeout"], flag: "--idle-timeout" },
+  maxUploads: { path: ["registry", "limits", "maxUploads"], flag: "--max-uploads" },
+  maxUploadsPerClient: {
+    path: ["registry", "limits", "maxUploadsPerClient"],
+    flag: "--max-uploads-per-client",
+  },
+  uploadExpiry: { path: ["registry", "limits", "uploadExpiry"], flag: "--upload-expiry" },
 };
 
 /** A number when `value` is digits, else the text (the schema then names the flag). */
@@ -65,6 +71,7 @@ Examples:
   k0rdentd registry --tls auto --tls-san registry.example.internal
   k0rdentd registry --htpasswd /etc/k0rdentd/htpasswd --auth-pulls
   k0rdentd registry --max-connections 2000 --header-timeout 10s --idle-timeout 5m
+  k0rdentd registry --max-uploads 200 --max-uploads-per-client 20 --upload-expiry 30m
   k0rdentd registry --print-systemd-unit > /etc/systemd/system/k0rdentd-registry.service
   k0rdentd registry verify --storage /var/lib/k0rdentd/registry
   k0rdentd registry gc --dry-run
@@ -102,6 +109,13 @@ export function registerRegistry(program: Command): void {
       "close connections that send no request header in time (default 20s)",
     )
     .option("--idle-timeout <duration>", "close connections idle after a request (default 2m)")
+    .option("--max-uploads <n>", "upload sessions open at once (default 1000)", numberArg)
+    .option(
+      "--max-uploads-per-client <n>",
+      "upload sessions open at once from one address (default 100)",
+      numberArg,
+    )
+    .option("--upload-expiry <duration>", "remove upload sessions untouched this long (1h)")
     .option("--print-systemd-unit", "print a hardened systemd unit for these flags and exit")
     .option("--bundle-path <file>", "load this air-gap bundle in the background while serving")
     .addOption(

@@ -7,7 +7,9 @@ import { accessControl, type AccessPolicy, REALM } from "../auth/access.ts";
 import { errorMessage } from "../../errors.ts";
 import { BodyReadError, errorBody, isStorageFull, RegistryError } from "../errors.ts";
 import { log } from "../../log/logger.ts";
+import { defaultServeLimits } from "../limits.ts";
 import type { RegistryStorage } from "../storage/storage.ts";
+import { UploadSessions } from "../storage/upload_sessions.ts";
 import { registerBlobs } from "./blobs.ts";
 import { API_VERSION, type RegistryApp, type RegistryEnv } from "./context.ts";
 import { hotRead } from "./hot_reads.ts";
@@ -20,6 +22,8 @@ import { registerUploads } from "./uploads.ts";
 export interface RegistryAppOptions {
   storage: RegistryStorage;
   access?: AccessPolicy;
+  /** Upload sessions on `storage`; default: the default limits, nothing loaded. */
+  sessions?: UploadSessions;
 }
 
 function errorResponse(err: RegistryError, status = err.status): Response {
@@ -75,7 +79,11 @@ function failureHandler(storage: RegistryStorage): FailureHandler {
 /** Builds the app serving the OCI distribution API from `storage`. */
 export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
   const app = new Hono<RegistryEnv>();
-  const deps = { storage: options.storage };
+  const deps = {
+    storage: options.storage,
+    sessions: options.sessions ??
+      new UploadSessions(options.storage, defaultServeLimits().uploads),
+  };
   app.use("*", async (c, next) => {
     await next();
     c.res.headers.set("Docker-Distribution-API-Version", API_VERSION);

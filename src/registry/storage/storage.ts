@@ -14,8 +14,9 @@
  * - Repository links: `linkBlob(repo, digest)` makes a stored blob part of `repo`;
  *   `statRepoBlob(repo, digest)`, `unlinkBlob(repo, digest)`, `mountBlob(from, to, digest)`,
  *   `listBlobLinks(repo)`.
- * - Uploads (chunked, resumable): `startUpload()`, `appendUpload(id, body, offset?)`,
+ * - Uploads (chunked, resumable): `startUpload()`, `appendUpload(id, body, offset?, length?)`,
  *   `uploadSize(id)`, `commitUpload(id, {digest, size?})`, `cancelUpload(id)`, `listUploads()`.
+ *   HTTP upload sessions (bound to a repository, capped, expired) are `upload_sessions.ts`.
  * - Manifests: `putManifest(repo, bytes, {reference?, contentType?})` validates the JSON, checks
  *   that referenced blobs/manifests are in `repo`, stores it, records its `subject` for the
  *   referrers API and, when `reference` is a tag, points the tag at it (atomic rename, so a
@@ -170,7 +171,8 @@ export class RegistryStorage {
         algorithm,
       });
     } finally {
-      await this.cancelUpload(id);
+      this.#uploads.delete(id);
+      await this.driver.remove(layout.upload(id));
     }
   }
 
@@ -458,10 +460,11 @@ export class RegistryStorage {
     });
   }
 
-  /** Cancels an upload and removes its data; false when there was none. */
+  /** Cancels an upload and removes its data and session record; false when it had no data. */
   async cancelUpload(id: string): Promise<boolean> {
     if (!isUploadId(id)) return false;
     this.#uploads.delete(id);
+    await this.driver.remove(layout.uploadSession(id));
     return await this.driver.remove(layout.upload(id));
   }
 
