@@ -5,7 +5,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { digestOf } from "../src/registry/digest.ts";
 import { createRegistryApp } from "../src/registry/http/app.ts";
-import { openDiskStorage } from "../src/registry/storage/storage.ts";
+import { MEDIA_TYPES } from "../src/registry/manifest.ts";
+import { openDiskStorage, openMemoryStorage } from "../src/registry/storage/storage.ts";
 import { LogCollector } from "./helpers/log_collector.ts";
 import { startDaemon } from "./registry_helpers.ts";
 
@@ -275,4 +276,40 @@ Deno.test("upload sessions are bound to their repository, capped per client and 
     assert.equal(await daemon.stop(), 0, daemon.stderr());
   }
   assert.match(daemon.stderr(), /Registry removed 5 upload session\(s\) untouched for 2s/);
+});
+
+Deno.test("a manifest whose descriptor size disagrees with a stored blob is 400 MANIFEST_INVALID", async () => {
+  const app = createRegistryApp({ storage: openMemoryStorage() });
+  const local = { remoteAddr: { hostname: "127.0.0.1" } };
+  const push = async (bytes: Uint8Array<ArrayBuffer>) => {
+    const digest = digestOf(bytes);
+    const res = await app.request(`/v2/sizes/app/blobs/uploads/?digest=${digest}`, {
+      method: "POST",
+      body: bytes,
+    }, local);
+    assert.equal(res.status, 201);
+    return { digest, size: bytes.length };
+  };
+  const config = await push(new TextEncoder().encode("{}"));
+  const layer = await push(new Uint8Array(200).fill(1));
+  const manifest = (layerSize: number) =>
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MEDIA_TYPES.ociManifest,
+      config: { mediaType: "application/vnd.oci.image.config.v1+json", ...config },
+      layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar", ...layer, size: layerSize }],
+    });
+  const put = (body: string) =>
+    app.request("/v2/sizes/app/manifests/v1", {
+      method: "PUT",
+      headers: { "Content-Type": MEDIA_TYPES.ociManifest },
+      body,
+    }, local);
+  const refused = await put(manifest(100));
+  assert.equal(refused.status, 400);
+  const body = await refused.json();
+  assert.equal(body.errors[0].code, "MANIFEST_INVALID");
+  assert.match(body.errors[0].message, /declares 100 bytes for "sha256:\w+", which has 200/);
+  assert.equal((await app.request("/v2/sizes/app/manifests/v1", {}, local)).status, 404);
+  assert.equal((await put(manifest(200))).status, 201);
 });

@@ -534,6 +534,15 @@ export class RegistryStorage {
         );
       }
     }
+    const [wrong] = await this.wrongSizes(info.references);
+    if (wrong) {
+      throw new RegistryError(
+        "MANIFEST_INVALID",
+        `Manifest invalid: it declares ${wrong.size} bytes for "${wrong.digest}", which has ` +
+          `${wrong.stored}`,
+        { digest: wrong.digest, size: wrong.size, stored: wrong.stored },
+      );
+    }
     if (!(await this.hasBlob(digest))) await this.putBlob(bytes, { digest });
     await this.driver.writeFile(layout.revision(repo, digest), EMPTY);
     if (info.subject) {
@@ -542,6 +551,21 @@ export class RegistryStorage {
     if (ref && !isDigestReference(ref)) await this.#writeTag(repo, ref, digest);
     this.#cacheManifest({ digest, mediaType: info.mediaType, bytes });
     return { digest, subject: info.subject?.digest };
+  }
+
+  /**
+   * The references whose declared size differs from the stored content's (pulls of them would
+   * fail with a size mismatch), with the stored size; content that is not stored is not judged.
+   */
+  async wrongSizes(
+    references: { digest: string; size: number }[],
+  ): Promise<{ digest: string; size: number; stored: number }[]> {
+    const out = [];
+    for (const { digest, size } of references) {
+      const stored = await this.statBlob(digest);
+      if (stored && stored.size !== size) out.push({ digest, size, stored: stored.size });
+    }
+    return out;
   }
 
   /** The manifest `reference` (tag or digest) of `repo`, or undefined. */

@@ -254,6 +254,44 @@ const CASES: Record<string, Case> = {
     assert.equal(await storage.listTags("nope"), undefined);
     assert.deepEqual(await storage.listRevisions("team/app"), [digest]);
   },
+  "putManifest() refuses descriptor sizes that disagree with the stored content": async (
+    { storage },
+  ) => {
+    const good = JSON.parse(new TextDecoder().decode(await image(storage, "r", "layer")));
+    const layer = good.layers[0];
+    const lying = enc.encode(JSON.stringify({
+      ...good,
+      layers: [{ ...layer, size: layer.size + 1000 }],
+    }));
+    await assert.rejects(
+      storage.putManifest("r", lying, { reference: "v1" }),
+      (err: unknown) => {
+        assert.ok(err instanceof RegistryError && err.code === "MANIFEST_INVALID");
+        assert.equal(
+          err.message,
+          `Manifest invalid: it declares ${layer.size + 1000} bytes for "${layer.digest}", ` +
+            `which has ${layer.size}`,
+        );
+        assert.deepEqual(err.detail, {
+          digest: layer.digest,
+          size: layer.size + 1000,
+          stored: layer.size,
+        });
+        return true;
+      },
+    );
+    assert.equal(await storage.getManifest("r", "v1"), undefined, "nothing was stored");
+    const child = enc.encode(JSON.stringify(good));
+    const { digest } = await storage.putManifest("r", child);
+    const index = (size: number) =>
+      enc.encode(JSON.stringify({
+        schemaVersion: 2,
+        mediaType: MEDIA_TYPES.ociIndex,
+        manifests: [{ mediaType: MEDIA_TYPES.ociManifest, digest, size }],
+      }));
+    await rejectsWith(storage.putManifest("r", index(child.length - 1)), "MANIFEST_INVALID");
+    await storage.putManifest("r", index(child.length), { reference: "multi" });
+  },
   "a tag moves atomically between complete manifests": async ({ storage }) => {
     const one = await image(storage, "r", "one");
     const two = await image(storage, "r", "two");
