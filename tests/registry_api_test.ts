@@ -436,5 +436,6 @@ Deno.test("access: htpasswd makes writes (and with authPulls, reads) need creden
   res = await closed.req("/v2/_catalog", { headers: basic("alice", "s3cret") });
   assert.equal(res.status, 200);
   await res.body?.cancel();
+  credentials.close();
   assert.throws(() => parseHtpasswd("bob:{SHA}abc"), /line 1 is not a "user:bcrypt-hash"/);
 });

@@ -3,6 +3,7 @@
 // disk, piles of upload sessions, password guessing. Each test bounds its sizes to stay fast.
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import bcrypt from "bcryptjs";
 import { digestOf } from "../src/registry/digest.ts";
 import { createRegistryApp } from "../src/registry/http/app.ts";
 import { MEDIA_TYPES } from "../src/registry/manifest.ts";
@@ -312,4 +313,92 @@ Deno.test("a manifest whose descriptor size disagrees with a stored blob is 400 
   assert.match(body.errors[0].message, /declares 100 bytes for "sha256:\w+", which has 200/);
   assert.equal((await app.request("/v2/sizes/app/manifests/v1", {}, local)).status, 404);
   assert.equal((await put(manifest(200))).status, 201);
+});
+
+Deno.test("password guessing neither reveals user names nor slows anonymous pulls", async () => {
+  const dir = await Deno.makeTempDir();
+  const htpasswd = join(dir, "htpasswd");
+  await Deno.writeTextFile(htpasswd, `alice:${bcrypt.hashSync("s3cret", 10)}\n`);
+  const daemon = await startDaemon([
+    "--host",
+    "127.0.0.1",
+    "--storage",
+    join(dir, "storage"),
+    "--htpasswd",
+    htpasswd,
+    "--max-login-failures",
+    "1000",
+  ]);
+  const base = `http://127.0.0.1:${daemon.port}`;
+  const get = async (path: string, user?: string, password?: string) => {
+    const headers: Record<string, string> = user
+      ? { Authorization: `Basic ${btoa(`${user}:${password}`)}` }
+      : {};
+    const start = performance.now();
+    const res = await fetch(`${base}${path}`, { headers });
+    await res.body?.cancel();
+    return { status: res.status, ms: performance.now() - start };
+  };
+  try {
+    const known: number[] = [];
+    const unknown: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      known.push((await get("/v2/", "alice", `wrong${i}`)).ms);
+      unknown.push((await get("/v2/", `nobody${i}`, "s3cret")).ms);
+    }
+    known.sort((a, b) => a - b);
+    unknown.sort((a, b) => a - b);
+    assert.ok(unknown[1] > known[1] / 3, `unknown ${unknown} ms vs known ${known} ms`);
+
+    // 16 clients guess as fast as they can; anonymous pulls must not wait for bcrypt.
+    let stop = false;
+    const guessers = Array.from({ length: 16 }, async (_, i) => {
+      for (let n = 0; !stop; n++) await get("/v2/", "alice", `guess-${i}-${n}`);
+    });
+    await new Promise((r) => setTimeout(r, 500));
+    const pulls: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const pull = await get("/v2/some/app/manifests/latest");
+      assert.equal(pull.status, 404);
+      pulls.push(pull.ms);
+    }
+    stop = true;
+    await Promise.all(guessers);
+    pulls.sort((a, b) => a - b);
+    assert.ok(pulls[10] < 250 && pulls[19] < 1500, `pull latencies ${pulls.map(Math.round)} ms`);
+  } finally {
+    assert.equal(await daemon.stop(), 0, daemon.stderr());
+  }
+});
+
+Deno.test("failed logins beyond --max-login-failures are 429 for the rest of the minute", async () => {
+  const dir = await Deno.makeTempDir();
+  const htpasswd = join(dir, "htpasswd");
+  await Deno.writeTextFile(htpasswd, `alice:${bcrypt.hashSync("s3cret", 10)}\n`);
+  const daemon = await startDaemon([
+    "--host",
+    "127.0.0.1",
+    "--storage",
+    join(dir, "storage"),
+    "--htpasswd",
+    htpasswd,
+    "--max-login-failures",
+    "3",
+  ]);
+  const base = `http://127.0.0.1:${daemon.port}`;
+  const login = async (user: string, password: string) => {
+    const res = await fetch(`${base}/v2/`, {
+      headers: { Authorization: `Basic ${btoa(`${user}:${password}`)}` },
+    });
+    return { status: res.status, text: await res.text() };
+  };
+  try {
+    for (let i = 0; i < 3; i++) assert.equal((await login("mallory", `x${i}`)).status, 401);
+    const locked = await login("alice", "s3cret");
+    assert.equal(locked.status, 429);
+    assert.match(locked.text, /TOO_MANY_REQUESTS.*Too many failed logins from 127\.0\.0\.1/);
+  } finally {
+    assert.equal(await daemon.stop(), 0, daemon.stderr());
+  }
+  assert.doesNotMatch(daemon.stderr(), /s3cret|mallory/, "credentials never reach the log");
 });

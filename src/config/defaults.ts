@@ -59,6 +59,7 @@ export function defaultConfig(): Config {
         maxUploads: 1000,
         maxUploadsPerClient: 100,
         uploadExpiry: "1h",
+        maxLoginFailures: 10,
       },
     },
   };

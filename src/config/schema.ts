@@ -152,6 +152,8 @@ export const configSchema = z.strictObject({
       maxUploadsPerClient: z.number().int().min(1),
       /** Remove an upload session untouched for this long. */
       uploadExpiry: duration,
+      /** Failed logins one client address may make per minute (with htpasswd). */
+      maxLoginFailures: z.number().int().min(1),
     }),
   }),
 });

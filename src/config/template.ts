@@ -92,4 +92,5 @@ registry:
     maxUploads: 1000                 # upload sessions open at once, all clients
     maxUploadsPerClient: 100         # upload sessions open at once from one address
     uploadExpiry: 1h                 # remove upload sessions untouched this long
+    maxLoginFailures: 10             # failed logins per client address per minute (htpasswd)
 `;

@@ -14,6 +14,8 @@ export interface ServeLimits {
   idleTimeoutMs: number;
   /** Upload sessions open at once, in total and per client, and when they expire. */
   uploads: UploadSessionLimits;
+  /** Failed logins one client address may make per minute (with `--htpasswd`). */
+  maxLoginFailures: number;
 }
 
 /** The configuration's `registry.limits` (validated, so every duration parses) in numbers. */
@@ -28,6 +30,7 @@ export function serveLimits(limits: Config["registry"]["limits"]): ServeLimits {
       maxPerClient: limits.maxUploadsPerClient,
       expiryMs: ms(limits.uploadExpiry),
     },
+    maxLoginFailures: limits.maxLoginFailures,
   };
 }
 
@@ -58,6 +61,9 @@ export function limitFlags(limits: ServeLimits): string[] {
   }
   if (uploads.expiryMs !== defaults.uploads.expiryMs) {
     args.push("--upload-expiry", formatDuration(uploads.expiryMs));
+  }
+  if (limits.maxLoginFailures !== defaults.maxLoginFailures) {
+    args.push("--max-login-failures", String(limits.maxLoginFailures));
   }
   return args;
 }

@@ -51,7 +51,10 @@ async function checkStorage(dir: string): Promise<void> {
   }
 }
 
-async function accessPolicy(auth: ServeOptions["auth"]): Promise<AccessPolicy> {
+async function accessPolicy(
+  auth: ServeOptions["auth"],
+  limits: ServeLimits,
+): Promise<AccessPolicy> {
   if (!auth.htpasswd) {
     if (auth.authPulls) {
       throw new UserError("Cannot require auth for pulls without --htpasswd");
@@ -68,7 +71,7 @@ async function accessPolicy(auth: ServeOptions["auth"]): Promise<AccessPolicy> {
     const users = parseHtpasswd(text, `htpasswd file "${auth.htpasswd}"`);
     if (users.size === 0) throw new Error(`htpasswd file "${auth.htpasswd}" has no users`);
     return {
-      credentials: new CredentialChecker(users),
+      credentials: new CredentialChecker(users, { maxFailures: limits.maxLoginFailures }),
       authPulls: auth.authPulls,
       readOnly: auth.readOnly,
     };
@@ -164,7 +167,7 @@ export async function serveRegistry(
   options: ServeOptions,
   deps: { runner: Runner; signal: AbortSignal },
 ): Promise<void> {
-  const access = await accessPolicy(options.auth);
+  const access = await accessPolicy(options.auth, options.limits);
   await checkStorage(options.storage);
   const tls = await tlsMaterial(options, deps.runner);
   const storage = openDiskStorage(options.storage);
@@ -207,6 +210,7 @@ export async function serveRegistry(
   const expiry = expireSessions(sessions);
   await waitForAbort(deps.signal);
   clearInterval(expiry);
+  access.credentials?.close();
   log.info("Registry stopping: finishing requests in flight");
   const timeout = options.shutdownTimeoutMs ?? 10_000;
   const finished = await server.shutdown(timeout);

@@ -41,6 +41,10 @@ const SERVE_FLAGS = {
     flag: "--max-uploads-per-client",
   },
   uploadExpiry: { path: ["registry", "limits", "uploadExpiry"], flag: "--upload-expiry" },
+  maxLoginFailures: {
+    path: ["registry", "limits", "maxLoginFailures"],
+    flag: "--max-login-failures",
+  },
 };
 
 /** A number when `value` is digits, else the text (the schema then names the flag). */
@@ -70,6 +74,7 @@ Examples:
   k0rdentd registry --host 127.0.0.1 --port 5001 --storage ./var/registry
   k0rdentd registry --tls auto --tls-san registry.example.internal
   k0rdentd registry --htpasswd /etc/k0rdentd/htpasswd --auth-pulls
+  k0rdentd registry --htpasswd /etc/k0rdentd/htpasswd --max-login-failures 5
   k0rdentd registry --max-connections 2000 --header-timeout 10s --idle-timeout 5m
   k0rdentd registry --max-uploads 200 --max-uploads-per-client 20 --upload-expiry 30m
   k0rdentd registry --print-systemd-unit > /etc/systemd/system/k0rdentd-registry.service
@@ -116,6 +121,11 @@ export function registerRegistry(program: Command): void {
       numberArg,
     )
     .option("--upload-expiry <duration>", "remove upload sessions untouched this long (1h)")
+    .option(
+      "--max-login-failures <n>",
+      "with --htpasswd: failed logins per client address per minute (default 10)",
+      numberArg,
+    )
     .option("--print-systemd-unit", "print a hardened systemd unit for these flags and exit")
     .option("--bundle-path <file>", "load this air-gap bundle in the background while serving")
     .addOption(
