@@ -107,8 +107,8 @@ export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
   if (!(access?.credentials && access.authPulls)) {
     // Reads need no credentials: answer the hot ones before the router and the middleware.
     const route = app.fetch;
-    app.fetch = (req, ...rest) =>
-      hotRead(req, options.storage, (err) => failure(err)) ?? route(req, ...rest);
+    const onReadError = (err: unknown) => failure(err);
+    app.fetch = (req, ...rest) => hotRead(req, options.storage, onReadError) ?? route(req, ...rest);
   }
   return app;
 }

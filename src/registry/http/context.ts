@@ -6,7 +6,7 @@ import { checkRepositoryName } from "../names.ts";
 import type { RegistryStorage } from "../storage/storage.ts";
 import type { UploadSessions } from "../storage/upload_sessions.ts";
 
-/** What Deno.serve hands to each request (tests pass the same shape to `app.request`). */
+/** What the runtime's HTTP server hands each request (tests pass the same shape to `app.request`). */
 export interface ConnInfo {
   remoteAddr?: { hostname: string; port?: number; transport?: string };
 }
