@@ -1,6 +1,6 @@
 /**
  * `deno compile` for a release artifact: the argv (permission flags from
- * `src/permissions.ts`, `--target`, `--include` of the staged assets), the
+ * `src/permissions.ts`, `--target`, `--include` of the worker modules and the staged assets), the
  * compile base (`DENORT_BIN` or Deno's download cache) and the run through
  * the project's process runner.
  */
@@ -28,6 +28,12 @@ export interface CompileOptions {
 /** The entry point compiled into every artifact. */
 export const ENTRY_POINT = "main.ts";
 
+/**
+ * Worker entry points (`new Worker(new URL(...))`), which `deno compile` embeds only when told
+ * with `--include` (tests/compile_workers_test.ts checks this list against the sources).
+ */
+export const WORKER_MODULES: readonly string[] = ["src/registry/auth/bcrypt_worker_main.ts"];
+
 /** The argv of `deno compile` (the deno running this task compiles). */
 export function compileArgv(options: CompileOptions): string[] {
   return [
@@ -40,7 +46,7 @@ export function compileArgv(options: CompileOptions): string[] {
     ...BINARY_PERMISSIONS,
     "--target",
     options.target.triple,
-    ...options.includes.flatMap((path) => ["--include", path]),
+    ...[...WORKER_MODULES, ...options.includes].flatMap((path) => ["--include", path]),
     "--output",
     options.output,
     ENTRY_POINT,

@@ -14,6 +14,7 @@ import type { BuildInfo } from "../src/assets/build_info.ts";
 import { BINARY_PERMISSIONS } from "../src/permissions.ts";
 import { FakeRunner, type RecordedCall } from "../src/process/fake_runner.ts";
 import { type AirgapDeps, airgapProgram } from "../tasks/build_airgap.ts";
+import { WORKER_MODULES } from "../tasks/compile.ts";
 import { runCli } from "./helpers/cli.ts";
 
 const FAKE_K0S = "#!/bin/sh\n# fake k0s\necho v1.32.8+k0s.0\n" + "k".repeat(50_000) + "\n";
@@ -108,6 +109,7 @@ Deno.test("build-airgap with local binaries stages metadata and compressed asset
     ...BINARY_PERMISSIONS,
     "--target",
     "x86_64-unknown-linux-gnu",
+    ...WORKER_MODULES.flatMap((m) => ["--include", m]),
     "--include",
     "assets/build-info.json",
     "--include",

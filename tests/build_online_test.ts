@@ -9,6 +9,7 @@ import type { BuildInfo } from "../src/assets/build_info.ts";
 import { BINARY_PERMISSIONS } from "../src/permissions.ts";
 import { FakeRunner, type RecordedCall } from "../src/process/fake_runner.ts";
 import { buildProgram } from "../tasks/build.ts";
+import { WORKER_MODULES } from "../tasks/compile.ts";
 
 Deno.test("build compiles dist/k0rdentd-linux-<arch> embedding only the online build metadata", async () => {
   const root = await Deno.makeTempDir({ prefix: "k0rdentd-build-online-" });
@@ -44,6 +45,7 @@ Deno.test("build compiles dist/k0rdentd-linux-<arch> embedding only the online b
       ...BINARY_PERMISSIONS,
       "--target",
       "aarch64-unknown-linux-gnu",
+      ...WORKER_MODULES.flatMap((m) => ["--include", m]),
       "--include",
       "assets/build-info.json",
       "--output",

@@ -356,10 +356,17 @@ const PATHS: [method: string, path: string, status: number, code?: string][] = [
   ["GET", "/v2/a%2fb/tags/list", 404, "NAME_UNKNOWN"],
   ["GET", `/v2/${"a".repeat(256)}/tags/list`, 400, "NAME_INVALID"],
   ["GET", "/v2/a__b/c-d.e/tags/list", 404, "NAME_UNKNOWN"],
-  ["GET", "/v2/a/manifests/-bad", 400, "TAG_INVALID"],
-  ["GET", `/v2/a/manifests/${"t".repeat(129)}`, 400, "TAG_INVALID"],
-  ["GET", "/v2/a/manifests/sha256:abc", 400, "DIGEST_INVALID"],
-  ["GET", "/v2/a/manifests/md5:0123", 400, "DIGEST_INVALID"],
+  // Reads of a reference that is no valid tag or digest find nothing (OCI conformance); writes
+  // to one are refused.
+  ["GET", "/v2/a/manifests/-bad", 404, "MANIFEST_UNKNOWN"],
+  ["HEAD", "/v2/a/manifests/.INVALID_MANIFEST_NAME", 404],
+  ["GET", "/v2/a/manifests/.INVALID_MANIFEST_NAME", 404, "MANIFEST_UNKNOWN"],
+  ["GET", `/v2/a/manifests/${"t".repeat(129)}`, 404, "MANIFEST_UNKNOWN"],
+  ["GET", "/v2/a/manifests/sha256:abc", 404, "MANIFEST_UNKNOWN"],
+  ["GET", "/v2/a/manifests/md5:0123", 404, "MANIFEST_UNKNOWN"],
+  ["PUT", "/v2/a/manifests/.INVALID_MANIFEST_NAME", 400, "TAG_INVALID"],
+  ["PUT", "/v2/a/manifests/sha256:abc", 400, "DIGEST_INVALID"],
+  ["DELETE", "/v2/a/manifests/-bad", 400, "TAG_INVALID"],
   ["GET", "/v2/a/blobs/sha256:ZZ", 400, "DIGEST_INVALID"],
   ["GET", "/v2/a/blobs/latest", 400, "DIGEST_INVALID"],
   ["GET", "/v2/a/referrers/sha256:bad", 400, "DIGEST_INVALID"],
@@ -436,5 +443,6 @@ Deno.test("access: htpasswd makes writes (and with authPulls, reads) need creden
   res = await closed.req("/v2/_catalog", { headers: basic("alice", "s3cret") });
   assert.equal(res.status, 200);
   await res.body?.cancel();
+  credentials.close();
   assert.throws(() => parseHtpasswd("bob:{SHA}abc"), /line 1 is not a "user:bcrypt-hash"/);
 });

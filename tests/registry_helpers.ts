@@ -146,28 +146,43 @@ export function cleanEnv(extra: Record<string, string> = {}): Record<string, str
   };
 }
 
+/** Options of {@link startDaemon}. */
+export interface DaemonOptions {
+  /** Open-file limit of the daemon (`ulimit -n` in a shell that then execs it). */
+  nofile?: number;
+}
+
 /**
  * Starts `main.ts registry <args>` with exactly {@link REGISTRY_SERVE_PERMISSIONS} (as the
  * `registry` deno task does) and waits until it logs that it is serving. Plain HTTP
  * (`--tls off`) unless `args` choose TLS: the daemon's default is `--tls auto`. The k0s binaries
  * listener gets a free port too unless `args` set `--files-port` (daemons run in parallel).
  */
-export async function startDaemon(args: string[], port = freePort()): Promise<Daemon> {
+export async function startDaemon(
+  args: string[],
+  port = freePort(),
+  options: DaemonOptions = {},
+): Promise<Daemon> {
   const tls = args.some((a) => a === "--tls" || a.startsWith("--tls=") || a === "--tls-cert");
   const files = args.includes("--files-port") ? [] : ["--files-port", String(freePort())];
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--quiet",
-      ...REGISTRY_SERVE_PERMISSIONS,
-      MAIN_TS,
-      "registry",
-      "--port",
-      String(port),
-      ...(tls ? [] : ["--tls", "off"]),
-      ...files,
-      ...args,
-    ],
+  const argv = [
+    Deno.execPath(),
+    "run",
+    "--quiet",
+    ...REGISTRY_SERVE_PERMISSIONS,
+    MAIN_TS,
+    "registry",
+    "--port",
+    String(port),
+    ...(tls ? [] : ["--tls", "off"]),
+    ...files,
+    ...args,
+  ];
+  if (options.nofile !== undefined) {
+    argv.unshift("sh", "-c", 'ulimit -n "$0" && exec "$@"', String(options.nofile));
+  }
+  const child = new Deno.Command(argv[0], {
+    args: argv.slice(1),
     env: cleanEnv(),
     clearEnv: true,
     stdin: "null",

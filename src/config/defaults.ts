@@ -60,6 +60,15 @@ export function defaultConfig(): Config {
       verifier: "native",
       tls: { mode: "auto", cert: "", key: "", sans: [] },
       auth: { htpasswd: "", authPulls: false, readOnly: false },
+      limits: {
+        maxConnections: 1000,
+        headerTimeout: "20s",
+        idleTimeout: "2m",
+        maxUploads: 1000,
+        maxUploadsPerClient: 100,
+        uploadExpiry: "1h",
+        maxLoginFailures: 10,
+      },
     },
   };
 }

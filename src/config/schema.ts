@@ -4,12 +4,17 @@
  */
 import { z } from "zod";
 import { LOG_LEVELS } from "../log/logger.ts";
+import { durationMs } from "./duration.ts";
 
 const K0S_VERSION = /^v\d+\.\d+\.\d+\+k0s\.\d+$/;
 /** A registry as image references name it: `HOST` (HTTPS on 443) or `HOST:PORT`. */
 const REGISTRY_ADDRESS = /^([A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\])(:\d{1,5})?$/;
 
 const port = z.number().int().min(1).max(65535);
+const duration = z.string().refine(
+  (v) => durationMs(v) !== undefined,
+  "expected a duration such as 30s, 2m or 1h",
+);
 const cidr = z.string().regex(/^[0-9a-fA-F:.]+\/\d{1,3}$/, "expected a CIDR such as 10.244.0.0/16");
 
 const base = { name: z.string().min(1), description: z.string().optional() };
@@ -152,6 +157,23 @@ export const configSchema = z.strictObject({
       htpasswd: z.string(),
       authPulls: z.boolean(),
       readOnly: z.boolean(),
+    }),
+    /** What one client can hold: connections, timeouts. */
+    limits: z.strictObject({
+      /** Open connections at most (fewer when the open-file limit allows fewer). */
+      maxConnections: z.number().int().min(1),
+      /** Close a connection that sends no complete request header within this. */
+      headerTimeout: duration,
+      /** Close a connection when its last request started this long ago. */
+      idleTimeout: duration,
+      /** Upload sessions open at once, all clients together. */
+      maxUploads: z.number().int().min(1),
+      /** Upload sessions open at once from one client address. */
+      maxUploadsPerClient: z.number().int().min(1),
+      /** Remove an upload session untouched for this long. */
+      uploadExpiry: duration,
+      /** Failed logins one client address may make per minute (with htpasswd). */
+      maxLoginFailures: z.number().int().min(1),
     }),
   }),
 });

@@ -96,4 +96,12 @@ registry:
     htpasswd: ""                     # bcrypt htpasswd file enables basic auth
     authPulls: false
     readOnly: false
+  limits:
+    maxConnections: 1000             # fewer when the open-file limit allows fewer
+    headerTimeout: 20s               # close connections that send no request header in time
+    idleTimeout: 2m                  # close connections idle this long after a request
+    maxUploads: 1000                 # upload sessions open at once, all clients
+    maxUploadsPerClient: 100         # upload sessions open at once from one address
+    uploadExpiry: 1h                 # remove upload sessions untouched this long
+    maxLoginFailures: 10             # failed logins per client address per minute (htpasswd)
 `;

@@ -2,8 +2,8 @@
  * Turns install flags into {@link InstallOptions}: durations, the preflight
  * ignore list, defaults for timeouts and the k0s download location.
  */
-import ms from "ms";
 import { readRegistryCa } from "../airgap/registry_ca.ts";
+import { durationMs } from "../config/duration.ts";
 import type { Config } from "../config/schema.ts";
 import { errorMessage, UsageError, UserError } from "../errors.ts";
 import { DEFAULT_HELM_VERSION, OFFICIAL_SOURCES } from "../tools/pins.ts";
@@ -37,8 +37,8 @@ export const DEFAULT_TIMEOUTS = {
 
 /** Parses a duration such as `90s`, `5m`, `1h` or `500ms`. */
 export function parseDuration(flag: string, value: string): number {
-  const parsed = typeof value === "string" ? ms(value.trim()) as number | undefined : undefined;
-  if (typeof parsed !== "number" || !Number.isFinite(parsed) || parsed <= 0) {
+  const parsed = durationMs(value);
+  if (parsed === undefined) {
     throw new UsageError(`Invalid ${flag} "${value}": expected a duration such as 90s, 5m or 1h`);
   }
   return parsed;

@@ -1,4 +1,5 @@
 /** The registry's error codes: one table of OCI distribution-spec codes, HTTP status and message. */
+import { errorMessage } from "../errors.ts";
 
 /** Every error code the registry answers with, with its HTTP status and default message. */
 export const ERROR_CODES = {
@@ -19,6 +20,8 @@ export const ERROR_CODES = {
   PAGINATION_NUMBER_INVALID: { status: 400, message: "invalid number of results requested" },
   RANGE_INVALID: { status: 416, message: "requested range not satisfiable" },
   TOO_MANY_REQUESTS: { status: 429, message: "too many requests" },
+  /** Not a bug of the client's: the registry could not do it (a full disk: 507, a bug: 500). */
+  UNKNOWN: { status: 500, message: "unknown error" },
 } as const;
 
 /** One of the codes in {@link ERROR_CODES}. */
@@ -44,4 +47,21 @@ export function errorBody(err: RegistryError): string {
   return JSON.stringify({
     errors: [{ code: err.code, message: err.message, detail: err.detail ?? null }],
   });
+}
+
+/**
+ * Reading an incoming body failed: the client sent fewer bytes than it announced, or went away.
+ * The HTTP layer answers it as the client's error (400 `SIZE_INVALID`), not as a bug.
+ */
+export class BodyReadError extends Error {
+  override name = "BodyReadError";
+  constructor(cause: unknown) {
+    super(`The body ended early: ${errorMessage(cause)}`, { cause });
+  }
+}
+
+/** True for the errors of a full disk or an exhausted quota (`ENOSPC`, `EDQUOT`). */
+export function isStorageFull(err: unknown): boolean {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return err instanceof Error && (code === "ENOSPC" || code === "EDQUOT");
 }

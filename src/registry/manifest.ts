@@ -34,6 +34,8 @@ export interface ManifestInfo {
   blobs: string[];
   /** Manifests it references (index children), to be present in the repository. */
   manifests: string[];
+  /** Every blob and manifest of `blobs` and `manifests` with the size its descriptor declares. */
+  references: { digest: string; size: number }[];
   subject?: Descriptor;
   /** `artifactType`, or the config media type, as the referrers API reports it. */
   artifactType?: string;
@@ -114,6 +116,7 @@ export function parseManifest(bytes: Uint8Array, contentType?: string): Manifest
       mediaType,
       blobs: [],
       manifests: children.map((d) => d.digest),
+      references: children.map(({ digest, size }) => ({ digest, size })),
       subject,
       artifactType,
       annotations,
@@ -125,13 +128,12 @@ export function parseManifest(bytes: Uint8Array, contentType?: string): Manifest
     throw invalid("layers is missing");
   }
   const layers = descriptors(doc.layers, "layers");
-  const blobs = [config, ...layers]
-    .filter((d) => !(Array.isArray(d.urls) && d.urls.length > 0))
-    .map((d) => d.digest);
+  const local = [config, ...layers].filter((d) => !(Array.isArray(d.urls) && d.urls.length > 0));
   return {
     mediaType,
-    blobs,
+    blobs: local.map((d) => d.digest),
     manifests: [],
+    references: local.map(({ digest, size }) => ({ digest, size })),
     subject,
     artifactType: artifactType ?? config.mediaType,
     annotations,

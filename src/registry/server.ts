@@ -1,19 +1,30 @@
 /**
  * Runs the registry daemon: checks storage, TLS and htpasswd up front (one clear line on
- * failure), serves the Hono app with `Deno.serve` and the stored k0s binaries on a second,
- * plain-HTTP listener (`--files-port`), drops permissions it no longer needs, and shuts down
+ * failure), serves the Hono app on its own listener and the stored k0s binaries on a second,
+ * plain-HTTP one (`--files-port`), both through `connections.ts` (accept errors back off,
+ * connections capped and timed out), drops permissions it no longer needs, and shuts down
  * gracefully on the signal (stop accepting, let in-flight requests finish, bounded).
  */
+import { formatDuration } from "../config/duration.ts";
 import { errorMessage, UserError } from "../errors.ts";
 import { log } from "../log/logger.ts";
 import type { Runner } from "../process/runner.ts";
 import type { AccessPolicy } from "./auth/access.ts";
 import { CredentialChecker, parseHtpasswd } from "./auth/htpasswd.ts";
+import {
+  ConnectionGate,
+  connectionsFitting,
+  filesFor,
+  openFileHeadroom,
+  serveListener,
+} from "./connections.ts";
 import { createRegistryApp } from "./http/app.ts";
 import { createFilesHandler } from "./http/files.ts";
 import { k0sFilesPath } from "./k0s_files.ts";
 import { openK0sBinaryStore } from "./storage/k0s_binaries.ts";
+import type { ServeLimits } from "./limits.ts";
 import { openDiskStorage } from "./storage/storage.ts";
+import { UploadSessions } from "./storage/upload_sessions.ts";
 import { autoTls, defaultSans, readTlsFiles, type TlsMaterial } from "./tls.ts";
 
 /** How the registry is served. */
@@ -23,6 +34,7 @@ export interface ServeOptions {
   storage: string;
   tls: { mode: "off" | "files" | "auto"; cert: string; key: string; sans: string[] };
   auth: { htpasswd: string; authPulls: boolean; readOnly: boolean };
+  limits: ServeLimits;
   /**
    * The k0s binaries listener: plain HTTP on `host:port` (0: none), files under `/<prefix>/`
    * (the repository prefix).
@@ -48,7 +60,10 @@ async function checkStorage(dir: string): Promise<void> {
   }
 }
 
-async function accessPolicy(auth: ServeOptions["auth"]): Promise<AccessPolicy> {
+async function accessPolicy(
+  auth: ServeOptions["auth"],
+  limits: ServeLimits,
+): Promise<AccessPolicy> {
   if (!auth.htpasswd) {
     if (auth.authPulls) {
       throw new UserError("Cannot require auth for pulls without --htpasswd");
@@ -65,7 +80,7 @@ async function accessPolicy(auth: ServeOptions["auth"]): Promise<AccessPolicy> {
     const users = parseHtpasswd(text, `htpasswd file "${auth.htpasswd}"`);
     if (users.size === 0) throw new Error(`htpasswd file "${auth.htpasswd}" has no users`);
     return {
-      credentials: new CredentialChecker(users),
+      credentials: new CredentialChecker(users, { maxFailures: limits.maxLoginFailures }),
       authPulls: auth.authPulls,
       readOnly: auth.readOnly,
     };
@@ -123,30 +138,46 @@ function dropPermissions(): string[] {
   return dropped;
 }
 
-function onError(what: string) {
-  return (err: unknown) => {
-    log.error(`${what} request failed: ${errorMessage(err)}`);
-    return new Response("internal error", { status: 500 });
-  };
+/**
+ * The connection cap: `registry.limits.maxConnections`, lowered (and said so) when the
+ * open-file limit leaves no room for that many.
+ */
+function connectionCap(configured: number): ConnectionGate {
+  const hint = "raise registry.limits.maxConnections or the open-file limit";
+  const headroom = openFileHeadroom(filesFor(configured));
+  if (headroom >= filesFor(configured)) return new ConnectionGate(configured, hint);
+  const max = connectionsFitting(headroom);
+  log.info(
+    `Registry limits connections to ${max}, not ${configured}: only ${headroom} more files ` +
+      "can be open at once (raise the open-file limit: LimitNOFILE, ulimit -n)",
+  );
+  return new ConnectionGate(max, hint);
+}
+
+function listen(options: ServeOptions, tls?: TlsMaterial): Deno.Listener<Deno.Conn, Deno.NetAddr> {
+  const where = { hostname: options.host, port: options.port };
+  try {
+    if (!tls) return Deno.listen(where);
+    // The protocols Deno.serve offers over TLS.
+    return Deno.listenTls({
+      ...where,
+      cert: tls.cert,
+      key: tls.key,
+      alpnProtocols: ["h2", "http/1.1"],
+    });
+  } catch (err) {
+    throw listenError(err, `${options.host}:${options.port}`, tls);
+  }
 }
 
 function shownHost(hostname: string): string {
   return hostname.includes(":") ? `[${hostname}]` : hostname;
 }
 
-/** Starts the k0s binaries listener (see {@link ServeOptions.files}). */
-function serveFiles(options: ServeOptions): Deno.HttpServer<Deno.NetAddr> {
-  const handler = createFilesHandler({
-    store: openK0sBinaryStore(options.storage),
-    prefix: options.files.prefix,
-  });
+/** Listens for the k0s binaries (see {@link ServeOptions.files}). */
+function listenFiles(options: ServeOptions): Deno.Listener<Deno.Conn, Deno.NetAddr> {
   try {
-    return Deno.serve({
-      hostname: options.host,
-      port: options.files.port,
-      onListen: () => {},
-      onError: onError("k0s binaries"),
-    }, handler);
+    return Deno.listen({ hostname: options.host, port: options.files.port });
   } catch (err) {
     throw listenError(err, `${options.host}:${options.files.port} (--files-port)`);
   }
@@ -157,33 +188,47 @@ export async function serveRegistry(
   options: ServeOptions,
   deps: { runner: Runner; signal: AbortSignal },
 ): Promise<void> {
-  const access = await accessPolicy(options.auth);
+  const access = await accessPolicy(options.auth, options.limits);
   await checkStorage(options.storage);
   const tls = await tlsMaterial(options, deps.runner);
   const storage = openDiskStorage(options.storage);
-  const app = createRegistryApp({ storage, access });
+  const sessions = new UploadSessions(storage, options.limits.uploads);
+  await sessions.load();
+  const app = createRegistryApp({ storage, access, sessions });
   const scheme = tls ? "https" : "http";
-  let server: Deno.HttpServer<Deno.NetAddr>;
+  // One gate for both listeners: the cap counts every connection against the open-file limit.
+  const gate = connectionCap(options.limits.maxConnections);
+  const served = (name: string) => ({
+    gate,
+    name,
+    headerTimeoutMs: options.limits.headerTimeoutMs,
+    idleTimeoutMs: options.limits.idleTimeoutMs,
+    onError: (err: unknown) => {
+      log.error(`${name} request failed: ${errorMessage(err)}`);
+      return new Response("internal error", { status: 500 });
+    },
+  });
+  const registryListener = listen(options, tls);
+  let filesListener: Deno.Listener<Deno.Conn, Deno.NetAddr> | undefined;
   try {
-    server = Deno.serve({
-      hostname: options.host,
-      port: options.port,
-      ...(tls ? { cert: tls.cert, key: tls.key } : {}),
-      onListen: () => {},
-      onError: onError("Registry"),
-    }, (req, info) => app.fetch(req, info));
+    if (options.files.port > 0) filesListener = listenFiles(options);
   } catch (err) {
-    throw listenError(err, `${options.host}:${options.port}`, tls);
+    registryListener.close();
+    throw err;
   }
-  let files: Deno.HttpServer<Deno.NetAddr> | undefined;
-  if (options.files.port > 0) {
-    try {
-      files = serveFiles(options);
-    } catch (err) {
-      await server.shutdown();
-      throw err;
-    }
-  }
+  const server = serveListener(
+    registryListener,
+    (req, info) => app.fetch(req, info),
+    served("Registry"),
+  );
+  const files = filesListener && serveListener(
+    filesListener,
+    createFilesHandler({
+      store: openK0sBinaryStore(options.storage),
+      prefix: options.files.prefix,
+    }),
+    served("k0s binaries"),
+  );
   if (options.dropPermissions !== false) {
     const dropped = dropPermissions();
     log.debug(`Dropped permissions: ${dropped.join(", ") || "none"}`);
@@ -196,32 +241,58 @@ export async function serveRegistry(
       (access.readOnly ? " (read-only)" : "") +
       (access.credentials ? ` (htpasswd${access.authPulls ? ", pulls need auth" : ""})` : ""),
   );
-  if (tls?.caFile) {
-    log.info(`Clients must trust the registry CA "${tls.caFile}"`);
-  }
-  if (!access.credentials && !access.readOnly) {
-    log.info("Pushes are accepted from this host only (loopback); others may pull");
-  }
+  log.debug(
+    `Registry limits: ${gate.max} connections, request header within ` +
+      `${options.limits.headerTimeoutMs} ms, idle connections closed after ` +
+      `${options.limits.idleTimeoutMs} ms`,
+  );
   if (files) {
     log.info(
       `k0s binaries served at http://${shownHost(files.addr.hostname)}:${files.addr.port}` +
         `${k0sFilesPath(options.files.prefix)}/<name> (see: k0rdentd registry status)`,
     );
   }
+  if (tls?.caFile) {
+    log.info(`Clients must trust the registry CA "${tls.caFile}"`);
+  }
+  if (!access.credentials && !access.readOnly) {
+    log.info("Pushes are accepted from this host only (loopback); others may pull");
+  }
+  const expiry = expireSessions(sessions);
   await waitForAbort(deps.signal);
+  clearInterval(expiry);
+  access.credentials?.close();
   log.info("Registry stopping: finishing requests in flight");
   const timeout = options.shutdownTimeoutMs ?? 10_000;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const finished = await Promise.race([
-    Promise.all([server.shutdown(), files?.shutdown()]).then(() => true),
-    new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(false), timeout)),
-  ]);
-  clearTimeout(timer);
+  const done = await Promise.all([server.shutdown(timeout), files?.shutdown(timeout) ?? true]);
+  const finished = done.every(Boolean);
   if (!finished) {
     log.warn(`Registry stopped with requests still running after ${timeout} ms`);
   } else {
     log.info("Registry stopped");
   }
+}
+
+/** Removes abandoned upload sessions on a timer (a quarter of the expiry, at most 5 min). */
+function expireSessions(sessions: UploadSessions): ReturnType<typeof setInterval> {
+  const { expiryMs } = sessions.limits;
+  let running = false;
+  return setInterval(async () => {
+    if (running) return;
+    running = true;
+    try {
+      const removed = await sessions.expire();
+      if (removed > 0) {
+        log.info(
+          `Registry removed ${removed} upload session(s) untouched for ${formatDuration(expiryMs)}`,
+        );
+      }
+    } catch (err) {
+      log.warn(`Registry cannot expire upload sessions: ${errorMessage(err)}`);
+    } finally {
+      running = false;
+    }
+  }, Math.max(250, Math.min(expiryMs / 4, 300_000)));
 }
 
 function waitForAbort(signal: AbortSignal): Promise<void> {

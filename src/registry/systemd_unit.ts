@@ -1,4 +1,5 @@
 /** `registry --print-systemd-unit`: a hardened systemd unit running the registry with the same flags. */
+import { limitFlags } from "./limits.ts";
 import type { ServeOptions } from "./server.ts";
 
 /** Quotes one ExecStart argument for systemd (`%` and `$` escaped, quoted when needed). */
@@ -32,6 +33,7 @@ export function serveArgs(options: ServeOptions): string[] {
   if (options.auth.htpasswd) args.push("--htpasswd", options.auth.htpasswd);
   if (options.auth.authPulls) args.push("--auth-pulls");
   if (options.auth.readOnly) args.push("--read-only");
+  args.push(...limitFlags(options.limits));
   return args;
 }
 

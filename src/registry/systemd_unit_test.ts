@@ -1,5 +1,6 @@
 // systemdQuote() and serveArgs(): ExecStart arguments survive systemd's parsing.
 import assert from "node:assert/strict";
+import { defaultServeLimits } from "./limits.ts";
 import { serveArgs, systemdQuote } from "./systemd_unit.ts";
 
 Deno.test("systemdQuote() escapes specifiers, variables, spaces and quotes", () => {
@@ -10,7 +11,7 @@ Deno.test("systemdQuote() escapes specifiers, variables, spaces and quotes", () 
   assert.equal(systemdQuote('say "hi"'), '"say \\"hi\\""');
 });
 
-Deno.test("serveArgs() reproduces TLS, auth and k0s binaries flags", () => {
+Deno.test("serveArgs() reproduces TLS, auth, k0s binaries and non-default limit flags", () => {
   const args = serveArgs({
     host: "0.0.0.0",
     port: 5000,
@@ -18,6 +19,7 @@ Deno.test("serveArgs() reproduces TLS, auth and k0s binaries flags", () => {
     tls: { mode: "files", cert: "/c.pem", key: "/k.pem", sans: [] },
     auth: { htpasswd: "/h", authPulls: true, readOnly: false },
     files: { port: 5080, prefix: "k0rdent-enterprise" },
+    limits: { ...defaultServeLimits(), maxConnections: 300, idleTimeoutMs: 90_000 },
   });
   assert.deepEqual(args, [
     "registry",
@@ -38,6 +40,10 @@ Deno.test("serveArgs() reproduces TLS, auth and k0s binaries flags", () => {
     "--htpasswd",
     "/h",
     "--auth-pulls",
+    "--max-connections",
+    "300",
+    "--idle-timeout",
+    "90s",
   ]);
 });
 
@@ -49,6 +55,7 @@ Deno.test("serveArgs() keeps a disabled files port and an empty prefix (quoted f
     tls: { mode: "off", cert: "", key: "", sans: [] },
     auth: { htpasswd: "", authPulls: false, readOnly: false },
     files: { port: 0, prefix: "" },
+    limits: defaultServeLimits(),
   });
   assert.deepEqual(args.slice(7), ["--files-port", "0", "--prefix", ""]);
   assert.equal(systemdQuote(""), '""');

@@ -10,7 +10,7 @@ import { writeFileAtomic } from "../fsx/atomic_write.ts";
 import { runChecked, type Runner } from "../process/runner.ts";
 import { layout } from "./storage/layout.ts";
 
-/** Certificate and key, PEM, ready for `Deno.serve`. */
+/** Certificate and key, PEM, ready for `Deno.listenTls`. */
 export interface TlsMaterial {
   cert: string;
   key: string;

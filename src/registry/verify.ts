@@ -1,7 +1,8 @@
 /**
- * `registry verify`: re-hashes every blob, checks every manifest's references and every tag,
- * and reports damage. Leftovers of interrupted writes (upload data, temp files) are not
- * damage: they are invisible to clients, and `registry gc` removes them.
+ * `registry verify`: re-hashes every blob, checks every manifest's references (present, and of
+ * the size the manifest declares) and every tag, and reports damage. Leftovers of interrupted
+ * writes (upload data, temp files) are not damage: they are invisible to clients, and
+ * `registry gc` removes them.
  */
 import { Hasher, parseDigest } from "./digest.ts";
 import { parseManifest } from "./manifest.ts";
@@ -80,6 +81,12 @@ export async function verifyStorage(
         if (!(await storage.getManifest(repo, child))) {
           problem(`Index "${repo}@${digest}" references missing manifest "${child}"`);
         }
+      }
+      for (const wrong of await storage.wrongSizes(info.references)) {
+        problem(
+          `Manifest "${repo}@${digest}" declares ${wrong.size} bytes for "${wrong.digest}", ` +
+            `which has ${wrong.stored} (pulls fail with a size mismatch)`,
+        );
       }
     }
     for (const tag of (await storage.listTags(repo)) ?? []) {

@@ -9,6 +9,7 @@ import { printData, printOut } from "../../log/output.ts";
 import { formatBytes, Progress, progressMode } from "../../log/progress.ts";
 import type { Config } from "../../config/schema.ts";
 import { collectGarbage } from "../../registry/gc.ts";
+import { serveLimits } from "../../registry/limits.ts";
 import { type ServeOptions, serveRegistry } from "../../registry/server.ts";
 import { openDiskStorage } from "../../registry/storage/storage.ts";
 import { systemdUnit } from "../../registry/systemd_unit.ts";
@@ -42,9 +43,23 @@ const SERVE_FLAGS = {
   readOnly: { path: ["registry", "auth", "readOnly"], flag: "--read-only" },
   bundlePath: { path: ["registry", "bundlePath"], flag: "--bundle-path" },
   ...SIGNATURE_FLAGS,
+  maxConnections: { path: ["registry", "limits", "maxConnections"], flag: "--max-connections" },
+  headerTimeout: { path: ["registry", "limits", "headerTimeout"], flag: "--header-timeout" },
+  idleTimeout: { path: ["registry", "limits", "idleTimeout"], flag: "--idle-timeout" },
+  maxUploads: { path: ["registry", "limits", "maxUploads"], flag: "--max-uploads" },
+  maxUploadsPerClient: {
+    path: ["registry", "limits", "maxUploadsPerClient"],
+    flag: "--max-uploads-per-client",
+  },
+  uploadExpiry: { path: ["registry", "limits", "uploadExpiry"], flag: "--upload-expiry" },
+  maxLoginFailures: {
+    path: ["registry", "limits", "maxLoginFailures"],
+    flag: "--max-login-failures",
+  },
 };
 
-function portArg(value: string): number | string {
+/** A number when `value` is digits, else the text (the schema then names the flag). */
+function numberArg(value: string): number | string {
   return /^\d+$/.test(value) ? Number(value) : value;
 }
 
@@ -61,6 +76,7 @@ function serveOptions(config: Config): ServeOptions {
     tls: { ...r.tls, sans: [...r.tls.sans] },
     auth: { ...r.auth },
     files: { port: r.filesPort, prefix: r.prefix },
+    limits: serveLimits(r.limits),
   };
 }
 
@@ -71,6 +87,9 @@ Examples:
   k0rdentd registry --tls-san registry.example.internal   # the --tls auto certificate
   k0rdentd registry --tls off                              # plain HTTP (not for k0rdent Enterprise)
   k0rdentd registry --htpasswd /etc/k0rdentd/htpasswd --auth-pulls
+  k0rdentd registry --htpasswd /etc/k0rdentd/htpasswd --max-login-failures 5
+  k0rdentd registry --max-connections 2000 --header-timeout 10s --idle-timeout 5m
+  k0rdentd registry --max-uploads 200 --max-uploads-per-client 20 --upload-expiry 30m
   k0rdentd registry --print-systemd-unit > /etc/systemd/system/k0rdentd-registry.service
   k0rdentd registry verify --storage /var/lib/k0rdentd/registry
   k0rdentd registry gc --dry-run
@@ -82,18 +101,18 @@ Examples:
 Env: K0RDENTD_REGISTRY_HOST, K0RDENTD_REGISTRY_PORT, K0RDENTD_REGISTRY_FILES_PORT,
 K0RDENTD_REGISTRY_STORAGE.
 Config: registry.host, registry.port, registry.filesPort, registry.prefix, registry.storage,
-registry.tls.*, registry.auth.*.`;
+registry.tls.*, registry.auth.*, registry.limits.*.`;
 
 /** Registers `registry` and its subcommands. */
 export function registerRegistry(program: Command): void {
   const registry = program.command("registry")
     .description("Serve the OCI registry (distribution-spec v1.1) from a storage directory")
     .option("--host <address>", "address to listen on (default 0.0.0.0)")
-    .option("--port <port>", "port to listen on (default 5000)", portArg)
+    .option("--port <port>", "port to listen on (default 5000)", numberArg)
     .option(
       "--files-port <port>",
       "plain-HTTP port serving the stored k0s binaries to child clusters; 0: off (default 5080)",
-      portArg,
+      numberArg,
     )
     .option(
       "--prefix <prefix>",
@@ -113,6 +132,28 @@ export function registerRegistry(program: Command): void {
     .option("--htpasswd <file>", "require basic auth (bcrypt htpasswd) for pushes")
     .option("--auth-pulls", "with --htpasswd: require auth for pulls too")
     .option("--read-only", "refuse every write")
+    .option(
+      "--max-connections <n>",
+      "open connections at most (default 1000, fewer if the open-file limit says so)",
+      numberArg,
+    )
+    .option(
+      "--header-timeout <duration>",
+      "close connections that send no request header in time (default 20s)",
+    )
+    .option("--idle-timeout <duration>", "close connections idle after a request (default 2m)")
+    .option("--max-uploads <n>", "upload sessions open at once (default 1000)", numberArg)
+    .option(
+      "--max-uploads-per-client <n>",
+      "upload sessions open at once from one address (default 100)",
+      numberArg,
+    )
+    .option("--upload-expiry <duration>", "remove upload sessions untouched this long (1h)")
+    .option(
+      "--max-login-failures <n>",
+      "with --htpasswd: failed logins per client address per minute (default 10)",
+      numberArg,
+    )
     .option("--print-systemd-unit", "print a hardened systemd unit for these flags and exit")
     .option("--bundle-path <file>", "load this air-gap bundle in the background while serving")
     .addOption(

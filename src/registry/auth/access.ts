@@ -68,7 +68,8 @@ export function accessControl(policy: AccessPolicy): MiddlewareHandler<RegistryE
     const needAuth = write || policy.authPulls || isBase;
     if (!needAuth) return await next();
     const creds = basicCredentials(c.req.header("Authorization"));
-    const user = creds ? await checker.check(creds[0], creds[1]) : undefined;
+    const client = c.env?.remoteAddr?.hostname;
+    const user = creds ? await checker.check(creds[0], creds[1], client) : undefined;
     if (!user) throw unauthorized();
     c.set("user", user);
     await next();

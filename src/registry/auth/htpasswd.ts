@@ -1,6 +1,10 @@
-/** htpasswd files with bcrypt entries (`htpasswd -B`): parsing and credential checks. */
-import bcrypt from "bcryptjs";
+/**
+ * htpasswd files with bcrypt entries (`htpasswd -B`): parsing and credential checks that do not
+ * tell user names apart by timing and cannot be used to flood the event loop with bcrypt.
+ */
 import { digestOf } from "../digest.ts";
+import { RegistryError } from "../errors.ts";
+import { BcryptWorker } from "./bcrypt_worker.ts";
 
 /** Users and their bcrypt hashes. */
 export type Htpasswd = Map<string, string>;
@@ -27,20 +31,118 @@ export function parseHtpasswd(text: string, source = "htpasswd"): Htpasswd {
   return users;
 }
 
-/** Checks Basic credentials against an htpasswd; successes are cached by a hash of the pair. */
-export class CredentialChecker {
-  readonly #verified = new Set<string>();
-  constructor(readonly users: Htpasswd) {}
+/** Limits of {@link CredentialChecker}. */
+export interface LoginLimits {
+  /** Failed logins one client address may make per {@link LoginLimits.windowMs}. */
+  maxFailures: number;
+  /** The window of `maxFailures`. Default one minute. */
+  windowMs?: number;
+  /** How long a successful check is remembered. Default one minute. */
+  cacheMs?: number;
+  /** Checks waiting for bcrypt at most; more are refused. Default 32. */
+  maxWaiting?: number;
+}
 
-  /** The user name when `user:password` is valid, else undefined. */
-  async check(user: string, password: string): Promise<string | undefined> {
+/** Successful checks remembered at most (oldest forgotten first). */
+const CACHE_ENTRIES = 1000;
+/** Client addresses whose failures are counted at most (expired ones dropped first). */
+const CLIENT_ENTRIES = 10_000;
+
+/** The cost (log2 rounds) of a bcrypt hash. */
+function cost(hash: string): number {
+  return Number(hash.slice(4, 6));
+}
+
+/**
+ * Checks Basic credentials against an htpasswd:
+ * - an unknown user costs one bcrypt comparison too (against the file's costliest hash, the
+ *   result thrown away), so answer times do not tell which user names exist;
+ * - a success is remembered for `cacheMs` by a hash of user, password and entry (never the
+ *   secret itself), so a client's many requests cost one bcrypt, not one each;
+ * - comparisons run one at a time in a worker ({@link BcryptWorker}), never on the event loop
+ *   that serves pulls; beyond `maxWaiting` in line a check is refused (429);
+ * - a client address with `maxFailures` failures in the window is refused (429) without bcrypt
+ *   until the window ends, unless its credentials are remembered as good.
+ */
+export class CredentialChecker {
+  readonly #verified = new Map<string, number>();
+  readonly #failures = new Map<string, { count: number; since: number }>();
+  readonly #decoy: string;
+  readonly #bcrypt = new BcryptWorker();
+  readonly #windowMs: number;
+  readonly #cacheMs: number;
+  readonly #maxWaiting: number;
+
+  constructor(
+    readonly users: Htpasswd,
+    readonly limits: LoginLimits = { maxFailures: 10 },
+    readonly now: () => number = Date.now,
+  ) {
+    this.#windowMs = limits.windowMs ?? 60_000;
+    this.#cacheMs = limits.cacheMs ?? 60_000;
+    this.#maxWaiting = limits.maxWaiting ?? 32;
+    let decoy = "";
+    for (const hash of users.values()) if (!decoy || cost(hash) > cost(decoy)) decoy = hash;
+    this.#decoy = decoy;
+  }
+
+  /**
+   * The user name when `user:password` is valid, else undefined; `TOO_MANY_REQUESTS` when
+   * `client` failed too often lately or too many checks wait.
+   */
+  async check(user: string, password: string, client = "unknown"): Promise<string | undefined> {
     const hash = this.users.get(user);
-    if (!hash) return undefined;
-    const key = digestOf(new TextEncoder().encode(`${user}\0${password}\0${hash}`));
-    if (this.#verified.has(key)) return user;
-    if (!(await bcrypt.compare(password, hash))) return undefined;
-    if (this.#verified.size > 1000) this.#verified.clear();
-    this.#verified.add(key);
+    const key = hash && digestOf(new TextEncoder().encode(`${user}\0${password}\0${hash}`));
+    const now = this.now();
+    if (key && (this.#verified.get(key) ?? 0) > now) return user;
+    const failed = this.#failures.get(client);
+    if (failed && now - failed.since < this.#windowMs && failed.count >= this.limits.maxFailures) {
+      const wait = Math.ceil((failed.since + this.#windowMs - now) / 1000);
+      throw new RegistryError(
+        "TOO_MANY_REQUESTS",
+        `Too many failed logins from ${client}: try again in ${wait} s`,
+      );
+    }
+    const ok = await this.#compare(password, hash ?? this.#decoy) && hash !== undefined;
+    if (!ok) {
+      this.#fail(client);
+      return undefined;
+    }
+    if (this.#verified.size >= CACHE_ENTRIES) {
+      this.#verified.delete(this.#verified.keys().next().value as string);
+    }
+    this.#verified.set(key!, this.now() + this.#cacheMs);
     return user;
+  }
+
+  /** Stops the bcrypt worker (when the daemon stops). */
+  close(): void {
+    this.#bcrypt.close();
+  }
+
+  /** Runs one bcrypt comparison after the ones already waiting. */
+  #compare(password: string, hash: string): Promise<boolean> {
+    if (this.#bcrypt.pending >= this.#maxWaiting) {
+      throw new RegistryError("TOO_MANY_REQUESTS", "Too many logins are being checked: try again");
+    }
+    return this.#bcrypt.compare(password, hash);
+  }
+
+  #fail(client: string): void {
+    const now = this.now();
+    const entry = this.#failures.get(client);
+    if (entry && now - entry.since < this.#windowMs) {
+      entry.count++;
+      return;
+    }
+    if (this.#failures.size >= CLIENT_ENTRIES) {
+      for (const [c, e] of this.#failures) {
+        if (now - e.since >= this.#windowMs) this.#failures.delete(c);
+      }
+      if (this.#failures.size >= CLIENT_ENTRIES) {
+        this.#failures.delete(this.#failures.keys().next().value as string);
+      }
+    }
+    this.#failures.set(client, { count: 1, since: now });
   }
 }

@@ -4,8 +4,9 @@ import { parseDigest } from "../digest.ts";
 import { RegistryError } from "../errors.ts";
 import { checkRepositoryName } from "../names.ts";
 import type { RegistryStorage } from "../storage/storage.ts";
+import type { UploadSessions } from "../storage/upload_sessions.ts";
 
-/** What Deno.serve hands to each request (tests pass the same shape to `app.request`). */
+/** What the runtime's HTTP server hands each request (tests pass the same shape to `app.request`). */
 export interface ConnInfo {
   remoteAddr?: { hostname: string; port?: number; transport?: string };
 }
@@ -25,6 +26,12 @@ export type RegistryContext = Context<RegistryEnv>;
 /** What every handler module registers with. */
 export interface HandlerDeps {
   storage: RegistryStorage;
+  sessions: UploadSessions;
+}
+
+/** The client's address (what upload sessions are counted by). */
+export function clientAddress(c: RegistryContext): string {
+  return c.env?.remoteAddr?.hostname ?? "unknown";
 }
 
 /** Value of the `Docker-Distribution-API-Version` header on every response. */

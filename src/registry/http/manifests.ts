@@ -1,8 +1,8 @@
 /** Manifest routes: `GET|HEAD|PUT|DELETE /v2/<name>/manifests/<tag|digest>` with `Accept` checks. */
-import { parseDigest } from "../digest.ts";
-import { RegistryError } from "../errors.ts";
+import { isDigest, parseDigest } from "../digest.ts";
+import { BodyReadError, RegistryError } from "../errors.ts";
 import { MANIFEST_MEDIA_TYPES, MAX_MANIFEST_BYTES } from "../manifest.ts";
-import { checkRepositoryName, checkTag } from "../names.ts";
+import { checkRepositoryName, checkTag, isTag } from "../names.ts";
 import type { RegistryStorage } from "../storage/storage.ts";
 import {
   API_VERSION,
@@ -48,12 +48,21 @@ async function readLimited(
   if (!stream) return new Uint8Array(0);
   const parts: Uint8Array[] = [];
   let total = 0;
-  for await (const chunk of stream) {
-    total += chunk.length;
-    if (total > max) {
-      throw new RegistryError("MANIFEST_INVALID", `Manifest is larger than ${max} bytes`);
+  const reader = stream.getReader();
+  try {
+    while (true) {
+      const { done, value } = await reader.read().catch((err) => {
+        throw new BodyReadError(err);
+      });
+      if (done) break;
+      total += value.length;
+      if (total > max) {
+        throw new RegistryError("MANIFEST_INVALID", `Manifest is larger than ${max} bytes`);
+      }
+      parts.push(value);
     }
-    parts.push(chunk);
+  } finally {
+    reader.releaseLock();
   }
   const out = new Uint8Array(total);
   let off = 0;
@@ -64,7 +73,11 @@ async function readLimited(
   return out;
 }
 
-/** Answers `GET|HEAD /v2/<name>/manifests/<reference>` (also called by `hot_reads.ts`). */
+/**
+ * Answers `GET|HEAD /v2/<name>/manifests/<reference>` (also called by `hot_reads.ts`). A
+ * reference that is no valid tag or digest names nothing stored: 404 `MANIFEST_UNKNOWN`, as the
+ * OCI conformance suite requires for reads (a PUT to it stays 400).
+ */
 export async function readManifest(
   storage: RegistryStorage,
   req: Request,
@@ -72,7 +85,13 @@ export async function readManifest(
   reference: string,
 ): Promise<Response> {
   checkRepositoryName(repo);
-  const ref = checkReference(reference);
+  const ref = reference;
+  if (!(ref.includes(":") ? isDigest(ref) : isTag(ref))) {
+    throw new RegistryError(
+      "MANIFEST_UNKNOWN",
+      `Manifest "${ref.slice(0, 200)}" is not in "${repo}": it is no valid tag or digest`,
+    );
+  }
   const m = await storage.getManifest(repo, ref);
   if (!m) throw new RegistryError("MANIFEST_UNKNOWN", `Manifest "${ref}" is not in "${repo}"`);
   if (!acceptable(req.headers.get("Accept") ?? undefined, m.mediaType)) {

@@ -1,11 +1,13 @@
 /**
  * Upload routes under `/v2/<name>/blobs/uploads/`: POST (monolithic with `?digest=`, session
  * start, cross-repo mount), PATCH chunks, PUT to finish, GET status, DELETE to cancel. Bodies
- * are streamed into the storage's uploads area, never buffered.
+ * are streamed into the storage's uploads area, never buffered. Sessions are bound to the
+ * repository that started them and capped (`upload_sessions.ts`).
  */
 import { RegistryError } from "../errors.ts";
 import { isRepositoryName } from "../names.ts";
 import {
+  clientAddress,
   digestValue,
   type HandlerDeps,
   NAME,
@@ -42,8 +44,27 @@ function body(c: RegistryContext): ReadableStream<Uint8Array> | null {
   return c.req.raw.body;
 }
 
+/**
+ * The chunk's `Content-Range`, or undefined. A `Content-Length` that disagrees with it is
+ * `RANGE_INVALID` before the body is read (the storage checks the bytes themselves too).
+ */
+async function chunkRange(c: RegistryContext) {
+  const range = parseContentRange(c.req.header("Content-Range"));
+  const declared = c.req.header("Content-Length");
+  if (range && declared !== undefined && Number(declared) !== range.length) {
+    await c.req.raw.body?.cancel().catch(() => {});
+    throw new RegistryError(
+      "RANGE_INVALID",
+      `Content-Range announces ${range.length} bytes but Content-Length is ${
+        declared.slice(0, 20)
+      }`,
+    );
+  }
+  return range;
+}
+
 /** Registers the upload routes. */
-export function registerUploads(app: RegistryApp, { storage }: HandlerDeps): void {
+export function registerUploads(app: RegistryApp, { storage, sessions }: HandlerDeps): void {
   app.post(`${NAME}/blobs/uploads/`, async (c) => {
     const repo = repoParam(c);
     const mount = c.req.query("mount");
@@ -64,21 +85,16 @@ export function registerUploads(app: RegistryApp, { storage }: HandlerDeps): voi
       return created(repo, info.digest);
     }
     await c.req.raw.body?.cancel();
-    const id = await storage.startUpload();
+    const id = await sessions.start(repo, clientAddress(c));
     return new Response(null, { status: 202, headers: uploadHeaders(repo, id, 0) });
   });
 
   app.patch(UPLOAD, async (c) => {
     const repo = repoParam(c);
     const id = c.req.param("id");
-    const range = parseContentRange(c.req.header("Content-Range"));
-    const size = await storage.appendUpload(id, body(c), range?.offset);
-    if (range && size !== range.offset + range.length) {
-      throw new RegistryError(
-        "RANGE_INVALID",
-        `Chunk had ${size - range.offset} bytes, Content-Range said ${range.length}`,
-      );
-    }
+    await sessions.check(repo, id);
+    const range = await chunkRange(c);
+    const size = await storage.appendUpload(id, body(c), range?.offset, range?.length);
     return new Response(null, { status: 202, headers: uploadHeaders(repo, id, size) });
   });
 
@@ -86,9 +102,17 @@ export function registerUploads(app: RegistryApp, { storage }: HandlerDeps): voi
     const repo = repoParam(c);
     const id = c.req.param("id");
     const digest = digestValue(c.req.query("digest"));
-    const range = parseContentRange(c.req.header("Content-Range"));
-    if (c.req.raw.body) await storage.appendUpload(id, body(c), range?.offset);
-    const info = await storage.commitUpload(id, { digest });
+    await sessions.check(repo, id);
+    const range = await chunkRange(c);
+    if (c.req.raw.body) {
+      await storage.appendUpload(id, body(c), range?.offset, range?.length);
+    }
+    let info;
+    try {
+      info = await storage.commitUpload(id, { digest });
+    } finally {
+      await sessions.settle(id);
+    }
     await storage.linkBlob(repo, info.digest);
     return created(repo, info.digest);
   });
@@ -96,6 +120,7 @@ export function registerUploads(app: RegistryApp, { storage }: HandlerDeps): voi
   app.get(UPLOAD, async (c) => {
     const repo = repoParam(c);
     const id = c.req.param("id");
+    await sessions.check(repo, id);
     const size = await storage.uploadSize(id);
     if (size === undefined) {
       throw new RegistryError("BLOB_UPLOAD_UNKNOWN", `Upload "${id}" is not known`);
@@ -104,9 +129,10 @@ export function registerUploads(app: RegistryApp, { storage }: HandlerDeps): voi
   });
 
   app.delete(UPLOAD, async (c) => {
-    repoParam(c);
+    const repo = repoParam(c);
     const id = c.req.param("id");
-    if (!(await storage.cancelUpload(id))) {
+    await sessions.check(repo, id);
+    if (!(await sessions.cancel(id))) {
       throw new RegistryError("BLOB_UPLOAD_UNKNOWN", `Upload "${id}" is not known`);
     }
     return new Response(null, { status: 204 });

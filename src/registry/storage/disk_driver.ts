@@ -262,6 +262,10 @@ export class DiskDriver implements StorageDriver {
     return fileStream(file, length, () => this.#jsStreams--);
   }
 
+  async truncate(path: string, size: number): Promise<void> {
+    await Deno.truncate(this.#abs(path), size);
+  }
+
   async rename(from: string, to: string): Promise<void> {
     const dest = this.#abs(to);
     try {

@@ -48,6 +48,8 @@ export interface StorageDriver {
     offset: number,
     length: number,
   ): Promise<ReadableStream<Uint8Array> | undefined>;
+  /** Cuts `path` to its first `size` bytes (undoing an append that must not stand). */
+  truncate(path: string, size: number): Promise<void>;
   /** Renames atomically, replacing `to` and creating its parents. */
   rename(from: string, to: string): Promise<void>;
   /** Removes a file (or a directory tree); false when it did not exist. */

@@ -7,8 +7,10 @@
  * │   ├── sha256/<h0h1>/<hex>             one immutable file per blob (layers, configs, manifests)
  * │   └── sha512/<h0h1>/<hex>
  * ├── uploads/
- * │   └── <uuid>                          data of one upload in progress (hashed as it is written;
- * │                                       renamed into blobs/ once digest and size are checked)
+ * │   ├── <uuid>                          data of one upload in progress (hashed as it is written;
+ * │   │                                   renamed into blobs/ once digest and size are checked)
+ * │   └── <uuid>.session                  JSON of an HTTP upload session: the repository it is
+ * │                                       bound to, the client that started it, when
  * ├── repositories/
  * │   └── <name/with/slashes>/            a repository (name components never start with "_")
  * │       ├── _layers/<alg>/<hex>         empty file: the blob is linked into this repository
@@ -69,6 +71,15 @@ export const layout = {
   upload(id: string): string {
     if (!isUploadId(id)) throw new Error(`Invalid upload id "${id}"`);
     return join(UPLOADS_DIR, id);
+  },
+  /** `uploads/<id>.session`. */
+  uploadSession(id: string): string {
+    return `${layout.upload(id)}.session`;
+  },
+  /** The upload id a file name in `uploads/` is the session record of, or undefined. */
+  sessionId(fileName: string): string | undefined {
+    const id = fileName.endsWith(".session") ? fileName.slice(0, -".session".length) : "";
+    return isUploadId(id) ? id : undefined;
   },
   /** `repositories/<name>`. */
   repository(name: string): string {

@@ -101,6 +101,15 @@ export class MemoryDriver implements StorageDriver {
     );
   }
 
+  truncate(path: string, size: number): Promise<void> {
+    const f = this.files.get(normalise(path));
+    if (!f) return Promise.reject(new Deno.errors.NotFound(`No such file "${path}"`));
+    f.chunks = [concat(f).slice(0, size)];
+    f.size = Math.min(f.size, size);
+    f.mtimeMs = Date.now();
+    return Promise.resolve();
+  }
+
   rename(from: string, to: string): Promise<void> {
     const f = this.files.get(normalise(from));
     if (!f) return Promise.reject(new Deno.errors.NotFound(`No such file "${from}"`));

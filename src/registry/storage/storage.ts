@@ -14,8 +14,9 @@
  * - Repository links: `linkBlob(repo, digest)` makes a stored blob part of `repo`;
  *   `statRepoBlob(repo, digest)`, `unlinkBlob(repo, digest)`, `mountBlob(from, to, digest)`,
  *   `listBlobLinks(repo)`.
- * - Uploads (chunked, resumable): `startUpload()`, `appendUpload(id, body, offset?)`,
+ * - Uploads (chunked, resumable): `startUpload()`, `appendUpload(id, body, offset?, length?)`,
  *   `uploadSize(id)`, `commitUpload(id, {digest, size?})`, `cancelUpload(id)`, `listUploads()`.
+ *   HTTP upload sessions (bound to a repository, capped, expired) are `upload_sessions.ts`.
  * - Manifests: `putManifest(repo, bytes, {reference?, contentType?})` validates the JSON, checks
  *   that referenced blobs/manifests are in `repo`, stores it, records its `subject` for the
  *   referrers API and, when `reference` is a tag, points the tag at it (atomic rename, so a
@@ -30,7 +31,7 @@
  * bytes and blob sizes, by digest).
  */
 import { DIGEST_ALGORITHMS, type DigestAlgorithm, Hasher, parseDigest } from "../digest.ts";
-import { RegistryError } from "../errors.ts";
+import { BodyReadError, RegistryError } from "../errors.ts";
 import { type Descriptor, MEDIA_TYPES, parseManifest } from "../manifest.ts";
 import { checkRepositoryName, checkTag, isRepositoryName } from "../names.ts";
 import { DiskDriver } from "./disk_driver.ts";
@@ -170,7 +171,8 @@ export class RegistryStorage {
         algorithm,
       });
     } finally {
-      await this.cancelUpload(id);
+      this.#uploads.delete(id);
+      await this.driver.remove(layout.upload(id));
     }
   }
 
@@ -268,12 +270,15 @@ export class RegistryStorage {
 
   /**
    * Appends a body to upload `id`, hashing as it is written. When `offset` is given it must
-   * equal the bytes received so far (else `RANGE_INVALID`). Returns the new size.
+   * equal the bytes received so far (else `RANGE_INVALID`). When `length` is given the body
+   * must have exactly that many bytes: otherwise (or when the body fails) nothing of it stays
+   * appended and the answer is `RANGE_INVALID` (or the body's error). Returns the new size.
    */
   appendUpload(
     id: string,
     body: ReadableStream<Uint8Array> | Uint8Array | null,
     offset?: number,
+    length?: number,
   ): Promise<number> {
     return this.#locked(`upload:${id}`, async () => {
       const state = await this.#uploadState(id);
@@ -286,21 +291,49 @@ export class RegistryStorage {
       }
       const handle = await this.driver.openAppend(layout.upload(id), false);
       if (!handle) throw this.#unknownUpload(id);
-      await this.#pump(toStream(body), handle, state);
+      const before = state.size;
+      try {
+        const received = await this.#pump(toStream(body), handle, state, length);
+        if (length !== undefined && received !== length) {
+          throw new RegistryError(
+            "RANGE_INVALID",
+            `Chunk has ${received} bytes, but ${length} were announced`,
+          );
+        }
+      } catch (err) {
+        if (length !== undefined) {
+          // The hash has seen the chunk: drop it (it is rebuilt from the data on next use).
+          this.#uploads.delete(id);
+          await this.driver.truncate(layout.upload(id), before);
+        }
+        throw err;
+      }
       return state.size;
     });
   }
 
   /**
-   * Copies a body into an upload, hashing as it goes. Byte streams (request bodies) are read
-   * with a BYOB reader into one reused 1 MiB buffer, so an upload allocates nothing per chunk
-   * (server RSS stays flat however large the blob).
+   * Copies a body into an upload, hashing as it goes, and returns the bytes it had. Byte
+   * streams (request bodies) are read with a BYOB reader into one reused 1 MiB buffer, so an
+   * upload allocates nothing per chunk (server RSS stays flat however large the blob). A body
+   * longer than `limit` fails with `RANGE_INVALID` before the excess is written.
    */
   async #pump(
     stream: ReadableStream<Uint8Array>,
     handle: AppendHandle,
     state: UploadState,
-  ): Promise<void> {
+    limit = Infinity,
+  ): Promise<number> {
+    let received = 0;
+    const count = (n: number) => {
+      received += n;
+      if (received > limit) {
+        throw new RegistryError(
+          "RANGE_INVALID",
+          `Chunk has more than the ${limit} bytes announced`,
+        );
+      }
+    };
     let byob: ReadableStreamBYOBReader | undefined;
     try {
       byob = stream.getReader({ mode: "byob" });
@@ -319,8 +352,11 @@ export class RegistryStorage {
         while (true) {
           const { done, value } = await byob.read(
             new Uint8Array(buf, filled, buf.byteLength - filled),
-          );
-          if (!value) throw new Error("Request body was cancelled");
+          ).catch((err) => {
+            throw new BodyReadError(err);
+          });
+          if (!value) throw new BodyReadError("it was cancelled");
+          count(value.byteLength);
           buf = value.buffer as ArrayBuffer;
           filled += value.byteLength;
           if ((done || filled === buf.byteLength) && filled > 0) {
@@ -341,8 +377,11 @@ export class RegistryStorage {
       } else {
         const plain = reader as ReadableStreamDefaultReader<Uint8Array>;
         while (true) {
-          const { done, value } = await plain.read();
+          const { done, value } = await plain.read().catch((err) => {
+            throw new BodyReadError(err);
+          });
           if (done) break;
+          count(value.length);
           state.hasher.update(value);
           await handle.write(value);
           state.size += value.length;
@@ -357,6 +396,7 @@ export class RegistryStorage {
       reader.releaseLock();
     }
     await handle.close(false);
+    return received;
   }
 
   /** Hash state of an upload: kept in memory, or rebuilt from its data (after a restart). */
@@ -420,10 +460,11 @@ export class RegistryStorage {
     });
   }
 
-  /** Cancels an upload and removes its data; false when there was none. */
+  /** Cancels an upload and removes its data and session record; false when it had no data. */
   async cancelUpload(id: string): Promise<boolean> {
     if (!isUploadId(id)) return false;
     this.#uploads.delete(id);
+    await this.driver.remove(layout.uploadSession(id));
     return await this.driver.remove(layout.upload(id));
   }
 
@@ -493,6 +534,15 @@ export class RegistryStorage {
         );
       }
     }
+    const [wrong] = await this.wrongSizes(info.references);
+    if (wrong) {
+      throw new RegistryError(
+        "MANIFEST_INVALID",
+        `Manifest invalid: it declares ${wrong.size} bytes for "${wrong.digest}", which has ` +
+          `${wrong.stored}`,
+        { digest: wrong.digest, size: wrong.size, stored: wrong.stored },
+      );
+    }
     if (!(await this.hasBlob(digest))) await this.putBlob(bytes, { digest });
     await this.driver.writeFile(layout.revision(repo, digest), EMPTY);
     if (info.subject) {
@@ -501,6 +551,21 @@ export class RegistryStorage {
     if (ref && !isDigestReference(ref)) await this.#writeTag(repo, ref, digest);
     this.#cacheManifest({ digest, mediaType: info.mediaType, bytes });
     return { digest, subject: info.subject?.digest };
+  }
+
+  /**
+   * The references whose declared size differs from the stored content's (pulls of them would
+   * fail with a size mismatch), with the stored size; content that is not stored is not judged.
+   */
+  async wrongSizes(
+    references: { digest: string; size: number }[],
+  ): Promise<{ digest: string; size: number; stored: number }[]> {
+    const out = [];
+    for (const { digest, size } of references) {
+      const stored = await this.statBlob(digest);
+      if (stored && stored.size !== size) out.push({ digest, size, stored: stored.size });
+    }
+    return out;
   }
 
   /** The manifest `reference` (tag or digest) of `repo`, or undefined. */

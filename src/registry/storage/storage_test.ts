@@ -130,6 +130,28 @@ const CASES: Record<string, Case> = {
     assert.equal(info.size, 6);
     await rejectsWith(storage.appendUpload(id2, enc.encode("x")), "BLOB_UPLOAD_UNKNOWN");
   },
+  "a chunk whose length disagrees with the announced one appends nothing": async ({ storage }) => {
+    const id = await storage.startUpload();
+    assert.equal(await storage.appendUpload(id, enc.encode("abc"), 0, 3), 3);
+    // Longer (a stream, so the excess is found while reading) and shorter than announced.
+    await rejectsWith(storage.appendUpload(id, chunks("d", "efghij"), 3, 2), "RANGE_INVALID");
+    assert.equal(await storage.uploadSize(id), 3);
+    await rejectsWith(storage.appendUpload(id, enc.encode("d"), 3, 2), "RANGE_INVALID");
+    assert.equal(await storage.uploadSize(id), 3);
+    // A body that fails half-way leaves nothing of it either.
+    const failing = new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(enc.encode("de"));
+        c.error(new Error("connection reset"));
+      },
+    });
+    await assert.rejects(storage.appendUpload(id, failing, 3, 3), /connection reset/);
+    assert.equal(await storage.uploadSize(id), 3);
+    // The hash followed the data back: the upload still commits to the right digest.
+    assert.equal(await storage.appendUpload(id, enc.encode("def"), 3, 3), 6);
+    const info = await storage.commitUpload(id, { digest: digestOf(enc.encode("abcdef")) });
+    assert.equal(info.size, 6);
+  },
   "cancelUpload() removes the data; unknown ids are refused": async ({ storage }) => {
     const id = await storage.startUpload();
     await storage.appendUpload(id, enc.encode("abc"));
@@ -185,6 +207,44 @@ const CASES: Record<string, Case> = {
     assert.deepEqual(await storage.listTags("team/app"), ["latest", "v1"]);
     assert.equal(await storage.listTags("nope"), undefined);
     assert.deepEqual(await storage.listRevisions("team/app"), [digest]);
+  },
+  "putManifest() refuses descriptor sizes that disagree with the stored content": async (
+    { storage },
+  ) => {
+    const good = JSON.parse(new TextDecoder().decode(await image(storage, "r", "layer")));
+    const layer = good.layers[0];
+    const lying = enc.encode(JSON.stringify({
+      ...good,
+      layers: [{ ...layer, size: layer.size + 1000 }],
+    }));
+    await assert.rejects(
+      storage.putManifest("r", lying, { reference: "v1" }),
+      (err: unknown) => {
+        assert.ok(err instanceof RegistryError && err.code === "MANIFEST_INVALID");
+        assert.equal(
+          err.message,
+          `Manifest invalid: it declares ${layer.size + 1000} bytes for "${layer.digest}", ` +
+            `which has ${layer.size}`,
+        );
+        assert.deepEqual(err.detail, {
+          digest: layer.digest,
+          size: layer.size + 1000,
+          stored: layer.size,
+        });
+        return true;
+      },
+    );
+    assert.equal(await storage.getManifest("r", "v1"), undefined, "nothing was stored");
+    const child = enc.encode(JSON.stringify(good));
+    const { digest } = await storage.putManifest("r", child);
+    const index = (size: number) =>
+      enc.encode(JSON.stringify({
+        schemaVersion: 2,
+        mediaType: MEDIA_TYPES.ociIndex,
+        manifests: [{ mediaType: MEDIA_TYPES.ociManifest, digest, size }],
+      }));
+    await rejectsWith(storage.putManifest("r", index(child.length - 1)), "MANIFEST_INVALID");
+    await storage.putManifest("r", index(child.length), { reference: "multi" });
   },
   "a tag moves atomically between complete manifests": async ({ storage }) => {
     const one = await image(storage, "r", "one");
