@@ -1,13 +1,14 @@
 /**
  * Opens a bundle for one streaming pass: a `.tar.gz`, a plain `.tar` or an extracted
  * directory. Counts (and optionally hashes) the bytes read from disk, decompresses gzip
- * in-process with `DecompressionStream` (or, on request, with `pigz -dc` as a subprocess:
+ * in-process in bounded chunks (`gunzip.ts`; or, on request, with `pigz -dc` as a subprocess:
  * measured slower in this pipeline, since every byte then crosses two pipes through the
  * event loop; see docs/bundle.md), and yields the bundle's files with safe relative paths.
  */
 import { join, relative } from "node:path";
 import { UserError } from "../errors.ts";
 import { spawnStreaming } from "../process/runner.ts";
+import { gunzipStream, GzipError } from "./gunzip.ts";
 import { type TarFile, tarFiles, UnsafeEntryError } from "./tar_walk.ts";
 
 /** The form a bundle comes in. */
@@ -23,7 +24,7 @@ export interface BundleInfo {
   mtimeMs: number;
 }
 
-/** How gzip is decompressed: `builtin` (default) is Deno's `DecompressionStream`. */
+/** How gzip is decompressed: `builtin` (default) is node:zlib in-process (`gunzip.ts`). */
 export type Decompressor = "builtin" | "pigz";
 
 /** Options of {@link bundleFiles}. */
@@ -139,13 +140,12 @@ function gunzip(input: ReadableStream<Uint8Array>, options: ReadOptions): Gunzip
     if (options.decompressor === "pigz") {
       throw new UserError('Cannot run "pigz": not installed (omit --gunzip pigz)');
     }
-    let failure: unknown;
-    const stream = input.pipeThrough(
-      new DecompressionStream("gzip") as unknown as TransformStream<Uint8Array, Uint8Array>,
-    );
+    let failure: GzipError | undefined;
     return {
-      stream: catchInto(stream, (err) => failure = err),
-      check: () => failure ? Promise.reject(new Error(gzipReason(failure))) : Promise.resolve(),
+      stream: catchInto(gunzipStream(input), (err) => {
+        if (err instanceof GzipError) failure = err;
+      }),
+      check: () => failure ? Promise.reject(failure) : Promise.resolve(),
       close() {},
     };
   }
@@ -181,8 +181,8 @@ function catchInto(stream: ReadableStream<Uint8Array>, record: (err: unknown) =>
   });
 }
 
-function gzipReason(err: unknown): string {
-  const text = err instanceof Error ? err.message : String(err);
+/** A one-line reason from pigz's stderr. */
+function gzipReason(text: string): string {
   if (/unexpected end|truncated|corrupt|premature|incomplete/i.test(text)) {
     return "unexpected end of gzip stream (the file is truncated or corrupt)";
   }

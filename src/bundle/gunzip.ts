@@ -1,0 +1,90 @@
+/**
+ * In-process gzip decompression whose memory does not grow with the compression ratio: node:zlib
+ * emits output chunks of at most {@link GUNZIP_CHUNK_BYTES}, and input is written only as fast as
+ * the output is read (zlib stops inflating while its output buffer is full). `DecompressionStream`
+ * cannot do this: it inflates each input chunk whole into one output chunk (512 KiB of gzipped
+ * zeros became one 512 MiB chunk). Errors are {@link GzipError}s with a one-line reason.
+ */
+import { createGunzip } from "node:zlib";
+
+/** Largest output chunk (measured: 64 KiB to 1 MiB decompress a 2 GB bundle at the same rate). */
+export const GUNZIP_CHUNK_BYTES = 256 * 1024;
+
+/** The gzip data is truncated or corrupt; the message is a one-line reason. */
+export class GzipError extends Error {
+  override name = "GzipError";
+}
+
+/** zlib messages that come from parsing a gzip member header. */
+const HEADER_ERRORS = /incorrect header check|unknown compression method|unknown header flags/i;
+
+/** A one-line reason for a zlib error, given how many bytes were decompressed before it. */
+function reason(err: Error & { code?: string }, produced: number): string {
+  if (err.code === "Z_BUF_ERROR" || /unexpected end/i.test(err.message)) {
+    return "unexpected end of gzip stream (the file is truncated or corrupt)";
+  }
+  if (HEADER_ERRORS.test(err.message)) {
+    // A header error after output: the first member ended and what follows is not gzip.
+    return produced > 0
+      ? "unexpected data after the end of the gzip stream (the file has trailing garbage)"
+      : `not a gzip stream (${err.message})`;
+  }
+  return `gzip stream is corrupt: ${err.message}`;
+}
+
+/**
+ * Decompresses `input` (one or more concatenated gzip members). The output stream errors with a
+ * {@link GzipError} when the data is not valid gzip, or with the input's own error when reading
+ * the input fails. Cancelling the output cancels the input.
+ */
+export function gunzipStream(
+  input: ReadableStream<Uint8Array>,
+  chunkSize = GUNZIP_CHUNK_BYTES,
+): ReadableStream<Uint8Array> {
+  const gz = createGunzip({ chunkSize });
+  const reader = input.getReader();
+  let inputError: unknown;
+  let produced = 0;
+  // Waits until zlib wants more input, or until it is closed.
+  const drained = () =>
+    new Promise<void>((resolve) => {
+      const done = () => {
+        gz.off("drain", done).off("close", done);
+        resolve();
+      };
+      gz.once("drain", done).once("close", done);
+    });
+  (async () => {
+    try {
+      while (true) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        if (gz.destroyed) return;
+        if (!gz.write(value)) await drained();
+      }
+      gz.end();
+    } catch (err) {
+      inputError = err;
+      gz.destroy(err as Error);
+    }
+  })();
+  const output = gz[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { done, value } = await output.next();
+        if (done) return controller.close();
+        produced += value.length;
+        controller.enqueue(value);
+      } catch (err) {
+        controller.error(
+          err === inputError ? err : new GzipError(reason(err as Error, produced), { cause: err }),
+        );
+      }
+    },
+    async cancel(reason) {
+      gz.destroy();
+      await reader.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
+}

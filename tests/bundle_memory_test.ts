@@ -1,0 +1,74 @@
+/**
+ * Memory bounds of `bundle load`, run as a CLI subprocess whose peak RSS (VmHWM) is sampled:
+ * bundles of a few hundred KiB that inflate to hundreds of MiB must not take memory in
+ * proportion. Each blob is larger than the bound asserted, so holding it whole would fail.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import {
+  blob,
+  type BundleEntry,
+  descriptor,
+  imageArchive,
+  indexFor,
+  MEDIA,
+  randomLayer,
+  streamedDescriptor,
+  streamedOciArchive,
+  writeBundle,
+  zerosBlob,
+} from "./fixtures/make_bundle.ts";
+import { runCli } from "./helpers/cli.ts";
+
+const MiB = 1024 * 1024;
+/** Size of the zero-filled blob of each bundle. */
+const BIG = 384 * MiB;
+/** Peak RSS allowed: well under {@link BIG}; a load of a tiny bundle peaks at ~80 MiB. */
+const RSS_LIMIT = 256 * MiB;
+
+/** Writes a .tar.gz of a small good image and `entries`, loads it, and returns the CLI result. */
+async function loadMeasured(dir: string, entries: BundleEntry[], ...flags: string[]) {
+  const bundle = join(dir, "b.tar.gz");
+  const good = { name: "good_1.0.tar", data: await imageArchive([await randomLayer(99, 99)]) };
+  await writeBundle(bundle, [good, ...entries], "tar.gz");
+  assert.ok((await Deno.stat(bundle)).size < 4 * MiB, "the bundle is small");
+  const storage = join(dir, "storage");
+  const res = await runCli(
+    ["bundle", "load", bundle, "--storage", storage, "--verify=false", ...flags],
+    { measureRss: true },
+  );
+  return { bundle, storage, res, rss: res.peakRssBytes! };
+}
+
+function mib(n: number) {
+  return `${(n / MiB).toFixed(0)} MiB`;
+}
+
+async function withDir(fn: (dir: string) => Promise<void>) {
+  const dir = await Deno.makeTempDir({ prefix: "bundle-mem-" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("bundle load: an image layer of 384 MiB of zeros in a small .tar.gz loads in bounded memory", () =>
+  withDir(async (dir) => {
+    const zeros = await zerosBlob("application/vnd.oci.image.layer.v1.tar", BIG);
+    const config = blob(MEDIA.config, JSON.stringify({ architecture: "amd64", os: "linux" }));
+    const manifest = blob(
+      MEDIA.manifest,
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: MEDIA.manifest,
+        config: descriptor(config),
+        layers: [streamedDescriptor(zeros)],
+      }),
+    );
+    const archive = streamedOciArchive(indexFor(manifest), [manifest, config, zeros]);
+    const { res, rss } = await loadMeasured(dir, [{ name: "capi/zeros_1.0.tar", body: archive }]);
+    assert.equal(res.code, 0, res.stderr);
+    assert.ok(rss > 0, "RSS was sampled");
+    assert.ok(rss < RSS_LIMIT, `peak RSS ${mib(rss)} >= ${mib(RSS_LIMIT)}`);
+  }));
