@@ -5,9 +5,12 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { openDiskStorage } from "../src/registry/storage/storage.ts";
 import {
   blob,
   type BundleEntry,
+  chartArchive,
+  chartLayer,
   descriptor,
   imageArchive,
   indexFor,
@@ -38,6 +41,11 @@ async function loadMeasured(dir: string, entries: BundleEntry[], ...flags: strin
     { measureRss: true },
   );
   return { bundle, storage, res, rss: res.peakRssBytes! };
+}
+
+/** The last line of the output (after the --verify=false warning). */
+function lastLine(text: string) {
+  return text.trim().split("\n").pop();
 }
 
 function mib(n: number) {
@@ -71,4 +79,21 @@ Deno.test("bundle load: an image layer of 384 MiB of zeros in a small .tar.gz lo
     assert.equal(res.code, 0, res.stderr);
     assert.ok(rss > 0, "RSS was sampled");
     assert.ok(rss < RSS_LIMIT, `peak RSS ${mib(rss)} >= ${mib(RSS_LIMIT)}`);
+  }));
+
+Deno.test("bundle load: a chart whose Chart.yaml inflates to 384 MiB fails in one line, in bounded memory", () =>
+  withDir(async (dir) => {
+    const layer = await chartLayer("k0rdent-enterprise", "1.2.3", BIG);
+    const { archive } = await chartArchive("k0rdent-enterprise", "1.2.3", layer);
+    const { bundle, storage, res, rss } = await loadMeasured(dir, [
+      { name: "charts/k0rdent-enterprise_1.2.3.tar", data: archive },
+    ]);
+    assert.equal(res.code, 1, res.stderr);
+    assert.equal(
+      lastLine(res.stderr),
+      `ERROR Cannot read bundle "${bundle}": chart "charts/k0rdent-enterprise_1.2.3.tar": ` +
+        `"k0rdent-enterprise/Chart.yaml" has ${BIG + 82} bytes; a Chart.yaml may have 1048576`,
+    );
+    assert.ok(rss < RSS_LIMIT, `peak RSS ${mib(rss)} >= ${mib(RSS_LIMIT)}`);
+    assert.deepEqual(await openDiskStorage(storage).listRepositories(), [], "nothing tagged");
   }));

@@ -27,6 +27,7 @@ import {
   planArchive,
   planBundle,
   type PlannedImage,
+  readK0rdentVersion,
   rootFromFirstFile,
   scanBundleWithProgress,
 } from "./scan.ts";
@@ -339,7 +340,7 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
       }
       throw err;
     }
-    const plan = await planBundle(info.path, scan, options.prefix);
+    const plan = planBundle(info.path, scan, options.prefix);
     if (check && !check.verify()) {
       await sink.undo();
       throw new UserError(
@@ -347,9 +348,10 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
           `bundle and key "${options.key}"; nothing was loaded`,
       );
     }
+    const k0rdentVersion = await readK0rdentVersion(info.path, plan, sink);
     status.state = "tagging";
     status.imagesTotal = plan.images.length;
-    status.k0rdentVersion = plan.k0rdentVersion;
+    status.k0rdentVersion = k0rdentVersion;
     await saveStatus(true);
     const refs = await tagImages(storage, plan.images);
     // An early tag the whole pass did not confirm (the root was not what it seemed) goes.
@@ -362,7 +364,7 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
       state: "complete",
       finishedAt: new Date().toISOString(),
       verified: options.verify,
-      k0rdentVersion: plan.k0rdentVersion,
+      k0rdentVersion,
       archives: scan.archives.length,
       refs,
     });
@@ -370,7 +372,7 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
     await saveStatus(true);
     return {
       ...base,
-      k0rdentVersion: plan.k0rdentVersion,
+      k0rdentVersion,
       refs,
       skipped: plan.skipped,
       alreadyLoaded: false,

@@ -41,8 +41,11 @@ export interface ArchiveContents {
   platforms: string[];
   /** Sum of the sizes of the blobs the top manifest references (incl. manifests). */
   size: number;
-  /** Bytes of the Helm chart layer when the top manifest is a chart and it was kept. */
-  chartLayer?: Uint8Array;
+  /**
+   * The Helm chart layer when the top manifest is a chart, with its bytes when they were kept in
+   * memory. It is not read here: a chart is read only after the bundle's signature checked out.
+   */
+  chartLayer?: { digest: string; size: number; bytes?: Uint8Array };
 }
 
 /** Helm media types (facts section 6). */
@@ -250,11 +253,17 @@ async function walkIndex(
       // A config that is not JSON names no platform; the manifest itself was validated.
     }
   }
-  let chartLayer: Uint8Array | undefined;
+  let chartLayer: ArchiveContents["chartLayer"];
   if (top.configMediaType === HELM.config) {
     const layer = descriptors(parseJson(top.bytes, "manifest").layers, "layers")
       .find((l) => l.mediaType === HELM.chart);
-    if (layer) chartLayer = kept.get(layer.digest) ?? await sink.read(layer.digest);
+    if (layer) {
+      chartLayer = {
+        digest: layer.digest,
+        size: need(layer, "manifest"),
+        bytes: kept.get(layer.digest),
+      };
+    }
   }
   return { top, manifests, refName, platforms, size, chartLayer };
 }
