@@ -97,3 +97,42 @@ Deno.test("bundle load: a chart whose Chart.yaml inflates to 384 MiB fails in on
     assert.ok(rss < RSS_LIMIT, `peak RSS ${mib(rss)} >= ${mib(RSS_LIMIT)}`);
     assert.deepEqual(await openDiskStorage(storage).listRepositories(), [], "nothing tagged");
   }));
+
+Deno.test("bundle load: a 384 MiB manifest or config is refused by its size, in bounded memory", () =>
+  withDir(async (dir) => {
+    const layer = await randomLayer(1000, 3);
+    for (const kind of ["manifest", "config"] as const) {
+      const big = await zerosBlob(kind === "config" ? MEDIA.config : MEDIA.manifest, BIG);
+      const manifest = blob(
+        MEDIA.manifest,
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: MEDIA.manifest,
+          config: streamedDescriptor(big),
+          layers: [descriptor(layer)],
+        }),
+      );
+      const archive = kind === "config"
+        ? streamedOciArchive(indexFor(manifest), [manifest, big, layer])
+        : streamedOciArchive(
+          { schemaVersion: 2, mediaType: MEDIA.index, manifests: [streamedDescriptor(big)] },
+          [big],
+        );
+      const sub = join(dir, kind);
+      await Deno.mkdir(sub);
+      const { bundle, storage, res, rss } = await loadMeasured(sub, [
+        { name: "capi/big_1.0.tar", body: archive },
+      ]);
+      assert.equal(res.code, 1, res.stderr);
+      const what = kind === "config"
+        ? `config "${big.digest}" of manifest "${manifest.digest}"`
+        : `manifest "${big.digest}"`;
+      assert.equal(
+        lastLine(res.stderr),
+        `ERROR Cannot read bundle "${bundle}": archive "capi/big_1.0.tar" ${what} has ${BIG} ` +
+          `bytes; at most ${4 * MiB} are accepted`,
+      );
+      assert.ok(rss < RSS_LIMIT, `${kind}: peak RSS ${mib(rss)} >= ${mib(RSS_LIMIT)}`);
+      assert.deepEqual(await openDiskStorage(storage).listRepositories(), [], "nothing tagged");
+    }
+  }));

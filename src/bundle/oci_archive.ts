@@ -6,7 +6,12 @@
  * the size it claims. Nothing is tagged here; the result says what to tag.
  */
 import { parseDigest } from "../registry/digest.ts";
-import { type Descriptor, MEDIA_TYPES, parseManifest } from "../registry/manifest.ts";
+import {
+  type Descriptor,
+  MAX_MANIFEST_BYTES,
+  MEDIA_TYPES,
+  parseManifest,
+} from "../registry/manifest.ts";
 import { skipBody, tarFiles } from "./tar_walk.ts";
 
 /** Where an archive's blobs go. */
@@ -69,13 +74,20 @@ export class ArchiveError extends Error {
 const KEEP_BLOB_BYTES = 1024 * 1024;
 /** At most this much of an archive's blobs is kept in memory. */
 const KEEP_TOTAL_BYTES = 8 * 1024 * 1024;
-/** index.json and oci-layout larger than this are refused. */
-const MAX_META_BYTES = 4 * 1024 * 1024;
+/**
+ * index.json, manifests and image configs larger than the registry's manifest limit are refused
+ * by the size their tar header gives, before any of them is read into memory.
+ */
+const MAX_DOCUMENT_BYTES = MAX_MANIFEST_BYTES;
+
+function tooLarge(what: string, size: number): ArchiveError {
+  return new ArchiveError(`${what} has ${size} bytes; at most ${MAX_DOCUMENT_BYTES} are accepted`);
+}
 
 async function readSmall(body: ReadableStream<Uint8Array>, size: number, what: string) {
-  if (size > MAX_META_BYTES) {
+  if (size > MAX_DOCUMENT_BYTES) {
     await skipBody(body);
-    throw new ArchiveError(`${what} is larger than ${MAX_META_BYTES} bytes`);
+    throw tooLarge(what, size);
   }
   return new Uint8Array(await new Response(body).arrayBuffer());
 }
@@ -198,7 +210,9 @@ async function walkIndex(
   };
 
   const visit = async (d: Descriptor, where: string): Promise<ArchiveManifest> => {
-    size += need(d, where);
+    const own = need(d, where);
+    if (own > MAX_DOCUMENT_BYTES) throw tooLarge(`manifest "${d.digest}"`, own);
+    size += own;
     const bytes = await bytesOf(d.digest);
     let info;
     try {
@@ -226,7 +240,12 @@ async function walkIndex(
     } else {
       const config = doc.config as Descriptor;
       m.configMediaType = config.mediaType;
-      for (const b of [config, ...descriptors(doc.layers, "layers")]) {
+      const configSize = need(config, `manifest "${d.digest}"`);
+      if (configSize > MAX_DOCUMENT_BYTES) {
+        throw tooLarge(`config "${config.digest}" of manifest "${d.digest}"`, configSize);
+      }
+      size += configSize;
+      for (const b of descriptors(doc.layers, "layers")) {
         if (Array.isArray(b.urls) && b.urls.length > 0) continue;
         size += need(b, `manifest "${d.digest}"`);
       }
