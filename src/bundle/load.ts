@@ -6,8 +6,6 @@
  * that is incomplete or unverified. A journal in the storage makes a rerun of a complete
  * bundle a quick tag check, and a rerun after `kill -9` stores nothing twice.
  */
-import { statfs } from "node:fs/promises";
-import { dirname } from "node:path";
 import { CancelledError, UserError } from "../errors.ts";
 import { log } from "../log/logger.ts";
 import { formatBytes, type ProgressMode } from "../log/progress.ts";
@@ -37,6 +35,7 @@ import {
   SignatureCheck,
   signaturePath,
 } from "./signature.ts";
+import { diskSpace, FreeSpaceGuard } from "./free_space.ts";
 import { StoreSink } from "./sinks.ts";
 import { bundleError, type BundleInfo, type Decompressor, statBundle } from "./source.ts";
 
@@ -84,39 +83,15 @@ export interface LoadResult {
   seconds: number;
 }
 
-/** Bytes free for an unprivileged writer at `dir` (or its nearest existing parent). */
-export async function freeBytes(dir: string): Promise<number> {
-  let at = dir;
-  while (true) {
-    try {
-      const s = await statfs(at);
-      return s.bavail * s.bsize;
-    } catch (err) {
-      if (err instanceof Deno.errors.NotCapable) throw err;
-      const parent = dirname(at);
-      if (parent === at) throw err;
-      at = parent;
-    }
-  }
-}
-
-/** Refuses to start when the storage cannot hold what the bundle may add. */
-async function preflight(storage: string, info: BundleInfo, alreadyStored: number) {
+/** Refuses to start when the storage cannot hold what the bundle may add and keep the reserve. */
+async function preflight(guard: FreeSpaceGuard, info: BundleInfo, alreadyStored: number) {
   const need = Math.max(0, info.size - alreadyStored);
-  let free: number;
-  try {
-    free = await freeBytes(storage);
-  } catch (err) {
-    // The registry's serve permission profile has no `sys` access for statfs.
-    if (!(err instanceof Deno.errors.NotCapable)) throw err;
-    log.warn(`Cannot check the free space of "${storage}" (no permission); loading anyway`);
-    return;
-  }
-  if (free < need) {
+  const { free } = await diskSpace(guard.dir);
+  if (free - need < guard.reserve) {
     throw new UserError(
-      `Not enough free space in "${storage}" to load bundle "${info.path}": it may add up to ` +
-        `${formatBytes(need)}, ${formatBytes(free)} free; free some space or use --storage ` +
-        `on a larger disk`,
+      `Not enough free space in "${guard.dir}" to load bundle "${info.path}": it may add up to ` +
+        `${formatBytes(need)}, ${formatBytes(free)} free, ${formatBytes(guard.reserve)} kept ` +
+        `free; free some space or use --storage on a larger disk`,
     );
   }
 }
@@ -241,6 +216,7 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
     await writeLoadStatus(options.storage, status);
   };
 
+  let guard: FreeSpaceGuard | undefined;
   try {
     await saveStatus(true);
     let check: SignatureCheck | undefined;
@@ -273,7 +249,11 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
 
     // A resumed load already stored part of what the bundle adds.
     const resumedBytes = previous?.state === "loading" ? previous.storedBytes ?? 0 : 0;
-    await preflight(options.storage, info, resumedBytes);
+    guard = await FreeSpaceGuard.open(
+      options.storage,
+      `Cannot load bundle "${info.path}" into "${options.storage}"`,
+    );
+    if (guard) await preflight(guard, info, resumedBytes);
     const journal: LoadJournal = {
       bundle: info.path,
       size: info.size,
@@ -288,7 +268,7 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
     let lastJournal = Date.now();
 
     status.state = "loading";
-    const sink = new StoreSink(storage);
+    const sink = new StoreSink(storage, guard);
     let archives = 0;
     // See LoadOptions.tagEarly; null: not early, undefined: root not known yet.
     let earlyRoot: string | undefined | null = options.tagEarly && options.verify !== "native"
@@ -304,7 +284,7 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
         items,
       }, {
         decompressor: options.decompressor,
-        signal: options.signal,
+        signal: anySignal(options.signal, guard?.signal),
         hash: check,
         onBytes: (n) => void (status.bytesRead += n),
         onFile: (path) => {
@@ -332,6 +312,7 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
       });
     } catch (err) {
       if (options.signal?.aborted) throw new CancelledError();
+      if (guard?.signal.aborted) throw guard.signal.reason;
       if (err instanceof RegistryError || isDiskFull(err)) {
         throw new UserError(
           `Cannot load bundle "${info.path}" into "${options.storage}": ${(err as Error).message}`,
@@ -387,7 +368,15 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
     status.error = (err as Error).message;
     await saveStatus(true).catch(() => {});
     throw err;
+  } finally {
+    guard?.close();
   }
+}
+
+/** A signal aborted when any of `signals` is. */
+function anySignal(...signals: (AbortSignal | undefined)[]): AbortSignal | undefined {
+  const set = signals.filter((s): s is AbortSignal => s !== undefined);
+  return set.length > 1 ? AbortSignal.any(set) : set[0];
 }
 
 function isDiskFull(err: unknown): boolean {

@@ -81,6 +81,7 @@ export async function scanBundle(
     try {
       contents = await readOciArchive(file.body, sink);
     } catch (err) {
+      if (options.signal?.aborted) throw options.signal.reason;
       if (err instanceof UserError) throw err;
       const gzip = await probe.failure?.();
       if (gzip) throw bundleError(info.path, gzip, err);

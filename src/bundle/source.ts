@@ -87,14 +87,17 @@ const READ_CHUNK = 512 * 1024;
 /**
  * Reads a file in {@link READ_CHUNK} pieces. (`FsFile.readable` reads 64 KiB at a time; with
  * 1 MiB reads decompressing a 4 GiB bundle went from 418 to 757 MiB/s here, since every read
- * is a round trip to a blocking thread. 512 KiB loads as fast with a lower peak RSS.)
+ * is a round trip to a blocking thread. 512 KiB loads as fast with a lower peak RSS.) Once
+ * `signal` aborts, the next read errors the stream with its reason, which tears down everything
+ * reading from it: the pass stops within one read, even inside a large blob.
  */
-function readFile(file: Deno.FsFile): ReadableStream<Uint8Array> {
+function readFile(file: Deno.FsFile, signal?: AbortSignal): ReadableStream<Uint8Array> {
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       const buf = new Uint8Array(READ_CHUNK);
       let n: number | null;
       try {
+        signal?.throwIfAborted();
         n = await file.read(buf);
       } catch (err) {
         file.close();
@@ -209,7 +212,7 @@ export async function* bundleFiles(
   if (info.kind === "dir") {
     for await (const f of walkDir(info.path)) {
       const file = await Deno.open(join(info.path, f.path));
-      yield { path: f.path, size: f.size, body: tap(readFile(file), options) };
+      yield { path: f.path, size: f.size, body: tap(readFile(file, options.signal), options) };
     }
     return;
   }
@@ -219,13 +222,14 @@ export async function* bundleFiles(
   } catch (err) {
     throw bundleError(info.path, (err as Error).message, err);
   }
-  const raw = tap(readFile(file), options);
+  const raw = tap(readFile(file, options.signal), options);
   const gz = info.kind === "tar.gz" ? gunzip(raw, options) : undefined;
   if (gz) probe.failure = () => gz.check().then(() => undefined, (err) => err.message);
   try {
     yield* tarFiles(gz ? gz.stream : raw, { strict: true });
     await gz?.check();
   } catch (err) {
+    if (options.signal?.aborted) throw options.signal.reason;
     if (err instanceof UserError) throw err;
     // A decompressor failure explains a truncated tar better than the tar parser does.
     if (gz) {
