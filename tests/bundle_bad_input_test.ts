@@ -243,3 +243,37 @@ Deno.test("bundle load: the chart is read only after the signature checked out",
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("bundle load: data after the end of the gzip stream is named as such, exit 1", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "bundle-trailing-" });
+  try {
+    const whole = join(dir, "whole.tar.gz");
+    await makeBundle(whole, { images: 2, layerSize: 64 * 1024 });
+    const bundle = join(dir, "trailing.tar.gz");
+    const bytes = await Deno.readFile(whole);
+    await Deno.writeFile(
+      bundle,
+      new Uint8Array([...bytes, ...new TextEncoder().encode("garbage!")]),
+    );
+    const storage = join(dir, "storage");
+    await assert.rejects(
+      loadBundle({ bundle, storage, prefix: "p", verify: "off", runner }),
+      (err: Error) => {
+        assert.ok(err instanceof UserError, String(err));
+        assert.equal(
+          err.message,
+          `Cannot read bundle "${bundle}": unexpected data after the end of the gzip stream ` +
+            "(the file has trailing garbage)",
+        );
+        return true;
+      },
+    );
+    assert.deepEqual(await openDiskStorage(storage).listRepositories(), []);
+    const res = await runCli(["bundle", "load", bundle, "--storage", storage, "--verify=false"]);
+    assert.equal(res.code, 1, res.stderr);
+    assert.match(res.stderr, /unexpected data after the end of the gzip stream/);
+    assert.doesNotMatch(res.stderr, /\n\s+at /);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -16,20 +16,41 @@ export class GzipError extends Error {
 }
 
 /** zlib messages that come from parsing a gzip member header. */
-const HEADER_ERRORS = /incorrect header check|unknown compression method|unknown header flags/i;
+const HEADER_ERRORS =
+  /incorrect header check|unknown compression method|unknown header flags|header crc mismatch/i;
 
-/** A one-line reason for a zlib error, given how many bytes were decompressed before it. */
-function reason(err: Error & { code?: string }, produced: number): string {
+/** True when `head` (the first 4 bytes) starts a gzip member: magic, deflate, no reserved flag. */
+function gzipHeader(head: Uint8Array): boolean {
+  return head.length >= 4 && head[0] === 0x1f && head[1] === 0x8b && head[2] === 8 &&
+    (head[3] & 0xe0) === 0;
+}
+
+/**
+ * A one-line reason for a zlib error. A header error while the input starts with a valid gzip
+ * header comes from a later member: the first one ended and what follows is not gzip. (zlib drops
+ * the output of the write that failed, so counting output cannot tell.)
+ */
+function reason(err: Error & { code?: string }, head: Uint8Array): string {
   if (err.code === "Z_BUF_ERROR" || /unexpected end/i.test(err.message)) {
     return "unexpected end of gzip stream (the file is truncated or corrupt)";
   }
   if (HEADER_ERRORS.test(err.message)) {
-    // A header error after output: the first member ended and what follows is not gzip.
-    return produced > 0
+    return gzipHeader(head)
       ? "unexpected data after the end of the gzip stream (the file has trailing garbage)"
       : `not a gzip stream (${err.message})`;
   }
   return `gzip stream is corrupt: ${err.message}`;
+}
+
+/** Options of {@link gunzipStream}. */
+export interface GunzipOptions {
+  /** Largest output chunk; default {@link GUNZIP_CHUNK_BYTES}. */
+  chunkSize?: number;
+  /**
+   * Once aborted, the next output chunk errors the stream with the signal's reason (a few KiB
+   * of input can inflate for a long time: the input's own reads stop too early to notice).
+   */
+  signal?: AbortSignal;
 }
 
 /**
@@ -39,12 +60,12 @@ function reason(err: Error & { code?: string }, produced: number): string {
  */
 export function gunzipStream(
   input: ReadableStream<Uint8Array>,
-  chunkSize = GUNZIP_CHUNK_BYTES,
+  options: GunzipOptions = {},
 ): ReadableStream<Uint8Array> {
-  const gz = createGunzip({ chunkSize });
+  const gz = createGunzip({ chunkSize: options.chunkSize ?? GUNZIP_CHUNK_BYTES });
   const reader = input.getReader();
   let inputError: unknown;
-  let produced = 0;
+  let head = new Uint8Array(0);
   // Waits until zlib wants more input, or until it is closed.
   const drained = () =>
     new Promise<void>((resolve) => {
@@ -60,6 +81,9 @@ export function gunzipStream(
         const { done, value } = await reader.read();
         if (done) break;
         if (gz.destroyed) return;
+        if (head.length < 4) {
+          head = new Uint8Array([...head, ...value.subarray(0, 4 - head.length)]);
+        }
         if (!gz.write(value)) await drained();
       }
       gz.end();
@@ -71,14 +95,19 @@ export function gunzipStream(
   const output = gz[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
+      if (options.signal?.aborted) {
+        gz.destroy();
+        controller.error(options.signal.reason);
+        await reader.cancel(options.signal.reason).catch(() => {});
+        return;
+      }
       try {
         const { done, value } = await output.next();
         if (done) return controller.close();
-        produced += value.length;
         controller.enqueue(value);
       } catch (err) {
         controller.error(
-          err === inputError ? err : new GzipError(reason(err as Error, produced), { cause: err }),
+          err === inputError ? err : new GzipError(reason(err as Error, head), { cause: err }),
         );
       }
     },

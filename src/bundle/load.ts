@@ -6,7 +6,7 @@
  * that is incomplete or unverified. A journal in the storage makes a rerun of a complete
  * bundle a quick tag check, and a rerun after `kill -9` stores nothing twice.
  */
-import { CancelledError, UserError } from "../errors.ts";
+import { CancelledError, errorMessage, UserError } from "../errors.ts";
 import { log } from "../log/logger.ts";
 import { formatBytes, type ProgressMode } from "../log/progress.ts";
 import { runChecked, type Runner } from "../process/runner.ts";
@@ -311,7 +311,15 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
         },
       });
     } catch (err) {
-      if (options.signal?.aborted) throw new CancelledError();
+      // Whatever stopped the pass, a rerun resumes: record what is stored for its preflight.
+      journal.storedBytes = resumedBytes + sink.stats.storedBytes;
+      await writeJournal(jPath, journal);
+      if (options.signal?.aborted) {
+        throw new CancelledError(
+          `${errorMessage(options.signal.reason)}: the load of "${info.path}" stopped; rerun ` +
+            `to resume`,
+        );
+      }
       if (guard?.signal.aborted) throw guard.signal.reason;
       if (err instanceof RegistryError || isDiskFull(err)) {
         throw new UserError(

@@ -145,7 +145,7 @@ function gunzip(input: ReadableStream<Uint8Array>, options: ReadOptions): Gunzip
     }
     let failure: GzipError | undefined;
     return {
-      stream: catchInto(gunzipStream(input), (err) => {
+      stream: catchInto(gunzipStream(input, { signal: options.signal }), (err) => {
         if (err instanceof GzipError) failure = err;
       }),
       check: () => failure ? Promise.reject(failure) : Promise.resolve(),
