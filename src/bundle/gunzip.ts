@@ -7,7 +7,7 @@
  */
 import { createGunzip } from "node:zlib";
 
-/** Largest output chunk (measured: 64 KiB to 1 MiB decompress a 2 GB bundle at the same rate). */
+/** Largest output chunk. */
 export const GUNZIP_CHUNK_BYTES = 256 * 1024;
 
 /** The gzip data is truncated or corrupt; the message is a one-line reason. */
@@ -79,8 +79,9 @@ export function gunzipStream(
     try {
       while (true) {
         const { done, value } = await reader.read();
-        if (done) break;
+        // Destroyed: the output was cancelled or failed, and nobody reads any more.
         if (gz.destroyed) return;
+        if (done) break;
         if (head.length < 4) {
           head = new Uint8Array([...head, ...value.subarray(0, 4 - head.length)]);
         }

@@ -311,9 +311,10 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
         },
       });
     } catch (err) {
-      // Whatever stopped the pass, a rerun resumes: record what is stored for its preflight.
+      // Whatever stopped the pass, a rerun resumes: record what is stored for its preflight
+      // (best effort: a full disk may refuse even this, and the reason below matters more).
       journal.storedBytes = resumedBytes + sink.stats.storedBytes;
-      await writeJournal(jPath, journal);
+      await writeJournal(jPath, journal).catch(() => {});
       if (options.signal?.aborted) {
         throw new CancelledError(
           `${errorMessage(options.signal.reason)}: the load of "${info.path}" stopped; rerun ` +
