@@ -2,15 +2,28 @@
  * Bundle load benchmark, side by side in one run on one generated bundle:
  * (a) native `bundle load` (one pass, signature checked natively in the pass),
  * (b) the seed method `bundle load --importer skopeo` (extract, skopeo copy x5 into the registry),
- * (c) the floor: `pigz -dc B | openssl dgst -sha256` (decompress and hash everything once).
- * Prints seconds, MiB/s of the compressed bundle, ratios, peak RSS of (a) and the peak extra
- * disk used beyond the final storage (sampled with statfs every 50 ms).
+ * (c) the floor: `pigz -dc B | openssl dgst -sha256` (decompress and hash everything once),
+ * (d) the memory bound: `bundle load` of a second bundle of a few MiB whose one layer is
+ *     `--zeros-gib` GiB of zeros (memory must not grow with the compression ratio).
+ * Prints seconds, MiB/s of the compressed bundle, ratios, peak RSS (the child's VmHWM) and the
+ * peak extra disk used beyond the final storage (sampled with statfs every 50 ms).
  *
- * Usage: deno run -A bench/bundle_bench.ts [--images 40] [--layer-mib 48] [--dir /tmp/bb]
+ * Usage: deno run -A bench/bundle_bench.ts [--images 40] [--layer-mib 48] [--zeros-gib 4]
+ *   [--dir /tmp/bb]
  */
 import { statfs } from "node:fs/promises";
 import { join } from "node:path";
-import { makeBundle } from "../tests/fixtures/make_bundle.ts";
+import {
+  blob,
+  descriptor,
+  indexFor,
+  makeBundle,
+  MEDIA,
+  streamedDescriptor,
+  streamedOciArchive,
+  writeBundle,
+  zerosBlob,
+} from "../tests/fixtures/make_bundle.ts";
 import { BINARY_PERMISSIONS } from "../src/permissions.ts";
 
 const MAIN_TS = new URL("../main.ts", import.meta.url).pathname;
@@ -21,6 +34,7 @@ const flag = (name: string, fallback: string) => {
 };
 const images = Number(flag("--images", "40"));
 const layerMiB = Number(flag("--layer-mib", "48"));
+const zerosGiB = Number(flag("--zeros-gib", "4"));
 const dir = args.includes("--dir")
   ? flag("--dir", "")
   : await Deno.makeTempDir({ prefix: "bundle-bench-" });
@@ -48,7 +62,7 @@ interface Run {
   peakExtraDiskMiB: number;
 }
 
-/** Runs argv, sampling the child's RSS (VmRSS) and the filesystem's used bytes. */
+/** Runs argv, sampling the child's peak RSS (VmHWM) and the filesystem's used bytes. */
 async function measure(argv: string[], storage?: string): Promise<Run> {
   await sh("sync");
   const before = await used(dir);
@@ -67,7 +81,7 @@ async function measure(argv: string[], storage?: string): Promise<Run> {
     while (running) {
       try {
         const status = await Deno.readTextFile(`/proc/${child.pid}/status`);
-        const rss = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
+        const rss = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
         peakRss = Math.max(peakRss, rss);
       } catch { /* exited */ }
       peakUsed = Math.max(peakUsed, await used(dir));
@@ -102,6 +116,27 @@ await sh(
     `openssl ec -in key.pem -pubout -out cosign.pub 2>/dev/null && ` +
     `openssl dgst -sha256 -sign key.pem "${bundle}" | base64 -w0 > "${bundle}.sig"`,
 );
+const zeros = join(dir, `zeros-${zerosGiB}g.tar.gz`);
+try {
+  await Deno.stat(zeros);
+} catch {
+  console.log(`Generating a bundle with ${zerosGiB} GiB of zeros in one layer ...`);
+  const layer = await zerosBlob("application/vnd.oci.image.layer.v1.tar", zerosGiB * 1024 * MiB);
+  const config = blob(MEDIA.config, JSON.stringify({ architecture: "amd64", os: "linux" }));
+  const manifest = blob(
+    MEDIA.manifest,
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MEDIA.manifest,
+      config: descriptor(config),
+      layers: [streamedDescriptor(layer)],
+    }),
+  );
+  await writeBundle(zeros, [{
+    name: "zeros_1.0.tar",
+    body: streamedOciArchive(indexFor(manifest), [manifest, config, layer]),
+  }], "tar.gz");
+}
 const size = (await Deno.stat(bundle)).size;
 console.log(`Bundle: ${(size / MiB).toFixed(0)} MiB compressed, ${images + 4} archives`);
 
@@ -139,6 +174,12 @@ const seed = await measure(
   cli("bundle", "load", bundle, "--storage", storageB, "--importer", "skopeo", "--verify=false"),
   storageB,
 );
+const storageD = join(dir, "storage-zeros");
+await Deno.remove(storageD, { recursive: true }).catch(() => {});
+const zerosRun = await measure(
+  cli("bundle", "load", zeros, "--storage", storageD, "--verify=false"),
+  storageD,
+);
 
 const rate = (r: Run) => `${(size / MiB / r.seconds).toFixed(0)} MiB/s`;
 const row = (name: string, r: Run) =>
@@ -150,8 +191,14 @@ console.log(row("bundle inspect (same pass, no writes)", inspect));
 console.log(row("(b) seed: --importer skopeo (no signature)", seed));
 console.log(row("(c) floor: pigz -dc | openssl dgst -sha256", floor));
 console.log(row("rerun of a complete bundle", rerun));
+console.log(
+  `(d) memory bound: ${zerosGiB} GiB of zeros in a ` +
+    `${((await Deno.stat(zeros)).size / MiB).toFixed(1)} MiB .tar.gz: ` +
+    `${zerosRun.seconds.toFixed(1)} s, peak RSS ${zerosRun.peakRssMiB.toFixed(0)} MiB`,
+);
 console.log(`(a) vs (b): ${(seed.seconds / native.seconds).toFixed(1)}x faster`);
 console.log(`(a) throughput / (c) throughput: ${(floor.seconds / native.seconds).toFixed(2)}`);
 await Deno.remove(storageA, { recursive: true }).catch(() => {});
 await Deno.remove(`${storageA}-pigz`, { recursive: true }).catch(() => {});
 await Deno.remove(storageB, { recursive: true }).catch(() => {});
+await Deno.remove(storageD, { recursive: true }).catch(() => {});

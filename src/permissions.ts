@@ -24,14 +24,15 @@ export const BINARY_PERMISSIONS: readonly string[] = [
 /**
  * Flags the registry serve path needs, and nothing more: net (listen), read/write (storage, TLS
  * and htpasswd files, config), env (config overrides), sys for the hostname and interface
- * addresses (`--tls auto` SANs), and run for openssl only (`--tls auto` certificates). Once
- * serving, the daemon revokes run, sys, env and ffi; see docs/registry.md.
+ * addresses (`--tls auto` SANs) and for statfs (the free-space guard of a `--bundle-path` load),
+ * and run for openssl only (`--tls auto` certificates). Once serving, the daemon revokes run,
+ * sys, env and ffi; see docs/registry.md.
  */
 export const REGISTRY_SERVE_PERMISSIONS: readonly string[] = [
   "--allow-net",
   "--allow-read",
   "--allow-write",
   "--allow-env",
-  "--allow-sys=hostname,networkInterfaces",
+  "--allow-sys=hostname,networkInterfaces,statfs",
   "--allow-run=openssl",
 ];

@@ -11,6 +11,7 @@ import { ProcessRunner } from "../src/process/runner.ts";
 import { openDiskStorage } from "../src/registry/storage/storage.ts";
 import {
   type BundleEntry,
+  chartArchive,
   fileEntry,
   imageArchive,
   imageManifest,
@@ -208,4 +209,91 @@ Deno.test("bundle load reports a missing bundle in one line", async () => {
     }),
     /Cannot read bundle "\/nonexistent\/b\.tar\.gz": no such file or directory/,
   );
+});
+
+Deno.test("bundle load: a chart layer that is not gzip fails in one line naming the chart file", async () => {
+  const notGzip = new TextEncoder().encode("not gzip at all");
+  const { archive } = await chartArchive("k0rdent-enterprise", "1.2.3", notGzip);
+  await expectFailure(
+    [{ name: "charts/k0rdent-enterprise_1.2.3.tar", data: archive }],
+    /: chart "charts\/k0rdent-enterprise_1\.2\.3\.tar": chart layer: not a gzip stream \(incorrect header check\)$/,
+    "tar.gz",
+  );
+});
+
+Deno.test("bundle load: the chart is read only after the signature checked out", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "bundle-bad-sig-" });
+  try {
+    const { archive } = await chartArchive(
+      "k0rdent-enterprise",
+      "1.2.3",
+      new TextEncoder().encode("not gzip at all"),
+    );
+    const bundle = join(dir, "b.tar.gz");
+    await writeBundle(
+      bundle,
+      [
+        { name: "good_1.0.tar", data: await imageArchive([await randomLayer(99, 99)]) },
+        { name: "charts/k0rdent-enterprise_1.2.3.tar", data: archive },
+      ],
+      "tar.gz",
+    );
+    // Signed with another key than the one given: the chart must not be looked at.
+    const sh = (cmd: string) => new Deno.Command("sh", { args: ["-c", cmd], cwd: dir }).output();
+    await sh(
+      "openssl ecparam -name prime256v1 -genkey -noout -out key.pem && " +
+        "openssl ecparam -name prime256v1 -genkey -noout -out other.pem && " +
+        "openssl ec -in other.pem -pubout -out other.pub 2>/dev/null && " +
+        "openssl dgst -sha256 -sign key.pem b.tar.gz | base64 -w0 > b.tar.gz.sig",
+    );
+    const storage = join(dir, "storage");
+    await assert.rejects(
+      loadBundle({
+        bundle,
+        storage,
+        prefix: "p",
+        verify: "native",
+        key: join(dir, "other.pub"),
+        runner,
+      }),
+      /: Signature check of bundle ".*b\.tar\.gz" failed: the signature does not match/,
+    );
+    assert.deepEqual(await openDiskStorage(storage).listRepositories(), []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("bundle load: data after the end of the gzip stream is named as such, exit 1", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "bundle-trailing-" });
+  try {
+    const whole = join(dir, "whole.tar.gz");
+    await makeBundle(whole, { images: 2, layerSize: 64 * 1024 });
+    const bundle = join(dir, "trailing.tar.gz");
+    const bytes = await Deno.readFile(whole);
+    await Deno.writeFile(
+      bundle,
+      new Uint8Array([...bytes, ...new TextEncoder().encode("garbage!")]),
+    );
+    const storage = join(dir, "storage");
+    await assert.rejects(
+      loadBundle({ bundle, storage, prefix: "p", verify: "off", runner }),
+      (err: Error) => {
+        assert.ok(err instanceof UserError, String(err));
+        assert.equal(
+          err.message,
+          `Cannot read bundle "${bundle}": unexpected data after the end of the gzip stream ` +
+            "(the file has trailing garbage)",
+        );
+        return true;
+      },
+    );
+    assert.deepEqual(await openDiskStorage(storage).listRepositories(), []);
+    const res = await runCli(["bundle", "load", bundle, "--storage", storage, "--verify=false"]);
+    assert.equal(res.code, 1, res.stderr);
+    assert.match(res.stderr, /unexpected data after the end of the gzip stream/);
+    assert.doesNotMatch(res.stderr, /\n\s+at /);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -25,9 +25,9 @@ export interface BackgroundLoadOptions {
 
 /**
  * Starts loading and returns `done`, which settles when the load ends and never rejects (the
- * outcome is logged and written to the status file). The load runs with what the daemon keeps
- * once it serves (read, write, net): decompression is in-process, and the disk preflight is
- * skipped with a warning when `statfs` is not permitted.
+ * outcome is logged and written to the status file). The load runs with the serve permissions:
+ * decompression is in-process, and the disk preflight and free-space watch need `statfs`
+ * (skipped with a warning where it is not permitted).
  */
 export function startBackgroundLoad(options: BackgroundLoadOptions): { done: Promise<void> } {
   log.info(`Loading bundle "${options.bundle}" in the background (see: k0rdentd registry status)`);

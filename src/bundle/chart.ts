@@ -6,7 +6,23 @@
  * parse, and the registry daemon, which loads bundles in the background, gives up its
  * environment permission once it serves.
  */
-import { skipBody, tarFiles } from "./tar_walk.ts";
+import { gunzipStream, GzipError } from "./gunzip.ts";
+import { tarReason } from "./source.ts";
+import { skipBody, tarFiles, UnsafeEntryError } from "./tar_walk.ts";
+
+/** A Chart.yaml larger than this is refused: it holds a few hundred bytes of metadata. */
+export const MAX_CHART_YAML_BYTES = 1024 * 1024;
+/**
+ * At most this much of a chart layer is decompressed while looking for its Chart.yaml: Helm's
+ * own bound on a whole chart (`MaxDecompressedChartSize`, 100 MiB, in helm/helm
+ * pkg/chart/loader/archive/archive.go).
+ */
+export const MAX_CHART_BYTES = 100 * 1024 * 1024;
+
+/** A chart layer that cannot be read; the message is one line to follow `chart "<file>": `. */
+export class ChartError extends Error {
+  override name = "ChartError";
+}
 
 /** Name and version of a chart. */
 export interface ChartMeta {
@@ -25,21 +41,48 @@ export function topLevelScalar(text: string, key: string): string | undefined {
   return value === "" ? undefined : value;
 }
 
-/** The `name` and `version` of the chart in `layer`, or undefined when it has no Chart.yaml. */
+/**
+ * The `name` and `version` of the chart in `layer`, or undefined when it has no Chart.yaml with
+ * a version. Reads no more than {@link MAX_CHART_BYTES} decompressed and stops at the first
+ * Chart.yaml with a version; every failure is a {@link ChartError}.
+ */
 export async function readChartMeta(layer: Uint8Array): Promise<ChartMeta | undefined> {
-  const stream = new Blob([layer as Uint8Array<ArrayBuffer>]).stream()
+  let inflated = 0;
+  const stream = gunzipStream(new Blob([layer as Uint8Array<ArrayBuffer>]).stream())
     .pipeThrough(
-      new DecompressionStream("gzip") as unknown as TransformStream<Uint8Array, Uint8Array>,
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, controller) {
+          inflated += chunk.length;
+          if (inflated > MAX_CHART_BYTES) {
+            throw new ChartError(
+              `chart layer decompresses to more than ${MAX_CHART_BYTES} bytes before its Chart.yaml`,
+            );
+          }
+          controller.enqueue(chunk);
+        },
+      }),
     );
-  let meta: ChartMeta | undefined;
-  for await (const file of tarFiles(stream)) {
-    if (meta || !/^[^/]+\/Chart\.yaml$/.test(file.path)) {
-      await skipBody(file.body);
-      continue;
+  try {
+    for await (const file of tarFiles(stream)) {
+      if (!/^[^/]+\/Chart\.yaml$/.test(file.path)) {
+        await skipBody(file.body);
+        continue;
+      }
+      if (file.size > MAX_CHART_YAML_BYTES) {
+        throw new ChartError(
+          `"${file.path}" has ${file.size} bytes; a Chart.yaml may have ${MAX_CHART_YAML_BYTES}`,
+        );
+      }
+      const text = await new Response(file.body).text();
+      const version = topLevelScalar(text, "version");
+      if (version) return { name: topLevelScalar(text, "name") ?? "", version };
     }
-    const text = await new Response(file.body).text();
-    const version = topLevelScalar(text, "version");
-    if (version) meta = { name: topLevelScalar(text, "name") ?? "", version };
+    return undefined;
+  } catch (err) {
+    if (err instanceof ChartError) throw err;
+    const detail = err instanceof GzipError || err instanceof UnsafeEntryError
+      ? err.message
+      : tarReason(err);
+    throw new ChartError(`chart layer: ${detail}`, { cause: err });
   }
-  return meta;
 }

@@ -6,7 +6,7 @@
  */
 import { UserError } from "../errors.ts";
 import type { ProgressMode } from "../log/progress.ts";
-import { type BundlePlan, planBundle, scanBundleWithProgress } from "./scan.ts";
+import { type BundlePlan, planBundle, readK0rdentVersion, scanBundleWithProgress } from "./scan.ts";
 import { readSignatureFiles, SignatureCheck } from "./signature.ts";
 import { DrainSink, HashSink } from "./sinks.ts";
 import { type Decompressor, statBundle } from "./source.ts";
@@ -45,7 +45,12 @@ export interface InspectOptions {
   verify?: { key?: string; signature?: string; checkSignature: boolean };
 }
 
-function report(bundle: string, bundleBytes: number, plan: BundlePlan): BundleReport {
+function report(
+  bundle: string,
+  bundleBytes: number,
+  plan: BundlePlan,
+  k0rdentVersion: string | undefined,
+): BundleReport {
   const all = plan.images.map((i) => ({
     reference: `${i.repository}:${i.tag}`,
     digest: i.digest,
@@ -59,7 +64,7 @@ function report(bundle: string, bundleBytes: number, plan: BundlePlan): BundleRe
   const charts = all.filter((i) => i.chart);
   return {
     bundle,
-    k0rdentVersion: plan.k0rdentVersion,
+    k0rdentVersion,
     images,
     charts,
     skipped: plan.skipped,
@@ -90,15 +95,15 @@ export async function inspectBundle(path: string, options: InspectOptions): Prom
     label: options.verify ? "Verifying bundle" : "Reading bundle",
     mode: options.progress,
   }, { decompressor: options.decompressor, signal: options.signal, hash: check });
-  const plan = await planBundle(path, scan, options.prefix);
-  const out = report(path, info.size, plan);
+  const plan = planBundle(path, scan, options.prefix);
+  if (check && !check.verify()) {
+    throw new UserError(
+      `Signature check of bundle "${path}" failed: the signature does not match the bundle ` +
+        `and key "${options.verify?.key}"`,
+    );
+  }
+  const out = report(path, info.size, plan, await readK0rdentVersion(path, plan, sink));
   if (options.verify) {
-    if (check && !check.verify()) {
-      throw new UserError(
-        `Signature check of bundle "${path}" failed: the signature does not match the bundle ` +
-          `and key "${options.verify.key}"`,
-      );
-    }
     out.signature = check ? "verified" : "not checked";
     out.blobsVerified = (sink as HashSink).stats.present;
   }

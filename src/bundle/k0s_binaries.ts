@@ -7,6 +7,7 @@
  * inside a bundle during the load's one pass. A binary becomes visible only once its signature
  * (when there is one and checking is on) has matched; otherwise nothing is stored.
  */
+import type { FreeSpaceGuard } from "./free_space.ts";
 import type { KeyObject } from "node:crypto";
 import { basename, dirname, join } from "node:path";
 import { errorMessage, UserError } from "../errors.ts";
@@ -217,12 +218,14 @@ export class K0sFileSink {
   /**
    * @param key the bundle's public key to check each binary's `.sig` with, when checking is on.
    * @param keyPath its path, for messages.
+   * @param guard the load's free-space guard: each binary claims its size before it is staged.
    */
   constructor(
     readonly store: K0sBinaryStore,
     readonly bundle: string,
     readonly key?: KeyObject,
     readonly keyPath?: string,
+    readonly guard?: FreeSpaceGuard,
   ) {}
 
   /** Consumes the bundle file at `path` (a k0s binary or its `.sig`, by its base name). */
@@ -247,6 +250,7 @@ export class K0sFileSink {
       return;
     }
     const check = this.key ? new SignatureCheck(this.key) : undefined;
+    await this.guard?.claim(size);
     const staged = await this.store.stage(name, body, check && ((c) => check.update(c)));
     this.#binaries.set(name, { path, staged, check });
   }

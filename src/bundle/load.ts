@@ -8,9 +8,7 @@
  * bundle a quick tag check, and a rerun after `kill -9` stores nothing twice.
  */
 import type { KeyObject } from "node:crypto";
-import { statfs } from "node:fs/promises";
-import { dirname } from "node:path";
-import { CancelledError, UserError } from "../errors.ts";
+import { CancelledError, errorMessage, UserError } from "../errors.ts";
 import { log } from "../log/logger.ts";
 import { formatBytes, type ProgressMode } from "../log/progress.ts";
 import { runChecked, type Runner } from "../process/runner.ts";
@@ -29,6 +27,7 @@ import {
   planArchive,
   planBundle,
   type PlannedImage,
+  readK0rdentVersion,
   rootFromFirstFile,
   scanBundleWithProgress,
 } from "./scan.ts";
@@ -41,6 +40,7 @@ import {
   SignatureCheck,
   signaturePath,
 } from "./signature.ts";
+import { diskSpace, FreeSpaceGuard } from "./free_space.ts";
 import { StoreSink } from "./sinks.ts";
 import { bundleError, type BundleInfo, type Decompressor, statBundle } from "./source.ts";
 
@@ -90,39 +90,15 @@ export interface LoadResult {
   seconds: number;
 }
 
-/** Bytes free for an unprivileged writer at `dir` (or its nearest existing parent). */
-export async function freeBytes(dir: string): Promise<number> {
-  let at = dir;
-  while (true) {
-    try {
-      const s = await statfs(at);
-      return s.bavail * s.bsize;
-    } catch (err) {
-      if (err instanceof Deno.errors.NotCapable) throw err;
-      const parent = dirname(at);
-      if (parent === at) throw err;
-      at = parent;
-    }
-  }
-}
-
-/** Refuses to start when the storage cannot hold what the bundle may add. */
-async function preflight(storage: string, info: BundleInfo, alreadyStored: number) {
+/** Refuses to start when the storage cannot hold what the bundle may add and keep the reserve. */
+async function preflight(guard: FreeSpaceGuard, info: BundleInfo, alreadyStored: number) {
   const need = Math.max(0, info.size - alreadyStored);
-  let free: number;
-  try {
-    free = await freeBytes(storage);
-  } catch (err) {
-    // The registry's serve permission profile has no `sys` access for statfs.
-    if (!(err instanceof Deno.errors.NotCapable)) throw err;
-    log.warn(`Cannot check the free space of "${storage}" (no permission); loading anyway`);
-    return;
-  }
-  if (free < need) {
+  const { free } = await diskSpace(guard.dir);
+  if (free - need < guard.reserve) {
     throw new UserError(
-      `Not enough free space in "${storage}" to load bundle "${info.path}": it may add up to ` +
-        `${formatBytes(need)}, ${formatBytes(free)} free; free some space or use --storage ` +
-        `on a larger disk`,
+      `Not enough free space in "${guard.dir}" to load bundle "${info.path}": it may add up to ` +
+        `${formatBytes(need)}, ${formatBytes(free)} free, ${formatBytes(guard.reserve)} kept ` +
+        `free; free some space or use --storage on a larger disk`,
     );
   }
 }
@@ -261,6 +237,7 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
 
   // Holds the bundle's k0s binaries until the load succeeds (dropped on any failure).
   let k0sFiles: K0sFileSink | undefined;
+  let guard: FreeSpaceGuard | undefined;
   try {
     await saveStatus(true);
     let check: SignatureCheck | undefined;
@@ -296,7 +273,11 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
 
     // A resumed load already stored part of what the bundle adds.
     const resumedBytes = previous?.state === "loading" ? previous.storedBytes ?? 0 : 0;
-    await preflight(options.storage, info, resumedBytes);
+    guard = await FreeSpaceGuard.open(
+      options.storage,
+      `Cannot load bundle "${info.path}" into "${options.storage}"`,
+    );
+    if (guard) await preflight(guard, info, resumedBytes);
     const journal: LoadJournal = {
       bundle: info.path,
       size: info.size,
@@ -311,8 +292,14 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
     let lastJournal = Date.now();
 
     status.state = "loading";
-    const sink = new StoreSink(storage);
-    k0sFiles = new K0sFileSink(openK0sBinaryStore(options.storage), info.path, key, options.key);
+    const sink = new StoreSink(storage, guard);
+    k0sFiles = new K0sFileSink(
+      openK0sBinaryStore(options.storage),
+      info.path,
+      key,
+      options.key,
+      guard,
+    );
     let archives = 0;
     // See LoadOptions.tagEarly; null: not early, undefined: root not known yet.
     let earlyRoot: string | undefined | null = options.tagEarly && options.verify !== "native"
@@ -328,7 +315,7 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
         items,
       }, {
         decompressor: options.decompressor,
-        signal: options.signal,
+        signal: anySignal(options.signal, guard?.signal),
         hash: check,
         k0sFiles,
         onBytes: (n) => void (status.bytesRead += n),
@@ -356,7 +343,17 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
         },
       });
     } catch (err) {
-      if (options.signal?.aborted) throw new CancelledError();
+      // Whatever stopped the pass, a rerun resumes: record what is stored for its preflight
+      // (best effort: a full disk may refuse even this, and the reason below matters more).
+      journal.storedBytes = resumedBytes + sink.stats.storedBytes;
+      await writeJournal(jPath, journal).catch(() => {});
+      if (options.signal?.aborted) {
+        throw new CancelledError(
+          `${errorMessage(options.signal.reason)}: the load of "${info.path}" stopped; rerun ` +
+            `to resume`,
+        );
+      }
+      if (guard?.signal.aborted) throw guard.signal.reason;
       if (err instanceof RegistryError || isDiskFull(err)) {
         throw new UserError(
           `Cannot load bundle "${info.path}" into "${options.storage}": ${(err as Error).message}`,
@@ -365,7 +362,7 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
       }
       throw err;
     }
-    const plan = await planBundle(info.path, scan, options.prefix);
+    const plan = planBundle(info.path, scan, options.prefix);
     if (check && !check.verify()) {
       await sink.undo();
       throw new UserError(
@@ -373,6 +370,7 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
           `bundle and key "${options.key}"; nothing was loaded`,
       );
     }
+    const k0rdentVersion = await readK0rdentVersion(info.path, plan, sink);
     let k0sBinaries: StoredK0sBinary[];
     try {
       k0sBinaries = await k0sFiles.commit();
@@ -382,7 +380,7 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
     }
     status.state = "tagging";
     status.imagesTotal = plan.images.length;
-    status.k0rdentVersion = plan.k0rdentVersion;
+    status.k0rdentVersion = k0rdentVersion;
     await saveStatus(true);
     const refs = await tagImages(storage, plan.images);
     // An early tag the whole pass did not confirm (the root was not what it seemed) goes.
@@ -395,7 +393,7 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
       state: "complete",
       finishedAt: new Date().toISOString(),
       verified: options.verify,
-      k0rdentVersion: plan.k0rdentVersion,
+      k0rdentVersion,
       archives: scan.archives.length,
       refs,
       k0sBinaries,
@@ -404,7 +402,7 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
     await saveStatus(true);
     return {
       ...base,
-      k0rdentVersion: plan.k0rdentVersion,
+      k0rdentVersion,
       refs,
       k0sBinaries,
       skipped: plan.skipped,
@@ -421,7 +419,15 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
     status.error = (err as Error).message;
     await saveStatus(true).catch(() => {});
     throw err;
+  } finally {
+    guard?.close();
   }
+}
+
+/** A signal aborted when any of `signals` is. */
+function anySignal(...signals: (AbortSignal | undefined)[]): AbortSignal | undefined {
+  const set = signals.filter((s): s is AbortSignal => s !== undefined);
+  return set.length > 1 ? AbortSignal.any(set) : set[0];
 }
 
 function isDiskFull(err: unknown): boolean {

@@ -6,7 +6,12 @@
  * the size it claims. Nothing is tagged here; the result says what to tag.
  */
 import { parseDigest } from "../registry/digest.ts";
-import { type Descriptor, MEDIA_TYPES, parseManifest } from "../registry/manifest.ts";
+import {
+  type Descriptor,
+  MAX_MANIFEST_BYTES,
+  MEDIA_TYPES,
+  parseManifest,
+} from "../registry/manifest.ts";
 import { skipBody, tarFiles } from "./tar_walk.ts";
 
 /** Where an archive's blobs go. */
@@ -41,8 +46,11 @@ export interface ArchiveContents {
   platforms: string[];
   /** Sum of the sizes of the blobs the top manifest references (incl. manifests). */
   size: number;
-  /** Bytes of the Helm chart layer when the top manifest is a chart and it was kept. */
-  chartLayer?: Uint8Array;
+  /**
+   * The Helm chart layer when the top manifest is a chart, with its bytes when they were kept in
+   * memory. It is not read here: a chart is read only after the bundle's signature checked out.
+   */
+  chartLayer?: { digest: string; size: number; bytes?: Uint8Array };
 }
 
 /** Helm media types (facts section 6). */
@@ -66,13 +74,20 @@ export class ArchiveError extends Error {
 const KEEP_BLOB_BYTES = 1024 * 1024;
 /** At most this much of an archive's blobs is kept in memory. */
 const KEEP_TOTAL_BYTES = 8 * 1024 * 1024;
-/** index.json and oci-layout larger than this are refused. */
-const MAX_META_BYTES = 4 * 1024 * 1024;
+/**
+ * index.json, manifests and image configs larger than the registry's manifest limit are refused
+ * by the size their tar header gives, before any of them is read into memory.
+ */
+const MAX_DOCUMENT_BYTES = MAX_MANIFEST_BYTES;
+
+function tooLarge(what: string, size: number): ArchiveError {
+  return new ArchiveError(`${what} has ${size} bytes; at most ${MAX_DOCUMENT_BYTES} are accepted`);
+}
 
 async function readSmall(body: ReadableStream<Uint8Array>, size: number, what: string) {
-  if (size > MAX_META_BYTES) {
+  if (size > MAX_DOCUMENT_BYTES) {
     await skipBody(body);
-    throw new ArchiveError(`${what} is larger than ${MAX_META_BYTES} bytes`);
+    throw tooLarge(what, size);
   }
   return new Uint8Array(await new Response(body).arrayBuffer());
 }
@@ -195,7 +210,9 @@ async function walkIndex(
   };
 
   const visit = async (d: Descriptor, where: string): Promise<ArchiveManifest> => {
-    size += need(d, where);
+    const own = need(d, where);
+    if (own > MAX_DOCUMENT_BYTES) throw tooLarge(`manifest "${d.digest}"`, own);
+    size += own;
     const bytes = await bytesOf(d.digest);
     let info;
     try {
@@ -223,7 +240,12 @@ async function walkIndex(
     } else {
       const config = doc.config as Descriptor;
       m.configMediaType = config.mediaType;
-      for (const b of [config, ...descriptors(doc.layers, "layers")]) {
+      const configSize = need(config, `manifest "${d.digest}"`);
+      if (configSize > MAX_DOCUMENT_BYTES) {
+        throw tooLarge(`config "${config.digest}" of manifest "${d.digest}"`, configSize);
+      }
+      size += configSize;
+      for (const b of descriptors(doc.layers, "layers")) {
         if (Array.isArray(b.urls) && b.urls.length > 0) continue;
         size += need(b, `manifest "${d.digest}"`);
       }
@@ -250,11 +272,17 @@ async function walkIndex(
       // A config that is not JSON names no platform; the manifest itself was validated.
     }
   }
-  let chartLayer: Uint8Array | undefined;
+  let chartLayer: ArchiveContents["chartLayer"];
   if (top.configMediaType === HELM.config) {
     const layer = descriptors(parseJson(top.bytes, "manifest").layers, "layers")
       .find((l) => l.mediaType === HELM.chart);
-    if (layer) chartLayer = kept.get(layer.digest) ?? await sink.read(layer.digest);
+    if (layer) {
+      chartLayer = {
+        digest: layer.digest,
+        size: need(layer, "manifest"),
+        bytes: kept.get(layer.digest),
+      };
+    }
   }
   return { top, manifests, refName, platforms, size, chartLayer };
 }

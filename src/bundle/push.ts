@@ -106,7 +106,7 @@ export async function pushBundle(options: PushOptions): Promise<PushResult> {
     hash: check,
     onArchive: () => void archives++,
   });
-  const plan = await planBundle(info.path, scan, options.prefix);
+  const plan = planBundle(info.path, scan, options.prefix);
   if (check && !check.verify()) {
     throw new UserError(
       `Signature check of bundle "${info.path}" failed: the signature does not match; ` +

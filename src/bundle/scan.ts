@@ -2,13 +2,14 @@
  * The one pass over a bundle: every file of the outer tar (or directory) is classified, each
  * OCI archive is read entry by entry with its blobs sent to a {@link BlobSink}, k0s binaries
  * go to their own sink (when the caller has one), and the result lists the archives read and
- * the files passed over. Then {@link planBundle} turns
- * paths into references (lone top-level folder stripped, naming rules applied) and finds
- * the k0rdent version in the chart layer of `charts/k0rdent-enterprise_<V>.tar`.
+ * the files passed over. Then {@link planBundle} turns paths into references (lone top-level
+ * folder stripped, naming rules applied), and, once the signature checked out,
+ * {@link readK0rdentVersion} reads the k0rdent version from the chart layer of
+ * `charts/k0rdent-enterprise_<V>.tar`.
  */
 import { UserError } from "../errors.ts";
 import { Progress, type ProgressMode } from "../log/progress.ts";
-import { readChartMeta } from "./chart.ts";
+import { ChartError, readChartMeta } from "./chart.ts";
 import {
   archiveReference,
   fileKind,
@@ -80,6 +81,7 @@ export async function scanBundle(
     options.onFile?.(file.path);
     const kind = fileKind(file.path);
     const failed = async (err: unknown, what: string) => {
+      if (options.signal?.aborted) return options.signal.reason;
       if (err instanceof UserError) return err;
       const gzip = await probe.failure?.();
       if (gzip) return bundleError(info.path, gzip, err);
@@ -173,8 +175,6 @@ export interface PlannedImage {
 
 /** What a bundle holds, with references. */
 export interface BundlePlan {
-  /** k0rdent version from the chart's Chart.yaml, if the bundle has the chart. */
-  k0rdentVersion?: string;
   /** The lone top-level folder that was taken as the bundle root ("" when none). */
   root: string;
   images: PlannedImage[];
@@ -221,15 +221,10 @@ export function planArchive(
 }
 
 /** Applies the naming rules; throws a UserError naming the file when a name is unusable. */
-export async function planBundle(
-  bundle: string,
-  scan: ScanResult,
-  prefix: string,
-): Promise<BundlePlan> {
+export function planBundle(bundle: string, scan: ScanResult, prefix: string): BundlePlan {
   const root = loneTopFolder(scan.paths);
   const images: PlannedImage[] = [];
   const seen = new Map<string, string>();
-  let k0rdentVersion: string | undefined;
   for (const archive of scan.archives) {
     const image = planArchive(bundle, archive, root, prefix);
     const key = `${image.repository}:${image.tag}`;
@@ -238,10 +233,40 @@ export async function planBundle(
       throw bundleError(bundle, `archives "${other}" and "${archive.path}" both map to "${key}"`);
     }
     seen.set(key, archive.path);
-    if (image.chart && isK0rdentChart(image.path) && image.contents.chartLayer) {
-      k0rdentVersion = (await readChartMeta(image.contents.chartLayer))?.version;
-    }
     images.push(image);
   }
-  return { k0rdentVersion, root, images, skipped: scan.skipped };
+  return { root, images, skipped: scan.skipped };
+}
+
+/** A chart layer larger than this is not read back (the k0rdent chart's is about 100 KiB). */
+export const MAX_CHART_LAYER_BYTES = 16 * 1024 * 1024;
+
+/**
+ * The k0rdent version: the `version` of Chart.yaml in the chart layer of
+ * `charts/k0rdent-enterprise_<V>.tar` (undefined without that chart, or when `sink` cannot read
+ * its layer back). The layer is untrusted compressed data: call this only after the signature
+ * checked out. A layer that cannot be read is a UserError naming the chart file.
+ */
+export async function readK0rdentVersion(
+  bundle: string,
+  plan: BundlePlan,
+  sink: BlobSink,
+): Promise<string | undefined> {
+  const image = plan.images.find((i) => i.chart && isK0rdentChart(i.path));
+  const layer = image?.contents.chartLayer;
+  if (!image || !layer) return undefined;
+  const file = plan.root ? `${plan.root}/${image.path}` : image.path;
+  try {
+    if (layer.size > MAX_CHART_LAYER_BYTES) {
+      throw new ChartError(
+        `chart layer "${layer.digest}" has ${layer.size} bytes; at most ` +
+          `${MAX_CHART_LAYER_BYTES} are read`,
+      );
+    }
+    const bytes = layer.bytes ?? await sink.read(layer.digest);
+    return bytes ? (await readChartMeta(bytes))?.version : undefined;
+  } catch (err) {
+    if (!(err instanceof ChartError)) throw err;
+    throw bundleError(bundle, `chart "${file}": ${err.message}`, err);
+  }
 }

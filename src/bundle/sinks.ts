@@ -1,13 +1,14 @@
 /**
  * The {@link BlobSink}s of the pass: {@link StoreSink} writes new blobs into the registry
- * storage (hashed while written, digest and size checked by the storage) and reads past blobs
- * it already has; {@link HashSink} only hashes and checks (verify); {@link DrainSink} only
+ * storage (hashed while written, digest and size checked by the storage; room claimed from a
+ * free-space guard first) and reads past blobs it already has; {@link HashSink} only hashes and checks (verify); {@link DrainSink} only
  * reads past (inspect).
  */
 import { createHash } from "node:crypto";
 import { parseDigest } from "../registry/digest.ts";
 import { RegistryError } from "../registry/errors.ts";
 import type { RegistryStorage } from "../registry/storage/storage.ts";
+import type { FreeSpaceGuard } from "./free_space.ts";
 import { ArchiveError, type BlobSink } from "./oci_archive.ts";
 import { skipBody } from "./tar_walk.ts";
 
@@ -31,7 +32,8 @@ export class StoreSink implements BlobSink {
   /** Digests this sink wrote that were not stored before. */
   readonly added: string[] = [];
 
-  constructor(readonly storage: RegistryStorage) {}
+  /** `guard`, when given, is asked for room before each new blob is written. */
+  constructor(readonly storage: RegistryStorage, readonly guard?: FreeSpaceGuard) {}
 
   async put(digest: string, size: number, body: ReadableStream<Uint8Array>): Promise<void> {
     if (await this.storage.hasBlob(digest)) {
@@ -40,6 +42,7 @@ export class StoreSink implements BlobSink {
       this.stats.presentBytes += size;
       return;
     }
+    await this.guard?.claim(size);
     try {
       await this.storage.putBlob(body, { digest, size });
     } catch (err) {

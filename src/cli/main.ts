@@ -23,7 +23,10 @@ export function exitCodeOf(err: unknown): number {
     return ExitCode.usage;
   }
   if (err instanceof CancelledError || (err instanceof DOMException && err.name === "AbortError")) {
-    log.error("Interrupted");
+    // A CancelledError may say what stopped and how to go on ("... rerun to resume").
+    log.error(
+      err instanceof CancelledError && err.message !== "Cancelled" ? err.message : "Interrupted",
+    );
     return ExitCode.interrupted;
   }
   if (err instanceof UserError) {
