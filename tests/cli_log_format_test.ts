@@ -139,3 +139,14 @@ Deno.test("a bad --log-format or K0RDENTD_LOG_FORMAT is a usage error quoting th
   assert.equal(config.code, 1);
   assert.match(config.stdout, /logFormat: expected one of "text", "json" \(k\.yaml:1\)/);
 });
+
+Deno.test("registry --print-systemd-unit passes --log-format json through to ExecStart", async () => {
+  const storage = await Deno.makeTempDir();
+  const exec = async (args: string[]) => {
+    const r = await runCli(["registry", "--print-systemd-unit", "--storage", storage, ...args]);
+    assert.equal(r.code, 0, r.stderr);
+    return r.stdout.split("\n").find((l) => l.startsWith("ExecStart="))!;
+  };
+  assert.match(await exec(["--log-format", "json"]), / --log-format json registry --host /);
+  assert.doesNotMatch(await exec([]), /--log-format/);
+});
