@@ -3,6 +3,7 @@ import { Command, Option } from "commander";
 import { log, LOG_FORMATS } from "../log/logger.ts";
 import { printOut } from "../log/output.ts";
 import { registerBundle } from "./commands/bundle.ts";
+import { registerCompletion } from "./commands/completion.ts";
 import { registerConfig } from "./commands/config.ts";
 import { registerRegistry } from "./commands/registry.ts";
 import { registerExportJoinConfig } from "./commands/export_join_config.ts";
@@ -27,6 +28,7 @@ const COMMANDS: ((program: Command) => void)[] = [
   registerUninstall,
   registerStatus,
   registerExposeUi,
+  registerCompletion,
 ];
 
 /** Builds the program; settings given here are inherited by every subcommand. */
