@@ -7,7 +7,7 @@ import type { Command } from "commander";
 import { loadConfig, type Override } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { UsageError } from "../errors.ts";
-import { log, LOG_LEVELS, type LogLevel } from "../log/logger.ts";
+import { log, LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "../log/logger.ts";
 import { OUTPUT_FORMATS, type OutputFormat } from "../log/output.ts";
 import { ProcessRunner, type Runner } from "../process/runner.ts";
 import { parseBoolean } from "../config/boolean.ts";
@@ -16,6 +16,7 @@ import { parseBoolean } from "../config/boolean.ts";
 export interface GlobalOptions {
   configFile?: string;
   logLevel?: string;
+  logFormat?: string;
   debug?: boolean;
   dryRun?: boolean;
   output?: string;
@@ -76,12 +77,41 @@ export function outputFormat(cmd: Command): OutputFormat {
   return value as OutputFormat;
 }
 
-/** Sets the log level from flags and env before the config is read. */
+/** Sets the log level and format from flags and env before the config is read. */
 export function configureLogging(cmd: Command): void {
   const level = requestedLogLevel(cmd) ?? Deno.env.get("K0RDENTD_LOG_LEVEL");
   if (level && (LOG_LEVELS as readonly string[]).includes(level)) {
     log.configure({ level: level as LogLevel });
   }
+  log.configure({
+    format: checkedLogFormat(globalOptions(cmd).logFormat, "--log-format") ?? envLogFormat() ??
+      "text",
+  });
+}
+
+function checkedLogFormat(value: string | undefined, source: string): LogFormat | undefined {
+  if (value === undefined || value === "") return undefined;
+  if ((LOG_FORMATS as readonly string[]).includes(value)) return value as LogFormat;
+  throw new UsageError(`Invalid ${source} "${value}": expected one of ${LOG_FORMATS.join(", ")}`);
+}
+
+function envLogFormat(): LogFormat | undefined {
+  return checkedLogFormat(Deno.env.get("K0RDENTD_LOG_FORMAT"), "K0RDENTD_LOG_FORMAT");
+}
+
+/**
+ * The log format named by `--log-format` in raw `args` or by the env, read before commander
+ * parses, so that its own errors (unknown flag or command) are JSON lines too. Bad values are
+ * left for {@link configureLogging} to report.
+ */
+export function earlyLogFormat(args: readonly string[]): LogFormat | undefined {
+  let value: string | undefined;
+  for (let i = 0; i < args.length && args[i] !== "--"; i++) {
+    if (args[i] === "--log-format") value = args[i + 1];
+    else if (args[i].startsWith("--log-format=")) value = args[i].slice("--log-format=".length);
+  }
+  value ??= Deno.env.get("K0RDENTD_LOG_FORMAT");
+  return (LOG_FORMATS as readonly string[]).includes(value ?? "") ? value as LogFormat : undefined;
 }
 
 function requestedLogLevel(cmd: Command): string | undefined {
@@ -107,12 +137,15 @@ export async function commandContext(
   const levelOverride: Override[] = flagLevel
     ? [{ path: ["logLevel"], value: flagLevel, flag: opts.debug ? "--debug" : "--log-level" }]
     : [];
+  if (opts.logFormat !== undefined) {
+    levelOverride.push({ path: ["logFormat"], value: opts.logFormat, flag: "--log-format" });
+  }
   const file = opts.configFile ?? (Deno.env.get("K0RDENTD_CONFIG_FILE") || undefined);
   const { config, file: read } = await loadConfig({
     file,
     overrides: [...overrides, ...levelOverride],
   });
-  log.configure({ level: config.logLevel });
+  log.configure({ level: config.logLevel, format: config.logFormat });
   log.debug(read ? `Using config file "${read}"` : "No config file; using defaults");
   return {
     config,

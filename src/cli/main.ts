@@ -6,7 +6,7 @@
 import { CommanderError } from "commander";
 import { CancelledError, ExitCode, UsageError, UserError } from "../errors.ts";
 import { log } from "../log/logger.ts";
-import { configureLogging, setProcessSignal } from "./context.ts";
+import { configureLogging, earlyLogFormat, setProcessSignal } from "./context.ts";
 import { buildProgram } from "./program.ts";
 
 /** Maps a failure to its exit code and reports it on the log. */
@@ -54,6 +54,7 @@ export async function runCli(args: string[]): Promise<number> {
   };
   const handlers = [["SIGINT", onSignal("SIGINT")], ["SIGTERM", onSignal("SIGTERM")]] as const;
   for (const [sig, handler] of handlers) Deno.addSignalListener(sig, handler);
+  log.configure({ format: earlyLogFormat(args) ?? "text" });
   const program = buildProgram();
   program.hook("preAction", (_root, action) => configureLogging(action));
   try {

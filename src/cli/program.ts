@@ -1,8 +1,9 @@
 /** The root command `k0rdentd`: global flags and the list of subcommands. */
 import { Command, Option } from "commander";
-import { log } from "../log/logger.ts";
+import { log, LOG_FORMATS } from "../log/logger.ts";
 import { printOut } from "../log/output.ts";
 import { registerBundle } from "./commands/bundle.ts";
+import { registerCompletion } from "./commands/completion.ts";
 import { registerConfig } from "./commands/config.ts";
 import { registerRegistry } from "./commands/registry.ts";
 import { registerExportJoinConfig } from "./commands/export_join_config.ts";
@@ -27,6 +28,7 @@ const COMMANDS: ((program: Command) => void)[] = [
   registerUninstall,
   registerStatus,
   registerExposeUi,
+  registerCompletion,
 ];
 
 /** Builds the program; settings given here are inherited by every subcommand. */
@@ -41,6 +43,12 @@ export function buildProgram(): Command {
       new Option("--log-level <level>", "log level (env K0RDENTD_LOG_LEVEL)")
         .choices(["error", "warn", "info", "debug"]),
     )
+    .addOption(
+      new Option(
+        "--log-format <format>",
+        "log lines on stderr: text, or json (one object per line) (env K0RDENTD_LOG_FORMAT)",
+      ).choices(LOG_FORMATS),
+    )
     .option("--debug", "shorthand for --log-level debug")
     .option("-n, --dry-run", "print what would change and change nothing (env K0RDENTD_DRY_RUN)")
     .addOption(new Option("--output <format>", "output format").choices(["text", "json"]))
@@ -50,7 +58,7 @@ export function buildProgram(): Command {
     .configureOutput({
       writeOut: (text) => printOut(text),
       writeErr: (text) => log.raw(text.replace(/\n$/, "")),
-      outputError: (text, write) => write(text),
+      outputError: (text) => log.raw(text.replace(/\n$/, ""), "error"),
     })
     .addHelpText(
       "after",
@@ -60,7 +68,8 @@ Global flags work before or after the subcommand.
 Examples:
   k0rdentd version
   k0rdentd config show --output json
-  k0rdentd -c ./k0rdentd.yaml config validate`,
+  k0rdentd -c ./k0rdentd.yaml config validate
+  k0rdentd --log-format json install --dry-run`,
     );
   for (const register of COMMANDS) register(program);
   return program;

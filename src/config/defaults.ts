@@ -17,6 +17,7 @@ export const DEFAULT_K0RDENT_VERSION = "1.2.0";
 export function defaultConfig(): Config {
   return {
     logLevel: "info",
+    logFormat: "text",
     k0s: {
       version: "v1.32.8+k0s.0",
       api: { address: "", port: 6443 },

@@ -56,6 +56,7 @@ export const ENV_OVERRIDES: readonly {
   type: "string" | "number" | "boolean";
 }[] = [
   { name: "K0RDENTD_LOG_LEVEL", path: ["logLevel"], type: "string" },
+  { name: "K0RDENTD_LOG_FORMAT", path: ["logFormat"], type: "string" },
   { name: "K0RDENTD_K0S_VERSION", path: ["k0s", "version"], type: "string" },
   { name: "K0RDENTD_K0RDENT_VERSION", path: ["k0rdent", "version"], type: "string" },
   { name: "K0RDENTD_AIRGAP_BUNDLE_PATH", path: ["airgap", "bundlePath"], type: "string" },

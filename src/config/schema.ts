@@ -3,7 +3,7 @@
  * Every object is strict: unknown keys are errors. Defaults live in `defaults.ts`.
  */
 import { z } from "zod";
-import { LOG_LEVELS } from "../log/logger.ts";
+import { LOG_FORMATS, LOG_LEVELS } from "../log/logger.ts";
 import { durationMs } from "./duration.ts";
 
 const K0S_VERSION = /^v\d+\.\d+\.\d+\+k0s\.\d+$/;
@@ -71,6 +71,7 @@ const gcpCredential = z.strictObject({
 /** The whole configuration. */
 export const configSchema = z.strictObject({
   logLevel: z.enum(LOG_LEVELS),
+  logFormat: z.enum(LOG_FORMATS),
   k0s: z.strictObject({
     version: z.string().regex(K0S_VERSION, "expected a k0s version such as v1.32.8+k0s.0"),
     api: z.strictObject({ address: z.string(), port }),

@@ -8,6 +8,8 @@ export const CONFIG_TEMPLATE = `# k0rdentd configuration (${"/etc/k0rdentd/k0rde
 
 # error | warn | info | debug  (env K0RDENTD_LOG_LEVEL)
 logLevel: info
+# text | json: JSON lines on stderr for journald and log shippers  (env K0RDENTD_LOG_FORMAT)
+logFormat: text
 
 k0s:
   # env K0RDENTD_K0S_VERSION

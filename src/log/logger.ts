@@ -1,4 +1,8 @@
-/** The one logger: levelled lines on stderr, colour only on a TTY without NO_COLOR, timestamps at debug. */
+/**
+ * The one logger: levelled lines on stderr. Text: colour only on a TTY without NO_COLOR,
+ * timestamps at debug. JSON (`--log-format json`): one object per line with `level`, `time`, `msg`
+ * and the line's fields, for journald and log shippers.
+ */
 
 import { writeAllSync } from "./write_all.ts";
 
@@ -6,6 +10,14 @@ import { writeAllSync } from "./write_all.ts";
 export const LOG_LEVELS = ["error", "warn", "info", "debug"] as const;
 /** One of {@link LOG_LEVELS}. */
 export type LogLevel = typeof LOG_LEVELS[number];
+
+/** Formats accepted by `--log-format`. */
+export const LOG_FORMATS = ["text", "json"] as const;
+/** One of {@link LOG_FORMATS}. */
+export type LogFormat = typeof LOG_FORMATS[number];
+
+/** Extra key/value data of one log line (JSON: top-level keys; text: ` key=value` after the message). */
+export type LogFields = Record<string, string | number | boolean | undefined>;
 
 /** Where log lines go; tests swap it for a collector. */
 export interface LogSink {
@@ -35,6 +47,7 @@ const COLOURS: Record<LogLevel, string> = {
 /** Settings of the logger; every field optional when configuring. */
 export interface LoggerOptions {
   level: LogLevel;
+  format: LogFormat;
   sink: LogSink;
   /** Force colour on or off; default: TTY and no NO_COLOR. */
   colour?: boolean;
@@ -43,12 +56,14 @@ export interface LoggerOptions {
 /** A levelled logger. Secrets must never be passed to it. */
 export class Logger {
   #level: LogLevel = "info";
+  #format: LogFormat = "text";
   #sink: LogSink = stderrSink;
   #colour?: boolean;
 
-  /** Changes level, sink or colour. */
+  /** Changes level, format, sink or colour. */
   configure(options: Partial<LoggerOptions>): void {
     if (options.level) this.#level = options.level;
+    if (options.format) this.#format = options.format;
     if (options.sink) this.#sink = options.sink;
     if ("colour" in options) this.#colour = options.colour;
   }
@@ -58,27 +73,41 @@ export class Logger {
     return this.#level;
   }
 
+  /** The current format. */
+  get format(): LogFormat {
+    return this.#format;
+  }
+
   /** True when lines of this level are printed. */
   enabled(level: LogLevel): boolean {
     return LOG_LEVELS.indexOf(level) <= LOG_LEVELS.indexOf(this.#level);
   }
 
-  error(message: string): void {
-    this.#log("error", message);
+  error(message: string, fields?: LogFields): void {
+    this.#log("error", message, fields);
   }
-  warn(message: string): void {
-    this.#log("warn", message);
+  warn(message: string, fields?: LogFields): void {
+    this.#log("warn", message, fields);
   }
-  info(message: string): void {
-    this.#log("info", message);
+  info(message: string, fields?: LogFields): void {
+    this.#log("info", message, fields);
   }
-  debug(message: string): void {
-    this.#log("debug", message);
+  debug(message: string, fields?: LogFields): void {
+    this.#log("debug", message, fields);
   }
 
-  /** Writes a raw line to the log stream (used by the progress renderer). */
-  raw(line: string): void {
-    this.#sink.write(line);
+  /**
+   * Writes a line as it is (TTY progress, usage hints, prompts); in JSON format it becomes
+   * the `msg` of a line of `level` (default info), so every line stays one JSON object.
+   */
+  raw(line: string, level: LogLevel = "info"): void {
+    if (this.#format === "json") this.#sink.write(this.#json(level, line));
+    else this.#sink.write(line);
+  }
+
+  /** Writes one JSON object as a line in either format (the progress events of `--output json`). */
+  event(record: Record<string, unknown>): void {
+    this.#sink.write(JSON.stringify(record));
   }
 
   /** True when the log stream is an interactive terminal. */
@@ -92,13 +121,36 @@ export class Logger {
     return this.#sink.isTerminal() && !Deno.env.get("NO_COLOR");
   }
 
-  #log(level: LogLevel, message: string): void {
+  #log(level: LogLevel, message: string, fields?: LogFields): void {
     if (!this.enabled(level)) return;
+    if (this.#format === "json") {
+      this.#sink.write(this.#json(level, message, fields));
+      return;
+    }
     const stamp = this.#level === "debug" ? new Date().toISOString() + " " : "";
     const tag = level.toUpperCase().padEnd(5);
     const label = this.colourOn() ? `${COLOURS[level]}${tag}\x1b[0m` : tag;
-    this.#sink.write(`${stamp}${label} ${message}`);
+    this.#sink.write(`${stamp}${label} ${message}${textFields(fields)}`);
   }
+
+  #json(level: LogLevel, message: string, fields?: LogFields): string {
+    const record: Record<string, unknown> = { level, time: new Date().toISOString(), msg: message };
+    for (const [key, value] of Object.entries(fields ?? {})) {
+      if (!(key in record)) record[key] = value; // a field never overwrites level, time or msg
+    }
+    return JSON.stringify(record);
+  }
+}
+
+function textFields(fields?: LogFields): string {
+  if (!fields) return "";
+  let out = "";
+  for (const [key, value] of Object.entries(fields)) {
+    if (value === undefined) continue;
+    const text = String(value);
+    out += ` ${key}=${/^[^\s"=]+$/.test(text) ? text : JSON.stringify(text)}`;
+  }
+  return out;
 }
 
 /** The process-wide logger, configured by the CLI from flags, env and config. */

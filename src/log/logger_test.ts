@@ -50,3 +50,30 @@ Deno.test("Logger colours only on a TTY and never with NO_COLOR", () => {
     else Deno.env.set("NO_COLOR", saved);
   }
 });
+
+Deno.test("Logger in JSON format writes one object per line with level, time, msg and fields", () => {
+  const { lines, sink } = collector(true);
+  const log = new Logger();
+  log.configure({ level: "info", format: "json", sink });
+  log.warn('Port "5000" busy', { port: 5000, retry: true, msg: "not mine" });
+  log.debug("hidden");
+  log.raw("(run with --help for usage)");
+  log.raw("error: unknown option '--x'", "error");
+  assert.equal(lines.length, 3);
+  const [a, b, c] = lines.map((l) => JSON.parse(l));
+  assert.deepEqual(Object.keys(a), ["level", "time", "msg", "port", "retry"]);
+  assert.deepEqual([a.level, a.msg, a.port, a.retry], ["warn", 'Port "5000" busy', 5000, true]);
+  assert.ok(!Number.isNaN(Date.parse(a.time)));
+  assert.match(a.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+  assert.deepEqual([b.level, b.msg], ["info", "(run with --help for usage)"]);
+  assert.deepEqual([c.level, c.msg], ["error", "error: unknown option '--x'"]);
+  assert.ok(!lines.join("").includes("\x1b["), "no colour escapes in JSON, even on a TTY");
+});
+
+Deno.test("Logger in text format appends fields as key=value, quoting when needed", () => {
+  const { lines, sink } = collector();
+  const log = new Logger();
+  log.configure({ sink });
+  log.info("served", { status: 200, path: "/v2/a b", skipped: undefined });
+  assert.deepEqual(lines, ['INFO  served status=200 path="/v2/a b"']);
+});

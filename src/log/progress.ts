@@ -1,7 +1,8 @@
 /**
  * Progress for long work. Three renderings of the same events:
  * a redrawn bar on a TTY (done/total bytes, rate, ETA), a plain line every few
- * seconds off a TTY, and one JSON object per line with `--output json`.
+ * seconds off a TTY, and one JSON object per line with `--output json` or `--log-format json`
+ * (with the log lines' `level`, `time` and `msg` keys besides the numbers).
  * All of it goes to the log stream (stderr), never to stdout.
  */
 import { log, type Logger } from "./logger.ts";
@@ -25,10 +26,11 @@ export interface ProgressOptions {
   now?: () => number;
 }
 
-/** Picks the rendering from the output format and the log stream. */
+/** Picks the rendering from the output format and the log stream (its level and format). */
 export function progressMode(output: OutputFormat, logger: Logger = log): ProgressMode {
   if (output === "json") return "json";
   if (!logger.enabled("info")) return "silent";
+  if (logger.format === "json") return "json";
   return logger.isTerminal() ? "tty" : "lines";
 }
 
@@ -160,7 +162,10 @@ export class Progress {
   #emit(event: "start" | "progress" | "done", message?: string): void {
     if (this.#opts.mode !== "json") return;
     const { rate, eta, elapsed } = this.#stats();
-    this.#logger.raw(JSON.stringify({
+    this.#logger.event({
+      level: "info",
+      time: new Date(this.#now()).toISOString(),
+      msg: message ?? this.#line(),
       event,
       label: this.#opts.label,
       unit: this.#opts.unit,
@@ -171,7 +176,6 @@ export class Progress {
       rate: Math.round(rate),
       ...(Number.isFinite(eta) ? { etaSeconds: Math.round(eta) } : {}),
       ...(message ? { message } : {}),
-      time: new Date(this.#now()).toISOString(),
-    }));
+    });
   }
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Logger } from "./logger.ts";
-import { formatBytes, formatDuration, Progress } from "./progress.ts";
+import { formatBytes, formatDuration, Progress, progressMode } from "./progress.ts";
 
 function setup(terminal: boolean) {
   const lines: string[] = [];
@@ -66,6 +66,23 @@ Deno.test("Progress with JSON output emits one JSON event per line", () => {
   assert.equal(events[1].done, 50);
   assert.equal(events[1].itemsTotal, 2);
   assert.equal(events[1].etaSeconds, 2);
+  // The keys of the JSON log lines, so one parser reads both.
+  for (const e of events) {
+    assert.equal(e.level, "info");
+    assert.match(e.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+  }
+  assert.equal(events[1].msg, "Load: 50 B / 100 B (50.0%), 25 B/s, 1/2 done, ETA 2s");
+  assert.equal(events[2].msg, "ok");
+});
+
+Deno.test("progressMode() picks JSON events with --log-format json, and silence below info", () => {
+  const { logger } = setup(true);
+  assert.equal(progressMode("text", logger), "tty");
+  logger.configure({ format: "json" });
+  assert.equal(progressMode("text", logger), "json");
+  logger.configure({ level: "warn" });
+  assert.equal(progressMode("text", logger), "silent");
+  assert.equal(progressMode("json", logger), "json");
 });
 
 Deno.test("formatBytes() and formatDuration() use binary units and h/m/s", () => {

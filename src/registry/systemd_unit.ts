@@ -1,5 +1,6 @@
 /** `registry --print-systemd-unit`: a hardened systemd unit running the registry with the same flags. */
 import { limitFlags } from "./limits.ts";
+import { log, type LogFormat } from "../log/logger.ts";
 import type { ServeOptions } from "./server.ts";
 
 /** Quotes one ExecStart argument for systemd (`%` and `$` escaped, quoted when needed). */
@@ -37,9 +38,17 @@ export function serveArgs(options: ServeOptions): string[] {
   return args;
 }
 
-/** The unit text for `binary` serving with `options`. */
-export function systemdUnit(binary: string, options: ServeOptions): string {
-  const exec = [binary, ...serveArgs(options)].map(systemdQuote).join(" ");
+/**
+ * The unit text for `binary` serving with `options`. A log format other than text (by default
+ * the one in effect: `--log-format`, env or config) is passed on, so journald gets JSON lines.
+ */
+export function systemdUnit(
+  binary: string,
+  options: ServeOptions,
+  logFormat: LogFormat = log.format,
+): string {
+  const globals = logFormat === "text" ? [] : ["--log-format", logFormat];
+  const exec = [binary, ...globals, ...serveArgs(options)].map(systemdQuote).join(" ");
   const readable = [options.tls.cert, options.tls.key, options.auth.htpasswd].filter(Boolean);
   return [
     "[Unit]",

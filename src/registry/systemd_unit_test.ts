@@ -1,7 +1,7 @@
 // systemdQuote() and serveArgs(): ExecStart arguments survive systemd's parsing.
 import assert from "node:assert/strict";
 import { defaultServeLimits } from "./limits.ts";
-import { serveArgs, systemdQuote } from "./systemd_unit.ts";
+import { serveArgs, systemdQuote, systemdUnit } from "./systemd_unit.ts";
 
 Deno.test("systemdQuote() escapes specifiers, variables, spaces and quotes", () => {
   assert.equal(systemdQuote("/var/lib/k0rdentd/registry"), "/var/lib/k0rdentd/registry");
@@ -59,4 +59,25 @@ Deno.test("serveArgs() keeps a disabled files port and an empty prefix (quoted f
   });
   assert.deepEqual(args.slice(7), ["--files-port", "0", "--prefix", ""]);
   assert.equal(systemdQuote(""), '""');
+});
+
+Deno.test("systemdUnit() passes --log-format json through to ExecStart, and nothing for text", () => {
+  const options = {
+    host: "0.0.0.0",
+    port: 5000,
+    storage: "/s",
+    tls: { mode: "off" as const, cert: "", key: "", sans: [] },
+    auth: { htpasswd: "", authPulls: false, readOnly: false },
+    files: { port: 5080, prefix: "k0rdent-enterprise" },
+    limits: defaultServeLimits(),
+  };
+  const exec = (unit: string) => unit.split("\n").find((l) => l.startsWith("ExecStart="));
+  assert.equal(
+    exec(systemdUnit("/usr/local/bin/k0rdentd", options, "json")),
+    "ExecStart=/usr/local/bin/k0rdentd --log-format json registry --host 0.0.0.0 --port 5000 " +
+      "--storage /s --files-port 5080 --prefix k0rdent-enterprise",
+  );
+  assert.ok(
+    !exec(systemdUnit("/usr/local/bin/k0rdentd", options, "text"))!.includes("--log-format"),
+  );
 });
