@@ -250,3 +250,28 @@ Deno.test("a typo in a boolean flag is a usage error, never a silent false", asy
     assert.match(r.stderr, /Invalid --verify "flase": expected true or false/);
   }
 });
+
+Deno.test("a bad flag value is a usage error (exit 2) quoting the value; a bad env value exits 1", async () => {
+  const root = await tempRoot();
+  const cases: [string[], string][] = [
+    [["registry", "--port", "99999", "--dry-run"], 'Invalid --port "99999": must be at most 65535'],
+    [["registry", "--port", "http", "--dry-run"], 'Invalid --port "http": expected a number'],
+    [["registry", "--files-port", "-1", "--dry-run"], 'Invalid --files-port "-1": '],
+    [["registry", "status", "--storage", ""], 'Invalid --storage "": must not be empty'],
+    [["install", "--dry-run", "--k0s-version", "1.32"], 'Invalid --k0s-version "1.32": '],
+    [["install", "--dry-run", "--registry-address", "a b"], 'Invalid --registry-address "a b": '],
+    [["install", "--dry-run", "--timeout", "soon"], 'Invalid --timeout "soon": '],
+    [["status", "--command-timeout", "0"], 'Invalid --command-timeout "0": '],
+    [["export-join-config", "--registry-port", "0"], 'Invalid --registry-port "0": '],
+  ];
+  for (const [args, message] of cases) {
+    const r = await runCli(args, { env: { K0RDENTD_ROOT: root } });
+    assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    assert.ok(r.stderr.startsWith(`ERROR ${message}`), `${args.join(" ")}: ${r.stderr}`);
+  }
+  const env = await runCli(["registry", "--dry-run"], {
+    env: { K0RDENTD_ROOT: root, K0RDENTD_REGISTRY_PORT: "99999" },
+  });
+  assert.equal(env.code, 1, env.stderr);
+  assert.match(env.stderr, /registry\.port: must be at most 65535 \(env K0RDENTD_REGISTRY_PORT\)/);
+});

@@ -6,7 +6,7 @@
 import { basename } from "node:path";
 import { isMap, LineCounter, parseDocument } from "yaml";
 import type { z } from "zod";
-import { UserError } from "../errors.ts";
+import { UsageError, UserError } from "../errors.ts";
 import { HOST, hostPath } from "../host/paths.ts";
 import { log } from "../log/logger.ts";
 import { defaultConfig } from "./defaults.ts";
@@ -206,7 +206,7 @@ export async function checkConfig(options: LoadOptions = {}): Promise<ConfigChec
         const path = key === undefined ? issue.path : [...issue.path, key];
         const dotted = formatPath(path);
         if (unexpanded.has(dotted)) continue;
-        const origin = origins.get(dotted) ?? lineOf(path);
+        const origin = originOf(origins, dotted) ?? lineOf(path);
         problems.push({
           path: dotted,
           message: key === undefined ? issueMessage(issue) : `unknown key "${key}"`,
@@ -223,23 +223,50 @@ export async function checkConfig(options: LoadOptions = {}): Promise<ConfigChec
   };
 }
 
+/** The origin of `dotted` or of the nearest override above it (`--tls-san` sets a whole list). */
+function originOf(origins: Map<string, string>, dotted: string): string | undefined {
+  for (let at = dotted; at !== ""; at = at.replace(/(\.[^.[]*|\[\d+\])$/, "")) {
+    const origin = origins.get(at);
+    if (origin !== undefined) return origin;
+    if (!/[.[]/.test(at)) break;
+  }
+  return undefined;
+}
+
 /** Formats a problem as `path: message (origin)`. */
 export function formatProblem(p: ConfigProblem): string {
   return `${p.path}: ${p.message}${p.origin ? ` (${p.origin})` : ""}`;
 }
 
-/** Loads the effective configuration or throws a {@link UserError} listing every problem. */
+/**
+ * Loads the effective configuration or throws a {@link UserError} listing every problem, or a
+ * {@link UsageError} (exit 2) when a command-line flag has a bad value.
+ */
 export async function loadConfig(
   options: LoadOptions = {},
 ): Promise<{ config: Config; file?: string }> {
   const check = await checkConfig(options);
   if (!check.config) {
     const where = check.file ? ` in "${check.file}"` : "";
-    throw new UserError(
-      `Invalid configuration${where}:\n  ${check.problems.map(formatProblem).join("\n  ")}`,
-    );
+    const fromFlags = check.problems.filter((p) => p.origin?.startsWith("flag "));
+    const others = check.problems.filter((p) => !fromFlags.includes(p));
+    const lines = fromFlags.map((p) => flagProblemLine(p, options.overrides ?? []));
+    if (others.length) {
+      lines.push(`Invalid configuration${where}:\n  ${others.map(formatProblem).join("\n  ")}`);
+    }
+    throw fromFlags.length ? new UsageError(lines.join("\n")) : new UserError(lines.join("\n"));
   }
   return { config: check.config, file: check.file };
+}
+
+/** `Invalid --port "99999": must be at most 65535` for a problem a flag caused. */
+function flagProblemLine(problem: ConfigProblem, overrides: readonly Override[]): string {
+  const flag = problem.origin!.slice("flag ".length);
+  const override = overrides.find((o) =>
+    o.flag === flag && problem.path.startsWith(formatPath(o.path))
+  );
+  const value = Array.isArray(override?.value) ? override.value.join(",") : override?.value;
+  return `Invalid ${flag} ${JSON.stringify(String(value))}: ${problem.message}`;
 }
 
 function holdsSecrets(fromFile: Record<string, unknown>): boolean {
