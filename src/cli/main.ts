@@ -4,7 +4,7 @@
  * SIGINT/SIGTERM aborts the running command; a second SIGINT exits at once.
  */
 import { CommanderError } from "commander";
-import { CancelledError, ExitCode, UsageError, UserError } from "../errors.ts";
+import { CancelledError, ExitCode, ReportedFailure, UsageError, UserError } from "../errors.ts";
 import { log } from "../log/logger.ts";
 import { configureLogging, setProcessSignal } from "./context.ts";
 import { buildProgram } from "./program.ts";
@@ -25,6 +25,10 @@ export function exitCodeOf(err: unknown): number {
   if (err instanceof CancelledError || (err instanceof DOMException && err.name === "AbortError")) {
     log.error("Interrupted");
     return ExitCode.interrupted;
+  }
+  if (err instanceof ReportedFailure) {
+    log.debug(err.message);
+    return ExitCode.failure;
   }
   if (err instanceof UserError) {
     log.error(err.message);
