@@ -49,11 +49,13 @@ export interface ConfigCheck {
   problems: ConfigProblem[];
 }
 
-/** Environment variables that override config fields. */
+/** Environment variables that override config fields; a later row wins over an earlier one. */
 export const ENV_OVERRIDES: readonly {
   name: string;
   path: readonly string[];
   type: "string" | "number" | "boolean";
+  /** The variable that replaces this old name (which still works, with a warning). */
+  replacedBy?: string;
 }[] = [
   { name: "K0RDENTD_LOG_LEVEL", path: ["logLevel"], type: "string" },
   { name: "K0RDENTD_K0S_VERSION", path: ["k0s", "version"], type: "string" },
@@ -81,8 +83,22 @@ export const ENV_OVERRIDES: readonly {
   { name: "K0RDENTD_REGISTRY_FILES_PORT", path: ["registry", "filesPort"], type: "number" },
   { name: "K0RDENTD_REGISTRY_STORAGE", path: ["registry", "storage"], type: "string" },
   { name: "K0RDENTD_VERIFY_SIGNATURE", path: ["registry", "verifySignature"], type: "boolean" },
-  { name: "K0RDENT_COSIGN_KEY", path: ["registry", "cosignKey"], type: "string" },
+  {
+    name: "K0RDENT_COSIGN_KEY",
+    path: ["registry", "cosignKey"],
+    type: "string",
+    replacedBy: "K0RDENTD_COSIGN_KEY",
+  },
+  { name: "K0RDENTD_COSIGN_KEY", path: ["registry", "cosignKey"], type: "string" },
 ];
+
+const warnedDeprecated = new Set<string>();
+
+function warnDeprecated(name: string, replacedBy: string): void {
+  if (warnedDeprecated.has(name)) return;
+  warnedDeprecated.add(name);
+  log.warn(`Environment variable ${name} is deprecated: use ${replacedBy}`);
+}
 
 /** The default config file location (under `K0RDENTD_ROOT`). */
 export function defaultConfigFile(): string {
@@ -187,6 +203,7 @@ export async function checkConfig(options: LoadOptions = {}): Promise<ConfigChec
   for (const o of ENV_OVERRIDES) {
     const value = env(o.name);
     if (value === undefined || value === "") continue;
+    if (o.replacedBy) warnDeprecated(o.name, o.replacedBy);
     setPath(layered, o.path, convert(value, o.type));
     origins.set(formatPath(o.path), `env ${o.name}`);
   }

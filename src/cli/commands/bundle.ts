@@ -54,7 +54,7 @@ function readFlags(cmd: Command, signature: boolean): Command {
       new Option("--verify [bool]", "check the bundle signature (default true)")
         .argParser(booleanFlag("--verify")),
     )
-      .option("--cosign-key <path>", "PEM public key (env K0RDENT_COSIGN_KEY)")
+      .option("--cosign-key <path>", "PEM public key (env K0RDENTD_COSIGN_KEY)")
       .addOption(new Option("--cosignKey <path>", "alias of --cosign-key").hideHelp())
       .option("--signature <file>", "detached signature (default <bundle>.sig)")
       .addOption(

@@ -196,7 +196,7 @@ export function registerRegistry(program: Command): void {
     )
     .option(
       "--cosign-key <path>",
-      "PEM public key: the bundle's cosign.pub (env K0RDENT_COSIGN_KEY)",
+      "PEM public key: the bundle's cosign.pub (env K0RDENTD_COSIGN_KEY)",
     )
     .addOption(new Option("--cosignKey <path>", "alias of --cosign-key").hideHelp())
     .addHelpText(
