@@ -220,6 +220,11 @@ Deno.test("version and show-flavor report the online flavor from source, in text
   );
   const json = await runCli(["show-flavor", "--output", "json"], { env: { K0RDENTD_ROOT: root } });
   assert.deepEqual(JSON.parse(json.stdout).flavor, "online");
+  // One name for the embedded assets in both commands.
+  const version = await runCli(["version", "--output", "json"], { env: { K0RDENTD_ROOT: root } });
+  assert.ok(Array.isArray(JSON.parse(version.stdout).assets), version.stdout);
+  assert.deepEqual(JSON.parse(json.stdout).assets, JSON.parse(version.stdout).assets);
+  assert.equal(JSON.parse(json.stdout).embedded, undefined);
 });
 
 Deno.test("a broken build metadata file is one clear error line and exit 1", async () => {

@@ -35,6 +35,14 @@ Deno.test("install --dry-run writes no file and runs no mutating command", async
   includes(result.stdout, "install k0s v1.32.8+k0s.0 downloaded from");
   includes(result.stderr, "Would run");
   includes(result.stderr, "Would wait up to");
+  // The chart is not installed yet: a dry run cannot know whether it runs a UI.
+  assert.doesNotMatch(result.stderr, /runs no UI Service/);
+  includes(result.stderr, "exposed once the k0rdent chart runs its UI Service");
+  const json = await online(host, release.url, ["--dry-run", "--output", "json"]);
+  assert.equal(json.code, 0, json.stderr);
+  const summary = JSON.parse(json.stdout);
+  assert.equal(summary.dryRun, true);
+  assert.equal(summary.k0sVersion, VERSION, "the k0s version the plan would install");
 });
 
 Deno.test("install online: downloads k0s, writes config, starts k0s, installs k0rdent; rerun changes nothing", async () => {

@@ -12,6 +12,7 @@ import type { Runner } from "../process/runner.ts";
 import type { InstallContext, InstallOptions, Phase } from "./phase.ts";
 import { checkInputFiles } from "./options.ts";
 import { INSTALL_PHASES } from "./phases.ts";
+import { k0sSource } from "./phases/k0s_binary.ts";
 import { type UiAccess, uiAccess } from "./phases/k0rdent_ui.ts";
 import { type PhaseResult, runPhases } from "./run_phases.ts";
 import { type InstallResolution, resolveInstall } from "./resolve.ts";
@@ -101,7 +102,7 @@ async function installLocked(
     ctx,
     'Fix the cause and run "k0rdentd install" again with the same flags: finished phases are skipped',
   );
-  const k0sVersion = await ctx.k0s.version().catch(() => null);
+  const k0sVersion = await summaryK0sVersion(ctx, request.dryRun);
   const { releaseName, namespace } = request.config.k0rdent.helm;
   const ui = request.dryRun
     ? null
@@ -122,6 +123,15 @@ async function installLocked(
       "k0rdentd status",
     ],
   };
+}
+
+/**
+ * The k0s version of the summary: the installed one, or under dry run the one the k0s-binary
+ * phase would install (nothing is installed yet; its source says which).
+ */
+async function summaryK0sVersion(ctx: InstallContext, dryRun: boolean): Promise<string | null> {
+  if (dryRun) return await k0sSource(ctx).then((s) => s.version, () => null);
+  return await ctx.k0s.version().catch(() => null);
 }
 
 /** The summary as text. */
