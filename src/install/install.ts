@@ -9,10 +9,11 @@ import { K0sCli } from "../k0s/k0s_cli.ts";
 import { Kubectl } from "../kube/kubectl.ts";
 import type { OutputFormat } from "../log/output.ts";
 import type { Runner } from "../process/runner.ts";
-import type { InstallContext, InstallOptions, Phase } from "./phase.ts";
+import type { InstallContext, InstallOptions, Phase, PreflightFinding } from "./phase.ts";
 import { checkInputFiles } from "./options.ts";
 import { INSTALL_PHASES } from "./phases.ts";
 import { k0sSource } from "./phases/k0s_binary.ts";
+import { formatPreflightFindings } from "./phases/preflight.ts";
 import { type UiAccess, uiAccess } from "./phases/k0rdent_ui.ts";
 import { type PhaseResult, runPhases } from "./run_phases.ts";
 import { type InstallResolution, resolveInstall } from "./resolve.ts";
@@ -47,6 +48,8 @@ export interface InstallSummary {
   phases: PhaseResult[];
   /** Host changes made (or planned under dry-run). */
   changes: string[];
+  /** Dry run: the preflight checks that failed (the install would stop there); else empty. */
+  preflightFindings: PreflightFinding[];
   nextSteps: string[];
 }
 
@@ -117,6 +120,7 @@ async function installLocked(
     ui,
     phases,
     changes: ctx.host.changes,
+    preflightFindings: ctx.facts.preflightFindings ?? [],
     nextSteps: [
       `export KUBECONFIG=${HOST.k0sAdminKubeconfig}`,
       "k0s kubectl get management kcm",
@@ -139,7 +143,14 @@ export function formatSummary(summary: InstallSummary): string {
   const done = summary.phases.filter((p) => p.status === "done").length;
   const skipped = summary.phases.filter((p) => p.status === "skipped").length;
   const using = summary.resolved.map((note) => `Using ${note}`);
-  if (summary.dryRun) return [...using, formatPlan(summary.changes)].join("\n");
+  if (summary.dryRun) {
+    return [
+      ...using,
+      formatPlan(summary.changes),
+      ...formatPreflightFindings(summary.preflightFindings),
+    ]
+      .join("\n");
+  }
   return [
     `k0s ${summary.k0sVersion ?? "?"} and k0rdent ${summary.k0rdentVersion} are installed${
       summary.airgap ? " (air-gapped)" : ""
