@@ -187,6 +187,8 @@ a rerun of a complete bundle only checks its tags.`,
         signal: ctx.signal,
         progress: progressMode(ctx.output),
         decompressor: opts.gunzip,
+        // `registry status` reports a foreground load as it does a daemon's background load.
+        writeStatus: true,
       });
       const beside = await addSiblingK0sBinaries(path, besideOptions(ctx.config, mode));
       const k0sBinaries = [...result.k0sBinaries, ...beside];

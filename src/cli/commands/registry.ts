@@ -173,10 +173,12 @@ export function registerRegistry(program: Command): void {
     .action(async (_opts, cmd: Command) => {
       const ctx = await commandContext(cmd, subcommandOverrides(cmd, STORAGE_FLAG));
       const dir = ctx.config.registry.storage;
+      await requireDir(dir);
       const status = await readLoadStatus(dir);
       const k0sBinaries = await openK0sBinaryStore(dir).list();
-      printData(ctx.output, { ...status, k0sBinaries }, () =>
+      printData(ctx.output, { storage: dir, ...status, k0sBinaries }, () =>
         [
+          `Storage:  ${dir}`,
           statusText(status),
           `k0s binaries (${k0sBinaries.length}):`,
           ...k0sBinaries.map((b) =>
