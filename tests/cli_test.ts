@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { runCli } from "./helpers/cli.ts";
+import { BINARY_PERMISSIONS } from "../src/permissions.ts";
 
 async function tempRoot(): Promise<string> {
   return await Deno.makeTempDir({ prefix: "k0rdentd-cli-" });
@@ -279,4 +280,25 @@ Deno.test("a bad flag value is a usage error (exit 2) quoting the value; a bad e
   });
   assert.equal(env.code, 1, env.stderr);
   assert.match(env.stderr, /registry\.port: must be at most 65535 \(env K0RDENTD_REGISTRY_PORT\)/);
+});
+
+Deno.test("the k0rdentd deno task runs main.ts with exactly the compiled binary's permissions", async () => {
+  const denoJson = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
+  const task: string = denoJson.tasks.k0rdentd;
+  assert.match(task, /^node_modules\/\.bin\/deno run /);
+  const flags = task.split(/\s+/).filter((a) => a.startsWith("--allow-"));
+  assert.deepEqual(flags, [...BINARY_PERMISSIONS]);
+  assert.match(task, / main\.ts$/);
+  assert.ok(!task.includes("--allow-all") && !task.includes(" -A "));
+  // As the README shows it: arguments after `--` reach the CLI, flags included.
+  const root = await tempRoot();
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["task", "--quiet", "k0rdentd", "--", "registry", "--port", "99999", "--dry-run"],
+    cwd: new URL("..", import.meta.url),
+    env: { K0RDENTD_ROOT: root, NO_COLOR: "1" },
+    stdin: "null",
+  }).output();
+  const stderr = new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 2, stderr);
+  assert.match(stderr, /ERROR Invalid --port "99999": must be at most 65535/);
 });

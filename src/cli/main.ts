@@ -58,7 +58,8 @@ export async function runCli(args: string[]): Promise<number> {
   const program = buildProgram();
   program.hook("preAction", (_root, action) => configureLogging(action));
   try {
-    await program.parseAsync(args, { from: "user" });
+    // `deno task k0rdentd -- install` hands the `--` on: one leading `--` means nothing here.
+    await program.parseAsync(args[0] === "--" ? args.slice(1) : args, { from: "user" });
     return ExitCode.ok;
   } catch (err) {
     return exitCodeOf(err);
