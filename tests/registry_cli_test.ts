@@ -226,3 +226,28 @@ Deno.test("registry status: names the storage, reports a foreground bundle load,
   assert.equal(JSON.parse(json.stdout).storage, storage);
   assert.equal(JSON.parse(json.stdout).state, "complete");
 });
+
+Deno.test("registry --tls auto without openssl on PATH: one line saying how to fix it", async () => {
+  await using work = await tempDir("registry-no-openssl-");
+  const emptyPath = join(work.path, "bin"); // the registry CLI spawns only openssl
+  await Deno.mkdir(emptyPath);
+  const storage = join(work.path, "storage");
+  const res = await runRegistryCli(
+    [
+      "registry",
+      "--host",
+      "127.0.0.1",
+      "--port",
+      `${freePort()}`,
+      "--files-port",
+      "0",
+      "--storage",
+      storage,
+    ],
+    { PATH: emptyPath },
+  );
+  assertOneLineError(
+    res,
+    /^ERROR Cannot create TLS certificates in ".*storage\/tls.*": openssl is not installed \(--tls auto needs it\): install it \(e\.g\. apt-get install -y openssl\), or serve plain HTTP with --tls off$/,
+  );
+});
