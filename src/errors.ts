@@ -40,6 +40,14 @@ export class ToolError extends UserError {
   }
 }
 
+/**
+ * An expected failure the command has already reported on stdout (e.g. `status` printed
+ * "Not healthy: ..."): exit 1 without printing it again.
+ */
+export class ReportedFailure extends Error {
+  override name = "ReportedFailure";
+}
+
 /** The user interrupted the work (SIGINT); exit 130. */
 export class CancelledError extends Error {
   override name = "CancelledError";

@@ -1,7 +1,9 @@
 /**
  * Deno permission flags, listed once: the compiled binary is built with
- * {@link BINARY_PERMISSIONS}; `deno task registry` serves with
- * {@link REGISTRY_SERVE_PERMISSIONS}. Tests and build tasks read these lists.
+ * {@link BINARY_PERMISSIONS} (and `deno task k0rdentd` runs main.ts with them); `deno task
+ * registry` serves with {@link REGISTRY_SERVE_PERMISSIONS}. Tests and build tasks read these
+ * lists (deno.json cannot import them: tests/cli_test.ts and tests/registry_cli_test.ts check
+ * that its tasks match).
  */
 
 /**

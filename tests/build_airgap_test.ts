@@ -176,7 +176,7 @@ Deno.test("build-airgap output runs under deno run: show-flavor, version and exp
   assert.equal(shown.k0sVersion, "v1.32.8+k0s.0");
   assert.equal(shown.helmVersion, "v3.18.4");
   assert.deepEqual(
-    shown.embedded,
+    shown.assets,
     info.assets.map(({ name, version, size, sha256 }) => ({ name, version, size, sha256 })),
   );
   const text = await runCli(["show-flavor"], { env });

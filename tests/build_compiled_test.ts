@@ -82,7 +82,7 @@ Deno.test({
       const shown = JSON.parse(flavor.stdout);
       assert.equal(shown.flavor, "airgap");
       assert.deepEqual(
-        shown.embedded.map((a: { name: string; sha256: string }) => [a.name, a.sha256]),
+        shown.assets.map((a: { name: string; sha256: string }) => [a.name, a.sha256]),
         [
           ["k0s", createHash("sha256").update(k0s).digest("hex")],
           ["helm", createHash("sha256").update(helm).digest("hex")],

@@ -155,7 +155,7 @@ Deno.test(
       const viaEnv = await runCli(
         ["bundle", "verify", join(dir, "good.tar.gz"), "--output", "json"],
         {
-          env: { K0RDENT_COSIGN_KEY: join(dir, "cosign.pub") },
+          env: { K0RDENTD_COSIGN_KEY: join(dir, "cosign.pub") },
         },
       );
       assert.equal(viaEnv.code, 0, viaEnv.stderr);
@@ -223,6 +223,48 @@ Deno.test(
       assert.equal(checked.code, 0, checked.stderr);
       const quick = await runCli([...base, "--cosign-key", join(dir, "cosign.pub")]);
       assert.match(quick.stderr, /is already loaded/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
+Deno.test(
+  await needsTools(
+    "bundle verify: no key advises what fits verify; the old K0RDENT_COSIGN_KEY works with one warning",
+    "openssl",
+  ),
+  async () => {
+    const dir = await setup();
+    try {
+      const bundle = join(dir, "good.tar.gz");
+      const noKey = await runCli(["bundle", "verify", bundle]);
+      assert.equal(noKey.code, 1);
+      assert.match(
+        noKey.stderr,
+        /no public key; .*--cosign-key PATH \(or set K0RDENTD_COSIGN_KEY\)/,
+      );
+      assert.match(noKey.stderr, /pass --verify=false to check the blob digests only/);
+      assert.doesNotMatch(noKey.stderr, /to load/);
+
+      const old = await runCli(["bundle", "verify", bundle, "--output", "json"], {
+        env: { K0RDENT_COSIGN_KEY: join(dir, "cosign.pub") },
+      });
+      assert.equal(old.code, 0, old.stderr);
+      assert.equal(JSON.parse(old.stdout).signature, "verified");
+      const warnings = old.stderr.match(
+        /K0RDENT_COSIGN_KEY is deprecated: use K0RDENTD_COSIGN_KEY/g,
+      );
+      assert.equal(warnings?.length, 1, old.stderr);
+
+      // Both set: the new name wins (the old one points at the wrong key).
+      const both = await runCli(["bundle", "verify", bundle], {
+        env: {
+          K0RDENT_COSIGN_KEY: join(dir, "other.pub"),
+          K0RDENTD_COSIGN_KEY: join(dir, "cosign.pub"),
+        },
+      });
+      assert.equal(both.code, 0, both.stderr);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { runCli } from "./helpers/cli.ts";
+import { BINARY_PERMISSIONS } from "../src/permissions.ts";
 
 async function tempRoot(): Promise<string> {
   return await Deno.makeTempDir({ prefix: "k0rdentd-cli-" });
@@ -220,6 +221,11 @@ Deno.test("version and show-flavor report the online flavor from source, in text
   );
   const json = await runCli(["show-flavor", "--output", "json"], { env: { K0RDENTD_ROOT: root } });
   assert.deepEqual(JSON.parse(json.stdout).flavor, "online");
+  // One name for the embedded assets in both commands.
+  const version = await runCli(["version", "--output", "json"], { env: { K0RDENTD_ROOT: root } });
+  assert.ok(Array.isArray(JSON.parse(version.stdout).assets), version.stdout);
+  assert.deepEqual(JSON.parse(json.stdout).assets, JSON.parse(version.stdout).assets);
+  assert.equal(JSON.parse(json.stdout).embedded, undefined);
 });
 
 Deno.test("a broken build metadata file is one clear error line and exit 1", async () => {
@@ -249,4 +255,50 @@ Deno.test("a typo in a boolean flag is a usage error, never a silent false", asy
     assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
     assert.match(r.stderr, /Invalid --verify "flase": expected true or false/);
   }
+});
+
+Deno.test("a bad flag value is a usage error (exit 2) quoting the value; a bad env value exits 1", async () => {
+  const root = await tempRoot();
+  const cases: [string[], string][] = [
+    [["registry", "--port", "99999", "--dry-run"], 'Invalid --port "99999": must be at most 65535'],
+    [["registry", "--port", "http", "--dry-run"], 'Invalid --port "http": expected a number'],
+    [["registry", "--files-port", "-1", "--dry-run"], 'Invalid --files-port "-1": '],
+    [["registry", "status", "--storage", ""], 'Invalid --storage "": must not be empty'],
+    [["install", "--dry-run", "--k0s-version", "1.32"], 'Invalid --k0s-version "1.32": '],
+    [["install", "--dry-run", "--registry-address", "a b"], 'Invalid --registry-address "a b": '],
+    [["install", "--dry-run", "--timeout", "soon"], 'Invalid --timeout "soon": '],
+    [["status", "--command-timeout", "0"], 'Invalid --command-timeout "0": '],
+    [["export-join-config", "--registry-port", "0"], 'Invalid --registry-port "0": '],
+  ];
+  for (const [args, message] of cases) {
+    const r = await runCli(args, { env: { K0RDENTD_ROOT: root } });
+    assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    assert.ok(r.stderr.startsWith(`ERROR ${message}`), `${args.join(" ")}: ${r.stderr}`);
+  }
+  const env = await runCli(["registry", "--dry-run"], {
+    env: { K0RDENTD_ROOT: root, K0RDENTD_REGISTRY_PORT: "99999" },
+  });
+  assert.equal(env.code, 1, env.stderr);
+  assert.match(env.stderr, /registry\.port: must be at most 65535 \(env K0RDENTD_REGISTRY_PORT\)/);
+});
+
+Deno.test("the k0rdentd deno task runs main.ts with exactly the compiled binary's permissions", async () => {
+  const denoJson = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
+  const task: string = denoJson.tasks.k0rdentd;
+  assert.match(task, /^node_modules\/\.bin\/deno run /);
+  const flags = task.split(/\s+/).filter((a) => a.startsWith("--allow-"));
+  assert.deepEqual(flags, [...BINARY_PERMISSIONS]);
+  assert.match(task, / main\.ts$/);
+  assert.ok(!task.includes("--allow-all") && !task.includes(" -A "));
+  // As the README shows it: arguments after `--` reach the CLI, flags included.
+  const root = await tempRoot();
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["task", "--quiet", "k0rdentd", "--", "registry", "--port", "99999", "--dry-run"],
+    cwd: new URL("..", import.meta.url),
+    env: { K0RDENTD_ROOT: root, NO_COLOR: "1" },
+    stdin: "null",
+  }).output();
+  const stderr = new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 2, stderr);
+  assert.match(stderr, /ERROR Invalid --port "99999": must be at most 65535/);
 });

@@ -35,6 +35,51 @@ Deno.test("install --dry-run writes no file and runs no mutating command", async
   includes(result.stdout, "install k0s v1.32.8+k0s.0 downloaded from");
   includes(result.stderr, "Would run");
   includes(result.stderr, "Would wait up to");
+  // The chart is not installed yet: a dry run cannot know whether it runs a UI.
+  assert.doesNotMatch(result.stderr, /runs no UI Service/);
+  includes(result.stderr, "exposed once the k0rdent chart runs its UI Service");
+  const json = await online(host, release.url, ["--dry-run", "--output", "json"]);
+  assert.equal(json.code, 0, json.stderr);
+  const summary = JSON.parse(json.stdout);
+  assert.equal(summary.dryRun, true);
+  assert.equal(summary.k0sVersion, VERSION, "the k0s version the plan would install");
+});
+
+Deno.test("install --dry-run without an init system plans everything, lists the finding and exits 1", async () => {
+  await using host = await FakeHost.create();
+  await Deno.remove(join(host.root, "run/systemd/system")); // a container: no systemd, no OpenRC
+  await using release = await serveK0sRelease(VERSION, ARCH, FAKE_K0S);
+  const before = await host.files();
+  const text = await online(host, release.url, ["--dry-run"]);
+  assert.equal(text.code, 1, text.stderr);
+  assert.deepStrictEqual(await host.files(), before);
+  assert.deepStrictEqual(await host.mutatingCalls(), []);
+  // The whole plan, then the findings.
+  includes(text.stdout, "install k0s v1.32.8+k0s.0 downloaded from");
+  assert.match(text.stdout, /Would run \S*k0s install controller /);
+  assert.match(text.stdout, /Would run \S*helm upgrade --install kcm /);
+  assert.match(
+    text.stdout,
+    /\nPreflight findings: 1 \(the real run would stop at preflight: fix them, or pass --ignore-preflight-errors=init-system to go on anyway\)\n/,
+  );
+  assert.match(text.stdout, /^ {2}init-system: no init system k0s supports .* is running$/m);
+  assert.doesNotMatch(text.stderr, /check\(s\) failed|Phase "preflight"/);
+  const json = await online(host, release.url, ["--dry-run", "--output", "json"]);
+  assert.equal(json.code, 1, json.stderr);
+  const summary = JSON.parse(json.stdout);
+  assert.deepStrictEqual(summary.preflightFindings.map((f: { check: string }) => f.check), [
+    "init-system",
+  ]);
+  assert.ok(summary.phases.length > 1, "every phase planned");
+  // Ignored, it is a warning and the plan exits 0.
+  const ignored = await online(host, release.url, ["--dry-run", "--ignore-preflight-errors=all"]);
+  assert.equal(ignored.code, 0, ignored.stderr);
+  assert.doesNotMatch(ignored.stdout, /Preflight findings/);
+  // Without --dry-run the install stops at preflight and changes nothing.
+  const real = await online(host, release.url);
+  assert.equal(real.code, 1);
+  includes(real.stderr, "--ignore-preflight-errors=init-system");
+  assert.deepStrictEqual(await host.mutatingCalls(), []);
 });
 
 Deno.test("install online: downloads k0s, writes config, starts k0s, installs k0rdent; rerun changes nothing", async () => {

@@ -75,7 +75,8 @@ Deno.test(
     const down = await host.run(["status", "--output", "json"]);
     assert.equal(down.code, 1);
     assert.equal(JSON.parse(down.stdout).healthy, false);
-    includes(down.stderr, "Not healthy: k0s is not running");
+    assert.deepStrictEqual(JSON.parse(down.stdout).problems, ["k0s is not running"]);
+    assert.doesNotMatch(down.stderr, /Not healthy/);
   },
 );
 
@@ -84,6 +85,10 @@ Deno.test(await needsTools("status: exit 1 on a bare host", "openssl", "curl"), 
   const result = await host.run(["status"]);
   assert.equal(result.code, 1);
   includes(result.stdout, "k0s:      not installed");
+  // Said once, in the summary on stdout; the exit code tells scripts.
+  const said = (result.stdout + result.stderr).match(/Not healthy: k0s is not installed/g);
+  assert.equal(said?.length, 1, result.stdout + result.stderr);
+  includes(result.stdout, "Not healthy: k0s is not installed");
 });
 
 Deno.test(

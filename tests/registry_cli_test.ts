@@ -7,6 +7,8 @@ import { REGISTRY_SERVE_PERMISSIONS } from "../src/permissions.ts";
 import { freePort } from "./helpers/free_port.ts";
 import { runRegistryCli, startDaemon } from "./registry_helpers.ts";
 import { needsTools } from "./helpers/tools.ts";
+import { runCli } from "./helpers/cli.ts";
+import { makeBundle } from "./fixtures/make_bundle.ts";
 
 async function tempDir(prefix: string) {
   const path = await Deno.makeTempDir({ prefix });
@@ -195,4 +197,57 @@ Deno.test("registry: env K0RDENTD_REGISTRY_* set host, ports and storage; flags 
   );
   res = await runRegistryCli(["registry", "--print-systemd-unit", "--port", "5003"], env);
   assert.match(res.stdout, / --port 5003 /);
+});
+
+Deno.test("registry status: names the storage, reports a foreground bundle load, and a missing storage exits 1", async () => {
+  await using work = await tempDir("registry-status-");
+  const storage = join(work.path, "storage");
+  const missing = await runRegistryCli(["registry", "status", "--storage", storage]);
+  assertOneLineError(missing, /^ERROR Registry storage ".*storage" does not exist/);
+
+  const bundle = join(work.path, "airgap-bundle-1.2.3.tar.gz");
+  await makeBundle(bundle, { images: 2 });
+  const load = await runCli(["bundle", "load", bundle, "--storage", storage, "--verify=false"]);
+  assert.equal(load.code, 0, load.stderr);
+  const text = await runRegistryCli(["registry", "status", "--storage", storage]);
+  assert.equal(text.code, 0, text.stderr);
+  assert.match(text.stdout, new RegExp(`^Storage: +${storage}\n`));
+  assert.match(text.stdout, /^Bundle: +.*airgap-bundle-1\.2\.3\.tar\.gz$/m);
+  assert.match(text.stdout, /^State: +complete$/m);
+  assert.doesNotMatch(text.stdout, /No bundle load recorded/);
+  const json = await runRegistryCli([
+    "registry",
+    "status",
+    "--storage",
+    storage,
+    "--output",
+    "json",
+  ]);
+  assert.equal(JSON.parse(json.stdout).storage, storage);
+  assert.equal(JSON.parse(json.stdout).state, "complete");
+});
+
+Deno.test("registry --tls auto without openssl on PATH: one line saying how to fix it", async () => {
+  await using work = await tempDir("registry-no-openssl-");
+  const emptyPath = join(work.path, "bin"); // the registry CLI spawns only openssl
+  await Deno.mkdir(emptyPath);
+  const storage = join(work.path, "storage");
+  const res = await runRegistryCli(
+    [
+      "registry",
+      "--host",
+      "127.0.0.1",
+      "--port",
+      `${freePort()}`,
+      "--files-port",
+      "0",
+      "--storage",
+      storage,
+    ],
+    { PATH: emptyPath },
+  );
+  assertOneLineError(
+    res,
+    /^ERROR Cannot create TLS certificates in ".*storage\/tls.*": openssl is not installed \(--tls auto needs it\): install it \(e\.g\. apt-get install -y openssl\), or serve plain HTTP with --tls off$/,
+  );
 });

@@ -86,7 +86,11 @@ async function alreadyStored(
 export async function addK0sBinary(options: AddK0sBinaryOptions): Promise<StoredK0sBinary> {
   const { file: path } = options;
   const name = basename(path);
-  const file: SignedFile = { kind: "k0s binary", path };
+  const file: SignedFile = {
+    kind: "k0s binary",
+    path,
+    withoutCheck: "store it with its signature unchecked",
+  };
   if (!isK0sBinaryName(name)) {
     throw new UserError(
       `Cannot add k0s binary "${path}": the file name must be ${NAME_HINT}, as child clusters ` +

@@ -90,7 +90,11 @@ export async function pushBundle(options: PushOptions): Promise<PushResult> {
         `Cannot verify bundle "${info.path}": a directory has no signature; pass --verify=false`,
       );
     }
-    const { key, signature } = await readSignatureFiles(info.path, options.signature);
+    const { key, signature } = await readSignatureFiles(
+      info.path,
+      options.signature,
+      "push without checking",
+    );
     check = new SignatureCheck(key, signature);
   }
   const staging = stagingRepository(options.prefix);

@@ -27,12 +27,21 @@ export interface SignedFile {
   /** `bundle`, `k0s binary`. */
   kind: string;
   path: string;
+  /**
+   * What `--verify=false` does for the command at hand, for the advice in errors
+   * (default `load without checking`; `bundle verify`: `check the blob digests only`).
+   */
+  withoutCheck?: string;
 }
 
 /** A cosign `.sig` is one base64 line of about 100 bytes; a larger file is not one. */
 export const MAX_SIGNATURE_BYTES = 16 * 1024;
 
-const OPT_OUT = "or pass --verify=false to load without checking (not recommended)";
+function optOut(file: SignedFile): string {
+  return `or pass --verify=false to ${
+    file.withoutCheck ?? "load without checking"
+  } (not recommended)`;
+}
 
 function cannotVerify(file: SignedFile, detail: string): UserError {
   return new UserError(`Cannot verify ${file.kind} "${file.path}": ${detail}`);
@@ -44,7 +53,7 @@ export async function readPublicKey(file: SignedFile, path: string | undefined) 
     throw cannotVerify(
       file,
       "no public key; copy the vendor's cosign.pub to this host and pass --cosign-key PATH " +
-        `(or set K0RDENT_COSIGN_KEY), ${OPT_OUT}`,
+        `(or set K0RDENTD_COSIGN_KEY), ${optOut(file)}`,
     );
   }
   let pem: string;
@@ -53,7 +62,7 @@ export async function readPublicKey(file: SignedFile, path: string | undefined) 
   } catch {
     throw cannotVerify(
       file,
-      `cannot read public key "${path}"; copy the vendor's cosign.pub there, ${OPT_OUT}`,
+      `cannot read public key "${path}"; copy the vendor's cosign.pub there, ${optOut(file)}`,
     );
   }
   let key: KeyObject;
@@ -90,7 +99,7 @@ export async function readSignatureFile(
     throw cannotVerify(
       file,
       `signature "${path}" not found; copy the "${path.split("/").pop()}" published next to ` +
-        `the ${file.kind} beside it, ${OPT_OUT}`,
+        `the ${file.kind} beside it, ${optOut(file)}`,
     );
   }
   return { raw, signature: decodeSignature(file, raw, path) };
@@ -107,12 +116,16 @@ export function decodeSignature(file: SignedFile, raw: Uint8Array, where: string
   }
 }
 
-/** Reads and checks the key and signature files of a bundle; errors say what to copy where. */
+/**
+ * Reads and checks the key and signature files of a bundle; errors say what to copy where and
+ * what `--verify=false` would do instead (`withoutCheck`, see {@link SignedFile}).
+ */
 export async function readSignatureFiles(
   bundle: string,
   files: Partial<SignatureFiles>,
+  withoutCheck?: string,
 ): Promise<{ key: KeyObject; signature: Uint8Array }> {
-  const file = { kind: "bundle", path: bundle };
+  const file = { kind: "bundle", path: bundle, withoutCheck };
   const key = await readPublicKey(file, files.key);
   const { signature } = await readSignatureFile(file, files.signature ?? signaturePath(bundle));
   return { key, signature };

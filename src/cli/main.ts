@@ -4,7 +4,7 @@
  * SIGINT/SIGTERM aborts the running command; a second SIGINT exits at once.
  */
 import { CommanderError } from "commander";
-import { CancelledError, ExitCode, UsageError, UserError } from "../errors.ts";
+import { CancelledError, ExitCode, ReportedFailure, UsageError, UserError } from "../errors.ts";
 import { log } from "../log/logger.ts";
 import { configureLogging, earlyLogFormat, setProcessSignal } from "./context.ts";
 import { buildProgram } from "./program.ts";
@@ -28,6 +28,10 @@ export function exitCodeOf(err: unknown): number {
       err instanceof CancelledError && err.message !== "Cancelled" ? err.message : "Interrupted",
     );
     return ExitCode.interrupted;
+  }
+  if (err instanceof ReportedFailure) {
+    log.debug(err.message);
+    return ExitCode.failure;
   }
   if (err instanceof UserError) {
     log.error(err.message);
@@ -58,7 +62,8 @@ export async function runCli(args: string[]): Promise<number> {
   const program = buildProgram();
   program.hook("preAction", (_root, action) => configureLogging(action));
   try {
-    await program.parseAsync(args, { from: "user" });
+    // `deno task k0rdentd -- install` hands the `--` on: one leading `--` means nothing here.
+    await program.parseAsync(args[0] === "--" ? args.slice(1) : args, { from: "user" });
     return ExitCode.ok;
   } catch (err) {
     return exitCodeOf(err);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { CommanderError } from "commander";
-import { CancelledError, ToolError, UsageError, UserError } from "../errors.ts";
+import { CancelledError, ReportedFailure, ToolError, UsageError, UserError } from "../errors.ts";
 import { log } from "../log/logger.ts";
 import { exitCodeOf } from "./main.ts";
 
@@ -56,4 +56,13 @@ Deno.test("ToolError carries argv, code and the stderr tail in its message", () 
     'Command "k0s start" failed with exit code 1: line1 | failed to start: port busy',
   );
   assert.deepEqual(err.argv, ["k0s", "start"]);
+});
+
+Deno.test("exitCodeOf(): a failure the command already reported exits 1 without a second line", () => {
+  const r = capture(
+    "info",
+    () => exitCodeOf(new ReportedFailure("Not healthy: k0s is not installed")),
+  );
+  assert.equal(r.code, 1);
+  assert.deepEqual(r.lines, []);
 });

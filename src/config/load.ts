@@ -6,7 +6,7 @@
 import { basename } from "node:path";
 import { isMap, LineCounter, parseDocument } from "yaml";
 import type { z } from "zod";
-import { UserError } from "../errors.ts";
+import { UsageError, UserError } from "../errors.ts";
 import { HOST, hostPath } from "../host/paths.ts";
 import { log } from "../log/logger.ts";
 import { defaultConfig } from "./defaults.ts";
@@ -49,11 +49,13 @@ export interface ConfigCheck {
   problems: ConfigProblem[];
 }
 
-/** Environment variables that override config fields. */
+/** Environment variables that override config fields; a later row wins over an earlier one. */
 export const ENV_OVERRIDES: readonly {
   name: string;
   path: readonly string[];
   type: "string" | "number" | "boolean";
+  /** The variable that replaces this old name (which still works, with a warning). */
+  replacedBy?: string;
 }[] = [
   { name: "K0RDENTD_LOG_LEVEL", path: ["logLevel"], type: "string" },
   { name: "K0RDENTD_LOG_FORMAT", path: ["logFormat"], type: "string" },
@@ -82,8 +84,22 @@ export const ENV_OVERRIDES: readonly {
   { name: "K0RDENTD_REGISTRY_FILES_PORT", path: ["registry", "filesPort"], type: "number" },
   { name: "K0RDENTD_REGISTRY_STORAGE", path: ["registry", "storage"], type: "string" },
   { name: "K0RDENTD_VERIFY_SIGNATURE", path: ["registry", "verifySignature"], type: "boolean" },
-  { name: "K0RDENT_COSIGN_KEY", path: ["registry", "cosignKey"], type: "string" },
+  {
+    name: "K0RDENT_COSIGN_KEY",
+    path: ["registry", "cosignKey"],
+    type: "string",
+    replacedBy: "K0RDENTD_COSIGN_KEY",
+  },
+  { name: "K0RDENTD_COSIGN_KEY", path: ["registry", "cosignKey"], type: "string" },
 ];
+
+const warnedDeprecated = new Set<string>();
+
+function warnDeprecated(name: string, replacedBy: string): void {
+  if (warnedDeprecated.has(name)) return;
+  warnedDeprecated.add(name);
+  log.warn(`Environment variable ${name} is deprecated: use ${replacedBy}`);
+}
 
 /** The default config file location (under `K0RDENTD_ROOT`). */
 export function defaultConfigFile(): string {
@@ -188,6 +204,7 @@ export async function checkConfig(options: LoadOptions = {}): Promise<ConfigChec
   for (const o of ENV_OVERRIDES) {
     const value = env(o.name);
     if (value === undefined || value === "") continue;
+    if (o.replacedBy) warnDeprecated(o.name, o.replacedBy);
     setPath(layered, o.path, convert(value, o.type));
     origins.set(formatPath(o.path), `env ${o.name}`);
   }
@@ -207,7 +224,7 @@ export async function checkConfig(options: LoadOptions = {}): Promise<ConfigChec
         const path = key === undefined ? issue.path : [...issue.path, key];
         const dotted = formatPath(path);
         if (unexpanded.has(dotted)) continue;
-        const origin = origins.get(dotted) ?? lineOf(path);
+        const origin = originOf(origins, dotted) ?? lineOf(path);
         problems.push({
           path: dotted,
           message: key === undefined ? issueMessage(issue) : `unknown key "${key}"`,
@@ -224,23 +241,50 @@ export async function checkConfig(options: LoadOptions = {}): Promise<ConfigChec
   };
 }
 
+/** The origin of `dotted` or of the nearest override above it (`--tls-san` sets a whole list). */
+function originOf(origins: Map<string, string>, dotted: string): string | undefined {
+  for (let at = dotted; at !== ""; at = at.replace(/(\.[^.[]*|\[\d+\])$/, "")) {
+    const origin = origins.get(at);
+    if (origin !== undefined) return origin;
+    if (!/[.[]/.test(at)) break;
+  }
+  return undefined;
+}
+
 /** Formats a problem as `path: message (origin)`. */
 export function formatProblem(p: ConfigProblem): string {
   return `${p.path}: ${p.message}${p.origin ? ` (${p.origin})` : ""}`;
 }
 
-/** Loads the effective configuration or throws a {@link UserError} listing every problem. */
+/**
+ * Loads the effective configuration or throws a {@link UserError} listing every problem, or a
+ * {@link UsageError} (exit 2) when a command-line flag has a bad value.
+ */
 export async function loadConfig(
   options: LoadOptions = {},
 ): Promise<{ config: Config; file?: string }> {
   const check = await checkConfig(options);
   if (!check.config) {
     const where = check.file ? ` in "${check.file}"` : "";
-    throw new UserError(
-      `Invalid configuration${where}:\n  ${check.problems.map(formatProblem).join("\n  ")}`,
-    );
+    const fromFlags = check.problems.filter((p) => p.origin?.startsWith("flag "));
+    const others = check.problems.filter((p) => !fromFlags.includes(p));
+    const lines = fromFlags.map((p) => flagProblemLine(p, options.overrides ?? []));
+    if (others.length) {
+      lines.push(`Invalid configuration${where}:\n  ${others.map(formatProblem).join("\n  ")}`);
+    }
+    throw fromFlags.length ? new UsageError(lines.join("\n")) : new UserError(lines.join("\n"));
   }
   return { config: check.config, file: check.file };
+}
+
+/** `Invalid --port "99999": must be at most 65535` for a problem a flag caused. */
+function flagProblemLine(problem: ConfigProblem, overrides: readonly Override[]): string {
+  const flag = problem.origin!.slice("flag ".length);
+  const override = overrides.find((o) =>
+    o.flag === flag && problem.path.startsWith(formatPath(o.path))
+  );
+  const value = Array.isArray(override?.value) ? override.value.join(",") : override?.value;
+  return `Invalid ${flag} ${JSON.stringify(String(value))}: ${problem.message}`;
 }
 
 function holdsSecrets(fromFile: Record<string, unknown>): boolean {

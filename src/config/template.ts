@@ -87,7 +87,7 @@ registry:
   bundlePath: ""
   prefix: k0rdent-enterprise
   verifySignature: true              # env K0RDENTD_VERIFY_SIGNATURE
-  cosignKey: ""                      # local path; env K0RDENT_COSIGN_KEY
+  cosignKey: ""                      # local path; env K0RDENTD_COSIGN_KEY
   verifier: native                   # native (in the load's one pass) or cosign (verify-blob)
   tls:
     mode: auto                       # auto (own CA under storage/tls) | files | off (plain HTTP)

@@ -9,9 +9,11 @@ import { K0sCli } from "../k0s/k0s_cli.ts";
 import { Kubectl } from "../kube/kubectl.ts";
 import type { OutputFormat } from "../log/output.ts";
 import type { Runner } from "../process/runner.ts";
-import type { InstallContext, InstallOptions, Phase } from "./phase.ts";
+import type { InstallContext, InstallOptions, Phase, PreflightFinding } from "./phase.ts";
 import { checkInputFiles } from "./options.ts";
 import { INSTALL_PHASES } from "./phases.ts";
+import { k0sSource } from "./phases/k0s_binary.ts";
+import { formatPreflightFindings } from "./phases/preflight.ts";
 import { type UiAccess, uiAccess } from "./phases/k0rdent_ui.ts";
 import { type PhaseResult, runPhases } from "./run_phases.ts";
 import { type InstallResolution, resolveInstall } from "./resolve.ts";
@@ -46,6 +48,8 @@ export interface InstallSummary {
   phases: PhaseResult[];
   /** Host changes made (or planned under dry-run). */
   changes: string[];
+  /** Dry run: the preflight checks that failed (the install would stop there); else empty. */
+  preflightFindings: PreflightFinding[];
   nextSteps: string[];
 }
 
@@ -101,7 +105,7 @@ async function installLocked(
     ctx,
     'Fix the cause and run "k0rdentd install" again with the same flags: finished phases are skipped',
   );
-  const k0sVersion = await ctx.k0s.version().catch(() => null);
+  const k0sVersion = await summaryK0sVersion(ctx, request.dryRun);
   const { releaseName, namespace } = request.config.k0rdent.helm;
   const ui = request.dryRun
     ? null
@@ -116,6 +120,7 @@ async function installLocked(
     ui,
     phases,
     changes: ctx.host.changes,
+    preflightFindings: ctx.facts.preflightFindings ?? [],
     nextSteps: [
       `export KUBECONFIG=${HOST.k0sAdminKubeconfig}`,
       "k0s kubectl get management kcm",
@@ -124,12 +129,28 @@ async function installLocked(
   };
 }
 
+/**
+ * The k0s version of the summary: the installed one, or under dry run the one the k0s-binary
+ * phase would install (nothing is installed yet; its source says which).
+ */
+async function summaryK0sVersion(ctx: InstallContext, dryRun: boolean): Promise<string | null> {
+  if (dryRun) return await k0sSource(ctx).then((s) => s.version, () => null);
+  return await ctx.k0s.version().catch(() => null);
+}
+
 /** The summary as text. */
 export function formatSummary(summary: InstallSummary): string {
   const done = summary.phases.filter((p) => p.status === "done").length;
   const skipped = summary.phases.filter((p) => p.status === "skipped").length;
   const using = summary.resolved.map((note) => `Using ${note}`);
-  if (summary.dryRun) return [...using, formatPlan(summary.changes)].join("\n");
+  if (summary.dryRun) {
+    return [
+      ...using,
+      formatPlan(summary.changes),
+      ...formatPreflightFindings(summary.preflightFindings),
+    ]
+      .join("\n");
+  }
   return [
     `k0s ${summary.k0sVersion ?? "?"} and k0rdent ${summary.k0rdentVersion} are installed${
       summary.airgap ? " (air-gapped)" : ""

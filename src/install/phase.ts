@@ -53,6 +53,14 @@ export interface InstallFacts {
   helm?: HelmCli;
   /** Where `k0rdent.version` came from (a version read from the bundle needs no check). */
   k0rdentVersionSource?: K0rdentVersionSource;
+  /** Checks that failed in a dry run: the plan goes on and reports them at its end. */
+  preflightFindings?: PreflightFinding[];
+}
+
+/** A failed preflight check. */
+export interface PreflightFinding {
+  check: string;
+  problem: string;
 }
 
 /** Everything a phase runs with. */

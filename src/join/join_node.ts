@@ -10,8 +10,8 @@ import { UsageError, UserError } from "../errors.ts";
 import { HOST } from "../host/paths.ts";
 import { installContext, type InstallRequest } from "../install/install.ts";
 import { checkInputFiles } from "../install/options.ts";
-import type { Phase } from "../install/phase.ts";
-import { preflightPhaseWith } from "../install/phases/preflight.ts";
+import type { Phase, PreflightFinding } from "../install/phase.ts";
+import { formatPreflightFindings, preflightPhaseWith } from "../install/phases/preflight.ts";
 import { containerdMirrorsPhaseWith } from "../install/phases/containerd_mirrors.ts";
 import { k0sBinaryPhase } from "../install/phases/k0s_binary.ts";
 import { k0sConfigPhase } from "../install/phases/k0s_config.ts";
@@ -119,6 +119,8 @@ export interface JoinSummary {
   alreadyJoined: boolean;
   phases: PhaseResult[];
   changes: string[];
+  /** Dry run: the preflight checks that failed (the join would stop there); else empty. */
+  preflightFindings: PreflightFinding[];
 }
 
 /** Joins this host to the cluster as `spec.role`. */
@@ -143,6 +145,7 @@ async function joinLocked(request: InstallRequest, spec: JoinSpec): Promise<Join
     alreadyJoined,
     phases,
     changes: ctx.host.changes,
+    preflightFindings: ctx.facts.preflightFindings ?? [],
   });
   const status = await ctx.k0s.status();
   if (status && await ctx.k0s.serviceInstalled(spec.role)) {
@@ -159,7 +162,13 @@ async function joinLocked(request: InstallRequest, spec: JoinSpec): Promise<Join
 
 /** The summary as text. */
 export function formatJoinSummary(s: JoinSummary): string {
-  if (s.dryRun) return `Joining as a ${s.role}\n${formatPlan(s.changes)}`;
+  if (s.dryRun) {
+    return [
+      `Joining as a ${s.role}`,
+      formatPlan(s.changes),
+      ...formatPreflightFindings(s.preflightFindings),
+    ].join("\n");
+  }
   const done = s.phases.filter((p) => p.status === "done").length;
   return [
     s.alreadyJoined

@@ -5,7 +5,7 @@
  * re-issued from the same CA when the SAN list changes). Keys are written mode 0600.
  */
 import { join } from "node:path";
-import { errorMessage, UserError } from "../errors.ts";
+import { errorMessage, ToolError, UserError } from "../errors.ts";
 import { writeFileAtomic } from "../fsx/atomic_write.ts";
 import { runChecked, type Runner } from "../process/runner.ts";
 import { layout } from "./storage/layout.ts";
@@ -173,6 +173,14 @@ export async function autoTls(
       caFile: caCert,
     };
   } catch (err) {
+    // The runner reports a program it cannot start as exit 127.
+    if (err instanceof ToolError && err.code === 127 && err.argv[0] === "openssl") {
+      throw new UserError(
+        `Cannot create TLS certificates in "${dir}": openssl is not installed (--tls auto ` +
+          `needs it): install it (e.g. apt-get install -y openssl), or serve plain HTTP with ` +
+          `--tls off`,
+      );
+    }
     if (err instanceof UserError) {
       throw new UserError(`Cannot create TLS certificates in "${dir}": ${err.message}`);
     }

@@ -54,7 +54,7 @@ function readFlags(cmd: Command, signature: boolean): Command {
       new Option("--verify [bool]", "check the bundle signature (default true)")
         .argParser(booleanFlag("--verify")),
     )
-      .option("--cosign-key <path>", "PEM public key (env K0RDENT_COSIGN_KEY)")
+      .option("--cosign-key <path>", "PEM public key (env K0RDENTD_COSIGN_KEY)")
       .addOption(new Option("--cosignKey <path>", "alias of --cosign-key").hideHelp())
       .option("--signature <file>", "detached signature (default <bundle>.sig)")
       .addOption(
@@ -187,6 +187,8 @@ a rerun of a complete bundle only checks its tags.`,
         signal: ctx.signal,
         progress: progressMode(ctx.output),
         decompressor: opts.gunzip,
+        // `registry status` reports a foreground load as it does a daemon's background load.
+        writeStatus: true,
       });
       const beside = await addSiblingK0sBinaries(path, besideOptions(ctx.config, mode));
       const k0sBinaries = [...result.k0sBinaries, ...beside];

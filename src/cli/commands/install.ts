@@ -7,7 +7,7 @@ import { formatJoinSummary, joinNode, resolveJoin } from "../../join/join_node.t
 import { PREFLIGHT_NAMES } from "../../install/preflight.ts";
 import { printData } from "../../log/output.ts";
 import { commandContext, flagOverrides } from "../context.ts";
-import { UsageError } from "../../errors.ts";
+import { ReportedFailure, UsageError } from "../../errors.ts";
 import { readLine } from "../confirm.ts";
 
 const OVERRIDES = {
@@ -146,9 +146,19 @@ Examples:
       if (join) {
         const joined = await joinNode(request, join);
         printData(ctx.output, joined, () => formatJoinSummary(joined));
+        failOnFindings(joined.preflightFindings.length);
         return;
       }
       const summary = await install(request);
       printData(ctx.output, summary, () => formatSummary(summary));
+      failOnFindings(summary.preflightFindings.length);
     });
+}
+
+/**
+ * A dry run plans everything, then exits 1 when preflight found problems (the summary lists
+ * them): the real run would stop there, and scripts asking "would this work?" must see it.
+ */
+function failOnFindings(count: number): void {
+  if (count) throw new ReportedFailure(`Dry run: ${count} preflight finding(s)`);
 }

@@ -214,10 +214,12 @@ export function registerRegistry(program: Command): void {
     .action(async (_opts, cmd: Command) => {
       const ctx = await commandContext(cmd, subcommandOverrides(cmd, STORAGE_FLAG));
       const dir = ctx.config.registry.storage;
+      await requireDir(dir);
       const status = await readLoadStatus(dir);
       const k0sBinaries = await openK0sBinaryStore(dir).list();
-      printData(ctx.output, { ...status, k0sBinaries }, () =>
+      printData(ctx.output, { storage: dir, ...status, k0sBinaries }, () =>
         [
+          `Storage:  ${dir}`,
           statusText(status),
           `k0s binaries (${k0sBinaries.length}):`,
           ...k0sBinaries.map((b) =>
@@ -237,7 +239,7 @@ export function registerRegistry(program: Command): void {
     )
     .option(
       "--cosign-key <path>",
-      "PEM public key: the bundle's cosign.pub (env K0RDENT_COSIGN_KEY)",
+      "PEM public key: the bundle's cosign.pub (env K0RDENTD_COSIGN_KEY)",
     )
     .addOption(new Option("--cosignKey <path>", "alias of --cosign-key").hideHelp())
     .addHelpText(

@@ -20,7 +20,7 @@ export function registerShowFlavor(program: Command): void {
         version: info.version,
         k0sVersion: info.k0sVersion,
         helmVersion: info.helmVersion,
-        embedded: info.assets.map(({ name, version, size, sha256 }) => ({
+        assets: info.assets.map(({ name, version, size, sha256 }) => ({
           name,
           version,
           size,

@@ -1,6 +1,6 @@
 /** `k0rdentd status`: prints the install's health; exit code 0 only when healthy. */
 import type { Command } from "commander";
-import { UserError } from "../../errors.ts";
+import { ReportedFailure } from "../../errors.ts";
 import { DEFAULT_TIMEOUTS, parseDuration } from "../../install/options.ts";
 import { formatStatus, hostStatus } from "../../install/status.ts";
 import { printData } from "../../log/output.ts";
@@ -32,6 +32,8 @@ Examples:
         signal: ctx.signal,
       });
       printData(ctx.output, status, () => formatStatus(status));
-      if (!status.healthy) throw new UserError(`Not healthy: ${status.problems.join("; ")}`);
+      // The summary already says why (text: "Not healthy: ...", JSON: problems); the exit code
+      // tells scripts.
+      if (!status.healthy) throw new ReportedFailure(`Not healthy: ${status.problems.join("; ")}`);
     });
 }

@@ -68,7 +68,10 @@ export const k0rdentUiPhase: Phase = {
   async shouldRun(ctx) {
     const info = await chartUiService(ctx);
     if (!info) {
-      log.warn("The k0rdent chart runs no UI Service: nothing to expose");
+      // A dry run has not installed the chart: whether it runs a UI is known only afterwards.
+      if (ctx.host.dryRun) {
+        log.info("The k0rdent UI is exposed once the k0rdent chart runs its UI Service");
+      } else log.warn("The k0rdent chart runs no UI Service: nothing to expose");
       return false;
     }
     const { namespace } = ctx.config.k0rdent.helm;
