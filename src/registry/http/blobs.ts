@@ -10,7 +10,7 @@ import {
   type RegistryApp,
   repoParam,
 } from "./context.ts";
-import { parseRange } from "./range.ts";
+import { rangedResponse } from "./range.ts";
 
 /** Answers `GET|HEAD /v2/<name>/blobs/<digest>` (also called by `hot_reads.ts`). */
 export async function readBlob(
@@ -34,28 +34,11 @@ export async function readBlob(
   if (req.headers.get("If-None-Match") === `"${digest}"`) {
     return new Response(null, { status: 304, headers });
   }
-  let range;
-  try {
-    range = parseRange(req.headers.get("Range") ?? undefined, info.size);
-  } catch (err) {
-    if (err instanceof RegistryError) {
-      return new Response(null, {
-        status: 416,
-        headers: { ...headers, "Content-Range": `bytes */${info.size}` },
-      });
-    }
-    throw err;
-  }
-  const status = range ? 206 : 200;
-  const length = range ? range.length : info.size;
-  headers["Content-Length"] = String(length);
-  if (range) {
-    headers["Content-Range"] = `bytes ${range.offset}-${range.offset + length - 1}/${info.size}`;
-  }
-  if (req.method === "HEAD") return new Response(null, { status, headers });
-  const blob = await storage.openBlob(digest, range);
-  if (!blob) throw new RegistryError("BLOB_UNKNOWN", `Blob "${digest}" is not stored`);
-  return new Response(blob.stream, { status, headers });
+  return await rangedResponse(req, info.size, headers, async (range) => {
+    const blob = await storage.openBlob(digest, range);
+    if (!blob) throw new RegistryError("BLOB_UNKNOWN", `Blob "${digest}" is not stored`);
+    return blob.stream;
+  });
 }
 
 /** Registers the blob routes. */

@@ -3,11 +3,10 @@
  * binaries and their `.sig`, read-only, plain HTTP, streamed from disk with single `Range`
  * support. Anything else is 404 (unknown path) or 405 (another method).
  */
-import { RegistryError } from "../errors.ts";
 import { k0sFilesPath } from "../k0s_files.ts";
 import { isK0sFileName } from "../names.ts";
 import type { K0sBinaryStore } from "../storage/k0s_binaries.ts";
-import { parseRange } from "./range.ts";
+import { rangedResponse } from "./range.ts";
 
 /** What the files handler serves. */
 export interface FilesDeps {
@@ -51,25 +50,13 @@ export function createFilesHandler(deps: FilesDeps): (req: Request) => Promise<R
       "Accept-Ranges": "bytes",
       "Last-Modified": new Date(info.mtimeMs).toUTCString(),
     };
-    let range;
-    try {
-      range = parseRange(req.headers.get("Range") ?? undefined, info.size);
-    } catch (err) {
-      if (!(err instanceof RegistryError)) throw err;
-      return new Response(null, {
-        status: 416,
-        headers: { ...headers, "Content-Range": `bytes */${info.size}` },
-      });
-    }
-    const status = range ? 206 : 200;
-    const length = range ? range.length : info.size;
-    headers["Content-Length"] = String(length);
-    if (range) {
-      headers["Content-Range"] = `bytes ${range.offset}-${range.offset + length - 1}/${info.size}`;
-    }
-    if (req.method === "HEAD") return new Response(null, { status, headers });
-    const body = await deps.store.open(name, range ?? { offset: 0, length: info.size });
-    if (!body) return plain(404, "not found");
-    return new Response(body, { status, headers });
+    return await rangedResponse(
+      req,
+      info.size,
+      headers,
+      async (range) =>
+        await deps.store.open(name, range ?? { offset: 0, length: info.size }) ??
+          plain(404, "not found"),
+    );
   };
 }

@@ -1,4 +1,7 @@
-/** HTTP `Range` (for blob GET) and `Content-Range` (for upload PATCH) parsing. */
+/**
+ * HTTP `Range` (for blob and file GET) and `Content-Range` (for upload PATCH) parsing, and the
+ * one ranged response both GET handlers answer with.
+ */
 import { RegistryError } from "../errors.ts";
 
 /** A byte range to serve: `offset` and `length` within a blob of `size` bytes. */
@@ -48,4 +51,37 @@ export function parseContentRange(header: string | undefined): ByteRange | undef
     throw new RegistryError("RANGE_INVALID", `Invalid Content-Range "${header.slice(0, 60)}"`);
   }
   return { offset: start, length: end - start + 1 };
+}
+
+/**
+ * The answer to a GET or HEAD of `size` bytes with `headers`, honouring a single `Range`: 416
+ * with `Content-Range: bytes *\/<size>` when unsatisfiable, else 206 (or 200) with
+ * `Content-Length` and `Content-Range`. The body comes from `open(range)` (undefined: the
+ * whole), which may answer with a Response of its own instead (e.g. a 404).
+ */
+export async function rangedResponse(
+  req: Request,
+  size: number,
+  headers: Record<string, string>,
+  open: (range?: ByteRange) => Promise<ReadableStream<Uint8Array> | Response>,
+): Promise<Response> {
+  let range;
+  try {
+    range = parseRange(req.headers.get("Range") ?? undefined, size);
+  } catch (err) {
+    if (!(err instanceof RegistryError)) throw err;
+    return new Response(null, {
+      status: 416,
+      headers: { ...headers, "Content-Range": `bytes */${size}` },
+    });
+  }
+  const status = range ? 206 : 200;
+  const length = range ? range.length : size;
+  headers["Content-Length"] = String(length);
+  if (range) {
+    headers["Content-Range"] = `bytes ${range.offset}-${range.offset + length - 1}/${size}`;
+  }
+  if (req.method === "HEAD") return new Response(null, { status, headers });
+  const body = await open(range);
+  return body instanceof Response ? body : new Response(body, { status, headers });
 }
