@@ -98,9 +98,10 @@ Deno.test("registry: unusable storage, bad TLS and htpasswd files are one line a
     await runRegistryCli([...base, "--storage", work.path, "--htpasswd", weak]),
     /Cannot use htpasswd file ".*htpasswd" line 1 is not a "user:bcrypt-hash" entry/,
   );
+  // A bad flag value is a usage error (exit 2) quoting the value.
   const res = await runRegistryCli([...base, "--port", "99999"]);
-  assert.equal(res.code, 1);
-  assert.match(res.stderr, /registry\.port/);
+  assert.equal(res.code, 2);
+  assert.match(res.stderr, /Invalid --port "99999"/);
 });
 
 Deno.test("registry: drops run/ffi/sys/env once serving; SIGINT stops it with exit 0", async () => {
