@@ -233,6 +233,13 @@ export async function serveRegistry(
     const dropped = dropPermissions();
     log.debug(`Dropped permissions: ${dropped.join(", ") || "none"}`);
   }
+  // Logged before "Registry serving", which tells a waiting caller that both listeners are up.
+  if (files) {
+    log.info(
+      `k0s binaries served at http://${shownHost(files.addr.hostname)}:${files.addr.port}` +
+        `${k0sFilesPath(options.files.prefix)}/<name> (see: k0rdentd registry status)`,
+    );
+  }
   const addr = server.addr;
   log.info(
     `Registry serving ${scheme}://${
@@ -246,12 +253,6 @@ export async function serveRegistry(
       `${options.limits.headerTimeoutMs} ms, idle connections closed after ` +
       `${options.limits.idleTimeoutMs} ms`,
   );
-  if (files) {
-    log.info(
-      `k0s binaries served at http://${shownHost(files.addr.hostname)}:${files.addr.port}` +
-        `${k0sFilesPath(options.files.prefix)}/<name> (see: k0rdentd registry status)`,
-    );
-  }
   if (tls?.caFile) {
     log.info(`Clients must trust the registry CA "${tls.caFile}"`);
   }
