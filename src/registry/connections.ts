@@ -11,11 +11,11 @@
  * (`ext/http/00_serve.ts`, exported on `Deno[Deno.internal]`): the same native HTTP/1.1, HTTP/2
  * and TLS code as `Deno.serve` (`serve_http_on` in `http_next.rs`), so requests cost the same.
  *
- * Timeouts are checked by one sweep timer, not per request: a connection that has sent no
- * complete request header `headerTimeoutMs` after it opened is closed at once (nothing is in
- * flight on it); one whose last request started `idleTimeoutMs` ago gets a graceful close (the
- * runtime stops waiting for another request, lets a response still streaming finish, then
- * closes), which also ends a half-sent next request.
+ * Timeouts are checked by one sweep timer, not per request. A connection that has sent no
+ * complete request header `headerTimeoutMs` after it opened (a stalled TLS handshake included)
+ * is cut: nothing is in flight on it. One whose last request started `idleTimeoutMs` ago gets a
+ * graceful close: the runtime stops waiting for a request (a half-sent one included), lets a
+ * response still streaming finish, then closes.
  */
 import { errorMessage } from "../errors.ts";
 import { log } from "../log/logger.ts";
@@ -137,7 +137,8 @@ export interface ServedListener {
   readonly connections: number;
   /**
    * Stops accepting, lets requests in flight finish and closes every connection. False when
-   * some were still busy after `timeoutMs` (they end with the process).
+   * some were still busy after `timeoutMs` (a graceful close cannot be cut short: they end with
+   * the process).
    */
   shutdown(timeoutMs: number): Promise<boolean>;
 }
@@ -151,6 +152,24 @@ interface OpenConnection {
   abort: AbortController;
   server?: ConnectionServer;
   finished: Promise<void>;
+}
+
+/**
+ * Aborts a connection's server. The runtime's abort listener throws BadResource when that
+ * server has ended meanwhile (the peer closed and `finished` has not reached us yet): reported
+ * as an uncaught error, that would end the process, so it is caught for the length of this
+ * call; there is then nothing left to cut.
+ */
+function cutQuietly(abort: AbortController): void {
+  const ended = (e: ErrorEvent) => {
+    if (e.error instanceof Deno.errors.BadResource) e.preventDefault();
+  };
+  globalThis.addEventListener("error", ended);
+  try {
+    abort.abort();
+  } finally {
+    globalThis.removeEventListener("error", ended);
+  }
 }
 
 /** Options of {@link serveListener}. */
@@ -192,15 +211,13 @@ export function serveListener(
   let wakeAcceptor: () => void = noop;
   const stopped = new Promise<void>((resolve) => wakeAcceptor = resolve);
 
-  // A connection is either cut (nothing in flight) or closed gracefully, never both: once the
-  // runtime has taken the server for a graceful close, aborting it throws from the event
-  // listener (an uncaught BadResource).
   const cut = (c: OpenConnection) => {
     c.closing = true;
-    c.abort.abort();
+    cutQuietly(c.abort);
   };
   const closeGracefully = (c: OpenConnection) => {
     c.closing = true;
+    // Rejects when the connection has ended meanwhile: nothing left to close.
     c.server?.shutdown().catch(noop);
   };
 

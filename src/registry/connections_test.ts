@@ -170,3 +170,25 @@ Deno.test("openFileHeadroom() counts up to its bound and closes what it opened",
   // Had it leaked, the next count would find 50 fewer descriptors under the same bound.
   assert.equal(openFileHeadroom(50), 50);
 });
+
+Deno.test("serveListener() shutdown reports a stream outliving its timeout and survives", async () => {
+  const served = serveListener(Deno.listen({ hostname: "127.0.0.1", port: 0 }), handler, {
+    gate: new ConnectionGate(10),
+    headerTimeoutMs: 5000,
+    idleTimeoutMs: 5000,
+    onError,
+  });
+  const port = served.addr.port;
+  // One connection that already went away, one streaming (1 s of body), one silent.
+  const gone = await open(port, GET);
+  gone.close();
+  const streaming = readToEnd(await open(port, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"));
+  const silent = readToEnd(await open(port));
+  await new Promise((r) => setTimeout(r, 250));
+  assert.equal(await served.shutdown(200), false, "the stream was still running");
+  // The gracefully closing stream still ends whole (in the daemon, the process exit ends it);
+  // cutting the one that had gone and the silent one must not have ended this process.
+  const stream = await streaming;
+  assert.ok(stream.text.endsWith("0\r\n\r\n"), stream.text.slice(-20));
+  assert.equal((await silent).text, "");
+});
