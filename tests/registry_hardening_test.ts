@@ -402,3 +402,39 @@ Deno.test("failed logins beyond --max-login-failures are 429 for the rest of the
   }
   assert.doesNotMatch(daemon.stderr(), /s3cret|mallory/, "credentials never reach the log");
 });
+
+Deno.test("over TLS, clients that never finish their handshake give their slots back", async () => {
+  // Deno's TLS server runs the handshake in a runtime task that cutting the connection does not
+  // stop, so such a socket lingers until its peer goes (docs/registry.md, Limitations); what
+  // the daemon controls is that the slot is freed after --header-timeout.
+  const storage = await Deno.makeTempDir();
+  const daemon = await startDaemon([
+    "--host",
+    "127.0.0.1",
+    "--storage",
+    storage,
+    "--tls",
+    "auto",
+    "--header-timeout",
+    "1s",
+    "--max-connections",
+    "2",
+  ]);
+  const silent = await idleConnections(daemon.port, 2);
+  try {
+    const client = Deno.createHttpClient({
+      caCerts: [await Deno.readTextFile(join(storage, "tls", "ca.crt"))],
+    });
+    const started = Date.now();
+    const res = await fetch(`https://127.0.0.1:${daemon.port}/v2/`, { client });
+    await res.body?.cancel();
+    assert.equal(res.status, 200);
+    const waited = Date.now() - started;
+    assert.ok(waited >= 500 && waited < 10_000, `served after ${waited} ms`);
+    client.close();
+  } finally {
+    for (const c of silent) c.close();
+    assert.equal(await daemon.stop(), 0, daemon.stderr());
+  }
+  assert.match(daemon.stderr(), /Registry has 2 connections open, its limit/);
+});
