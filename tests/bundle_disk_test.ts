@@ -199,10 +199,13 @@ Deno.test({
         }
         assert.equal(status?.state, "failed", JSON.stringify(status) + daemon.stderr());
         assert.match(status?.error ?? "", RESERVE_MESSAGE);
-        assert.match(
-          daemon.stderr(),
-          /ERROR Bundle load failed: Cannot load bundle .* stopped with/,
-        );
+        // The status file is written before the daemon logs the failure: wait for the line.
+        const logged = /ERROR Bundle load failed: Cannot load bundle .* stopped with/;
+        const logDeadline = Date.now() + 5_000;
+        while (!logged.test(daemon.stderr()) && Date.now() < logDeadline) {
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        assert.match(daemon.stderr(), logged);
         const v2 = await fetch(`http://127.0.0.1:${daemon.port}/v2/`);
         await v2.body?.cancel();
         assert.equal(v2.status, 200, "still serving");

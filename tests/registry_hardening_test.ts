@@ -87,7 +87,7 @@ Deno.test("connections that send no request header are closed after --header-tim
     const res = await fetch(`http://127.0.0.1:${daemon.port}/v2/`);
     assert.equal(res.status, 200);
     await res.body?.cancel();
-    assert.ok(Date.now() - started < 15_000);
+    assert.ok(Date.now() - started < 30_000, `took ${Date.now() - started} ms`);
     await Promise.all(conns.map(closedByServer));
   } finally {
     assert.equal(await daemon.stop(), 0, daemon.stderr());
