@@ -23,6 +23,7 @@ import {
 } from "./fixtures/make_bundle.ts";
 import { runCli } from "./helpers/cli.ts";
 import { needsTools } from "./helpers/tools.ts";
+import { makeKeyPair, signBlob } from "./helpers/cosign_keys.ts";
 
 const runner = new ProcessRunner();
 
@@ -239,13 +240,9 @@ Deno.test("bundle load: the chart is read only after the signature checked out",
       "tar.gz",
     );
     // Signed with another key than the one given: the chart must not be looked at.
-    const sh = (cmd: string) => new Deno.Command("sh", { args: ["-c", cmd], cwd: dir }).output();
-    await sh(
-      "openssl ecparam -name prime256v1 -genkey -noout -out key.pem && " +
-        "openssl ecparam -name prime256v1 -genkey -noout -out other.pem && " +
-        "openssl ec -in other.pem -pubout -out other.pub 2>/dev/null && " +
-        "openssl dgst -sha256 -sign key.pem b.tar.gz | base64 -w0 > b.tar.gz.sig",
-    );
+    await makeKeyPair(dir);
+    await makeKeyPair(dir, "other.pem", "other.pub");
+    await signBlob(dir, "b.tar.gz");
     const storage = join(dir, "storage");
     await assert.rejects(
       loadBundle({

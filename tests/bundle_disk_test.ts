@@ -30,6 +30,7 @@ import {
 } from "./fixtures/make_bundle.ts";
 import { needsRoot } from "./helpers/tools.ts";
 import { startDaemon } from "./registry_helpers.ts";
+import { makeKeyPair, signBlob } from "./helpers/cosign_keys.ts";
 
 const runner = new ProcessRunner();
 const MiB = 1024 * 1024;
@@ -174,12 +175,8 @@ Deno.test({
     withTmpfs(16, async (dir, mnt) => {
       const bundle = join(dir, "b.tar.gz");
       await expandingBundle(bundle, 3, 6);
-      const sh = (cmd: string) => new Deno.Command("sh", { args: ["-c", cmd], cwd: dir }).output();
-      await sh(
-        "openssl ecparam -name prime256v1 -genkey -noout -out k.pem && " +
-          "openssl ec -in k.pem -pubout -out cosign.pub 2>/dev/null && " +
-          "openssl dgst -sha256 -sign k.pem b.tar.gz | base64 -w0 > b.tar.gz.sig",
-      );
+      await makeKeyPair(dir);
+      await signBlob(dir, "b.tar.gz");
       const storage = join(mnt, "s");
       const daemon = await startDaemon([
         "--storage",

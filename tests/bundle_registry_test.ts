@@ -19,6 +19,7 @@ import {
 } from "./fixtures/make_bundle.ts";
 import { runRegistryCli, skopeo, startDaemon } from "./registry_helpers.ts";
 import { needsTools } from "./helpers/tools.ts";
+import { makeKeyPair, signBlob } from "./helpers/cosign_keys.ts";
 
 Deno.test(
   await needsTools(
@@ -31,12 +32,8 @@ Deno.test(
     try {
       const bundle = join(dir, "b.tar.gz");
       const contents = await makeBundle(bundle, { images: 6, layerSize: 1024 * 1024 });
-      const sh = (cmd: string) => new Deno.Command("sh", { args: ["-c", cmd], cwd: dir }).output();
-      await sh(
-        "openssl ecparam -name prime256v1 -genkey -noout -out k.pem && " +
-          "openssl ec -in k.pem -pubout -out cosign.pub 2>/dev/null && " +
-          "openssl dgst -sha256 -sign k.pem b.tar.gz | base64 -w0 > b.tar.gz.sig",
-      );
+      await makeKeyPair(dir);
+      await signBlob(dir, "b.tar.gz");
       const storage = join(dir, "storage");
       const daemon = await startDaemon([
         "--storage",

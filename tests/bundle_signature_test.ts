@@ -11,6 +11,7 @@ import { makeBundle } from "./fixtures/make_bundle.ts";
 import { runCli } from "./helpers/cli.ts";
 import { openDiskStorage } from "../src/registry/storage/storage.ts";
 import { needsTools } from "./helpers/tools.ts";
+import { makeKeyPair, signBlob } from "./helpers/cosign_keys.ts";
 
 const FAKE_COSIGN = `#!/bin/sh
 # Fake cosign for tests: verify-blob --key K --signature S --private-infrastructure=true B
@@ -32,26 +33,14 @@ fi
 rm -f "$sig.der"; echo "Error: invalid signature when validating ASN.1 encoded signature" >&2; exit 1
 `;
 
-async function sh(cmd: string, cwd: string) {
-  const out = await new Deno.Command("sh", { args: ["-c", cmd], cwd }).output();
-  if (out.code !== 0) throw new Error(`${cmd}: ${new TextDecoder().decode(out.stderr)}`);
-}
-
 async function setup() {
   const dir = await Deno.makeTempDir({ prefix: "bundle-sig-" });
-  await sh(
-    [
-      "openssl ecparam -name prime256v1 -genkey -noout -out key.pem",
-      "openssl ec -in key.pem -pubout -out cosign.pub 2>/dev/null",
-      "openssl ecparam -name prime256v1 -genkey -noout -out other.pem",
-      "openssl ec -in other.pem -pubout -out other.pub 2>/dev/null",
-    ].join(" && "),
-    dir,
-  );
+  await makeKeyPair(dir);
+  await makeKeyPair(dir, "other.pem", "other.pub");
   await makeBundle(join(dir, "good.tar.gz"), { images: 2, seed: 1 });
   await makeBundle(join(dir, "tampered.tar.gz"), { images: 2, seed: 2 });
   // Both carry the signature of good.tar.gz: for "tampered" the content no longer matches.
-  await sh("openssl dgst -sha256 -sign key.pem good.tar.gz | base64 -w0 > good.tar.gz.sig", dir);
+  await signBlob(dir, "good.tar.gz");
   await Deno.copyFile(join(dir, "good.tar.gz.sig"), join(dir, "tampered.tar.gz.sig"));
   await Deno.mkdir(join(dir, "bin"));
   await Deno.writeTextFile(join(dir, "bin", "cosign"), FAKE_COSIGN, { mode: 0o755 });

@@ -16,22 +16,11 @@ import { allFiles } from "./helpers/storage_drivers.ts";
 import { runRegistryCli, startDaemon } from "./registry_helpers.ts";
 import { DiskDriver } from "../src/registry/storage/disk_driver.ts";
 import { openDiskStorage } from "../src/registry/storage/storage.ts";
+import { makeKeyPair, signBlob } from "./helpers/cosign_keys.ts";
 
 const NAME = "k0s-v1.32.6+k0s.0-amd64";
 const ARM = "k0s-v1.32.6+k0s.0-arm64";
 const PREFIX = "k0rdent-enterprise";
-
-async function sh(cmd: string, cwd: string): Promise<string> {
-  const out = await new Deno.Command("sh", { args: ["-c", cmd], cwd }).output();
-  const dec = new TextDecoder();
-  if (out.code !== 0) throw new Error(`${cmd}: ${dec.decode(out.stderr)}`);
-  return dec.decode(out.stdout);
-}
-
-/** `FILE.sig` made with `key.pem` as `cosign sign-blob --key` makes it. */
-async function sign(dir: string, file: string, key = "key.pem"): Promise<void> {
-  await sh(`openssl dgst -sha256 -sign ${key} '${file}' | base64 -w0 > '${file}.sig'`, dir);
-}
 
 function sha256(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
@@ -40,18 +29,11 @@ function sha256(bytes: Uint8Array): string {
 /** A temp dir with keys (`cosign.pub`, `other.pub`) and a signed 3 MiB `NAME`. */
 async function workDir() {
   const path = await Deno.makeTempDir({ prefix: "k0s-binaries-" });
-  await sh(
-    [
-      "openssl ecparam -name prime256v1 -genkey -noout -out key.pem",
-      "openssl ec -in key.pem -pubout -out cosign.pub 2>/dev/null",
-      "openssl ecparam -name prime256v1 -genkey -noout -out other.pem",
-      "openssl ec -in other.pem -pubout -out other.pub 2>/dev/null",
-    ].join(" && "),
-    path,
-  );
+  await makeKeyPair(path);
+  await makeKeyPair(path, "other.pem", "other.pub");
   const binary = randomBytes(3 * 1024 * 1024 + 17, 7);
   await Deno.writeFile(join(path, NAME), binary);
-  await sign(path, NAME);
+  await signBlob(path, NAME);
   return { path, binary, [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }) };
 }
 
@@ -280,9 +262,9 @@ Deno.test("bundle load stores the k0s binaries in the bundle and beside it, sign
       { name: `k0s/${NAME}.sig`, data: await Deno.readFile(p(`${NAME}.sig`)) },
     ],
   });
-  await sign(work.path, "media/airgap-bundle-1.2.3.tar.gz");
+  await signBlob(work.path, "media/airgap-bundle-1.2.3.tar.gz");
   await Deno.writeFile(p(`media/${ARM}`), randomBytes(100_000, 3));
-  await sign(work.path, `media/${ARM}`);
+  await signBlob(work.path, `media/${ARM}`);
   const storage = p("storage");
   const env = { K0RDENTD_CONFIG_FILE: "/dev/null" };
   const load = () =>
@@ -330,7 +312,7 @@ Deno.test("bundle load: a k0s binary whose .sig does not match fails the load; n
       { name: `${NAME}.sig`, data: await Deno.readFile(p(`${NAME}.sig`)) },
     ],
   });
-  await sign(work.path, "b.tar");
+  await signBlob(work.path, "b.tar");
   const storage = p("storage");
   const res = await runCli(
     ["bundle", "load", bundle, "--storage", storage, "--cosign-key", p("cosign.pub")],
