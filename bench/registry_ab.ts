@@ -15,6 +15,7 @@ import { MEDIA_TYPES } from "../src/registry/manifest.ts";
 import { REGISTRY_SERVE_PERMISSIONS } from "../src/permissions.ts";
 import { randomBytes } from "../tests/registry_helpers.ts";
 import { freePort } from "../tests/helpers/free_port.ts";
+import { waitUp } from "./wait_up.ts";
 
 const { values: args } = parseArgs({
   args: Deno.args,
@@ -64,6 +65,9 @@ async function start(name: string, root: string, storage: string): Promise<Build
       String(port),
       "--storage",
       storage,
+      // Plain HTTP, as docker-registry is served here (the daemon's default is --tls auto).
+      "--tls",
+      "off",
       "--log-level",
       "warn",
     ],
@@ -72,14 +76,7 @@ async function start(name: string, root: string, storage: string): Promise<Build
     stderr: "inherit",
   }).spawn();
   const base = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 200; i++) {
-    try {
-      await (await fetch(`${base}/v2/`)).body?.cancel();
-      break;
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+  await waitUp(base);
   return { name, base, child, blob: { wall: [], cpu: [] }, manifest: { rps: [], cpuUs: [] } };
 }
 

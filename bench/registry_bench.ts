@@ -14,6 +14,7 @@ import { Hasher } from "../src/registry/digest.ts";
 import { MEDIA_TYPES } from "../src/registry/manifest.ts";
 import { REGISTRY_SERVE_PERMISSIONS } from "../src/permissions.ts";
 import { freePort } from "../tests/helpers/free_port.ts";
+import { waitUp } from "./wait_up.ts";
 
 const { values: args } = parseArgs({
   args: Deno.args,
@@ -38,21 +39,6 @@ interface Server {
   peakRssKiB: number;
 }
 
-async function waitUp(base: string): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    try {
-      const res = await fetch(`${base}/v2/`);
-      await res.body?.cancel();
-      if (res.ok) return;
-    } catch {
-      // Not listening yet.
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${base} did not come up`);
-}
-
 async function startOurs(dir: string): Promise<Server> {
   const port = freePort();
   const child = new Deno.Command(Deno.execPath(), {
@@ -70,6 +56,9 @@ async function startOurs(dir: string): Promise<Server> {
       dir,
       "--files-port",
       "0",
+      // Plain HTTP, as docker-registry is served here (the daemon's default is --tls auto).
+      "--tls",
+      "off",
       "--log-level",
       "warn",
     ],
