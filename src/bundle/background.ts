@@ -44,7 +44,8 @@ export function startBackgroundLoad(options: BackgroundLoadOptions): { done: Pro
         r.alreadyLoaded
           ? `Bundle "${options.bundle}" already loaded (${r.refs.length} references)`
           : `Bundle "${options.bundle}" loaded: ${r.refs.length} references, ` +
-            `${formatBytes(r.bytesStored)} stored in ${r.seconds.toFixed(0)} s`,
+            `${formatBytes(r.bytesStored)} new, ${formatBytes(r.bytesPresent)} reused, ` +
+            `in ${r.seconds.toFixed(0)} s`,
       );
       await addSiblingK0sBinaries(options.bundle, {
         storage: options.storage,
@@ -66,6 +67,12 @@ export function statusText(status: LoadStatus | undefined): string {
     `State:    ${status.state}${status.error ? `: ${status.error}` : ""}`,
     `Progress: ${formatBytes(status.bytesRead)} / ${formatBytes(status.bytesTotal)} (${pct}%)`,
     `Images:   ${status.imagesDone}${status.imagesTotal ? ` / ${status.imagesTotal}` : ""}`,
+    ...(status.bytesStored !== undefined
+      ? [
+        `Blobs:    ${formatBytes(status.bytesStored)} new, ` +
+        `${formatBytes(status.bytesPresent ?? 0)} reused (already stored)`,
+      ]
+      : []),
     ...(status.k0rdentVersion ? [`k0rdent:  ${status.k0rdentVersion}`] : []),
     `Started:  ${status.startedAt}`,
     `Updated:  ${status.updatedAt}`,

@@ -41,7 +41,7 @@ import {
   signaturePath,
 } from "./signature.ts";
 import { diskSpace, FreeSpaceGuard } from "./free_space.ts";
-import { StoreSink } from "./sinks.ts";
+import { type SinkStats, StoreSink } from "./sinks.ts";
 import { bundleError, type BundleInfo, type Decompressor, statBundle } from "./source.ts";
 
 /** How the bundle's signature is checked. */
@@ -83,9 +83,15 @@ export interface LoadResult {
   /** True when the journal showed the bundle complete and every tag was in place. */
   alreadyLoaded: boolean;
   verified: VerifyMode;
+  /** Blobs written by this load (new to the storage) and their bytes. */
   blobsStored: number;
   bytesStored: number;
+  /**
+   * Blobs read past because the storage had them (a delta load reuses what an earlier bundle
+   * stored; a blob shared by several archives of the bundle counts each time) and their bytes.
+   */
   blobsPresent: number;
+  bytesPresent: number;
   bytesRead: number;
   seconds: number;
 }
@@ -182,6 +188,7 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
     blobsStored: 0,
     bytesStored: 0,
     blobsPresent: 0,
+    bytesPresent: 0,
     bytesRead: 0,
   };
   // A bundle loaded without a signature check is checked when a check is asked for now.
@@ -226,11 +233,17 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
     pid: Deno.pid,
   };
   let lastStatus = 0;
+  // What the pass stored and reused so far (set once the pass starts).
+  let sinkStats: SinkStats | undefined;
   const saveStatus = async (force = false) => {
     if (!options.writeStatus) return;
     const now = Date.now();
     if (!force && now - lastStatus < 1000) return;
     lastStatus = now;
+    if (sinkStats) {
+      status.bytesStored = sinkStats.storedBytes;
+      status.bytesPresent = sinkStats.presentBytes;
+    }
     status.updatedAt = new Date(now).toISOString();
     await writeLoadStatus(options.storage, status);
   };
@@ -293,6 +306,7 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
 
     status.state = "loading";
     const sink = new StoreSink(storage, guard);
+    sinkStats = sink.stats;
     k0sFiles = new K0sFileSink(
       openK0sBinaryStore(options.storage),
       info.path,
@@ -410,6 +424,7 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
       blobsStored: sink.stats.stored,
       bytesStored: sink.stats.storedBytes,
       blobsPresent: sink.stats.present,
+      bytesPresent: sink.stats.presentBytes,
       bytesRead: status.bytesRead,
       seconds: (performance.now() - started) / 1000,
     };

@@ -5,7 +5,10 @@
  * <storage>/bundle/
  * ├── loads/<id>.json   journal of one bundle (path, size, mtime, prefix): "loading" or
  * │                     "complete" with the references it tagged (a rerun of a complete
- * │                     bundle checks the tags and stops without reading the bundle)
+ * │                     bundle checks the tags and stops without reading the bundle);
+ * │                     `records.ts` reads them all, `registry gc --keep-bundles` removes
+ * │                     those of the bundles it collected
+ * ├── in_use.json       the k0rdent version the cluster runs (`in_use.ts`; gc keeps its tags)
  * └── status.json       progress and outcome of the latest load (read by `registry status`)
  * ```
  *
@@ -52,6 +55,10 @@ export interface LoadStatus {
   state: "verifying" | "loading" | "tagging" | "complete" | "failed";
   bytesRead: number;
   bytesTotal: number;
+  /** Bytes of blobs written by this load so far (new to the storage). */
+  bytesStored?: number;
+  /** Bytes of blobs read past because the storage already had them (reused). */
+  bytesPresent?: number;
   imagesDone: number;
   imagesTotal?: number;
   startedAt: string;
@@ -71,12 +78,22 @@ export function statusPath(storage: string): string {
   return join(bundleStateDir(storage), "status.json");
 }
 
+/** `<storage>/bundle/loads`: the journals. */
+export function journalsDir(storage: string): string {
+  return join(bundleStateDir(storage), "loads");
+}
+
+/** `<storage>/bundle/in_use.json`: the k0rdent version marked in use. */
+export function inUsePath(storage: string): string {
+  return join(bundleStateDir(storage), "in_use.json");
+}
+
 /** The journal path of `info` loaded with `prefix`. */
 export function journalPath(storage: string, info: BundleInfo, prefix: string): string {
   const id = createHash("sha256")
     .update(JSON.stringify([resolve(info.path), info.size, info.mtimeMs, prefix]))
     .digest("hex").slice(0, 24);
-  return join(bundleStateDir(storage), "loads", `${id}.json`);
+  return join(journalsDir(storage), `${id}.json`);
 }
 
 async function readJson<T>(path: string): Promise<T | undefined> {

@@ -202,8 +202,9 @@ a rerun of a complete bundle only checks its tags.`,
           (result.alreadyLoaded
             ? `Bundle "${path}" was already loaded: ${result.refs.length} references in place`
             : `Loaded "${path}" (k0rdent ${result.k0rdentVersion ?? "unknown"}): ` +
-              `${result.refs.length} references, ${result.blobsStored} blobs stored ` +
-              `(${formatBytes(result.bytesStored)}), ${result.blobsPresent} already present, ` +
+              `${result.refs.length} references, ${result.blobsStored} blobs new ` +
+              `(${formatBytes(result.bytesStored)} written), ${result.blobsPresent} reused ` +
+              `(${formatBytes(result.bytesPresent)} already stored), ` +
               `${result.seconds.toFixed(1)} s; signature: ${result.verified}`) + k0sText,
       );
     });
