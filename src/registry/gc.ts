@@ -17,6 +17,11 @@ export interface GcOptions {
   uploadMaxAgeMs?: number;
   /** The clock (tests). */
   now?: number;
+  /**
+   * Manifests counted as deleted (`<repository>@<digest>`): a dry run of `registry gc
+   * --keep-bundles` reports the blobs their removal would free.
+   */
+  without?: ReadonlySet<string>;
 }
 
 /** What {@link collectGarbage} removed (or would remove). */
@@ -30,11 +35,18 @@ export interface GcReport {
   dryRun: boolean;
 }
 
-/** Every blob digest referenced by a manifest in any repository (manifests included). */
-async function referenced(storage: RegistryStorage): Promise<Set<string>> {
+/**
+ * Every blob digest referenced by a manifest in any repository (manifests included), leaving
+ * out the manifests in `without` (`<repository>@<digest>`).
+ */
+async function referenced(
+  storage: RegistryStorage,
+  without: ReadonlySet<string>,
+): Promise<Set<string>> {
   const marked = new Set<string>();
   for (const repo of await storage.listRepositories()) {
     for (const digest of await storage.listRevisions(repo)) {
+      if (without.has(`${repo}@${digest}`)) continue;
       marked.add(digest);
       const m = await storage.getManifest(repo, digest);
       if (!m) continue;
@@ -65,14 +77,15 @@ export async function collectGarbage(
     tempFiles: 0,
     dryRun: options.dryRun,
   };
-  const first = await referenced(storage);
+  const without = options.without ?? new Set();
+  const first = await referenced(storage, without);
   const candidates: { digest: string; size: number }[] = [];
   for await (const blob of storage.listBlobs()) {
     if (!first.has(blob.digest) && now - blob.mtimeMs >= grace) {
       candidates.push({ digest: blob.digest, size: blob.size });
     }
   }
-  const second = candidates.length ? await referenced(storage) : first;
+  const second = candidates.length ? await referenced(storage, without) : first;
   const removed = new Set<string>();
   for (const c of candidates) {
     if (second.has(c.digest)) continue;

@@ -43,3 +43,24 @@ Deno.test("collectGarbage() keeps young blobs and changes nothing in a dry run",
   assert.ok(await storage.hasBlob(orphan.digest));
   assert.equal(await storage.uploadSize(upload), 0);
 });
+
+Deno.test("collectGarbage() with `without` reports what removing those manifests would free", async () => {
+  const storage = openMemoryStorage();
+  const kept = await storeManifest(storage, "app", "amd64", "v1");
+  const gone = await storeManifest(storage, "app", "arm64", "v2");
+  const later = Date.now() + 2 * 24 * HOUR;
+  const report = await collectGarbage(storage, {
+    dryRun: true,
+    now: later,
+    without: new Set([`app@${gone.digest}`]),
+  });
+  assert.deepEqual(
+    report.blobs.map((b) => b.digest).sort(),
+    [gone.digest, gone.config.digest, gone.layer.digest].sort(),
+  );
+  assert.ok(await storage.hasBlob(gone.digest), "a dry run removes nothing");
+  await storage.deleteManifest("app", gone.digest);
+  const real = await collectGarbage(storage, { dryRun: false, now: later });
+  assert.deepEqual(real.blobs, report.blobs);
+  assert.ok(await storage.getManifest("app", kept.digest));
+});

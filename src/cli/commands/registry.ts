@@ -3,12 +3,11 @@
  * `registry add-k0s-binary`, `registry --print-systemd-unit`.
  */
 import { type Command, Option } from "commander";
-import { UserError } from "../../errors.ts";
+import { UsageError, UserError } from "../../errors.ts";
 import { log } from "../../log/logger.ts";
 import { printData, printOut } from "../../log/output.ts";
 import { formatBytes, Progress, progressMode } from "../../log/progress.ts";
 import type { Config } from "../../config/schema.ts";
-import { collectGarbage } from "../../registry/gc.ts";
 import { serveLimits } from "../../registry/limits.ts";
 import { type ServeOptions, serveRegistry } from "../../registry/server.ts";
 import { openDiskStorage } from "../../registry/storage/storage.ts";
@@ -18,6 +17,9 @@ import { startBackgroundLoad, statusText } from "../../bundle/background.ts";
 import { addK0sBinary, k0sStoredLine } from "../../bundle/k0s_binaries.ts";
 import { openK0sBinaryStore } from "../../registry/storage/k0s_binaries.ts";
 import { readLoadStatus } from "../../bundle/load_state.ts";
+import { collectOldBundles, type RetentionReport } from "../../bundle/retention.ts";
+import { readBundleRecords, versionKey } from "../../bundle/records.ts";
+import { readInUse } from "../../bundle/in_use.ts";
 import { commandContext, flagOverrides } from "../context.ts";
 import { booleanFlag } from "../../config/boolean.ts";
 
@@ -205,7 +207,9 @@ export function registerRegistry(program: Command): void {
     });
 
   registry.command("status")
-    .description("Show the latest bundle load into the storage and the stored k0s binaries")
+    .description(
+      "Show the latest bundle load, the bundle versions loaded and the stored k0s binaries",
+    )
     .option("--storage <dir>", "storage directory (default /var/lib/k0rdentd/registry)")
     .addHelpText(
       "after",
@@ -217,10 +221,23 @@ export function registerRegistry(program: Command): void {
       await requireDir(dir);
       const status = await readLoadStatus(dir);
       const k0sBinaries = await openK0sBinaryStore(dir).list();
-      printData(ctx.output, { storage: dir, ...status, k0sBinaries }, () =>
+      const inUse = (await readInUse(dir))?.k0rdentVersion;
+      const inUseKey = versionKey(inUse);
+      const bundles = (await readBundleRecords(dir)).map((r) => ({
+        k0rdentVersion: r.k0rdentVersion,
+        references: r.refs.length,
+        loadedAt: r.loadedAt,
+        inUse: inUseKey !== undefined && r.version === inUseKey,
+      }));
+      printData(ctx.output, { storage: dir, ...status, k0sBinaries, bundles, inUse }, () =>
         [
           `Storage:  ${dir}`,
           statusText(status),
+          `Bundles loaded (${bundles.length}):`,
+          ...bundles.map((b) =>
+            `  k0rdent ${b.k0rdentVersion ?? "unknown"}  ${b.references} references  ` +
+            `loaded ${b.loadedAt ?? "?"}${b.inUse ? "  (in use)" : ""}`
+          ),
           `k0s binaries (${k0sBinaries.length}):`,
           ...k0sBinaries.map((b) =>
             `  ${b.name}  ${formatBytes(b.size)}${b.signature ? "  (.sig)" : ""}`
@@ -309,26 +326,68 @@ nothing is stored; a binary without a signature is stored with a warning.`,
     });
 
   registry.command("gc")
-    .description("Remove blobs no manifest references and stale uploads (safe while serving)")
+    .description(
+      "Remove the tags of old bundles, then blobs no manifest references and stale uploads " +
+        "(safe while serving)",
+    )
     .option("--storage <dir>", "storage directory (default /var/lib/k0rdentd/registry)")
+    .option(
+      "--keep-bundles <n>",
+      "keep the bundles of the n newest k0rdent versions and the one in use (default 2)",
+    )
     .addHelpText(
       "after",
-      "\nExamples:\n  k0rdentd registry gc --dry-run\n  k0rdentd registry gc --storage ./var/registry",
+      `
+Examples:
+  k0rdentd registry gc --dry-run
+  k0rdentd registry gc --keep-bundles 3 --dry-run --output json
+  k0rdentd registry gc --storage ./var/registry
+
+Tags that only bundles of older k0rdent versions (SemVer order) loaded are removed, with the
+manifests and k0s binaries only they brought; then blobs nothing references any more (older
+than an hour). Kept: the tags of the newest n versions and of the version install/upgrade
+marked in use, tags pushed by users (no bundle recorded them) and tags moved since the load.
+--dry-run lists the tags and the bytes a run would free.`,
     )
-    .action(async (_opts, cmd: Command) => {
+    .action(async (opts: { keepBundles?: string }, cmd: Command) => {
+      const keep = keepBundlesArg(opts.keepBundles ?? "2");
       const ctx = await commandContext(cmd, subcommandOverrides(cmd, STORAGE_FLAG));
       const dir = ctx.config.registry.storage;
       await requireDir(dir);
-      const report = await collectGarbage(openDiskStorage(dir), { dryRun: ctx.dryRun });
-      const verb = ctx.dryRun ? "Would remove" : "Removed";
-      printData(ctx.output, report, () =>
-        [
-          ...report.blobs.map((b) => `${verb} blob ${b.digest} (${formatBytes(b.size)})`),
-          `${verb} ${report.blobs.length} blobs (${formatBytes(report.bytes)}), ` +
-          `${report.links} links, ${report.uploads.length} stale uploads and ` +
-          `${report.tempFiles} temp files`,
-        ].join("\n"));
+      const report = await collectOldBundles(dir, { dryRun: ctx.dryRun, keep });
+      printData(ctx.output, report, () => gcText(report));
     });
+}
+
+/** `--keep-bundles`: an integer >= 1. */
+function keepBundlesArg(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1) {
+    throw new UsageError(
+      `Invalid --keep-bundles "${value}": expected a whole number of at least 1`,
+    );
+  }
+  return Number(value);
+}
+
+/** The text of a `registry gc` report. */
+function gcText(report: RetentionReport): string {
+  const verb = report.dryRun ? "Would remove" : "Removed";
+  const b = report.bundles;
+  const kept = [...b.kept, ...(b.unversionedJournals ? ["bundles of unknown version"] : [])];
+  return [
+    `Bundles kept: ${kept.join(", ") || "none recorded"}` +
+    (b.inUse ? ` (in use: ${b.inUse})` : "") +
+    (b.collected.length ? `; collected: ${b.collected.join(", ")}` : ""),
+    ...b.tags.map((t) => `${verb} tag ${t.repository}:${t.tag} (bundle ${t.versions.join(", ")})`),
+    ...b.movedTags.map((t) => `Kept tag ${t.repository}:${t.tag}: moved since the bundle load`),
+    ...b.k0sBinaries.map((k) => `${verb} k0s binary ${k.name} (${formatBytes(k.size)})`),
+    ...report.blobs.map((x) => `${verb} blob ${x.digest} (${formatBytes(x.size)})`),
+    `${verb} ${b.tags.length} tags and ${b.manifests} manifests of ${b.collected.length} old ` +
+    `bundle versions, ${b.k0sBinaries.length} k0s binaries (${formatBytes(b.k0sBytes)})`,
+    `${verb} ${report.blobs.length} blobs (${formatBytes(report.bytes)}), ` +
+    `${report.links} links, ${report.uploads.length} stale uploads and ` +
+    `${report.tempFiles} temp files`,
+  ].join("\n");
 }
 
 /** Flags of a subcommand; commander hands them to `registry` when both define them. */

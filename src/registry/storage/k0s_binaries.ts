@@ -121,6 +121,12 @@ export class K0sBinaryStore {
     return await this.driver.readFile(layout.k0sFile(name + SIGNATURE_SUFFIX));
   }
 
+  /** Removes a stored binary and its `.sig` (`registry gc --keep-bundles`); false when absent. */
+  async remove(name: string): Promise<boolean> {
+    await this.driver.remove(layout.k0sFile(name + SIGNATURE_SUFFIX));
+    return await this.driver.remove(layout.k0sFile(name));
+  }
+
   /** The stored binaries, sorted by name. */
   async list(): Promise<K0sBinaryInfo[]> {
     const entries = await this.driver.list(layout.k0sFiles());

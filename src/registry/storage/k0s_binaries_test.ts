@@ -45,6 +45,14 @@ const CASES: Record<string, Case> = {
     assert.deepEqual(await store.list(), [{ name: NAME, size: 10, signature: true }]);
     await assert.rejects(staged.commit(), /already committed/);
   },
+  "remove() takes the binary and its signature away; false when absent": async (store) => {
+    await (await store.stage(NAME, chunks("k0s"))).commit(enc.encode("c2ln\n"));
+    assert.equal(await store.remove(NAME), true);
+    assert.equal(await store.stat(NAME), undefined);
+    assert.equal(await store.readSignature(NAME), undefined);
+    assert.deepEqual(await store.list(), []);
+    assert.equal(await store.remove(NAME), false);
+  },
   "discard() leaves nothing, not even the upload data": async (store) => {
     const staged = await store.stage(NAME, chunks("x"));
     await staged.discard();
