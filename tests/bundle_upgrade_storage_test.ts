@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { markInUse } from "../src/bundle/in_use.ts";
 import { loadBundle } from "../src/bundle/load.ts";
+import { type LoadStatus, writeLoadStatus } from "../src/bundle/load_state.ts";
 import { readBundleRecords } from "../src/bundle/records.ts";
 import { collectOldBundles } from "../src/bundle/retention.ts";
 import { ProcessRunner } from "../src/process/runner.ts";
@@ -238,6 +239,24 @@ Deno.test(
             `oci:${join(dir, "final")}:${ref.slice(ref.lastIndexOf(":") + 1)}`,
           ]);
         }
+
+        // gc in another process: the daemon stops serving the removed tags at once.
+        const gc = await runCli(
+          ["registry", "gc", "--storage", storage, "--keep-bundles", "1", "--output", "json"],
+          ENV,
+        );
+        assert.equal(gc.code, 0, gc.stderr);
+        const removed = JSON.parse(gc.stdout).bundles.tags.map(
+          (t: { repository: string; tag: string }) => `${t.repository}:${t.tag}`,
+        );
+        assert.deepEqual(removed.sort(), [
+          `${PREFIX}/capi/image-0:v1.0.0`,
+          `${PREFIX}/charts/k0rdent-enterprise:1.0.0`,
+        ]);
+        for (const ref of removed) assert.equal(await manifestDigest(daemon.port, ref), null, ref);
+        for (const [ref, digest] of b2.refs) {
+          assert.equal(await manifestDigest(daemon.port, ref), digest, ref);
+        }
       } finally {
         await daemon.stop();
       }
@@ -328,7 +347,7 @@ Deno.test("registry gc --keep-bundles 2 after a third bundle: the dry run report
   }
 });
 
-Deno.test("collectOldBundles() keeps the version marked in use however old, and a tag moved since the load", async () => {
+Deno.test("collectOldBundles() keeps the version marked in use however old and a tag moved since the load, and collects nothing while a load runs", async () => {
   const dir = await Deno.makeTempDir({ prefix: "bundle-gc-inuse-" });
   try {
     const [b1, b2, b3] = await makeBundles(dir, 16 * 1024);
@@ -341,7 +360,27 @@ Deno.test("collectOldBundles() keeps the version marked in use however old, and 
     await s.tagManifest(chart, "1.1.0", b3.refs.get(`${chart}:1.2.0`)!);
     await ageBlobs(storage);
 
+    // While a load runs (its status names a live process), no bundle is collected.
+    const now = new Date().toISOString();
+    const status: LoadStatus = {
+      bundle: b3.path,
+      state: "loading",
+      bytesRead: 0,
+      bytesTotal: 1,
+      imagesDone: 0,
+      startedAt: now,
+      updatedAt: now,
+      pid: Deno.ppid,
+    };
+    await writeLoadStatus(storage, status);
+    const busy = await collectOldBundles(storage, { keep: 1, dryRun: false });
+    assert.match(busy.bundles.skipped ?? "", /a load of ".*1\.2\.0\.tar\.gz" is in progress/);
+    assert.deepEqual(busy.bundles.tags, []);
+    assert.deepEqual(busy.blobs, []);
+    await writeLoadStatus(storage, { ...status, state: "complete" });
+
     const report = await collectOldBundles(storage, { keep: 1, dryRun: false });
+    assert.equal(report.bundles.skipped, undefined);
     assert.deepEqual(report.bundles.kept, ["1.2.0", "1.0.0"]);
     assert.equal(report.bundles.inUse, "1.0.0");
     assert.deepEqual(report.bundles.collected, ["1.1.0"]);

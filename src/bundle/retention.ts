@@ -7,14 +7,16 @@
  * `collectGarbage` and its grace period, the blobs nothing references any more. A dry run
  * computes the same and changes nothing. The journals of collected bundles go last, so a run
  * interrupted at any point is finished by the next one, and a complete run leaves nothing for
- * the next to do.
+ * the next to do. While a bundle load runs (its status names a live process) no bundle is
+ * collected: its tags are not in a journal yet.
  */
 import { collectGarbage, type GcOptions, type GcReport } from "../registry/gc.ts";
 import { parseManifest } from "../registry/manifest.ts";
 import { openK0sBinaryStore } from "../registry/storage/k0s_binaries.ts";
 import { openDiskStorage, type RegistryStorage } from "../registry/storage/storage.ts";
+import { processAlive } from "../fsx/pid_lock.ts";
 import { readInUse } from "./in_use.ts";
-import type { LoadedRef } from "./load_state.ts";
+import { type LoadedRef, readLoadStatus } from "./load_state.ts";
 import {
   type BundleVersionRecord,
   readBundleRecords,
@@ -57,6 +59,8 @@ export interface BundleRetention {
   k0sBytes: number;
   /** Journals of collected bundles removed. */
   journals: number;
+  /** Why no bundle was collected this time (a load in progress), when so. */
+  skipped?: string;
 }
 
 /** The gc report with what happened to the bundles. */
@@ -106,7 +110,9 @@ export async function collectOldBundles(
   }
   const storage = openDiskStorage(dir);
   const mark = await readInUse(dir);
-  const records = await readBundleRecords(dir);
+  const busy = await loadInProgress(dir);
+  // A load not yet complete has no journal naming its tags: collect nothing while it runs.
+  const records = busy ? [] : await readBundleRecords(dir);
   const { kept, old, unversioned } = choose(
     records,
     options.keep,
@@ -197,6 +203,15 @@ export async function collectOldBundles(
       k0sBinaries,
       k0sBytes: k0sBinaries.reduce((n, b) => n + b.size, 0),
       journals: journals.length,
+      ...(busy ? { skipped: busy } : {}),
     },
   };
+}
+
+/** What a bundle load running on `dir` right now is, or undefined when none runs. */
+async function loadInProgress(dir: string): Promise<string | undefined> {
+  const status = await readLoadStatus(dir);
+  if (!status || status.state === "complete" || status.state === "failed") return undefined;
+  if (status.pid === Deno.pid || !processAlive(status.pid)) return undefined;
+  return `a load of "${status.bundle}" is in progress (pid ${status.pid})`;
 }

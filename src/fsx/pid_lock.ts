@@ -22,7 +22,7 @@ export async function takePidLock(
       if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
     }
     const pid = Number((await Deno.readTextFile(path).catch(() => "")).trim());
-    if (pid > 0 && alive(pid)) throw new UserError(busy(pid));
+    if (pid > 0 && processAlive(pid)) throw new UserError(busy(pid));
     log.warn(`Removing stale lock "${path}" (pid ${pid || "?"} is gone)`);
     await Deno.remove(path).catch(() => {});
   }
@@ -34,7 +34,7 @@ export async function takePidLock(
  * `/proc` only with `--allow-all`, which the binary and the build tasks do not have, so every
  * lock looked stale.
  */
-function alive(pid: number): boolean {
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

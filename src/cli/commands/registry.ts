@@ -375,9 +375,11 @@ function gcText(report: RetentionReport): string {
   const b = report.bundles;
   const kept = [...b.kept, ...(b.unversionedJournals ? ["bundles of unknown version"] : [])];
   return [
-    `Bundles kept: ${kept.join(", ") || "none recorded"}` +
-    (b.inUse ? ` (in use: ${b.inUse})` : "") +
-    (b.collected.length ? `; collected: ${b.collected.join(", ")}` : ""),
+    b.skipped
+      ? `Bundles: none collected, ${b.skipped}; rerun gc once it has finished`
+      : `Bundles kept: ${kept.join(", ") || "none recorded"}` +
+        (b.inUse ? ` (in use: ${b.inUse})` : "") +
+        (b.collected.length ? `; collected: ${b.collected.join(", ")}` : ""),
     ...b.tags.map((t) => `${verb} tag ${t.repository}:${t.tag} (bundle ${t.versions.join(", ")})`),
     ...b.movedTags.map((t) => `Kept tag ${t.repository}:${t.tag}: moved since the bundle load`),
     ...b.k0sBinaries.map((k) => `${verb} k0s binary ${k.name} (${formatBytes(k.size)})`),
