@@ -7,6 +7,7 @@
 import { UserError } from "../errors.ts";
 import { writeFileAtomic } from "../fsx/atomic_write.ts";
 import { inUsePath } from "./load_state.ts";
+import { versionKey } from "./records.ts";
 
 /** The content of `in_use.json`. */
 export interface InUseMark {
@@ -19,14 +20,19 @@ export interface InUseMark {
 const MAX_MARK_BYTES = 4096;
 
 /**
- * Marks `k0rdentVersion` as the one in use, replacing the previous mark (call it when the
- * cluster's Management has moved to that release: a failed upgrade leaves the old mark).
+ * Marks `k0rdentVersion` (SemVer as the bundle names it: `1.2.0`, `v1.2.0`, `1.2.0_build.1`) as
+ * the one in use, replacing the previous mark (call it when the cluster's Management has moved
+ * to that release: a failed upgrade leaves the old mark). Anything else is a UserError.
  * Written atomically; creates `<storage>/bundle/` when needed.
  */
 export async function markInUse(storageDir: string, k0rdentVersion: string): Promise<void> {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/.test(k0rdentVersion)) {
+  // Only a version gc can match against the bundles' is a protection.
+  if (
+    !/^[A-Za-z0-9._+-]{1,128}$/.test(k0rdentVersion) || versionKey(k0rdentVersion) === undefined
+  ) {
     throw new UserError(
-      `Invalid k0rdent version "${k0rdentVersion.slice(0, 200)}": expected a version such as 1.2.0`,
+      `Invalid k0rdent version "${k0rdentVersion.slice(0, 200)}": expected a SemVer version ` +
+        `such as 1.2.0 (the bundle's k0rdent version, not a Release name)`,
     );
   }
   const mark: InUseMark = { k0rdentVersion, markedAt: new Date().toISOString() };
