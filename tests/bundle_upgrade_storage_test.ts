@@ -25,11 +25,29 @@ const PREFIX = "k0rdent-enterprise";
 const ENV = { env: { K0RDENTD_CONFIG_FILE: "/dev/null" } };
 const DAY = 86_400_000;
 
-/** k0rdent version, image revisions (image-0 and image-1 change), a k0s binary of its own. */
+/**
+ * k0rdent version, image revisions (image-0 and image-1 change), a k0s binary of its own in the
+ * bundle and one beside it (each bundle in a directory of its own, as the vendor ships them).
+ */
 const VERSIONS = [
-  { version: "1.0.0", revisions: [0, 0], k0s: "k0s-v1.31.1+k0s.0-amd64" },
-  { version: "1.1.0", revisions: [1, 0], k0s: "k0s-v1.32.1+k0s.0-amd64" },
-  { version: "1.2.0", revisions: [2, 1], k0s: "k0s-v1.33.1+k0s.0-amd64" },
+  {
+    version: "1.0.0",
+    revisions: [0, 0],
+    k0s: "k0s-v1.31.1+k0s.0-amd64",
+    beside: "k0s-v1.31.1+k0s.0-arm64",
+  },
+  {
+    version: "1.1.0",
+    revisions: [1, 0],
+    k0s: "k0s-v1.32.1+k0s.0-amd64",
+    beside: "k0s-v1.32.1+k0s.0-arm64",
+  },
+  {
+    version: "1.2.0",
+    revisions: [2, 1],
+    k0s: "k0s-v1.33.1+k0s.0-amd64",
+    beside: "k0s-v1.33.1+k0s.0-arm64",
+  },
 ];
 
 interface Bundle {
@@ -42,7 +60,9 @@ interface Bundle {
 async function makeBundles(dir: string, layerSize: number): Promise<Bundle[]> {
   const out: Bundle[] = [];
   for (const [i, v] of VERSIONS.entries()) {
-    const path = join(dir, `airgap-bundle-${v.version}.tar.gz`);
+    await Deno.mkdir(join(dir, v.version));
+    const path = join(dir, v.version, `airgap-bundle-${v.version}.tar.gz`);
+    await Deno.writeFile(join(dir, v.version, v.beside), new Uint8Array(20_000 + i).fill(i + 7));
     const contents = await makeBundle(path, {
       version: v.version,
       images: 6,
@@ -254,6 +274,14 @@ Deno.test(
           `${PREFIX}/charts/k0rdent-enterprise:1.0.0`,
         ]);
         for (const ref of removed) assert.equal(await manifestDigest(daemon.port, ref), null, ref);
+        // The k0s binaries 1.0.0 brought, in the bundle and beside it, went with it.
+        assert.deepEqual(
+          JSON.parse(gc.stdout).bundles.k0sBinaries.map((b: { name: string }) => b.name).sort(),
+          [VERSIONS[0].k0s, VERSIONS[0].beside].sort(),
+        );
+        const stored = [];
+        for await (const e of Deno.readDir(join(storage, "files/k0s"))) stored.push(e.name);
+        assert.deepEqual(stored.sort(), [VERSIONS[1].k0s, VERSIONS[1].beside].sort());
         for (const [ref, digest] of b2.refs) {
           assert.equal(await manifestDigest(daemon.port, ref), digest, ref);
         }

@@ -9,7 +9,7 @@ import { log } from "../log/logger.ts";
 import { formatBytes } from "../log/progress.ts";
 import type { Runner } from "../process/runner.ts";
 import { addSiblingK0sBinaries } from "./k0s_binaries.ts";
-import { loadBundle, type VerifyMode } from "./load.ts";
+import { loadBundle, recordK0sBinariesBeside, type VerifyMode } from "./load.ts";
 import type { LoadStatus } from "./load_state.ts";
 
 /** Options of {@link startBackgroundLoad}. */
@@ -51,7 +51,8 @@ export function startBackgroundLoad(options: BackgroundLoadOptions): { done: Pro
         storage: options.storage,
         verify: options.verify !== "off",
         key: options.key,
-      }).catch((err) => log.error(`k0s binaries beside the bundle: ${errorMessage(err)}`));
+      }).then((beside) => recordK0sBinariesBeside(options, beside))
+        .catch((err) => log.error(`k0s binaries beside the bundle: ${errorMessage(err)}`));
     },
     (err) => log.error(`Bundle load failed: ${errorMessage(err)}`),
   );

@@ -439,6 +439,27 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
   }
 }
 
+/**
+ * Records in the complete journal of `bundle` the k0s binaries stored from beside it (after
+ * {@link loadBundle}, by `addSiblingK0sBinaries`), so `registry gc --keep-bundles` removes them
+ * with the bundle. Nothing happens when the bundle has no complete journal.
+ */
+export async function recordK0sBinariesBeside(
+  options: Pick<LoadOptions, "bundle" | "storage" | "prefix">,
+  binaries: readonly StoredK0sBinary[],
+): Promise<void> {
+  if (!binaries.length) return;
+  const path = journalPath(options.storage, await statBundle(options.bundle), options.prefix);
+  const journal = await readJournal(path);
+  if (journal?.state !== "complete") return;
+  const names = new Set(binaries.map((b) => b.name));
+  journal.k0sBinariesBeside = [
+    ...(journal.k0sBinariesBeside ?? []).filter((b) => !names.has(b.name)),
+    ...binaries.map(({ name, size, signature }) => ({ name, size, signature })),
+  ];
+  await writeJournal(path, journal);
+}
+
 /** A signal aborted when any of `signals` is. */
 function anySignal(...signals: (AbortSignal | undefined)[]): AbortSignal | undefined {
   const set = signals.filter((s): s is AbortSignal => s !== undefined);

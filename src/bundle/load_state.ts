@@ -47,6 +47,8 @@ export interface LoadJournal {
   refs?: LoadedRef[];
   /** k0s binaries the bundle held, stored by the load that completed. */
   k0sBinaries?: StoredK0sBinary[];
+  /** k0s binaries lying beside the bundle, stored after the load (gc removes them with it). */
+  k0sBinariesBeside?: StoredK0sBinary[];
 }
 
 /** Progress and outcome of the latest load, for `registry status`. */

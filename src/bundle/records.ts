@@ -22,7 +22,7 @@ export interface BundleVersionRecord {
   journals: string[];
   /** Every reference those journals tagged (one entry per repository, tag and digest). */
   refs: LoadedRef[];
-  /** The k0s binaries those journals stored (one entry per name and size). */
+  /** The k0s binaries those journals stored, in and beside the bundles (one per name and size). */
   k0sBinaries: StoredK0sBinary[];
   /** When the last of them finished loading. */
   loadedAt?: string;
@@ -77,7 +77,7 @@ export async function readBundleRecords(storage: string): Promise<BundleVersionR
       if (!refs.has(`${tagKey(r)}@${r.digest}`)) record.refs.push(r);
     }
     const bins = new Set(record.k0sBinaries.map((b) => `${b.name}/${b.size}`));
-    for (const b of journal.k0sBinaries ?? []) {
+    for (const b of [...journal.k0sBinaries ?? [], ...journal.k0sBinariesBeside ?? []]) {
       if (!bins.has(`${b.name}/${b.size}`)) record.k0sBinaries.push(b);
     }
   }

@@ -2,7 +2,12 @@
 import { type Command, Option } from "commander";
 import { type BundleReport, inspectBundle } from "../../bundle/inspect.ts";
 import { addSiblingK0sBinaries } from "../../bundle/k0s_binaries.ts";
-import { loadBundle, type VerifyMode, verifyWithCosign } from "../../bundle/load.ts";
+import {
+  loadBundle,
+  recordK0sBinariesBeside,
+  type VerifyMode,
+  verifyWithCosign,
+} from "../../bundle/load.ts";
 import { parseTarget, pushBundle } from "../../bundle/push.ts";
 import { RegistryClient } from "../../bundle/registry_client.ts";
 import { verifyFileSignature } from "../../bundle/signature.ts";
@@ -191,6 +196,11 @@ a rerun of a complete bundle only checks its tags.`,
         writeStatus: true,
       });
       const beside = await addSiblingK0sBinaries(path, besideOptions(ctx.config, mode));
+      await recordK0sBinariesBeside({
+        bundle: path,
+        storage: ctx.config.registry.storage,
+        prefix: ctx.config.registry.prefix,
+      }, beside);
       const k0sBinaries = [...result.k0sBinaries, ...beside];
       const k0sText = k0sBinaries.length
         ? `; k0s binaries: ${k0sBinaries.map((b) => b.name).join(", ")}`
