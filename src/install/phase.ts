@@ -63,8 +63,11 @@ export interface InstallFacts {
   preflightFindings?: PreflightFinding[];
   /** `upgrade`: what k0rdent runs before the upgrade (read by its preflight). */
   k0rdentInstalled?: { release: string; version: string };
-  /** `upgrade`: the Release object of the target version, once read from kcm-templates. */
-  targetRelease?: ReleaseManifest;
+  /**
+   * `upgrade`: the Release object of the target version, once read from kcm-templates; null
+   * under dry run when it cannot be read yet (the bundle bringing it is only planned).
+   */
+  targetRelease?: ReleaseManifest | null;
 }
 
 /** A failed preflight check. */

@@ -12,6 +12,7 @@ import { lockHost } from "../install/state.ts";
 import { UsageError } from "../errors.ts";
 import { log } from "../log/logger.ts";
 import { UPGRADE_PHASES } from "./phases.ts";
+import { plannedName } from "./phases/k0rdent_release.ts";
 
 /** What the user needs after an upgrade. */
 export interface UpgradeSummary {
@@ -55,7 +56,7 @@ export async function upgrade(request: InstallRequest): Promise<UpgradeSummary> 
       from: ctx.facts.k0rdentInstalled ?? { version: "", release: "" },
       to: {
         version: resolution.config.k0rdent.version,
-        release: ctx.facts.targetRelease?.name ?? "",
+        release: plannedName(ctx),
       },
       k0sVersion: await ctx.k0s.version().catch(() => null),
       resolved: resolution.notes,

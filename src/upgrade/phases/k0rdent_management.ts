@@ -8,23 +8,22 @@
 import type { Phase } from "../../install/phase.ts";
 import { formatTimeout, waitUntil } from "../../install/wait.ts";
 import { patchManagement, releasePatch } from "../../k0rdent/management.ts";
-import { targetRelease } from "./k0rdent_release.ts";
+import { plannedName, targetName, targetRelease } from "./k0rdent_release.ts";
 
 /** The switch-release phase. */
 export const k0rdentManagementPhase: Phase = {
   id: "k0rdent-management",
   title: "Move the Management to the new Release",
   async shouldRun(ctx) {
-    const target = await targetRelease(ctx);
-    return (await ctx.kubectl.management())?.release !== target.name;
+    const name = await targetName(ctx);
+    return name === null || (await ctx.kubectl.management())?.release !== name;
   },
   async run(ctx) {
     const target = await targetRelease(ctx);
     await patchManagement(ctx.k0s, releasePatch(target.name), `spec.release ${target.name}`);
   },
   dryRun(ctx) {
-    const name = ctx.facts.targetRelease?.name ?? "the new Release";
-    return [`merge-patch Management "kcm" spec.release to ${name}`];
+    return [`merge-patch Management "kcm" spec.release to ${plannedName(ctx)}`];
   },
 };
 
@@ -33,9 +32,9 @@ export const waitUpgradePhase: Phase = {
   id: "wait-upgrade",
   title: "Wait for k0rdent to run the new Release",
   async shouldRun(ctx) {
-    const target = await targetRelease(ctx);
+    const name = await targetName(ctx);
     const mgmt = await ctx.kubectl.management();
-    return !(mgmt?.statusRelease === target.name && mgmt.ready);
+    return name === null || !(mgmt?.statusRelease === name && mgmt.ready);
   },
   async run(ctx) {
     const target = await targetRelease(ctx);
@@ -70,9 +69,9 @@ export const waitUpgradePhase: Phase = {
   },
   dryRun(ctx) {
     return [
-      `wait up to ${
-        formatTimeout(ctx.options.k0rdentTimeoutMs)
-      } for Management "kcm" status.release to name it and Ready`,
+      `wait up to ${formatTimeout(ctx.options.k0rdentTimeoutMs)} for Management "kcm" to run ${
+        plannedName(ctx)
+      } and be Ready`,
     ];
   },
 };

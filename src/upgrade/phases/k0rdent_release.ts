@@ -14,6 +14,7 @@ import { formatTimeout, waitUntil } from "../../install/wait.ts";
 import {
   fetchReleaseManifest,
   type ReleaseManifest,
+  releaseNameFromVersion,
   type TemplatesChartSource,
 } from "../../k0rdent/release_manifest.ts";
 
@@ -52,18 +53,32 @@ export function templatesChartSource(config: Config, airgap: boolean): Templates
 
 /** The target Release, read once per run. */
 export async function targetRelease(ctx: InstallContext): Promise<ReleaseManifest> {
-  ctx.facts.targetRelease ??= await fetchReleaseManifest(
+  ctx.facts.targetRelease ||= await fetchReleaseManifest(
     templatesChartSource(ctx.config, ctx.options.airgap),
     ctx.config.k0rdent.version,
   );
   return ctx.facts.targetRelease;
 }
 
-/** True when the Management already runs `release` and is Ready: nothing is left to do. */
-export async function managementRuns(ctx: InstallContext, release: string): Promise<boolean> {
-  const mgmt = await ctx.kubectl.management();
-  return mgmt !== null && mgmt.release === release && mgmt.statusRelease === release &&
-    mgmt.ready;
+/**
+ * The target Release's name for a phase's idempotency check, or null under dry run when it
+ * cannot be read yet (the bundle that brings its chart is only planned to be loaded): the phase
+ * is then planned.
+ */
+export async function targetName(ctx: InstallContext): Promise<string | null> {
+  if (!ctx.host.dryRun) return (await targetRelease(ctx)).name;
+  if (ctx.facts.targetRelease === null) return null;
+  try {
+    return (await targetRelease(ctx)).name;
+  } catch {
+    ctx.facts.targetRelease = null;
+    return null;
+  }
+}
+
+/** The target's name for the plan (kcm's naming while the chart cannot be read yet). */
+export function plannedName(ctx: InstallContext): string {
+  return ctx.facts.targetRelease?.name ?? releaseNameFromVersion(ctx.config.k0rdent.version);
 }
 
 /** The apply-Release phase. */
@@ -71,9 +86,10 @@ export const k0rdentReleasePhase: Phase = {
   id: "k0rdent-release",
   title: "Apply the k0rdent Release of the new version",
   async shouldRun(ctx) {
-    const target = await targetRelease(ctx);
-    if ((await ctx.kubectl.management())?.release === target.name) return false;
-    return !(await ctx.kubectl.release(target.name))?.ready;
+    const name = await targetName(ctx);
+    if (name === null) return true;
+    if ((await ctx.kubectl.management())?.release === name) return false;
+    return !(await ctx.kubectl.release(name))?.ready;
   },
   async run(ctx) {
     const target = await targetRelease(ctx);
@@ -104,9 +120,10 @@ export const k0rdentReleasePhase: Phase = {
     });
   },
   dryRun(ctx) {
-    const name = ctx.facts.targetRelease?.name ?? "of the new version";
     return [
-      `apply the Release ${name} (kcm-templates ${ctx.config.k0rdent.version}) with kubectl apply --server-side`,
+      `apply the Release ${
+        plannedName(ctx)
+      } (from kcm-templates ${ctx.config.k0rdent.version}) with kubectl apply --server-side`,
       `wait up to ${formatTimeout(ctx.options.k0rdentTimeoutMs)} for it to be ready`,
     ];
   },
