@@ -152,11 +152,30 @@ Deno.test(
     assert.doesNotMatch(slow.stderr, /\n\s+at /);
     assert.equal(await state(host, "mgmt-release"), "kcm-1-3-0");
 
+    // status: kcm still runs 1.2.3 while the registry holds 1.3.0.
+    const statusEnv = { ...env, K0RDENTD_REGISTRY_ADDRESS: registry.address };
+    const stuck = { ...statusEnv, FAKE_MGMT_UPGRADE_AFTER: "1000" };
+    const status = await host.run(["status", "--output", "json"], stuck);
+    const versions = JSON.parse(status.stdout).versions;
+    assert.deepStrictEqual(versions.k0rdent, {
+      installed: "1.2.3",
+      release: "kcm-1-2-3",
+      available: "1.3.0",
+    });
+    assert.equal(versions.k0s.running, "v1.32.8+k0s.0");
+    includes(
+      (await host.run(["status"], stuck)).stdout,
+      "Versions: k0rdent 1.2.3 (Release kcm-1-2-3), 1.3.0 available in the registry (k0rdentd upgrade)",
+    );
+
     await host.clearCalls();
     const resumed = await host.run(args("--verify=false"), env);
     assert.equal(resumed.code, 0, resumed.stderr);
     assert.deepStrictEqual(await host.mutatingCalls(), [], "nothing is applied twice");
     assert.equal(await state(host, "mgmt-status-release"), "kcm-1-3-0");
+    const after = JSON.parse((await host.run(["status", "--output", "json"], statusEnv)).stdout);
+    assert.equal(after.healthy, true, after.problems.join("; "));
+    assert.equal(after.versions.k0rdent.installed, "1.3.0");
 
     // A failed patch of the Management (the API refuses it) stops before spec.release moves.
     await using host2 = await FakeHost.create();
