@@ -85,7 +85,9 @@ async function patchKcmConfig(
   const current = (management as { spec?: { core?: { kcm?: { config?: unknown } } } }).spec?.core
     ?.kcm?.config;
   const installed = ctx.state.k0rdentVersion;
-  if (installed && installed !== ctx.config.k0rdent.version) {
+  // `upgrade` (which has read its target Release by now) moves the Release next; `install` not.
+  const upgrading = ctx.facts.targetRelease !== undefined;
+  if (!upgrading && installed && installed !== ctx.config.k0rdent.version) {
     log.warn(
       `k0rdent ${installed} runs: install only hands kcm the new values; run "k0rdentd upgrade" to move it to ${ctx.config.k0rdent.version}`,
     );
