@@ -286,3 +286,15 @@ Deno.test(
     assert.equal(await state(host, "mgmt-status-release"), "kcm-1-3-0");
   },
 );
+
+Deno.test("upgrade on a host without k0s, or online without a version, says what to do", async () => {
+  await using host = await FakeHost.create();
+  const bare = await host.run(["upgrade", "--k0rdent-version", "1.3.0"]);
+  assert.equal(bare.code, 1, bare.stderr);
+  includes(bare.stderr, "k0s is not running on this host");
+  assert.doesNotMatch(bare.stderr, /\n\s+at /);
+  const unnamed = await host.run(["upgrade"]);
+  assert.equal(unnamed.code, 2, unnamed.stderr);
+  includes(unnamed.stderr, "Name the k0rdent version to upgrade to: --k0rdent-version (online)");
+  assert.deepStrictEqual(await host.mutatingCalls(), []);
+});
