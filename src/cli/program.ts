@@ -12,6 +12,7 @@ import { registerExportWorkerArtifacts } from "./commands/export_worker_artifact
 import { registerInstall } from "./commands/install.ts";
 import { registerShowFlavor } from "./commands/show_flavor.ts";
 import { registerStatus } from "./commands/status.ts";
+import { registerUpgrade } from "./commands/upgrade.ts";
 import { registerUninstall } from "./commands/uninstall.ts";
 import { registerVersion } from "./commands/version.ts";
 
@@ -25,6 +26,7 @@ const COMMANDS: ((program: Command) => void)[] = [
   registerExportJoinConfig,
   registerExportWorkerArtifacts,
   registerInstall,
+  registerUpgrade,
   registerUninstall,
   registerStatus,
   registerExposeUi,

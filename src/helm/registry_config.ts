@@ -6,8 +6,7 @@
  * (`{"auths": {"<host>": {"auth": base64(user:password)}}}`, oras-go
  * `registry/remote/credentials`).
  */
-import { join } from "node:path";
-import { writeFileAtomic } from "../fsx/atomic_write.ts";
+import { withPrivateTempFile } from "../fsx/private_temp_file.ts";
 
 /** Credentials for `host` (`host[:port]` as the chart reference names it). */
 export interface RegistryLogin {
@@ -31,13 +30,5 @@ export async function withRegistryConfig<T>(
   login: RegistryLogin,
   fn: (path: string) => Promise<T>,
 ): Promise<T> {
-  const dir = await Deno.makeTempDir({ prefix: "k0rdentd-helm-" });
-  try {
-    await Deno.chmod(dir, 0o700);
-    const path = join(dir, "config.json");
-    await writeFileAtomic(path, registryConfigJson(login), { mode: 0o600 });
-    return await fn(path);
-  } finally {
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-  }
+  return await withPrivateTempFile("k0rdentd-helm-", "config.json", registryConfigJson(login), fn);
 }

@@ -13,6 +13,8 @@ import type { OutputFormat } from "../log/output.ts";
 import type { Runner } from "../process/runner.ts";
 import type { InstallState } from "./state.ts";
 import type { K0rdentVersionSource } from "./resolve.ts";
+import type { VerifyMode } from "../bundle/load.ts";
+import type { ReleaseManifest } from "../k0rdent/release_manifest.ts";
 
 /** What the user asked for, beyond the config file. */
 export interface InstallOptions {
@@ -29,6 +31,10 @@ export interface InstallOptions {
   helmBinary?: string;
   /** Replace an installed k0s of another version. */
   replaceK0s: boolean;
+  /** `upgrade`: move k0rdent or k0s to an older version than the one installed. */
+  allowDowngrade: boolean;
+  /** `upgrade`: how the new bundle's signature is checked when it is loaded. */
+  bundleSignature?: { verify: VerifyMode; key?: string; signature?: string };
   /** Preflight checks whose failures are only warnings; "all" for every check. */
   ignorePreflight: ReadonlySet<string> | "all";
   /** How long to wait for Kubernetes, k0rdent, and any one command. */
@@ -55,6 +61,13 @@ export interface InstallFacts {
   k0rdentVersionSource?: K0rdentVersionSource;
   /** Checks that failed in a dry run: the plan goes on and reports them at its end. */
   preflightFindings?: PreflightFinding[];
+  /** `upgrade`: what k0rdent runs before the upgrade (read by its preflight). */
+  k0rdentInstalled?: { release: string; version: string };
+  /**
+   * `upgrade`: the Release object of the target version, once read from kcm-templates; null
+   * under dry run when it cannot be read yet (the bundle bringing it is only planned).
+   */
+  targetRelease?: ReleaseManifest | null;
 }
 
 /** A failed preflight check. */

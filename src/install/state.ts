@@ -29,6 +29,10 @@ export interface InstallState {
   uiDigest?: string;
   /** The mode of the last install. */
   airgap?: boolean;
+  /** The k0rdent version helm installed, then the one the last upgrade moved kcm to. */
+  k0rdentVersion?: string;
+  /** Air gap: the repository prefix k0rdent was installed from (an upgrade keeps it). */
+  registryPrefix?: string;
 }
 
 /** Hex sha256 of text. */

@@ -1,7 +1,8 @@
 /**
  * `status`: k0s installed/running/version, node readiness, the `Management`
- * object and its components, and in air-gap installs the local registry's
- * reachability and image count (tags across its repositories); read-only.
+ * object and its components, installed vs available versions (what `upgrade` would move to),
+ * and in air-gap installs the local registry's reachability and image count (tags across its
+ * repositories); read-only.
  */
 import { registryEndpoint } from "../airgap/registry_endpoint.ts";
 import { findRegistryCa } from "../airgap/resolve_registry.ts";
@@ -11,8 +12,29 @@ import { HostMutator } from "../host/mutator.ts";
 import { K0sCli } from "../k0s/k0s_cli.ts";
 import { Kubectl, type ManagementState, type NodeReadiness } from "../kube/kubectl.ts";
 import type { Runner } from "../process/runner.ts";
-import { registryImageCount } from "./registry_probe.ts";
+import { registryImageCount, registryTags } from "./registry_probe.ts";
 import { loadState } from "./state.ts";
+import { readBuildInfo } from "../assets/build_info.ts";
+import { findAsset } from "../assets/extract.ts";
+import { airgapChartRepository } from "../k0rdent/helm_command.ts";
+import { highestVersion } from "./resolve.ts";
+
+/** Installed vs available versions. */
+export interface VersionStatus {
+  k0rdent: {
+    /** The version of the Release the Management runs (else the one last installed). */
+    installed: string | null;
+    /** The Release the Management runs. */
+    release: string | null;
+    /** Air gap: the highest k0rdent chart version in the registry; online: null. */
+    available: string | null;
+  };
+  k0s: {
+    running: string | null;
+    /** The k0s this build brings: embedded (air-gap build) or the configured download. */
+    available: string;
+  };
+}
 
 /** The health of this host's install. */
 export interface HostStatus {
@@ -28,6 +50,7 @@ export interface HostStatus {
   };
   nodes: NodeReadiness[] | null;
   k0rdent: ManagementState | null;
+  versions: VersionStatus;
   registry?: {
     address: string;
     reachable: boolean;
@@ -78,6 +101,24 @@ export async function hostStatus(request: StatusRequest): Promise<HostStatus> {
     );
   }
 
+  const state = await loadState();
+  const running = k0rdent ? k0rdent.statusRelease || k0rdent.release : "";
+  const release = running ? await kubectl.release(running) : null;
+  const info = await readBuildInfo();
+  const versions: VersionStatus = {
+    k0rdent: {
+      installed: release?.version || (k0rdent ? state.k0rdentVersion : undefined) || null,
+      release: running || null,
+      available: null,
+    },
+    k0s: {
+      running: status ? version : null,
+      available: info.flavor === "airgap"
+        ? findAsset(info, "k0s").version
+        : request.config.k0s.version,
+    },
+  };
+
   const result: HostStatus = {
     healthy: false,
     problems,
@@ -89,14 +130,17 @@ export async function hostStatus(request: StatusRequest): Promise<HostStatus> {
     },
     nodes,
     k0rdent,
+    versions,
   };
-  if (request.airgap || (await loadState()).airgap) {
+  if (request.airgap || state.airgap) {
     const address = registryEndpoint(request.config).address;
     const config = structuredClone(request.config);
     config.airgap.registry.caFile = await findRegistryCa(config);
     try {
       const contents = await registryImageCount(config, { signal: request.signal });
       result.registry = { address, reachable: true, ...contents };
+      const tags = await registryTags(config, airgapChartRepository(registryEndpoint(config)));
+      versions.k0rdent.available = highestVersion(tags) ?? null;
     } catch (err) {
       result.registry = { address, reachable: false, error: errorMessage(err) };
       problems.push(`the registry ${address} does not answer: ${errorMessage(err)}`);
@@ -130,6 +174,7 @@ export function formatStatus(s: HostStatus): string {
         : "-"
     }`,
   ];
+  lines.push(`Versions: ${formatVersions(s.versions)}`);
   if (s.registry) {
     lines.push(
       `Registry: ${s.registry.address} ${
@@ -141,4 +186,18 @@ export function formatStatus(s: HostStatus): string {
   }
   lines.push(s.healthy ? "Healthy" : `Not healthy: ${s.problems.join("; ")}`);
   return lines.join("\n");
+}
+
+/** `k0rdent 1.2.3 (Release kcm-1-2-3), 1.3.0 available; k0s v1.32.8+k0s.0, this build brings ...` */
+function formatVersions(v: VersionStatus): string {
+  const k = v.k0rdent;
+  const k0rdent = `k0rdent ${k.installed ?? "-"}${k.release ? ` (Release ${k.release})` : ""}${
+    k.available && k.available !== k.installed
+      ? `, ${k.available} available in the registry (k0rdentd upgrade)`
+      : ""
+  }`;
+  const k0s = `k0s ${v.k0s.running ?? "-"}${
+    v.k0s.available !== v.k0s.running ? `, this build brings ${v.k0s.available}` : ""
+  }`;
+  return `${k0rdent}; ${k0s}`;
 }

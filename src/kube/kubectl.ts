@@ -46,12 +46,48 @@ export interface ManagementState {
   pending: string[];
   /** The Ready condition's message when not ready. */
   message: string;
+  /** `spec.release`: the Release kcm is asked to run ("" when unset). */
+  release: string;
+  /** `status.release`: the Release kcm runs ("" until it reports one). */
+  statusRelease: string;
+}
+
+/** A k0rdent `Release` object. */
+export interface ReleaseState {
+  name: string;
+  /** `spec.version`. */
+  version: string;
+  /** `status.ready`: its templates exist and are valid, kcm can move to it. */
+  ready: boolean;
+  /** Messages of conditions that are not True. */
+  problems: string[];
+}
+
+/** Parses `kubectl get release <name> -o json`. */
+export function parseRelease(json: string): ReleaseState {
+  const obj = JSON.parse(json) as {
+    metadata?: { name?: string };
+    spec?: { version?: string };
+    status?: { ready?: boolean; conditions?: Condition[] };
+  };
+  return {
+    name: obj.metadata?.name ?? "",
+    version: obj.spec?.version ?? "",
+    ready: obj.status?.ready === true,
+    problems: (Array.isArray(obj.status?.conditions) ? obj.status.conditions : [])
+      .filter((c) => c?.status !== "True").map((c) => `${c.type}: ${c.message ?? c.reason ?? ""}`),
+  };
 }
 
 /** Parses `kubectl get management kcm -o json`. */
 export function parseManagement(json: string): ManagementState {
   const obj = JSON.parse(json) as {
-    status?: { conditions?: unknown; components?: Record<string, { success?: boolean }> };
+    spec?: { release?: string };
+    status?: {
+      conditions?: unknown;
+      components?: Record<string, { success?: boolean }>;
+      release?: string;
+    };
   };
   const components = Object.entries(obj.status?.components ?? {});
   const pending = components.filter(([, c]) => c?.success !== true).map(([name]) => name);
@@ -62,6 +98,8 @@ export function parseManagement(json: string): ManagementState {
     componentsTotal: components.length,
     pending,
     message: ready?.message ?? ready?.reason ?? "",
+    release: obj.spec?.release ?? "",
+    statusRelease: obj.status?.release ?? "",
   };
 }
 
@@ -115,6 +153,17 @@ export class Kubectl {
     if (result.code !== 0 || result.timedOut) return null;
     try {
       return parseNodes(result.stdout);
+    } catch {
+      return null;
+    }
+  }
+
+  /** The `Release` object `name`; null when absent or the API does not answer. */
+  async release(name: string): Promise<ReleaseState | null> {
+    const result = await this.k0s.kubectl(["get", "release", name, "-o", "json"]);
+    if (result.code !== 0 || result.timedOut) return null;
+    try {
+      return parseRelease(result.stdout);
     } catch {
       return null;
     }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parseManagement, parseNodeAddresses, parseNodes } from "./kubectl.ts";
+import { parseManagement, parseNodeAddresses, parseNodes, parseRelease } from "./kubectl.ts";
 
 const NODES = JSON.stringify({
   items: [
@@ -43,7 +43,9 @@ Deno.test("parseNodeAddresses() lists InternalIPs before ExternalIPs", () => {
 
 Deno.test("parseManagement() counts components and reads the Ready condition", () => {
   const state = parseManagement(JSON.stringify({
+    spec: { release: "kcm-1-3-0" },
     status: {
+      release: "kcm-1-2-0",
       components: {
         kcm: { success: true },
         "cluster-api": { success: false, error: "x" },
@@ -58,6 +60,30 @@ Deno.test("parseManagement() counts components and reads the Ready condition", (
     componentsTotal: 3,
     pending: ["cluster-api", "velero"],
     message: "2 components not ready",
+    release: "kcm-1-3-0",
+    statusRelease: "kcm-1-2-0",
   });
   assert.equal(parseManagement("{}").ready, false);
+  assert.equal(parseManagement("{}").statusRelease, "");
+});
+
+Deno.test("parseRelease() reads spec.version, status.ready and conditions that are not True", () => {
+  const release = parseRelease(JSON.stringify({
+    metadata: { name: "kcm-1-3-0" },
+    spec: { version: "1.3.0" },
+    status: {
+      ready: false,
+      conditions: [
+        { type: "TemplatesCreated", status: "True", message: "All templates have been created" },
+        { type: "TemplatesValid", status: "False", message: "missing or invalid templates: x" },
+      ],
+    },
+  }));
+  assert.deepStrictEqual(release, {
+    name: "kcm-1-3-0",
+    version: "1.3.0",
+    ready: false,
+    problems: ["TemplatesValid: missing or invalid templates: x"],
+  });
+  assert.equal(parseRelease(JSON.stringify({ status: { ready: true } })).ready, true);
 });

@@ -10,6 +10,7 @@ import { ProcessRunner } from "../../src/process/runner.ts";
 import bcrypt from "bcryptjs";
 import { CredentialChecker, parseHtpasswd } from "../../src/registry/auth/htpasswd.ts";
 import { storeChart, storeManifest } from "./store_image.ts";
+import { kcmTemplatesLayer } from "../fixtures/make_bundle.ts";
 import { FAKE_K0S_IMAGES } from "./fake_host.ts";
 import { type LoggedRequest, serveRegistry } from "./registry_server.ts";
 
@@ -17,6 +18,11 @@ import { type LoggedRequest, serveRegistry } from "./registry_server.ts";
 export interface AirgapRegistryOptions {
   /** Versions of `k0rdent-enterprise/charts/k0rdent-enterprise` to hold. */
   charts?: string[];
+  /**
+   * Hold kcm's `kcm-templates` chart of each of `charts` too (its `files/release.yaml` is the
+   * Release of that version, read by upgrades).
+   */
+  kcmTemplates?: boolean;
   /**
    * Images to hold, as `<repository>:<tag>` under the prefix, e.g. `k0sproject/pause:3.9`;
    * default the k0s system images the fake k0s lists (the k0s-images preflight).
@@ -53,6 +59,14 @@ export async function serveAirgapRegistry(
       "k0rdent-enterprise/charts/k0rdent-enterprise",
       "k0rdent-enterprise",
       version,
+    );
+    if (!options.kcmTemplates) continue;
+    await storeChart(
+      storage,
+      "k0rdent-enterprise/charts/kcm-templates",
+      "kcm-templates",
+      version,
+      await kcmTemplatesLayer(version),
     );
   }
   for (const image of options.images ?? FAKE_K0S_IMAGES) {

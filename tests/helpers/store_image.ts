@@ -65,20 +65,26 @@ export async function storeIndex(storage: RegistryStorage, repo: string, tag: st
 
 /**
  * Stores a Helm chart artifact as `helm push` does (config `application/vnd.cncf.helm.config.v1+json`
- * with the Chart.yaml fields, one chart-content layer) under the tag `version` (`+` as `_`).
+ * with the Chart.yaml fields, one chart-content layer: `layerBytes` or random bytes) under the
+ * tag `version` (`+` as `_`).
  */
 export async function storeChart(
   storage: RegistryStorage,
   repo: string,
   name: string,
   version: string,
+  layerBytes?: Uint8Array,
 ) {
   const config = await blob(
     storage,
     repo,
     enc.encode(JSON.stringify({ apiVersion: "v2", name, version, appVersion: version })),
   );
-  const layer = await blob(storage, repo, crypto.getRandomValues(new Uint8Array(512)));
+  const layer = await blob(
+    storage,
+    repo,
+    layerBytes ?? crypto.getRandomValues(new Uint8Array(512)),
+  );
   const bytes = enc.encode(JSON.stringify({
     schemaVersion: 2,
     mediaType: MEDIA_TYPES.ociManifest,

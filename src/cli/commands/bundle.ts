@@ -21,11 +21,16 @@ import { formatBytes, progressMode } from "../../log/progress.ts";
 import { commandContext, flagOverrides } from "../context.ts";
 import { booleanFlag } from "../../config/boolean.ts";
 
+/** Signature flags that override configuration keys (shared with `upgrade`). */
+export const SIGNATURE_OVERRIDES = {
+  verify: { path: ["registry", "verifySignature"], flag: "--verify" },
+  cosignKey: { path: ["registry", "cosignKey"], flag: "--cosign-key" },
+};
+
 const FLAGS = {
   storage: { path: ["registry", "storage"], flag: "--storage" },
   prefix: { path: ["registry", "prefix"], flag: "--prefix" },
-  verify: { path: ["registry", "verifySignature"], flag: "--verify" },
-  cosignKey: { path: ["registry", "cosignKey"], flag: "--cosign-key" },
+  ...SIGNATURE_OVERRIDES,
 };
 
 interface PushFlags {
@@ -40,11 +45,30 @@ async function readStdin(): Promise<string> {
   return (await new Response(Deno.stdin.readable).text()).replace(/\r?\n$/, "");
 }
 
-interface BundleFlags {
-  importer?: "native" | "skopeo";
+/** The signature flags, as commander parses them. */
+export interface SignatureFlags {
   verifier?: "native" | "cosign";
   signature?: string;
+}
+
+interface BundleFlags extends SignatureFlags {
+  importer?: "native" | "skopeo";
   gunzip?: Decompressor;
+}
+
+/** Adds `--verify`, `--cosign-key`, `--signature` and `--verifier` (shared with `upgrade`). */
+export function addSignatureFlags(cmd: Command): Command {
+  return cmd.addOption(
+    new Option("--verify [bool]", "check the bundle signature (default true)")
+      .argParser(booleanFlag("--verify")),
+  )
+    .option("--cosign-key <path>", "PEM public key (env K0RDENTD_COSIGN_KEY)")
+    .addOption(new Option("--cosignKey <path>", "alias of --cosign-key").hideHelp())
+    .option("--signature <file>", "detached signature (default <bundle>.sig)")
+    .addOption(
+      new Option("--verifier <how>", "native (in the same pass) or cosign (a separate pass)")
+        .choices(["native", "cosign"]),
+    );
 }
 
 /** Adds the flags shared by the subcommands that read the bundle. */
@@ -54,28 +78,17 @@ function readFlags(cmd: Command, signature: boolean): Command {
       new Option("--gunzip <how>", "gzip decompression: builtin (default) or a pigz subprocess")
         .choices(["builtin", "pigz"]),
     );
-  if (signature) {
-    cmd.addOption(
-      new Option("--verify [bool]", "check the bundle signature (default true)")
-        .argParser(booleanFlag("--verify")),
-    )
-      .option("--cosign-key <path>", "PEM public key (env K0RDENTD_COSIGN_KEY)")
-      .addOption(new Option("--cosignKey <path>", "alias of --cosign-key").hideHelp())
-      .option("--signature <file>", "detached signature (default <bundle>.sig)")
-      .addOption(
-        new Option("--verifier <how>", "native (in the same pass) or cosign (a separate pass)")
-          .choices(["native", "cosign"]),
-      );
-  }
-  return cmd;
+  return signature ? addSignatureFlags(cmd) : cmd;
 }
 
-function verifyMode(config: Config, flags: BundleFlags): VerifyMode {
+/** How the signature is checked: off (`--verify=false`), else `--verifier` or the config's. */
+export function verifyMode(config: Config, flags: SignatureFlags): VerifyMode {
   if (!config.registry.verifySignature) return "off";
   return flags.verifier ?? config.registry.verifier;
 }
 
-function key(config: Config): string | undefined {
+/** The public key of the signature check, if configured. */
+export function key(config: Config): string | undefined {
   return config.registry.cosignKey || undefined;
 }
 
