@@ -17,6 +17,7 @@ export interface InstallFlags {
   k0sBinary?: string;
   helmBinary?: string;
   replaceK0s?: boolean;
+  allowDowngrade?: boolean;
   ignorePreflightErrors?: string;
   timeout?: string;
   k0rdentTimeout?: string;
@@ -58,6 +59,7 @@ export function installOptions(flags: InstallFlags, airgapFlavor: boolean): Inst
     k0sBinary: flags.k0sBinary,
     helmBinary: flags.helmBinary,
     replaceK0s: flags.replaceK0s === true,
+    allowDowngrade: flags.allowDowngrade === true,
     ignorePreflight: parseIgnoreList(flags.ignorePreflightErrors),
     kubernetesTimeoutMs: timeout ?? DEFAULT_TIMEOUTS.kubernetesMs,
     k0rdentTimeoutMs: dur(
