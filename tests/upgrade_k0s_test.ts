@@ -11,6 +11,7 @@ import { HOST } from "../src/host/paths.ts";
 import type { InstallContext } from "../src/install/phase.ts";
 import { k0sYaml } from "../src/install/phases/k0s_config.ts";
 import { PhaseError, runPhases } from "../src/install/run_phases.ts";
+import { autopilotPlan, parsePlanStatus } from "../src/k0s/autopilot_plan.ts";
 import { createFilesHandler } from "../src/registry/http/files.ts";
 import { openK0sBinaryStore } from "../src/registry/storage/k0s_binaries.ts";
 import { openMemoryStorage } from "../src/registry/storage/storage.ts";
@@ -25,6 +26,10 @@ import {
   type UpgradeContextOptions,
   writeFakeK0s,
 } from "./helpers/upgrade_host.ts";
+
+// A Plan edited into shapes the CRD refuses.
+// deno-lint-ignore no-explicit-any
+type Json = any;
 
 const OLD = "v1.32.8+k0s.0";
 const NEW = "v1.33.4+k0s.0";
@@ -198,5 +203,229 @@ Deno.test(
     const again = upgradeContext(host, gap.how(path, { env }));
     assert.deepStrictEqual((await upgrade(again)).map((r) => r.status), ["skipped"]);
     assert.deepStrictEqual(await host.mutatingCalls(), []);
+  },
+);
+
+Deno.test(
+  await needsTools("k0s upgrade refuses a minor skip and a downgrade before any change", "jq"),
+  async () => {
+    await using host = await FakeHost.create();
+    await installRunningK0s(host, OLD);
+    const skip = await newK0s(host, "v1.34.1+k0s.0");
+    await assert.rejects(
+      upgrade(upgradeContext(host, { options: { k0sBinary: skip.path } })),
+      (err: Error) => {
+        assert.ok(err instanceof PhaseError);
+        assert.match(
+          err.message,
+          /Refusing to upgrade k0s from v1\.32\.8\+k0s\.0 to v1\.34\.1\+k0s\.0: k0s upgrades one minor version at a time \(to v1\.33\.x first\)/,
+        );
+        return true;
+      },
+    );
+    const older = await newK0s(host, "v1.32.6+k0s.0");
+    await assert.rejects(
+      upgrade(upgradeContext(host, { options: { k0sBinary: older.path } })),
+      /Refusing to downgrade k0s from v1\.32\.8\+k0s\.0 to v1\.32\.6\+k0s\.0: .*--allow-downgrade/,
+    );
+    assert.deepStrictEqual(await host.mutatingCalls(), []);
+    assert.equal(await installedVersion(host), OLD);
+
+    // --allow-downgrade: the same swap, to the older k0s.
+    const ctx = upgradeContext(host, { options: { k0sBinary: older.path, allowDowngrade: true } });
+    assert.deepStrictEqual((await upgrade(ctx)).map((r) => r.status), ["done"]);
+    assert.equal(await installedVersion(host), "v1.32.6+k0s.0");
+    assert.equal(ctx.facts.k0sUpgrade?.change, "downgrade");
+  },
+);
+
+Deno.test(
+  await needsTools(
+    "k0s upgrade in an air gap refuses a k0s whose images the registry lacks, before any change",
+    "jq",
+  ),
+  async () => {
+    await using host = await FakeHost.create();
+    const { path } = await newK0s(host);
+    // The registry holds the old k0s's images only.
+    await using gap = await airgap(host, await fakeK0sImages(OLD));
+    const ctx = upgradeContext(host, gap.how(path));
+    await installRunningK0s(host, OLD, { k0sYaml: k0sYaml(ctx) });
+    await assert.rejects(
+      upgrade(ctx),
+      /Cannot upgrade k0s to v1\.33\.4\+k0s\.0: 6 of 10 k0s v1\.33\.4\+k0s\.0 images are missing from the registry: .*kube-proxy:v1\.33\.4.*; load the bundle that carries them first \(nothing was changed\)/,
+    );
+    assert.deepStrictEqual(await host.mutatingCalls(), []);
+    assert.equal(await installedVersion(host), OLD);
+    assert.deepStrictEqual(await gap.store.list(), []);
+  },
+);
+
+Deno.test(
+  await needsTools("k0s upgrade, single node: a failed restart is finished by a rerun", "jq"),
+  async () => {
+    await using host = await FakeHost.create();
+    await installRunningK0s(host, OLD);
+    const { path } = await newK0s(host);
+    await host.inject("k0s-start");
+    await assert.rejects(
+      upgrade(upgradeContext(host, { options: { k0sBinary: path } })),
+      /fake failure injected at k0s-start/,
+    );
+    // Stopped, swapped, not started.
+    assert.deepStrictEqual(await host.mutatingCalls(), ["k0s stop", "k0s start"]);
+    assert.equal(await installedVersion(host), NEW);
+
+    await host.inject(null);
+    await host.clearCalls();
+    const ctx = upgradeContext(host, { options: { k0sBinary: path } });
+    assert.deepStrictEqual((await upgrade(ctx)).map((r) => r.status), ["done"]);
+    assert.deepStrictEqual(await host.mutatingCalls(), ["k0s start"]);
+    assert.deepStrictEqual(ctx.facts.k0sUpgrade?.nodes, [{ name: "node-1", version: NEW }]);
+  },
+);
+
+Deno.test(
+  await needsTools(
+    "k0s upgrade, three nodes: a Plan that fails on a worker is replaced by a rerun, which finishes",
+    "jq",
+    "curl",
+  ),
+  async () => {
+    await using host = await FakeHost.create();
+    const env = { FAKE_CLUSTER_NODES: THREE_NODES };
+    const { path } = await newK0s(host);
+    await using gap = await airgap(host, await fakeK0sImages(NEW));
+    await installRunningK0s(host, OLD, {
+      env,
+      k0sYaml: k0sYaml(upgradeContext(host, gap.how(path))),
+    });
+    await Deno.writeTextFile(join(host.state, "fail"), "autopilot-worker\n");
+    await assert.rejects(
+      upgrade(upgradeContext(host, gap.how(path, { env }))),
+      /autopilot Plan "autopilot" ended in state ApplyFailed \(node-3 SignalApplyFailed\); fix the cause and rerun/,
+    );
+    // The controllers were updated before the worker failed.
+    assert.equal(await installedVersion(host), NEW);
+
+    await host.inject(null);
+    await host.clearCalls();
+    const ctx = upgradeContext(host, gap.how(path, { env }));
+    assert.deepStrictEqual((await upgrade(ctx)).map((r) => r.status), ["done"]);
+    assert.deepStrictEqual(await host.mutatingCalls(), [
+      "kubectl delete plan autopilot --ignore-not-found",
+      "kubectl apply --server-side -f -",
+    ]);
+    assert.deepStrictEqual(ctx.facts.k0sUpgrade?.nodes.map((n) => n.version), [
+      NEW,
+      NEW,
+      "v1.33.4+k0s",
+    ]);
+    // The binary was stored once; the second Plan uses it as it is.
+    assert.deepStrictEqual((await gap.store.list()).map((b) => b.name), [`k0s-${NEW}-amd64`]);
+  },
+);
+
+Deno.test(
+  await needsTools("k0s upgrade under dry-run: the plan lists the changes, nothing changes", "jq"),
+  async () => {
+    await using host = await FakeHost.create();
+    const { path } = await newK0s(host);
+    await using gap = await airgap(host, await fakeK0sImages(NEW));
+    const env = { FAKE_CLUSTER_NODES: THREE_NODES };
+    await installRunningK0s(host, OLD, {
+      env,
+      k0sYaml: k0sYaml(upgradeContext(host, gap.how(path))),
+    });
+    const multi = upgradeContext(host, gap.how(path, { env, dryRun: true }));
+    assert.deepStrictEqual((await upgrade(multi)).map((r) => r.status), ["planned"]);
+    const name = `k0s-${NEW}-amd64`;
+    assert.deepStrictEqual(multi.host.changes, [
+      `store ${name} in the registry storage /var/lib/k0rdentd/registry (served as ${
+        gap.fileUrl(name)
+      })`,
+      `run /usr/local/bin/k0s kubectl apply --server-side -f - (autopilot Plan "autopilot": k0s ${NEW} on 2 controller(s) and 1 worker(s), binaries ${
+        gap.fileUrl(name)
+      })`,
+    ]);
+
+    const single = upgradeContext(host, gap.how(path, { dryRun: true }));
+    assert.deepStrictEqual((await upgrade(single)).map((r) => r.status), ["planned"]);
+    assert.deepStrictEqual(single.host.changes, [
+      "run /usr/local/bin/k0s stop",
+      `install k0s ${NEW} from "${path}" as /usr/local/bin/k0s`,
+      "run /usr/local/bin/k0s start",
+    ]);
+    assert.deepStrictEqual(await host.mutatingCalls(), []);
+    assert.equal(await installedVersion(host), OLD);
+    assert.deepStrictEqual(await gap.store.list(), []);
+  },
+);
+
+Deno.test(
+  await needsTools(
+    "the fake autopilot refuses what the Plan CRD refuses, ignores other names, fails a wrong sha256",
+    "jq",
+    "curl",
+  ),
+  async () => {
+    await using host = await FakeHost.create();
+    const env = { FAKE_CLUSTER_NODES: THREE_NODES, FAKE_PLAN_COMPLETE_AFTER: "1" };
+    await installRunningK0s(host, OLD, { env });
+    const { bytes } = await newK0s(host);
+    const ctx = upgradeContext(host, { env });
+    const server = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen() {} },
+      () => new Response(bytes as BodyInit),
+    );
+    try {
+      const url = `http://127.0.0.1:${server.addr.port}/k0s`;
+      const plan = (edit: (p: Json) => void = () => {}) => {
+        const p: Json = autopilotPlan({
+          version: NEW,
+          platforms: { "linux-amd64": { url, sha256: sha256(bytes) } },
+          controllers: ["node-1", "node-2"],
+          workers: ["node-3"],
+          id: "id",
+          timestamp: "now",
+        });
+        edit(p);
+        return JSON.stringify(p, null, 2);
+      };
+      const apply = (text: string) =>
+        ctx.k0s.kubectlApply(["apply", "--server-side", "-f", "-"], text);
+      await assert.rejects(
+        apply(plan((p) => delete p.spec.id)),
+        /The Plan "autopilot" is invalid: spec\.id: Required value/,
+      );
+      await assert.rejects(
+        apply(plan((p) => delete p.spec.commands[0].k0supdate.platforms["linux-amd64"].url)),
+        /spec\.commands\[0\]\.k0supdate\.platforms\.linux-amd64\.url: Required value/,
+      );
+      await assert.rejects(
+        apply(plan((p) => p.apiVersion = "autopilot.k0sproject.io/v1beta1")),
+        /no matches for kind "Plan" in version "autopilot\.k0sproject\.io\/v1beta1"/,
+      );
+      // Another name is stored but autopilot never acts on it.
+      await apply(plan((p) => p.metadata.name = "upgrade"));
+      assert.equal(await ctx.kubectl.getJson(["plan", "autopilot"]), null);
+      const other = parsePlanStatus(await ctx.kubectl.getJson(["plan", "upgrade"]));
+      assert.equal(other.state, "");
+      // A digest that does not match the download fails the node and the Plan.
+      await ctx.k0s.kubectlApply(["delete", "plan", "autopilot", "--ignore-not-found"]);
+      await apply(
+        plan((p) => p.spec.commands[0].k0supdate.platforms["linux-amd64"].sha256 = "0".repeat(64)),
+      );
+      const status = parsePlanStatus(await ctx.kubectl.getJson(["plan", "autopilot"]));
+      assert.equal(status.state, "ApplyFailed");
+      assert.deepStrictEqual(status.nodes[0], {
+        name: "node-1",
+        role: "controller",
+        state: "SignalApplyFailed",
+      });
+      assert.equal(await installedVersion(host), OLD);
+    } finally {
+      await server.shutdown();
+    }
   },
 );

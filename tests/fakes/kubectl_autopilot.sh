@@ -109,9 +109,15 @@ ap_validate() {
 
 ap_apply() { # the Plan JSON
   ap_validate "$1" || exit 1
+  name=$(printf '%s' "$1" | jq -r .metadata.name)
   # Stored as the API would; autopilot's view (status, counters) stays if it took one in.
-  printf '%s\n' "$1" >"$FAKE_STATE/plan.json"
-  echo "plan.autopilot.k0sproject.io/$(printf '%s' "$1" | jq -r .metadata.name) serverside-applied"
+  # Plans of other names are stored apart: autopilot never acts on them.
+  if [ "$name" = autopilot ]; then
+    printf '%s\n' "$1" >"$FAKE_STATE/plan.json"
+  else
+    printf '%s\n' "$1" >"$FAKE_STATE/plan-other-$name.json"
+  fi
+  echo "plan.autopilot.k0sproject.io/$name serverside-applied"
 }
 
 # Updates one node ($1 name, $2 role) as autopilot's signal does; prints its state.
@@ -173,12 +179,13 @@ ap_run_plan() {
 
 ap_get_plan() {
   plan="$FAKE_STATE/plan.json"
-  if [ "$1" != autopilot ] || [ ! -f "$plan" ]; then
+  [ "$1" = autopilot ] || plan="$FAKE_STATE/plan-other-$1.json"
+  if [ ! -f "$plan" ]; then
     echo "Error from server (NotFound): plans.autopilot.k0sproject.io \"$1\" not found" >&2
     exit 1
   fi
-  if [ "$(jq -r .metadata.name "$plan")" != autopilot ]; then
-    cat "$plan" # never acted on
+  if [ "$1" != autopilot ]; then
+    cat "$plan" # never acted on: no status
     return
   fi
   if [ ! -f "$FAKE_STATE/plan-status.json" ]; then
