@@ -56,7 +56,7 @@ async function upgrade(ctx: InstallContext) {
 }
 
 /** The Plans the fake kubectl was given (JSON on stdin). */
-async function appliedPlans(host: FakeHost): Promise<Record<string, unknown>[]> {
+async function appliedPlans(host: FakeHost): Promise<Json[]> {
   return (await host.stdinLog()).split(/^== /m).filter((b) => b.includes('"kind": "Plan"'))
     .map((b) => JSON.parse(b.slice(b.indexOf("\n") + 1)));
 }
@@ -424,6 +424,67 @@ Deno.test(
         state: "SignalApplyFailed",
       });
       assert.equal(await installedVersion(host), OLD);
+    } finally {
+      await server.shutdown();
+    }
+  },
+);
+
+Deno.test(
+  await needsTools(
+    "k0s upgrade online, amd64 and arm64 nodes: release URLs, the other arch's sha256 from sha256sums.txt",
+    "jq",
+    "curl",
+  ),
+  async () => {
+    await using host = await FakeHost.create();
+    const env = { FAKE_CLUSTER_NODES: "node-1:controller+worker node-2:worker:arm64" };
+    await installRunningK0s(host, OLD, { env });
+    const amd64 = await newK0s(host);
+    // The arm64 binary: another file of the same version.
+    const arm64 = new TextEncoder().encode(
+      new TextDecoder().decode(amd64.bytes) + "# arm64\n",
+    );
+    const files: Record<string, Uint8Array> = {
+      [`/${NEW}/k0s-${NEW}-amd64`]: amd64.bytes,
+      [`/${NEW}/k0s-${NEW}-arm64`]: arm64,
+    };
+    const sums = `${sha256(amd64.bytes)}  k0s-${NEW}-amd64\n${sha256(arm64)}  k0s-${NEW}-arm64\n`;
+    const requests: string[] = [];
+    const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+      const path = decodeURIComponent(new URL(req.url).pathname);
+      requests.push(path);
+      if (path === `/${NEW}/sha256sums.txt`) return new Response(sums);
+      const body = files[path];
+      return body ? new Response(body as BodyInit) : new Response("not found", { status: 404 });
+    });
+    try {
+      const base = `http://127.0.0.1:${server.addr.port}`;
+      const ctx = upgradeContext(host, {
+        env,
+        options: { k0sBinary: amd64.path, k0sDownloadUrl: base },
+      });
+      assert.deepStrictEqual((await upgrade(ctx)).map((r) => r.status), ["done"]);
+      const [plan] = await appliedPlans(host);
+      const release = `${base}/${encodeURIComponent(NEW)}`;
+      assert.deepStrictEqual(plan.spec.commands[0].k0supdate.platforms, {
+        // As the k0s-binary phase downloads it (tools/pins.ts k0sUrl: the version URL-encoded).
+        "linux-amd64": { url: `${release}/k0s-${NEW}-amd64`, sha256: sha256(amd64.bytes) },
+        "linux-arm64": { url: `${release}/k0s-${NEW}-arm64`, sha256: sha256(arm64) },
+      });
+      assert.deepStrictEqual(plan.spec.commands[0].k0supdate.targets, {
+        controllers: { discovery: { static: { nodes: ["node-1"] } } },
+        workers: { discovery: { static: { nodes: ["node-2"] } } },
+      });
+      // Each node downloaded its own platform's binary.
+      assert.deepStrictEqual(
+        requests.filter((r) => !r.endsWith("sha256sums.txt")).sort(),
+        Object.keys(files).sort(),
+      );
+      assert.deepStrictEqual(ctx.facts.k0sUpgrade?.nodes, [
+        { name: "node-1", version: NEW },
+        { name: "node-2", version: "v1.33.4+k0s" },
+      ]);
     } finally {
       await server.shutdown();
     }
