@@ -9,7 +9,7 @@
  * in the registry before anything changes (the k0s-images check).
  */
 import { createHash } from "node:crypto";
-import { errorMessage, UserError } from "../../errors.ts";
+import { UserError } from "../../errors.ts";
 import { pathExists } from "../../fsx/exists.ts";
 import { installK0sBinary, k0sSource, withWantedK0s } from "../../install/phases/k0s_binary.ts";
 import { checkK0sImages } from "../../install/k0s_images.ts";
@@ -28,7 +28,6 @@ import { type ClusterNode, clusterNodes, nodeVersion } from "../../k0s/cluster_n
 import { k0sAssetName, k0sReleaseChecksum } from "../../k0s/download.ts";
 import {
   compareK0sVersions,
-  type K0sChange,
   k0sChange,
   type K0sVersion,
   parseK0sVersion,
@@ -44,7 +43,6 @@ interface Assessment {
   target: K0sVersion;
   /** The cluster's nodes; null when k0s is not running here (the API is out of reach). */
   nodes: ClusterNode[] | null;
-  change: K0sChange;
   /** True when something is left to do (a node not at the target, k0s not running here). */
   pending: boolean;
   report: K0sUpgradeReport;
@@ -94,7 +92,7 @@ async function assess(ctx: InstallContext): Promise<Assessment> {
     method: nodes && nodes.length > 1 ? "autopilot" : "swap",
     nodes: nodeLines(nodes ?? []),
   };
-  return { target, nodes, change, pending, report };
+  return { target, nodes, pending, report };
 }
 
 /** Fails before any change when the registry lacks the new k0s's system images (air gap). */
@@ -351,9 +349,17 @@ export const k0sUpgradePhase: Phase = {
       // k0s is down here (an upgrade stopped before its restart): start it to reach the API.
       await ctx.k0s.start();
       if (ctx.host.dryRun) return;
-      await waitNodesAt(ctx, a.target, ctx.options.kubernetesTimeoutMs, false).catch((err) => {
-        log.debug(`Before the upgrade, after starting k0s: ${errorMessage(err)}`);
-      });
+      await waitUntil({
+        label: "the Kubernetes API",
+        timeoutMs: ctx.options.kubernetesTimeoutMs,
+        intervalMs: ctx.options.pollIntervalMs,
+        signal: ctx.signal,
+        output: ctx.output,
+        hint: 'see "journalctl -u k0scontroller"; raise the limit with --timeout',
+      }, async () => ({
+        ready: await ctx.k0s.status() !== null && await clusterNodes(ctx.kubectl) !== null,
+        detail: "k0s started, the API does not list the nodes yet",
+      }));
       a = await assess(ctx);
       if (!a.nodes) throw new UserError('k0s does not run after "k0s start"');
     }
