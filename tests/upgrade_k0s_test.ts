@@ -349,6 +349,18 @@ Deno.test(
       })`,
     ]);
 
+    assert.deepStrictEqual(multi.facts.k0sUpgrade, {
+      from: OLD,
+      to: NEW,
+      change: "upgrade",
+      method: "autopilot",
+      nodes: [
+        { name: "node-1", version: OLD },
+        { name: "node-2", version: OLD },
+        { name: "node-3", version: "v1.32.8+k0s" },
+      ],
+    });
+
     const single = upgradeContext(host, gap.how(path, { dryRun: true }));
     assert.deepStrictEqual((await upgrade(single)).map((r) => r.status), ["planned"]);
     assert.deepStrictEqual(single.host.changes, [

@@ -344,6 +344,8 @@ export const k0sUpgradePhase: Phase = {
   },
   async run(ctx) {
     let a = await assess(ctx);
+    // What is known before the change (all a dry run reports); replaced after the wait.
+    ctx.facts.k0sUpgrade = a.report;
     if (ctx.options.airgap) await requireImages(ctx, a.target);
     if (!a.nodes) {
       // k0s is down here (an upgrade stopped before its restart): start it to reach the API.
