@@ -240,6 +240,21 @@ Deno.test(
 );
 
 Deno.test(
+  await needsTools("k0s upgrade of several nodes refuses to start while a node is not Ready", "jq"),
+  async () => {
+    await using host = await FakeHost.create();
+    const env = { FAKE_CLUSTER_NODES: THREE_NODES, FAKE_NODE_READY_AFTER: "1000" };
+    await installRunningK0s(host, OLD, { env });
+    const { path } = await newK0s(host);
+    await assert.rejects(
+      upgrade(upgradeContext(host, { env, options: { k0sBinary: path } })),
+      /Cannot upgrade k0s while node\(s\) node-1, node-2, node-3 are not Ready: fix or remove them first \(nothing was changed\)/,
+    );
+    assert.deepStrictEqual(await host.mutatingCalls(), []);
+  },
+);
+
+Deno.test(
   await needsTools(
     "k0s upgrade in an air gap refuses a k0s whose images the registry lacks, before any change",
     "jq",

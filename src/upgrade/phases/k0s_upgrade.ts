@@ -277,6 +277,14 @@ async function runPlan(ctx: InstallContext, a: Assessment, nodes: ClusterNode[])
   const resume = existing?.id === id && !planFailed(existing) && existing.state !== "Completed";
   if (resume) log.info(`Following the autopilot Plan "${PLAN_NAME}" already applied (${id})`);
   else {
+    // Autopilot would wait for them (it checks every controller is ready before each update).
+    const notReady = nodes.filter((n) => !n.ready).map((n) => n.name);
+    if (notReady.length) {
+      throw new UserError(
+        `Cannot upgrade k0s while node(s) ${notReady.join(", ")} are not Ready: fix or remove ` +
+          "them first (nothing was changed)",
+      );
+    }
     const plan: K0sUpdatePlan = {
       version,
       platforms: await planPlatforms(ctx, version, nodes),
