@@ -32,7 +32,7 @@ import {
   scanBundleWithProgress,
 } from "./scan.ts";
 import { openK0sBinaryStore } from "../registry/storage/k0s_binaries.ts";
-import { K0sFileSink, type StoredK0sBinary } from "./k0s_binaries.ts";
+import { addSiblingK0sBinaries, K0sFileSink, type StoredK0sBinary } from "./k0s_binaries.ts";
 import {
   cosignVerifyArgv,
   readPublicKey,
@@ -458,6 +458,22 @@ export async function recordK0sBinariesBeside(
     ...binaries.map(({ name, size, signature }) => ({ name, size, signature })),
   ];
   await writeJournal(path, journal);
+}
+
+/**
+ * A foreground load as `bundle load` and `upgrade` run it: {@link loadBundle}, then the k0s
+ * binaries lying beside the bundle (signature-checked with the same key unless `verify` is off),
+ * recorded in its journal. `k0sBinaries` of the result holds both kinds.
+ */
+export async function loadBundleWithBeside(options: LoadOptions): Promise<LoadResult> {
+  const result = await loadBundle(options);
+  const beside = await addSiblingK0sBinaries(options.bundle, {
+    storage: options.storage,
+    verify: options.verify !== "off",
+    key: options.key,
+  });
+  await recordK0sBinariesBeside(options, beside);
+  return { ...result, k0sBinaries: [...result.k0sBinaries, ...beside] };
 }
 
 /** A signal aborted when any of `signals` is. */

@@ -19,6 +19,7 @@ import { type PhaseResult, runPhases } from "./run_phases.ts";
 import { type InstallResolution, resolveInstall } from "./resolve.ts";
 import { log } from "../log/logger.ts";
 import { loadState, lockHost } from "./state.ts";
+import { markVersionInUse } from "../airgap/version_in_use.ts";
 
 /** What `install` needs from the CLI. */
 export interface InstallRequest {
@@ -105,6 +106,7 @@ async function installLocked(
     ctx,
     'Fix the cause and run "k0rdentd install" again with the same flags: finished phases are skipped',
   );
+  if (request.options.airgap && !request.dryRun) await markVersionInUse(request.config);
   const k0sVersion = await summaryK0sVersion(ctx, request.dryRun);
   const { releaseName, namespace } = request.config.k0rdent.helm;
   const ui = request.dryRun

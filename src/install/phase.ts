@@ -68,6 +68,22 @@ export interface InstallFacts {
    * under dry run when it cannot be read yet (the bundle bringing it is only planned).
    */
   targetRelease?: ReleaseManifest | null;
+  /** What the k0s upgrade phase found and did (the upgrade report prints it). */
+  k0sUpgrade?: K0sUpgradeReport;
+}
+
+/** The k0s upgrade of one run: versions before and after, how, and each node's version. */
+export interface K0sUpgradeReport {
+  /** The oldest version the cluster ran before (the host's k0s, the nodes). */
+  from: string;
+  /** The version of the k0s this build or `--k0s-binary` brings. */
+  to: string;
+  /** `same`: nothing to do; `upgrade`/`downgrade`: the cluster was moved (or would be). */
+  change: "upgrade" | "same" | "downgrade";
+  /** `swap`: binary replaced and k0s restarted on the single node; `autopilot`: a Plan. */
+  method: "swap" | "autopilot";
+  /** Each node and the version it reports (kubelet `v1.33.4+k0s`, controllers' k0s version). */
+  nodes: { name: string; version: string }[];
 }
 
 /** A failed preflight check. */

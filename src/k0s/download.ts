@@ -54,14 +54,29 @@ async function get(url: string, signal: AbortSignal): Promise<Response> {
   return res;
 }
 
-/** Downloads, verifies and writes the k0s binary to `options.target` (mode 0755). */
-export async function downloadK0s(options: DownloadOptions): Promise<void> {
-  const file = k0sAssetName(options.version, options.arch);
-  const sumsUrl = k0sReleaseUrl(options.baseUrl, options.version, "sha256sums.txt");
-  const sums = await (await get(sumsUrl, options.signal)).text();
+/** The hex SHA-256 of `k0s-<version>-<arch>` that the release's `sha256sums.txt` lists. */
+export async function k0sReleaseChecksum(
+  baseUrl: string,
+  version: string,
+  arch: string,
+  signal: AbortSignal,
+): Promise<string> {
+  const file = k0sAssetName(version, arch);
+  const sumsUrl = k0sReleaseUrl(baseUrl, version, "sha256sums.txt");
+  const sums = await (await get(sumsUrl, signal)).text();
   const expected = findChecksum(sums, file);
   if (!expected) throw new UserError(`Cannot verify k0s: "${sumsUrl}" lists no "${file}"`);
+  return expected;
+}
 
+/** Downloads, verifies and writes the k0s binary to `options.target` (mode 0755). */
+export async function downloadK0s(options: DownloadOptions): Promise<void> {
+  const expected = await k0sReleaseChecksum(
+    options.baseUrl,
+    options.version,
+    options.arch,
+    options.signal,
+  );
   const url = k0sUrl(
     { ...OFFICIAL_SOURCES, k0sBase: options.baseUrl },
     options.version,

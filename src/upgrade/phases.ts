@@ -9,6 +9,7 @@ import { k0rdentManagementPhase, waitUpgradePhase } from "./phases/k0rdent_manag
 import { k0rdentReleasePhase } from "./phases/k0rdent_release.ts";
 import { upgradePreflightPhase } from "./phases/preflight.ts";
 import { recordUpgradePhase } from "./phases/record.ts";
+import { k0sUpgradePhase } from "./phases/k0s_upgrade.ts";
 
 /**
  * preflight, load, k0rdent (Release, values for the new chart into Management
@@ -21,7 +22,7 @@ export const UPGRADE_PHASES: readonly Phase[] = [
   k0rdentReleasePhase,
   { ...k0rdentHelmPhase, title: "Hand kcm the helm values of the new version" },
   k0rdentManagementPhase,
-  // k0s: the lead adds U2's k0sUpgradePhase (src/upgrade/phases/k0s_upgrade.ts) here.
+  k0sUpgradePhase,
   waitUpgradePhase,
   recordUpgradePhase,
 ];

@@ -5,6 +5,7 @@
  */
 import { formatPlan } from "../host/mutator.ts";
 import { installContext, type InstallRequest } from "../install/install.ts";
+import type { K0sUpgradeReport } from "../install/phase.ts";
 import { checkInputFiles } from "../install/options.ts";
 import { type PhaseResult, runPhases } from "../install/run_phases.ts";
 import { resolveInstall } from "../install/resolve.ts";
@@ -23,6 +24,8 @@ export interface UpgradeSummary {
   /** k0rdent after the upgrade (or the plan's target). */
   to: { version: string; release: string };
   k0sVersion: string | null;
+  /** What the k0s phase found and did: versions, swap or autopilot, each node's version. */
+  k0s: K0sUpgradeReport | null;
   resolved: string[];
   phases: PhaseResult[];
   /** Host and cluster changes made (or planned under dry-run). */
@@ -59,6 +62,7 @@ export async function upgrade(request: InstallRequest): Promise<UpgradeSummary> 
         release: plannedName(ctx),
       },
       k0sVersion: await ctx.k0s.version().catch(() => null),
+      k0s: ctx.facts.k0sUpgrade ?? null,
       resolved: resolution.notes,
       phases,
       changes: ctx.host.changes,
@@ -77,5 +81,16 @@ export function formatUpgradeSummary(s: UpgradeSummary): string {
   const head = s.changes.length === 0
     ? `k0rdent ${s.to.version} (Release ${s.to.release}) already runs: nothing to do`
     : `k0rdent upgraded from ${from} to ${s.to.version} (Release ${s.to.release}) (${done} phase(s) run)`;
-  return [head, `k0s ${s.k0sVersion ?? "?"}`, "Next steps:", "  k0rdentd status"].join("\n");
+  return [head, ...k0sLines(s), "Next steps:", "  k0rdentd status"].join("\n");
+}
+
+/** What happened to k0s, with each node's version after the upgrade. */
+function k0sLines(s: UpgradeSummary): string[] {
+  const k0s = s.k0s;
+  if (!k0s || k0s.change === "same") return [`k0s ${s.k0sVersion ?? k0s?.to ?? "?"}`];
+  const how = k0s.method === "swap" ? "binary swapped, k0s restarted" : "autopilot Plan";
+  return [
+    `k0s ${k0s.from} -> ${k0s.to} (${how})`,
+    ...k0s.nodes.map((n) => `  node ${n.name}: ${n.version}`),
+  ];
 }

@@ -2,12 +2,7 @@
 import { type Command, Option } from "commander";
 import { type BundleReport, inspectBundle } from "../../bundle/inspect.ts";
 import { addSiblingK0sBinaries } from "../../bundle/k0s_binaries.ts";
-import {
-  loadBundle,
-  recordK0sBinariesBeside,
-  type VerifyMode,
-  verifyWithCosign,
-} from "../../bundle/load.ts";
+import { loadBundleWithBeside, type VerifyMode, verifyWithCosign } from "../../bundle/load.ts";
 import { parseTarget, pushBundle } from "../../bundle/push.ts";
 import { RegistryClient } from "../../bundle/registry_client.ts";
 import { verifyFileSignature } from "../../bundle/signature.ts";
@@ -194,7 +189,7 @@ a rerun of a complete bundle only checks its tags.`,
         );
         return;
       }
-      const result = await loadBundle({
+      const result = await loadBundleWithBeside({
         bundle: path,
         storage: ctx.config.registry.storage,
         prefix: ctx.config.registry.prefix,
@@ -208,19 +203,12 @@ a rerun of a complete bundle only checks its tags.`,
         // `registry status` reports a foreground load as it does a daemon's background load.
         writeStatus: true,
       });
-      const beside = await addSiblingK0sBinaries(path, besideOptions(ctx.config, mode));
-      await recordK0sBinariesBeside({
-        bundle: path,
-        storage: ctx.config.registry.storage,
-        prefix: ctx.config.registry.prefix,
-      }, beside);
-      const k0sBinaries = [...result.k0sBinaries, ...beside];
-      const k0sText = k0sBinaries.length
-        ? `; k0s binaries: ${k0sBinaries.map((b) => b.name).join(", ")}`
+      const k0sText = result.k0sBinaries.length
+        ? `; k0s binaries: ${result.k0sBinaries.map((b) => b.name).join(", ")}`
         : "";
       printData(
         ctx.output,
-        { ...result, k0sBinaries },
+        result,
         () =>
           (result.alreadyLoaded
             ? `Bundle "${path}" was already loaded: ${result.refs.length} references in place`

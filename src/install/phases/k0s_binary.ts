@@ -10,7 +10,7 @@ import { extractAsset, findAsset } from "../../assets/extract.ts";
 import { readBuildInfo } from "../../assets/build_info.ts";
 import { UserError } from "../../errors.ts";
 import { Progress, progressMode } from "../../log/progress.ts";
-import { HOST, hostPath } from "../../host/paths.ts";
+import { HOST } from "../../host/paths.ts";
 import { runChecked } from "../../process/runner.ts";
 import { downloadK0s } from "../../k0s/download.ts";
 import { k0sUrl, OFFICIAL_SOURCES } from "../../tools/pins.ts";
@@ -137,18 +137,25 @@ export const k0sBinaryPhase: Phase = {
     if (installed !== null && installed !== source.version && await ctx.k0s.status()) {
       await ctx.k0s.stop();
     }
-    const target = hostPath(HOST.k0sBinary);
-    await ctx.host.wet(`install ${source.describe} as ${HOST.k0sBinary}`, async () => {
-      // Written beside the target, then renamed: a half-written k0s is never visible.
-      await Deno.mkdir(dirname(target), { recursive: true, mode: 0o755 });
-      const temp = join(dirname(target), `.k0s.${crypto.randomUUID().slice(0, 8)}.new`);
-      try {
-        await source.write(temp);
-        await Deno.rename(temp, target);
-      } finally {
-        await Deno.remove(temp).catch(() => {});
-      }
-    });
+    await installK0sBinary(ctx, source);
     await saveState(ctx.host, ctx.state, { k0sBinaryOurs: true });
   },
 };
+
+/**
+ * Writes `source` as `/usr/local/bin/k0s` (through the mutator): beside the target, then renamed,
+ * so a half-written k0s is never visible. The caller stops a running k0s first.
+ */
+export async function installK0sBinary(ctx: InstallContext, source: K0sSource): Promise<void> {
+  const target = ctx.host.mapPath(HOST.k0sBinary);
+  await ctx.host.wet(`install ${source.describe} as ${HOST.k0sBinary}`, async () => {
+    await Deno.mkdir(dirname(target), { recursive: true, mode: 0o755 });
+    const temp = join(dirname(target), `.k0s.${crypto.randomUUID().slice(0, 8)}.new`);
+    try {
+      await source.write(temp);
+      await Deno.rename(temp, target);
+    } finally {
+      await Deno.remove(temp).catch(() => {});
+    }
+  });
+}

@@ -1,10 +1,10 @@
 /**
  * Upgrade phase (air gap with `--airgap-bundle-path`): load the new bundle into the registry
  * storage the daemon serves (`registry.storage`), under the install's repository prefix, with the
- * signature checked as `bundle load` checks it. A bundle already loaded is only checked
+ * signature checked as `bundle load` checks it, and the k0s binaries lying beside it. A bundle already loaded is only checked
  * (`loadBundle` reads its journal), so a rerun stores nothing twice.
  */
-import { loadBundle } from "../../bundle/load.ts";
+import { loadBundleWithBeside } from "../../bundle/load.ts";
 import type { Phase } from "../../install/phase.ts";
 import { log } from "../../log/logger.ts";
 import { formatBytes, progressMode } from "../../log/progress.ts";
@@ -18,7 +18,7 @@ export const bundleLoadPhase: Phase = {
   },
   async run(ctx) {
     const signature = ctx.options.bundleSignature ?? { verify: "native" as const };
-    const result = await loadBundle({
+    const result = await loadBundleWithBeside({
       bundle: ctx.config.airgap.bundlePath,
       storage: ctx.config.registry.storage,
       prefix: ctx.config.airgap.registry.prefix,

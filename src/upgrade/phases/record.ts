@@ -1,9 +1,11 @@
 /**
  * Upgrade phase: remember what k0rdent now runs (`install-state.json` `k0rdentVersion`, read by
- * later upgrades and `status`), once the Management runs the target Release.
+ * later upgrades and `status`), once the Management runs the target Release; in an air gap also
+ * in the registry storage on this host, so `registry gc --keep-bundles` keeps its tags.
  */
 import type { Phase } from "../../install/phase.ts";
 import { saveState } from "../../install/state.ts";
+import { markVersionInUse } from "../../airgap/version_in_use.ts";
 
 /** The record phase. */
 export const recordUpgradePhase: Phase = {
@@ -14,5 +16,6 @@ export const recordUpgradePhase: Phase = {
   },
   async run(ctx) {
     await saveState(ctx.host, ctx.state, { k0rdentVersion: ctx.config.k0rdent.version });
+    if (ctx.options.airgap && !ctx.host.dryRun) await markVersionInUse(ctx.config);
   },
 };
