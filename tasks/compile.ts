@@ -184,7 +184,7 @@ function compileFailure(err: ToolError, target: Target, denort: DenortSource): U
  * `Caused by:` list that follows it, without colours and without the `Stack backtrace:` that
  * `RUST_BACKTRACE=1` adds.
  */
-export function denoError(stderr: string): { error?: string; cause?: string } {
+function denoError(stderr: string): { error?: string; cause?: string } {
   // deno-lint-ignore no-control-regex
   const lines = stderr.replace(/\x1b\[[0-9;]*m/g, "").split("\n");
   const at = lines.findLastIndex((line) => line.startsWith("error: "));
