@@ -19,6 +19,7 @@ import { join } from "node:path";
 import denoJson from "../deno.json" with { type: "json" };
 import type { AssetCompression, AssetInfo, BuildInfo, Flavor } from "../src/assets/build_info.ts";
 import { errorMessage, UserError } from "../src/errors.ts";
+import { pathExists } from "../src/fsx/exists.ts";
 import { takePidLock } from "../src/fsx/pid_lock.ts";
 import { log } from "../src/log/logger.ts";
 import { printOut } from "../src/log/output.ts";
@@ -76,6 +77,7 @@ export function artifactName(flavor: Flavor, target: Target): string {
 export async function buildFlavor(options: BuildFlavorOptions): Promise<BuildResult> {
   for (const tool of options.tools) await checkToolTarget(tool, options.target);
   const assetsDir = join(options.root, "assets");
+  const createdAssetsDir = !await pathExists(assetsDir);
   await Deno.mkdir(assetsDir, { recursive: true });
   const release = await lockAssets(assetsDir);
   const staged: string[] = [];
@@ -147,6 +149,8 @@ export async function buildFlavor(options: BuildFlavorOptions): Promise<BuildRes
   } finally {
     for (const file of staged) await Deno.remove(join(assetsDir, file)).catch(() => {});
     await release();
+    // A build leaves no empty assets/ behind (a non-empty one, e.g. with downloads, stays).
+    if (createdAssetsDir) await Deno.remove(assetsDir).catch(() => {});
   }
 }
 

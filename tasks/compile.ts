@@ -4,8 +4,9 @@
  * compile base (`DENORT_BIN` or Deno's download cache) and the run through
  * the project's process runner.
  */
-import { join } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { ToolError, UserError } from "../src/errors.ts";
+import { pathExists } from "../src/fsx/exists.ts";
 import { log } from "../src/log/logger.ts";
 import { BINARY_PERMISSIONS } from "../src/permissions.ts";
 import { runChecked, type Runner } from "../src/process/runner.ts";
@@ -99,34 +100,105 @@ export async function resolveDenort(
   }
 }
 
-/** Runs `deno compile`; a failure names the compile base and how to provide it. */
+/**
+ * Runs `deno compile` into a temp file beside the output and renames it into place, so a failed or
+ * interrupted build leaves neither a half-written executable nor output directories it created
+ * (deno creates the `--output` directory itself). A failure is one line: a missing compile base
+ * says what to set, anything else gives deno's error and its innermost cause.
+ */
 export async function compileBinary(options: CompileOptions): Promise<void> {
   const env = options.env ?? ((n: string) => Deno.env.get(n));
   const denort = await resolveDenort(options.target, env);
   if (denort.kind === "env") log.info(`Compile base: DENORT_BIN=${denort.path}`);
   else if (denort.kind === "cache") log.info(`Compile base: cached ${denort.path}`);
   else {
-    log.warn(
-      `No DENORT_BIN and no cached compile base at "${denort.cachePath}": ` +
-        `deno compile will download denort for ${options.target.triple} from dl.deno.land`,
+    log.info(
+      `Compile base: none cached at "${denort.cachePath}" and DENORT_BIN is not set; ` +
+        `deno compile downloads denort for ${options.target.triple} from dl.deno.land`,
     );
   }
-  const argv = compileArgv(options);
+  const dir = dirname(options.output);
+  const partial = join(dir, `.${basename(options.output)}.${crypto.randomUUID().slice(0, 8)}.part`);
+  const absDir = resolve(options.root, dir);
+  const createdDirs = await missingDirs(absDir);
   log.info(`Compiling ${options.output} (${options.target.triple})`);
+  let done = false;
   try {
-    await runChecked(options.runner, argv, {
+    await runChecked(options.runner, compileArgv({ ...options, output: partial }), {
       cwd: options.root,
       env: denort.kind === "env" ? { DENORT_BIN: denort.path } : undefined,
       signal: options.signal,
+    }).catch((err) => {
+      if (options.signal?.aborted) throw options.signal.reason;
+      throw err instanceof ToolError ? compileFailure(err, options.target, denort) : err;
     });
-  } catch (err) {
-    if (!(err instanceof ToolError) || denort.kind !== "download") throw err;
-    throw new UserError(
-      `deno compile failed for ${options.target.triple} and no compile base was available: ` +
-        `DENORT_BIN is not set and "${denort.cachePath}" does not exist, so it had to be ` +
-        `downloaded (no network?). Set DENORT_BIN to the denort binary of Deno ` +
-        `${Deno.version.deno} for ${options.target.triple}. deno said: ` +
-        (err.stderrTail.trim().split("\n").slice(-3).join(" | ") || `exit code ${err.code}`),
+    await Deno.rename(resolve(options.root, partial), resolve(options.root, options.output));
+    done = true;
+  } finally {
+    if (!done) {
+      await removeLeftovers(absDir, basename(partial));
+      for (const created of createdDirs) await Deno.remove(created).catch(() => {});
+    }
+  }
+}
+
+/** The directories from `dir` up to its first existing ancestor that do not exist, deepest first. */
+async function missingDirs(dir: string): Promise<string[]> {
+  const missing: string[] = [];
+  for (let d = dir; !await pathExists(d); d = dirname(d)) missing.push(d);
+  return missing;
+}
+
+/** Removes the temp output `name` in `dir` and deno's own `<name>.tmp-*` beside it (left when killed). */
+async function removeLeftovers(dir: string, name: string): Promise<void> {
+  try {
+    for await (const entry of Deno.readDir(dir)) {
+      if (entry.name === name || entry.name.startsWith(`${name}.tmp-`)) {
+        await Deno.remove(join(dir, entry.name)).catch(() => {});
+      }
+    }
+  } catch { /* the directory is not there: nothing was written */ }
+}
+
+/** The one-line error for a failed `deno compile`; deno's whole stderr tail goes to the debug log. */
+function compileFailure(err: ToolError, target: Target, denort: DenortSource): UserError {
+  log.debug(`deno compile stderr:\n${err.stderrTail}`);
+  const { error, cause } = denoError(err.stderrTail);
+  if (denort.kind === "download" && /dl\.deno\.land|base binary/i.test(err.stderrTail)) {
+    const url = err.stderrTail.match(/https:\/\/dl\.deno\.land\/[^\s)]+/)?.[0] ?? "dl.deno.land";
+    return new UserError(
+      `deno compile needs its runtime base (denort) from the internet or DENORT_BIN: DENORT_BIN ` +
+        `is not set, "${denort.cachePath}" does not exist, and downloading ${url} failed` +
+        `${cause ? ` (${cause})` : ""}; set DENORT_BIN to the denort binary of Deno ` +
+        `${Deno.version.deno} for ${target.triple}`,
     );
   }
+  const detail = [error, cause].filter(Boolean).join(": ") || `exit code ${err.code}`;
+  return new UserError(
+    `deno compile failed for ${target.triple} (exit code ${err.code}): ${detail}`,
+  );
+}
+
+/**
+ * deno's error from its stderr: the `error: ...` line and the innermost entry of the
+ * `Caused by:` list that follows it, without colours and without the `Stack backtrace:` that
+ * `RUST_BACKTRACE=1` adds.
+ */
+function denoError(stderr: string): { error?: string; cause?: string } {
+  // deno-lint-ignore no-control-regex
+  const lines = stderr.replace(/\x1b\[[0-9;]*m/g, "").split("\n");
+  const at = lines.findLastIndex((line) => line.startsWith("error: "));
+  if (at < 0) {
+    const last = lines.map((l) => l.trim()).filter((l) => l && !/^\d+: <unknown>$/.test(l));
+    return { error: last.filter((l) => l !== "Stack backtrace:").at(-1) };
+  }
+  const error = lines[at].slice("error: ".length).trim();
+  let cause: string | undefined;
+  if (lines[at + 1]?.trim() === "" && lines[at + 2]?.trim() === "Caused by:") {
+    for (const line of lines.slice(at + 3)) {
+      if (!/^\s+\S/.test(line)) break;
+      cause = line.trim().replace(/^\d+: /, "");
+    }
+  }
+  return { error, cause };
 }

@@ -101,6 +101,8 @@ Deno.test("build-airgap with local binaries stages metadata and compressed asset
 
   assert.equal(w.runner.calls.length, 1);
   const call = w.runner.calls[0];
+  const output = call.argv[call.argv.indexOf("--output") + 1];
+  assert.match(output, /^dist\/\.k0rdentd-airgap-linux-amd64\.[0-9a-f]{8}\.part$/);
   assert.deepEqual(call.argv, [
     Deno.execPath(),
     "compile",
@@ -117,7 +119,7 @@ Deno.test("build-airgap with local binaries stages metadata and compressed asset
     "--include",
     "assets/helm.br",
     "--output",
-    "dist/k0rdentd-airgap-linux-amd64",
+    output,
     "main.ts",
   ]);
   assert.deepEqual(call.env, { DENORT_BIN: w.env.DENORT_BIN });
@@ -227,34 +229,58 @@ Deno.test("build-airgap --target aarch64 embeds the given binaries for arm64 and
   );
   const argv = w.runner.calls[0].argv;
   assert.equal(argv[argv.indexOf("--target") + 1], "aarch64-unknown-linux-gnu");
-  assert.equal(argv[argv.indexOf("--output") + 1], "dist/k0rdentd-airgap-linux-arm64");
+  assert.match(
+    argv[argv.indexOf("--output") + 1],
+    /^dist\/\.k0rdentd-airgap-linux-arm64\.\w+\.part$/,
+  );
+  assert.equal((await Deno.stat(join(w.root, "dist/k0rdentd-airgap-linux-arm64"))).size, 12_345);
   const info: BuildInfo = JSON.parse(await Deno.readTextFile(join(w.snapshot, "build-info.json")));
   assert.equal(info.target, "aarch64-unknown-linux-gnu");
   assert.deepEqual(info.assets.map((a) => a.name).sort(), ["helm", "k0s"]);
 });
 
-Deno.test("build-airgap without DENORT_BIN or a cached compile base says so when deno compile fails", async () => {
+Deno.test("build-airgap without DENORT_BIN or a cached compile base says so in one line when the download fails", async () => {
   await using w = await workspace();
   delete w.env.DENORT_BIN;
-  w.runner.on(/ compile /, {
-    code: 1,
-    stderrTail: "error: Setting up base binary.\n\nCaused by:\n  error sending request for url",
+  // What deno 2.9 prints when dl.deno.land cannot be reached, with RUST_BACKTRACE=1 and colours.
+  const url =
+    `https://dl.deno.land/release/v${Deno.version.deno}/denort-x86_64-unknown-linux-gnu.zip`;
+  w.runner.on(/ compile /, async (call: RecordedCall) => {
+    const output = call.argv[call.argv.indexOf("--output") + 1];
+    await Deno.mkdir(join(w.root, "dist"), { recursive: true });
+    return {
+      code: 1,
+      stderrTail: `\x1b[0m\x1b[32mCompile\x1b[0m main.ts to file://${join(w.root, output)}\n` +
+        `\x1b[0m\x1b[32mDownload\x1b[0m ${url}\n` +
+        `\x1b[0m\x1b[1m\x1b[31merror\x1b[0m: Writing deno compile executable to temporary file ` +
+        `'${join(w.root, output)}.tmp-fca28bdd2696b172'\n\nCaused by:\n` +
+        `    0: Setting up base binary.\n` +
+        `    1: error sending request for url (${url}): client error (Connect): dns error: ` +
+        `failed to lookup address information: Name or service not known\n` +
+        `    2: client error (Connect)\n    3: dns error\n` +
+        `    4: failed to lookup address information: Name or service not known\n\n` +
+        `Stack backtrace:\n   0: <unknown>\n`,
+    };
   });
   await assert.rejects(
     w.run("--k0s-binary", w.k0s, "--helm-binary", w.helm),
     (err: Error) => {
-      assert.match(
+      assert.equal(
         err.message,
-        /no compile base was available: DENORT_BIN is not set and ".*deno-dir\/dl\/release\/v.*\/denort-x86_64-unknown-linux-gnu\.zip" does not exist/,
+        "deno compile needs its runtime base (denort) from the internet or DENORT_BIN: " +
+          `DENORT_BIN is not set, "${
+            join(w.base, "deno-dir", "dl", "release", `v${Deno.version.deno}`)
+          }/denort-x86_64-unknown-linux-gnu.zip" does not exist, and downloading ${url} failed ` +
+          "(failed to lookup address information: Name or service not known); set DENORT_BIN " +
+          `to the denort binary of Deno ${Deno.version.deno} for x86_64-unknown-linux-gnu`,
       );
-      assert.match(err.message, /Set DENORT_BIN to the denort binary of Deno/);
-      assert.match(err.message, /error sending request for url/);
       return true;
     },
   );
   assert.equal(w.runner.calls[0].env, undefined);
-  // Nothing staged is left behind after a failed compile.
+  // Nothing staged is left behind after a failed compile, and no dist/ that deno made.
   assert.deepEqual(await listDir(join(w.root, "assets")), []);
+  assert.deepEqual(await listDir(w.root), []);
 });
 
 Deno.test("build-airgap --no-compile stages the assets and leaves them for deno run", async () => {

@@ -11,26 +11,11 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { ProcessRunner } from "../src/process/runner.ts";
 import { airgapProgram } from "../tasks/build_airgap.ts";
-import { PROJECT_ROOT } from "../tasks/build_flavor.ts";
 import { hostTarget } from "../src/tools/targets.ts";
+import { copySources } from "./helpers/source_copy.ts";
 import { ignoreIf } from "./helpers/tools.ts";
 
 const DENORT_BIN = Deno.env.get("DENORT_BIN");
-
-/** Copies what `deno compile main.ts` needs into `dest`. */
-async function copySources(dest: string) {
-  for (const file of ["main.ts", "deno.json", "deno.lock", "package.json"]) {
-    await Deno.copyFile(join(PROJECT_ROOT, file), join(dest, file));
-  }
-  const copyDir = async (from: string, to: string) => {
-    await Deno.mkdir(to, { recursive: true });
-    for await (const entry of Deno.readDir(from)) {
-      if (entry.isDirectory) await copyDir(join(from, entry.name), join(to, entry.name));
-      else if (entry.isFile) await Deno.copyFile(join(from, entry.name), join(to, entry.name));
-    }
-  };
-  await copyDir(join(PROJECT_ROOT, "src"), join(dest, "src"));
-}
 
 async function run(argv: string[], env: Record<string, string>, cwd: string) {
   const out = await new Deno.Command(argv[0], {

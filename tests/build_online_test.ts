@@ -10,6 +10,7 @@ import { BINARY_PERMISSIONS } from "../src/permissions.ts";
 import { FakeRunner, type RecordedCall } from "../src/process/fake_runner.ts";
 import { buildProgram } from "../tasks/build.ts";
 import { WORKER_MODULES } from "../tasks/compile.ts";
+import { pathExists } from "../src/fsx/exists.ts";
 
 Deno.test("build compiles dist/k0rdentd-linux-<arch> embedding only the online build metadata", async () => {
   const root = await Deno.makeTempDir({ prefix: "k0rdentd-build-online-" });
@@ -37,6 +38,10 @@ Deno.test("build compiles dist/k0rdentd-linux-<arch> embedding only the online b
       now: () => new Date("2026-02-03T04:05:06.000Z"),
     }).parseAsync(["--target", "aarch64-unknown-linux-gnu"], { from: "user" });
 
+    // deno compile writes a temp file beside the artifact, renamed into place once it succeeded.
+    const argv = runner.calls[0].argv;
+    const output = argv[argv.indexOf("--output") + 1];
+    assert.match(output, /^dist\/\.k0rdentd-linux-arm64\.[0-9a-f]{8}\.part$/);
     assert.deepEqual(runner.calls.map((c) => c.argv), [[
       Deno.execPath(),
       "compile",
@@ -49,7 +54,7 @@ Deno.test("build compiles dist/k0rdentd-linux-<arch> embedding only the online b
       "--include",
       "assets/build-info.json",
       "--output",
-      "dist/k0rdentd-linux-arm64",
+      output,
       "main.ts",
     ]]);
     assert.equal(runner.calls[0].env, undefined);
@@ -58,14 +63,17 @@ Deno.test("build compiles dist/k0rdentd-linux-<arch> embedding only the online b
     assert.equal(staged?.target, "aarch64-unknown-linux-gnu");
     assert.deepEqual(staged?.assets, []);
     assert.equal(staged?.k0sVersion, undefined);
-    assert.deepEqual(await Array.fromAsync(Deno.readDir(join(root, "assets"))), []);
+    assert.equal(await pathExists(join(root, "assets")), false, "the assets/ it made is gone");
+    assert.deepEqual(await Array.fromAsync(Deno.readDir(join(root, "dist")), (e) => e.name), [
+      "k0rdentd-linux-arm64",
+    ]);
     assert.equal((await Deno.stat(join(root, "dist/k0rdentd-linux-arm64"))).size, 1000);
   } finally {
     await Deno.remove(root, { recursive: true });
   }
 });
 
-Deno.test("build reports a compile failure with deno's own message when a compile base exists", async () => {
+Deno.test("build reports a compile failure in one line and leaves no dist/ or temp file behind", async () => {
   const root = await Deno.makeTempDir({ prefix: "k0rdentd-build-online-" });
   try {
     const bin = join(root, "denort");
@@ -73,17 +81,26 @@ Deno.test("build reports a compile failure with deno's own message when a compil
       bin,
       new Uint8Array([0x7f, 0x45, 0x4c, 0x46, ...new Array(14).fill(0), 0x3e, 0]),
     );
-    const runner = new FakeRunner().on(/ compile /, {
-      code: 1,
-      stderrTail: "error: Type checking failed",
+    // Like deno compile killed mid-write: it has made the output dir and its own temp file.
+    const runner = new FakeRunner().on(/ compile /, async (call: RecordedCall) => {
+      const output = call.argv[call.argv.indexOf("--output") + 1];
+      await Deno.mkdir(join(root, "out", "linux"), { recursive: true });
+      await Deno.writeFile(join(root, `${output}.tmp-0123456789abcdef`), new Uint8Array(10));
+      return {
+        code: 1,
+        stderrTail: "TS2322 [ERROR]: Type 'string' is not assignable to type 'number'.\n" +
+          "    at file:///src/x.ts:1:7\n\nerror: Type checking failed.\n",
+      };
     });
     await assert.rejects(
       buildProgram(undefined, { runner, root, env: (n) => (n === "DENORT_BIN" ? bin : undefined) })
-        .parseAsync(["--target", "x86_64-unknown-linux-gnu"], { from: "user" }),
-      /failed with exit code 1: error: Type checking failed/,
+        .parseAsync(["--target", "x86_64-unknown-linux-gnu", "--out-dir", "out/linux"], {
+          from: "user",
+        }),
+      /^UserError: deno compile failed for x86_64-unknown-linux-gnu \(exit code 1\): Type checking failed\.$/,
     );
     assert.deepEqual(runner.calls[0].env, { DENORT_BIN: bin });
-    assert.deepEqual(await Array.fromAsync(Deno.readDir(join(root, "assets"))), []);
+    assert.deepEqual(await Array.fromAsync(Deno.readDir(root), (e) => e.name), ["denort"]);
   } finally {
     await Deno.remove(root, { recursive: true });
   }

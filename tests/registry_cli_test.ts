@@ -180,7 +180,12 @@ Deno.test("the registry deno task uses exactly REGISTRY_SERVE_PERMISSIONS", asyn
   const task: string = denoJson.tasks.registry;
   const flags = task.split(/\s+/).filter((a) => a.startsWith("--allow-"));
   assert.deepEqual(flags, [...REGISTRY_SERVE_PERMISSIONS]);
-  assert.match(task, /main\.ts registry --storage \.\/var\/registry$/);
+  // The checkout's var/registry, as for `deno task k0rdentd` (tests/tasks_storage_test.ts).
+  assert.match(
+    task,
+    /^K0RDENTD_REGISTRY_STORAGE=\$PWD\/var\/registry node_modules\/\.bin\/deno run /,
+  );
+  assert.match(task, / main\.ts registry$/);
   assert.ok(!task.includes("--allow-all") && !task.includes(" -A "));
 });
 

@@ -2,11 +2,12 @@
  * The registry daemon's `--bundle-path`: the bundle is loaded into the storage the daemon
  * serves, in the background, while `/v2/` answers; then the k0s binaries lying beside it are
  * stored too (served on `--files-port`). Progress and outcome go to
- * `<storage>/bundle/status.json` (see `load_state.ts`), which `registry status` prints.
+ * `<storage>/bundle/status.json` (see `load_state.ts`), which `registry status` prints, and on a
+ * terminal the daemon shows the load's progress bar below its log lines.
  */
 import { errorMessage } from "../errors.ts";
 import { log } from "../log/logger.ts";
-import { formatBytes } from "../log/progress.ts";
+import { formatBytes, progressMode } from "../log/progress.ts";
 import type { Runner } from "../process/runner.ts";
 import { addSiblingK0sBinaries } from "./k0s_binaries.ts";
 import { loadBundle, recordK0sBinariesBeside, type VerifyMode } from "./load.ts";
@@ -37,7 +38,8 @@ export function startBackgroundLoad(options: BackgroundLoadOptions): { done: Pro
     decompressor: "builtin",
     writeStatus: true,
     tagEarly: true,
-    progress: "silent",
+    // A bar on a terminal (log lines go above it); nothing in a journal, which has status.json.
+    progress: progressMode("text") === "tty" ? "tty" : "silent",
   }).then(
     async (r) => {
       log.info(

@@ -320,13 +320,18 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
       ? undefined
       : null;
     const early: LoadedRef[] = [];
-    const items = () => ({ done: archives, total: Math.max(archives, previous?.archives ?? 0) });
+    // The number of archives is known only from an earlier pass over this bundle (0: unknown).
+    const items = () => ({
+      done: archives,
+      total: previous?.archives ? Math.max(archives, previous.archives) : 0,
+    });
     let scan;
     try {
       scan = await scanBundleWithProgress(info, sink, {
         label: "Loading bundle",
         mode: options.progress,
         items,
+        itemsLabel: "archives",
       }, {
         decompressor: options.decompressor,
         signal: anySignal(options.signal, guard?.signal),

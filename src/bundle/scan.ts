@@ -124,6 +124,8 @@ export interface ScanProgress {
   mode?: ProgressMode;
   /** Finished items to show beside the bytes; read on every update and after each archive. */
   items?: () => { done: number; total: number };
+  /** What the items are (`archives 13`); see `ProgressOptions.itemsLabel`. */
+  itemsLabel?: string;
 }
 
 /**
@@ -139,6 +141,7 @@ export async function scanBundleWithProgress(
   const progress = new Progress({
     label: show.label,
     total: info.size,
+    itemsLabel: show.itemsLabel,
     mode: show.mode ?? "silent",
   });
   let read = 0;

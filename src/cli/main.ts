@@ -45,14 +45,36 @@ export function exitCodeOf(err: unknown): number {
   return ExitCode.unexpected;
 }
 
+/** A signal this close after the first is the same Ctrl-C delivered twice (see {@link countSignals}). */
+const SAME_SIGNAL_MS = 100;
+
+/**
+ * Counts the stop signals: "first", then "again" for each later one. `deno task` hands the
+ * terminal's Ctrl-C on to the program, which also gets it from the terminal, so one press
+ * arrives twice within milliseconds: a signal within {@link SAME_SIGNAL_MS} of the first is
+ * "same", and counts for nothing.
+ */
+export function countSignals(now: () => number = Date.now): () => "first" | "again" | "same" {
+  let firstAt: number | undefined;
+  return () => {
+    const t = now();
+    if (firstAt === undefined) {
+      firstAt = t;
+      return "first";
+    }
+    return t - firstAt < SAME_SIGNAL_MS ? "same" : "again";
+  };
+}
+
 /** Runs the CLI with `args` and returns the exit code. */
 export async function runCli(args: string[]): Promise<number> {
   const controller = new AbortController();
   setProcessSignal(controller.signal);
-  let interrupts = 0;
+  const count = countSignals();
   const onSignal = (name: string) => () => {
-    interrupts++;
-    if (interrupts > 1 && name === "SIGINT") Deno.exit(ExitCode.interrupted);
+    const seen = count();
+    if (seen === "same") return;
+    if (seen === "again" && name === "SIGINT") Deno.exit(ExitCode.interrupted);
     log.warn(`Received ${name}: stopping (press Ctrl-C again to exit now)`);
     controller.abort(new CancelledError(`Interrupted by ${name}`));
   };

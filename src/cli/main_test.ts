@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { CommanderError } from "commander";
 import { CancelledError, ReportedFailure, ToolError, UsageError, UserError } from "../errors.ts";
 import { log } from "../log/logger.ts";
-import { exitCodeOf } from "./main.ts";
+import { countSignals, exitCodeOf } from "./main.ts";
 
 function capture(level: "info" | "debug", fn: () => number): { code: number; lines: string[] } {
   const lines: string[] = [];
@@ -65,4 +65,15 @@ Deno.test("exitCodeOf(): a failure the command already reported exits 1 without 
   );
   assert.equal(r.code, 1);
   assert.deepEqual(r.lines, []);
+});
+
+Deno.test("countSignals() takes a signal within 100 ms of the first for the same Ctrl-C (deno task passes it on)", () => {
+  let now = 1000;
+  const count = countSignals(() => now);
+  assert.equal(count(), "first");
+  now += 4; // deno task's copy of the terminal's Ctrl-C
+  assert.equal(count(), "same");
+  now += 500; // a second press
+  assert.equal(count(), "again");
+  assert.equal(count(), "again");
 });

@@ -21,8 +21,13 @@ export type LogFields = Record<string, string | number | boolean | undefined>;
 
 /** Where log lines go; tests swap it for a collector. */
 export interface LogSink {
+  /** Writes `line` and a newline. */
   write(line: string): void;
   isTerminal(): boolean;
+  /** Writes `text` as it is, without a newline (the status line of a terminal). */
+  writeText?(text: string): void;
+  /** The terminal's width in columns, when it is a terminal. */
+  columns?(): number | undefined;
 }
 
 const encoder = new TextEncoder();
@@ -32,10 +37,23 @@ export const stderrSink: LogSink = {
   write(line) {
     writeAllSync(Deno.stderr, encoder.encode(line + "\n"));
   },
+  writeText(text) {
+    writeAllSync(Deno.stderr, encoder.encode(text));
+  },
   isTerminal() {
     return Deno.stderr.isTerminal();
   },
+  columns() {
+    try {
+      return Deno.consoleSize().columns || undefined;
+    } catch {
+      return undefined; // no terminal on stdin, stdout or stderr
+    }
+  },
 };
+
+/** Carriage return and "erase line": the cursor goes to the start of an empty line. */
+const CLEAR_LINE = "\r\x1b[2K";
 
 const COLOURS: Record<LogLevel, string> = {
   error: "\x1b[31m",
@@ -59,12 +77,17 @@ export class Logger {
   #format: LogFormat = "text";
   #sink: LogSink = stderrSink;
   #colour?: boolean;
+  /** The status line shown below the log lines (a terminal's progress bar), if any. */
+  #status?: string;
 
   /** Changes level, format, sink or colour. */
   configure(options: Partial<LoggerOptions>): void {
     if (options.level) this.#level = options.level;
     if (options.format) this.#format = options.format;
-    if (options.sink) this.#sink = options.sink;
+    if (options.sink) {
+      this.#sink = options.sink;
+      this.#status = undefined;
+    }
     if ("colour" in options) this.#colour = options.colour;
   }
 
@@ -101,13 +124,31 @@ export class Logger {
    * the `msg` of a line of `level` (default info), so every line stays one JSON object.
    */
   raw(line: string, level: LogLevel = "info"): void {
-    if (this.#format === "json") this.#sink.write(this.#json(level, line));
-    else this.#sink.write(line);
+    if (this.#format === "json") this.#write(this.#json(level, line));
+    else this.#write(line);
   }
 
   /** Writes one JSON object as a line in either format (the progress events of `--output json`). */
   event(record: Record<string, unknown>): void {
-    this.#sink.write(JSON.stringify(record));
+    this.#write(JSON.stringify(record));
+  }
+
+  /**
+   * Shows `line` as the status line of a terminal, in place of the previous one: the cursor stays
+   * at its end, and every line logged meanwhile is written above it (the status line is erased,
+   * the line written, the status line drawn again). `undefined` erases it. Each draw is one write,
+   * so the line does not flicker; the caller keeps it shorter than {@link columns} (a wrapped line
+   * could not be redrawn in place). Needs a sink with `writeText`; otherwise nothing is shown.
+   */
+  status(line: string | undefined): void {
+    if (!this.#sink.writeText || (line === undefined && this.#status === undefined)) return;
+    this.#status = line;
+    this.#sink.writeText(CLEAR_LINE + (line ?? ""));
+  }
+
+  /** The terminal's width in columns (80 when the sink cannot tell). */
+  columns(): number {
+    return this.#sink.columns?.() ?? 80;
   }
 
   /** True when the log stream is an interactive terminal. */
@@ -124,13 +165,19 @@ export class Logger {
   #log(level: LogLevel, message: string, fields?: LogFields): void {
     if (!this.enabled(level)) return;
     if (this.#format === "json") {
-      this.#sink.write(this.#json(level, message, fields));
+      this.#write(this.#json(level, message, fields));
       return;
     }
     const stamp = this.#level === "debug" ? new Date().toISOString() + " " : "";
     const tag = level.toUpperCase().padEnd(5);
     const label = this.colourOn() ? `${COLOURS[level]}${tag}\x1b[0m` : tag;
-    this.#sink.write(`${stamp}${label} ${message}${textFields(fields)}`);
+    this.#write(`${stamp}${label} ${message}${textFields(fields)}`);
+  }
+
+  /** Writes a line, above the status line when one is shown. */
+  #write(line: string): void {
+    if (this.#status === undefined || !this.#sink.writeText) return this.#sink.write(line);
+    this.#sink.writeText(`${CLEAR_LINE}${line}\n${this.#status}`);
   }
 
   #json(level: LogLevel, message: string, fields?: LogFields): string {
