@@ -236,6 +236,9 @@ Deno.test("install --show-password prints the UI password; without it the passwo
   const shown = await host.run(["expose-ui", "--show-password"]);
   assert.equal(shown.code, 0, shown.stderr);
   includes(shown.stdout, "password ui-password-3f9a");
+  const rerun = await online(host, release.url, ["--show-password"]);
+  assert.equal(rerun.code, 0, rerun.stderr);
+  includes(rerun.stdout, "password ui-password-3f9a");
 });
 
 Deno.test("expose-ui --dry-run prints the planned apply (text and JSON) and changes nothing", async () => {

@@ -32,6 +32,7 @@ export interface SharedInstallFlags extends InstallFlags {
   registryCa?: string;
   registryInsecure?: boolean;
   registryPasswordStdin?: boolean;
+  showPassword?: boolean;
 }
 
 /** Adds the shared flags to `cmd`; `bundleHelp` says what `--airgap-bundle-path` is for. */
@@ -134,5 +135,6 @@ export async function installRequest(
     dryRun: ctx.dryRun,
     output: ctx.output,
     signal: ctx.signal,
+    showPassword: flags.showPassword === true,
   };
 }
