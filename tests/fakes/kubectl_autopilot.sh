@@ -22,29 +22,45 @@
 # changes after autopilot took a Plan in are ignored (docs/autopilot.md "Plans are Immutable").
 
 ap_nodes() { echo "${FAKE_CLUSTER_NODES:-node-1:controller+worker}"; }
-ap_this_host() { ap_nodes | awk '{ split($1, f, ":"); print f[1] }'; }
 
-ap_version() { # node name
-  if [ "$1" = "$(ap_this_host)" ]; then
-    v=$(cat "$FAKE_STATE/k0s-running" 2>/dev/null)
+# Splits a FAKE_CLUSTER_NODES entry ($1) into $name, $role and $arch (no subprocess: the nodes
+# are read on every readiness poll, and install tests poll with short timeouts).
+ap_split() {
+  name=${1%%:*}
+  rest=${1#*:}
+  role=${rest%%:*}
+  arch=amd64
+  case "$rest" in *:*) arch=${rest#*:} ;; esac
+}
+
+ap_this_host() {
+  # shellcheck disable=SC2046 # word splitting of the node list is intended
+  set -- $(ap_nodes)
+  echo "${1%%:*}"
+}
+
+ap_version() { # node name, this host's name
+  v=""
+  if [ "$1" = "$2" ]; then
+    [ -f "$FAKE_STATE/k0s-running" ] && read -r v <"$FAKE_STATE/k0s-running"
     echo "${v:-${FAKE_K0S_VERSION:-v1.32.8+k0s.0}}"
   else
-    cat "$FAKE_STATE/node-version-$1" 2>/dev/null || echo "${FAKE_CLUSTER_K0S_VERSION:-v1.32.8+k0s.0}"
+    [ -f "$FAKE_STATE/node-version-$1" ] && read -r v <"$FAKE_STATE/node-version-$1"
+    echo "${v:-${FAKE_CLUSTER_K0S_VERSION:-v1.32.8+k0s.0}}"
   fi
 }
 
 ap_role() { # node name: its role, or nothing
   for n in $(ap_nodes); do
-    [ "${n%%:*}" = "$1" ] && { r=${n#*:}; echo "${r%%:*}"; return; }
+    ap_split "$n"
+    [ "$name" = "$1" ] && { echo "$role"; return; }
   done
 }
 
 ap_arch() { # node name
   for n in $(ap_nodes); do
-    [ "${n%%:*}" = "$1" ] || continue
-    rest=${n#*:}
-    case "$rest" in *:*) echo "${rest#*:}" ;; *) echo amd64 ;; esac
-    return
+    ap_split "$n"
+    [ "$name" = "$1" ] && { echo "$arch"; return; }
   done
 }
 
@@ -52,31 +68,36 @@ ap_get_nodes() {
   polls=$(fake_count node-polls)
   ready=False
   [ "$polls" -ge "${FAKE_NODE_READY_AFTER:-1}" ] && ready=True
+  this=$(ap_this_host)
   i=7
+  sep=""
+  printf '{"apiVersion":"v1","kind":"List","items":['
   for n in $(ap_nodes); do
-    name=${n%%:*}
-    v=$(ap_version "$name")
-    jq -cn --arg name "$name" --arg arch "$(ap_arch "$name")" --arg ip "10.0.0.$i" \
-      --arg ready "$ready" --arg kubelet "${v%%+*}+k0s" '{apiVersion: "v1", kind: "Node",
-      metadata: {name: $name, labels: {"kubernetes.io/arch": $arch, "kubernetes.io/os": "linux",
-        "kubernetes.io/hostname": $name}},
-      status: {addresses: [{type: "InternalIP", address: $ip}, {type: "Hostname", address: $name}],
-        conditions: [{type: "MemoryPressure", status: "False"},
-          {type: "Ready", status: $ready, reason: "KubeletReady"}],
-        nodeInfo: {kubeletVersion: $kubelet, operatingSystem: "linux", architecture: $arch}}}'
+    ap_split "$n"
+    v=$(ap_version "$name" "$this")
+    printf '%s\n{"apiVersion":"v1","kind":"Node","metadata":{"name":"%s","labels":{"kubernetes.io/arch":"%s","kubernetes.io/os":"linux","kubernetes.io/hostname":"%s"}},' \
+      "$sep" "$name" "$arch" "$name"
+    printf '"status":{"addresses":[{"type":"InternalIP","address":"10.0.0.%s"},{"type":"Hostname","address":"%s"}],' "$i" "$name"
+    printf '"conditions":[{"type":"MemoryPressure","status":"False"},{"type":"Ready","status":"%s","reason":"KubeletReady"}],' "$ready"
+    printf '"nodeInfo":{"kubeletVersion":"%s+k0s","operatingSystem":"linux","architecture":"%s"}}}' "${v%%+*}" "$arch"
+    sep=,
     i=$((i + 1))
-  done | jq -s '{apiVersion: "v1", kind: "List", items: .}'
+  done
+  printf ']}\n'
 }
 
 ap_get_controlnodes() {
+  this=$(ap_this_host)
+  sep=""
+  printf '{"apiVersion":"v1","kind":"List","items":['
   for n in $(ap_nodes); do
-    name=${n%%:*}
-    case "$(ap_role "$name")" in controller*) ;; *) continue ;; esac
-    jq -cn --arg name "$name" --arg arch "$(ap_arch "$name")" --arg v "$(ap_version "$name")" \
-      '{apiVersion: "autopilot.k0sproject.io/v1beta2", kind: "ControlNode",
-      metadata: {name: $name, labels: {"kubernetes.io/arch": $arch, "kubernetes.io/os": "linux"}},
-      status: {k0sVersion: $v}}'
-  done | jq -s '{apiVersion: "v1", kind: "List", items: .}'
+    ap_split "$n"
+    case "$role" in controller*) ;; *) continue ;; esac
+    printf '%s\n{"apiVersion":"autopilot.k0sproject.io/v1beta2","kind":"ControlNode","metadata":{"name":"%s","labels":{"kubernetes.io/arch":"%s","kubernetes.io/os":"linux"}},"status":{"k0sVersion":"%s"}}' \
+      "$sep" "$name" "$arch" "$(ap_version "$name" "$this")"
+    sep=,
+  done
+  printf ']}\n'
 }
 
 # The CRD's refusals of a Plan on stdin ($1): prints kubectl's error and fails.
@@ -152,8 +173,8 @@ ap_run_plan() {
   : >"$states"
   result=Completed
   for role in controllers workers; do
-    for name in $(jq -r ".spec.commands[0].k0supdate.targets.$role.discovery.static.nodes // [] | .[]" "$FAKE_STATE/plan.json"); do
-      r=$(ap_role "$name")
+    for target in $(jq -r ".spec.commands[0].k0supdate.targets.$role.discovery.static.nodes // [] | .[]" "$FAKE_STATE/plan.json"); do
+      r=$(ap_role "$target")
       if [ -z "$r" ] || { [ "$role" = controllers ] && [ "$r" = worker ]; }; then
         state=SignalMissingNode
       elif [ "$result" != Completed ]; then
@@ -161,13 +182,13 @@ ap_run_plan() {
       elif [ "$role" = workers ] && [ -f "$FAKE_STATE/fail" ] && grep -qx autopilot-worker "$FAKE_STATE/fail"; then
         state=SignalApplyFailed
       else
-        state=$(ap_update_node "$name")
+        state=$(ap_update_node "$target")
       fi
       case "$state" in
       SignalMissingNode | SignalMissingPlatform) result=IncompleteTargets ;;
       SignalApplyFailed) result=ApplyFailed ;;
       esac
-      echo "$role $name $state" >>"$states"
+      echo "$role $target $state" >>"$states"
     done
   done
   jq -Rn --arg state "$result" '[inputs | split(" ")] |
