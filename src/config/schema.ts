@@ -146,6 +146,20 @@ export const configSchema = z.strictObject({
     prefix: z.string(),
     verifySignature: z.boolean(),
     cosignKey: z.string(),
+    /** Registries to replicate from (`--sync-from`): `https://HOST:PORT`, `http://...`. */
+    syncFrom: z.array(
+      z.string().regex(
+        /^(https?:\/\/)?[^\s/@]+\/?$/,
+        "expected a URL such as https://10.0.0.5:5000",
+      ),
+    ),
+    /** Pause between two replication passes of one source. */
+    syncInterval: duration,
+    /** PEM CA of the sources; "" = system roots plus this registry's `--tls auto` CA. */
+    syncCaFile: z.string(),
+    /** Basic-auth user on the sources; the password is read from `syncPasswordFile`. */
+    syncUsername: z.string(),
+    syncPasswordFile: z.string(),
     /** How bundle signatures are checked: in the load's pass, or by `cosign verify-blob`. */
     verifier: z.enum(["native", "cosign"]),
     tls: z.strictObject({

@@ -13,6 +13,7 @@ import { serveLimits } from "../../registry/limits.ts";
 import { type ServeOptions, serveRegistry } from "../../registry/server.ts";
 import { openDiskStorage } from "../../registry/storage/storage.ts";
 import { systemdUnit } from "../../registry/systemd_unit.ts";
+import { readSyncStatus, syncStatusLines } from "../../registry/sync/sync_status.ts";
 import { verifyStorage } from "../../registry/verify.ts";
 import { startBackgroundLoad, statusText } from "../../bundle/background.ts";
 import { addK0sBinary, k0sStoredLine } from "../../bundle/k0s_binaries.ts";
@@ -20,6 +21,7 @@ import { openK0sBinaryStore } from "../../registry/storage/k0s_binaries.ts";
 import { readLoadStatus } from "../../bundle/load_state.ts";
 import { commandContext, flagOverrides } from "../context.ts";
 import { booleanFlag } from "../../config/boolean.ts";
+import { durationMs } from "../../config/duration.ts";
 
 const STORAGE_FLAG = { storage: { path: ["registry", "storage"], flag: "--storage" } };
 
@@ -56,6 +58,11 @@ const SERVE_FLAGS = {
     path: ["registry", "limits", "maxLoginFailures"],
     flag: "--max-login-failures",
   },
+  syncFrom: { path: ["registry", "syncFrom"], flag: "--sync-from" },
+  syncInterval: { path: ["registry", "syncInterval"], flag: "--sync-interval" },
+  syncCa: { path: ["registry", "syncCaFile"], flag: "--sync-ca" },
+  syncUsername: { path: ["registry", "syncUsername"], flag: "--sync-username" },
+  syncPasswordFile: { path: ["registry", "syncPasswordFile"], flag: "--sync-password-file" },
 };
 
 /** A number when `value` is digits, else the text (the schema then names the flag). */
@@ -77,6 +84,13 @@ function serveOptions(config: Config): ServeOptions {
     auth: { ...r.auth },
     files: { port: r.filesPort, prefix: r.prefix },
     limits: serveLimits(r.limits),
+    sync: {
+      from: [...r.syncFrom],
+      intervalMs: durationMs(r.syncInterval) as number,
+      caFile: r.syncCaFile,
+      username: r.syncUsername,
+      passwordFile: r.syncPasswordFile,
+    },
   };
 }
 
@@ -97,11 +111,16 @@ Examples:
   k0rdentd registry status
   k0rdentd registry add-k0s-binary ./k0s-v1.32.6+k0s.0-amd64 --cosign-key ./cosign.pub
   k0rdentd registry --files-port 0      # no k0s binaries listener
+  k0rdentd registry --sync-from https://10.0.0.5:5000 --sync-from https://10.0.0.6:5000
+  k0rdentd registry --sync-from https://10.0.0.5:5000 --sync-interval 1m \\
+    --sync-ca /etc/k0rdentd/peer-ca.crt --sync-username replica --sync-password-file /etc/k0rdentd/sync.pw
 
 Env: K0RDENTD_REGISTRY_HOST, K0RDENTD_REGISTRY_PORT, K0RDENTD_REGISTRY_FILES_PORT,
 K0RDENTD_REGISTRY_STORAGE.
 Config: registry.host, registry.port, registry.filesPort, registry.prefix, registry.storage,
-registry.tls.*, registry.auth.*, registry.limits.*.`;
+registry.tls.*, registry.auth.*, registry.limits.*, registry.syncFrom, registry.syncInterval,
+registry.syncCaFile, registry.syncUsername, registry.syncPasswordFile.
+Replication state per source (last sync, tags and bytes behind, last error): registry status.`;
 
 /** Registers `registry` and its subcommands. */
 export function registerRegistry(program: Command): void {
@@ -154,6 +173,18 @@ export function registerRegistry(program: Command): void {
       "with --htpasswd: failed logins per client address per minute (default 10)",
       numberArg,
     )
+    .option(
+      "--sync-from <url>",
+      "replicate every repository and tag of this registry and keep following it (repeatable)",
+      collect,
+    )
+    .option("--sync-interval <duration>", "pause between two replication passes (default 30s)")
+    .option(
+      "--sync-ca <file>",
+      "PEM CA of the --sync-from registries (default: system roots + this registry's CA)",
+    )
+    .option("--sync-username <user>", "basic-auth user on the --sync-from registries")
+    .option("--sync-password-file <file>", "file holding the --sync-username password")
     .option("--print-systemd-unit", "print a hardened systemd unit for these flags and exit")
     .option("--bundle-path <file>", "load this air-gap bundle in the background while serving")
     .addOption(
@@ -205,7 +236,9 @@ export function registerRegistry(program: Command): void {
     });
 
   registry.command("status")
-    .description("Show the latest bundle load into the storage and the stored k0s binaries")
+    .description(
+      "Show the latest bundle load, the stored k0s binaries and replication (--sync-from)",
+    )
     .option("--storage <dir>", "storage directory (default /var/lib/k0rdentd/registry)")
     .addHelpText(
       "after",
@@ -217,7 +250,8 @@ export function registerRegistry(program: Command): void {
       await requireDir(dir);
       const status = await readLoadStatus(dir);
       const k0sBinaries = await openK0sBinaryStore(dir).list();
-      printData(ctx.output, { storage: dir, ...status, k0sBinaries }, () =>
+      const replication = await readSyncStatus(openDiskStorage(dir));
+      printData(ctx.output, { storage: dir, ...status, k0sBinaries, replication }, () =>
         [
           `Storage:  ${dir}`,
           statusText(status),
@@ -225,6 +259,7 @@ export function registerRegistry(program: Command): void {
           ...k0sBinaries.map((b) =>
             `  ${b.name}  ${formatBytes(b.size)}${b.signature ? "  (.sig)" : ""}`
           ),
+          ...(replication ? syncStatusLines(replication) : []),
         ].join("\n"));
     });
 

@@ -1,0 +1,209 @@
+// syncPass(): replication over a real socket from the registry app (and from fake, lying sources).
+import assert from "node:assert/strict";
+import bcrypt from "bcryptjs";
+import { RegistryClient } from "../../bundle/registry_client.ts";
+import { serveRegistry } from "../../../tests/helpers/registry_server.ts";
+import { storeIndex, storeManifest } from "../../../tests/helpers/store_image.ts";
+import { CredentialChecker, parseHtpasswd } from "../auth/htpasswd.ts";
+import { digestOf } from "../digest.ts";
+import { MEDIA_TYPES } from "../manifest.ts";
+import { openMemoryStorage, type RegistryStorage } from "../storage/storage.ts";
+import { syncPass } from "./sync_pass.ts";
+
+const enc = new TextEncoder();
+const opts = () => ({ concurrency: 3, signal: new AbortController().signal });
+
+async function client(address: string, creds: { username?: string; password?: string } = {}) {
+  return await RegistryClient.open({ host: address, plainHttp: true, ...creds });
+}
+
+/** Every repository:tag → digest of a storage. */
+async function tagsOf(storage: RegistryStorage): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const repo of await storage.listRepositories()) {
+    for (const tag of (await storage.listTags(repo)) ?? []) {
+      out.set(`${repo}:${tag}`, (await storage.resolveTag(repo, tag))!);
+    }
+  }
+  return out;
+}
+
+async function blobsOf(storage: RegistryStorage): Promise<string[]> {
+  const out = [];
+  for await (const b of storage.listBlobs()) out.push(`${b.digest} ${b.size}`);
+  return out.sort();
+}
+
+Deno.test("syncPass() copies every tag (index children first) and only missing blobs; a moved tag moves", async () => {
+  const source = openMemoryStorage();
+  await storeIndex(source, "k0rdent-enterprise/capi/multi", "v1");
+  await storeManifest(source, "k0rdent-enterprise/capi/single", "amd64", "v2");
+  await storeManifest(source, "other", "arm64", "latest");
+  await using server = serveRegistry(source);
+  const target = openMemoryStorage();
+  const c = await client(server.address);
+  try {
+    const first = await syncPass(c, target, opts());
+    assert.deepEqual(first.errors, []);
+    assert.equal(first.tags, 3);
+    assert.equal(first.tagsBehind, 0);
+    assert.equal(first.bytesBehind, 0);
+    assert.deepEqual(await tagsOf(target), await tagsOf(source));
+    assert.deepEqual(await blobsOf(target), await blobsOf(source));
+    for (const [ref, digest] of await tagsOf(source)) {
+      const [repo, tag] = ref.split(":");
+      const want = await source.getManifest(repo, tag);
+      assert.deepEqual((await target.getManifest(repo, digest))?.bytes, want?.bytes, ref);
+    }
+    assert.deepEqual(await target.listUploads(), []);
+    const blobGets = () => server.requests.filter((r) => r.path.includes("/blobs/")).length;
+    const before = blobGets();
+    assert.ok(before > 0);
+
+    // Nothing changed: no blob and no manifest body is read again.
+    const second = await syncPass(c, target, opts());
+    assert.deepEqual(second.errors, []);
+    assert.equal(second.bytesCopied, 0);
+    assert.equal(blobGets(), before);
+
+    // The tag moves at the source; a new image shares nothing: only its blobs are copied.
+    const moved = await storeManifest(source, "other", "amd64", "latest");
+    const third = await syncPass(c, target, opts());
+    assert.deepEqual(third.errors, []);
+    assert.equal(await target.resolveTag("other", "latest"), moved.digest);
+    assert.equal(third.bytesCopied, moved.config.size + moved.layer.size);
+    assert.equal(blobGets(), before + 2);
+  } finally {
+    c.close();
+  }
+});
+
+Deno.test("syncPass() with basic auth: pulls need the source's htpasswd user", async () => {
+  const source = openMemoryStorage();
+  await storeManifest(source, "r", "amd64", "t");
+  const credentials = new CredentialChecker(
+    parseHtpasswd(`replica:${bcrypt.hashSync("s3cret", 4)}\n`),
+  );
+  await using server = serveRegistry(source, {
+    access: { credentials, authPulls: true, readOnly: false },
+  });
+  const anonymous = await client(server.address);
+  const wrong = await client(server.address, { username: "replica", password: "nope" });
+  const right = await client(server.address, { username: "replica", password: "s3cret" });
+  try {
+    await assert.rejects(syncPass(anonymous, openMemoryStorage(), opts()), /authentication/);
+    await assert.rejects(syncPass(wrong, openMemoryStorage(), opts()), /HTTP 401/);
+    const target = openMemoryStorage();
+    const result = await syncPass(right, target, opts());
+    assert.deepEqual(result.errors, []);
+    assert.deepEqual(await tagsOf(target), await tagsOf(source));
+  } finally {
+    credentials.close();
+    for (const c of [anonymous, wrong, right]) c.close();
+  }
+});
+
+/** An image manifest over `config` and `layer` (bytes), with the blobs by digest. */
+function image(config: Uint8Array, layer: Uint8Array) {
+  const manifest = enc.encode(JSON.stringify({
+    schemaVersion: 2,
+    mediaType: MEDIA_TYPES.ociManifest,
+    config: {
+      mediaType: "application/vnd.oci.image.config.v1+json",
+      digest: digestOf(config),
+      size: config.length,
+    },
+    layers: [{
+      mediaType: "application/vnd.oci.image.layer.v1.tar+gzip",
+      digest: digestOf(layer),
+      size: layer.length,
+    }],
+  }));
+  return { manifest, blobs: new Map([[digestOf(config), config], [digestOf(layer), layer]]) };
+}
+
+/**
+ * A tiny registry written by hand, listing in pages of one entry linked by `Link` headers:
+ * "honest" serves its image as it is; "liar" serves other bytes (same size) for its layer;
+ * "forger" claims a `Docker-Content-Digest` its manifest does not have.
+ */
+function fakeSource() {
+  const config = enc.encode('{"architecture":"amd64","os":"linux","rootfs":{"type":"layers"}}');
+  const honest = image(config, crypto.getRandomValues(new Uint8Array(4096)));
+  const liar = image(config, crypto.getRandomValues(new Uint8Array(4096)));
+  const forged = crypto.getRandomValues(new Uint8Array(4096));
+  const forger = image(config, crypto.getRandomValues(new Uint8Array(4096)));
+  const images: Record<string, ReturnType<typeof image>> = { honest, liar, forger };
+  const repos = Object.keys(images);
+  const tags = ["a", "b"];
+  const page = (items: string[], last: string | null, base: string) => {
+    const i = last === null ? 0 : items.indexOf(last) + 1;
+    const headers: Record<string, string> = { "content-type": "application/json" };
+    if (i + 1 < items.length) headers.link = `<${base}?n=1&last=${items[i]}>; rel="next"`;
+    return { items: items.slice(i, i + 1), headers };
+  };
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+    const url = new URL(req.url);
+    const last = url.searchParams.get("last");
+    if (url.pathname === "/v2/_catalog") {
+      const p = page(repos, last, "/v2/_catalog");
+      return Response.json({ repositories: p.items }, { headers: p.headers });
+    }
+    const m = /^\/v2\/(\w+)\/(tags\/list|manifests\/[^/]+|blobs\/(.+))$/.exec(url.pathname);
+    const img = m && images[m[1]];
+    if (!m || !img) return new Response("not found", { status: 404 });
+    const [, repo, what, blobDigest] = m;
+    if (what === "tags/list") {
+      const p = page(tags, last, `/v2/${repo}/tags/list`);
+      return Response.json({ name: repo, tags: p.items }, { headers: p.headers });
+    }
+    if (what.startsWith("manifests/")) {
+      const claimed = repo === "forger" ? digestOf(honest.manifest) : digestOf(img.manifest);
+      return new Response(req.method === "HEAD" ? null : img.manifest, {
+        headers: { "content-type": MEDIA_TYPES.ociManifest, "docker-content-digest": claimed },
+      });
+    }
+    const body = img.blobs.get(blobDigest);
+    if (!body) return new Response("unknown", { status: 404 });
+    const sent = repo === "liar" && body.length === 4096 ? forged : body;
+    return new Response(sent as Uint8Array<ArrayBuffer>);
+  });
+  return { server, address: `127.0.0.1:${server.addr.port}`, liar, forger };
+}
+
+Deno.test("syncPass() follows Link pages; sources lying about a digest get nothing stored or tagged", async () => {
+  const fake = fakeSource();
+  const target = openMemoryStorage();
+  const c = await client(fake.address);
+  try {
+    const result = await syncPass(c, target, opts());
+    assert.equal(result.tags, 6);
+    assert.deepEqual([...(await tagsOf(target)).keys()].sort(), ["honest:a", "honest:b"]);
+    assert.equal(result.tagsBehind, 4);
+    assert.equal(result.errors.length, 4, result.errors.join("\n"));
+    for (const tag of ["a", "b"]) {
+      assert.ok(
+        result.errors.some((e) =>
+          e.startsWith(`Tag "liar:${tag}"`) && /DIGEST_INVALID|digest/.test(e)
+        ),
+        result.errors.join("\n"),
+      );
+      assert.ok(
+        result.errors.some((e) =>
+          e.startsWith(`Tag "forger:${tag}"`) && /the source sent a manifest with digest/.test(e)
+        ),
+        result.errors.join("\n"),
+      );
+    }
+    // The forged layer never reached the content store; the forger's was never asked for.
+    for (const layer of [[...fake.liar.blobs.keys()][1], [...fake.forger.blobs.keys()][1]]) {
+      assert.equal(await target.hasBlob(layer), false);
+    }
+    assert.equal(await target.getManifest("liar", digestOf(fake.liar.manifest)), undefined);
+    assert.equal(await target.getManifest("forger", digestOf(fake.forger.manifest)), undefined);
+    assert.deepEqual(await target.listUploads(), []);
+  } finally {
+    c.close();
+    await fake.server.shutdown();
+  }
+});
