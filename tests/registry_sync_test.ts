@@ -90,8 +90,9 @@ const inSync = (s: SyncStatus) => s.sources.every((x) => x.state === "in sync");
 
 Deno.test(
   await needsTools(
-    "registry --sync-from: B replicates A byte-identical; status says in sync",
+    "registry --sync-from: B replicates A (HTTPS, --sync-ca) byte-identical; status says in sync",
     "skopeo",
+    "openssl",
   ),
   async () => {
     await using work = await tempDir("sync-two-");
@@ -106,20 +107,24 @@ Deno.test(
       verify: "off",
       runner: new ProcessRunner(),
     });
-    const daemonA = await startDaemon(["--storage", a]);
+    // A serves HTTPS with its own CA (--tls auto); B trusts it with --sync-ca.
+    const daemonA = await startDaemon(["--storage", a, "--tls", "auto"]);
+    const fromA = `https://127.0.0.1:${daemonA.port}`;
     let daemonB: Daemon | undefined;
     try {
       daemonB = await startDaemon([
         "--storage",
         b,
         "--sync-from",
-        `http://127.0.0.1:${daemonA.port}`,
+        fromA,
+        "--sync-ca",
+        join(a, "tls", "ca.crt"),
         "--sync-interval",
         "500ms",
       ]);
       const status = await waitFor(b, daemonB, inSync);
       const [source] = status.sources;
-      assert.equal(source.source, `http://127.0.0.1:${daemonA.port}`);
+      assert.equal(source.source, fromA);
       assert.equal(source.tags, made.refs.size);
       assert.equal(source.tagsBehind, 0);
       assert.equal(source.bytesBehind, 0);
@@ -146,7 +151,7 @@ Deno.test(
       assert.match(
         text.stdout,
         new RegExp(
-          `http://127\\.0\\.0\\.1:${daemonA.port}: in sync, 0 of ${made.refs.size} tags behind`,
+          `https://127\\.0\\.0\\.1:${daemonA.port}: in sync, 0 of ${made.refs.size} tags behind`,
         ),
       );
     } finally {
