@@ -6,7 +6,7 @@
  * the distribution token flow (`WWW-Authenticate: Bearer realm=...,service=...,scope=...`), a
  * private CA (`--ca-file`) and plain HTTP.
  */
-import { UserError } from "../errors.ts";
+import { fetchErrorMessage, UserError } from "../errors.ts";
 import { readLimited } from "../registry/limits.ts";
 import { MANIFEST_MEDIA_TYPES, MAX_MANIFEST_BYTES } from "../registry/manifest.ts";
 
@@ -140,7 +140,7 @@ export class RegistryClient {
       } catch (err) {
         if (options.signal?.aborted) throw options.signal.reason;
         throw new UserError(
-          `Cannot reach registry "${this.target.host}": ${(err as Error).message}`,
+          `Cannot reach registry "${this.target.host}": ${fetchErrorMessage(err)}`,
         );
       }
       if (res.status !== 401 || attempt === 1) return res;

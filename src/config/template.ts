@@ -62,6 +62,7 @@ airgap:
   k0sURL: ""
   registry:
     address: localhost:5000      # as this host reaches it; env K0RDENTD_REGISTRY_ADDRESS
+    # Replicas (registry --sync-from), tried in order: address: [10.0.0.5:5000, 10.0.0.6:5000]
     # As pods and other nodes reach it; "" = address, or this host's IP when address is loopback
     advertiseAddress: ""         # env K0RDENTD_REGISTRY_ADVERTISE_ADDRESS
     prefix: k0rdent-enterprise

@@ -43,8 +43,8 @@ export function registerInstall(program: Command): void {
       "k0rdent chart version (default: air gap the bundle's or the registry's highest, else 1.2.0)",
     )
     .option(
-      "--registry-address <host:port>",
-      "air-gap registry as this host reaches it (config airgap.registry.address)",
+      "--registry-address <host:port[,...]>",
+      "air-gap registry as this host reaches it; replicas comma-separated, in the order to try (config airgap.registry.address)",
     )
     .option(
       "--registry-advertise-address <host[:port]>",
@@ -104,6 +104,7 @@ Examples:
   sudo k0rdentd install --airgap --airgap-bundle-path ./airgap-bundle-1.2.3.tar.gz
   sudo k0rdentd install --airgap --k0s-binary ./k0s --registry-advertise-address 10.0.0.5
   sudo k0rdentd install --airgap --registry-address registry.lan:5000 --registry-ca ./ca.crt
+  sudo k0rdentd install --airgap --registry-address localhost:5000,10.0.0.6:5000,10.0.0.7:5000
   sudo k0rdentd install --airgap --registry-insecure   # plain HTTP: not for k0rdent Enterprise
   printf '%s\n' "$PW" | sudo k0rdentd install --airgap --registry-address harbor.example.com \
     --registry-username robot --registry-password-stdin
