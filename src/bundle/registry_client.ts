@@ -17,7 +17,9 @@ export const CHUNK_BYTES = 16 * 1024 * 1024;
 export const MAX_LISTING_BYTES = 4 * 1024 * 1024;
 /** Entries asked for per catalog or tag-list page. */
 const PAGE_SIZE = 1000;
-/** Pages followed at most for one listing (a registry that keeps answering "next" stops here). */
+/** Bytes of all pages of one listing together, at most (a registry that keeps answering "next"). */
+const MAX_LISTING_TOTAL_BYTES = 64 * 1024 * 1024;
+/** Pages of one listing, at most. */
 const MAX_PAGES = 10_000;
 
 /** A manifest read from another registry. */
@@ -306,7 +308,7 @@ export class RegistryClient {
   /**
    * Every entry of a paginated listing (`/v2/_catalog` or `/v2/<name>/tags/list`): asks for
    * {@link PAGE_SIZE} at a time and follows the `Link: <...>; rel="next"` header, or `last=` when
-   * a full page came without one. Each page is read with a size limit.
+   * a full page came without one. Each page, and all of them together, is read with a size limit.
    */
   async #listAll(
     path: string,
@@ -316,13 +318,25 @@ export class RegistryClient {
   ): Promise<string[]> {
     const out: string[] = [];
     let url: string | undefined = `${path}?n=${PAGE_SIZE}`;
-    for (let page = 0; url && page < MAX_PAGES; page++) {
+    let total = 0;
+    for (let page = 0; url; page++) {
+      if (page >= MAX_PAGES) {
+        throw new UserError(
+          `Registry "${this.target.host}" lists more than ${MAX_PAGES} pages under ${path}`,
+        );
+      }
       const res = await this.request("GET", url, { scope, signal });
       if (res.status !== 200) return await this.fail(res, `GET ${path}`);
       const bytes = await readLimited(res.body, MAX_LISTING_BYTES, () =>
         new UserError(
           `Registry "${this.target.host}" answered GET ${path} with more than ${MAX_LISTING_BYTES} bytes`,
         ));
+      total += bytes.length;
+      if (total > MAX_LISTING_TOTAL_BYTES) {
+        throw new UserError(
+          `Registry "${this.target.host}" lists more than ${MAX_LISTING_TOTAL_BYTES} bytes under ${path}`,
+        );
+      }
       let items: unknown;
       try {
         items = (JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown>)[key];

@@ -192,6 +192,11 @@ export function startReplication(
           bytesBehind: result.bytesBehind,
           bytesCopied: copiedBefore + result.bytesCopied,
         });
+        if (result.deferred > 0 && result.errors.length === 0) {
+          // More manifests than one pass holds: go on at once with the rest.
+          save(true);
+          continue;
+        }
         if (result.errors.length === 0 && result.tagsBehind === 0) {
           status.state = "in sync";
           status.lastSyncAt = new Date().toISOString();

@@ -28,6 +28,11 @@ export interface PassProgress {
 /** The outcome of a pass: its final progress and what went wrong, one line each. */
 export interface PassResult extends PassProgress {
   errors: string[];
+  /**
+   * Tags behind left for the next pass because the manifests read by this one reached
+   * `maxPlannedBytes` (run the next pass at once).
+   */
+  deferred: number;
 }
 
 /** Options of {@link syncPass}. */
@@ -39,6 +44,8 @@ export interface PassOptions {
   onProgress?: (progress: PassProgress) => void;
   /** A listing or manifest request that takes longer fails (default 60 s). */
   requestTimeoutMs?: number;
+  /** Manifest bytes held at most (default {@link MAX_PLANNED_BYTES}). */
+  maxPlannedBytes?: number;
   /** A blob stream that delivers nothing for this long fails (default 60 s). */
   stallTimeoutMs?: number;
 }
@@ -62,6 +69,11 @@ interface Behind {
 
 /** Index nesting followed at most (an index of indexes of manifests). */
 const MAX_DEPTH = 4;
+/** Manifest bytes one pass holds in memory at most; further tags wait for the next pass. */
+export const MAX_PLANNED_BYTES = 64 * 1024 * 1024;
+
+/** Thrown when the pass's manifest budget is spent. */
+class BudgetSpent extends Error {}
 
 /** Runs `fn` over `items` with at most `limit` running at once. */
 async function forEachLimited<T>(
@@ -85,6 +97,7 @@ export async function syncPass(
   const { signal, concurrency } = options;
   const requestTimeoutMs = options.requestTimeoutMs ?? 60_000;
   const stallTimeoutMs = options.stallTimeoutMs ?? 60_000;
+  const maxPlannedBytes = options.maxPlannedBytes ?? MAX_PLANNED_BYTES;
   const requestSignal = () => AbortSignal.any([signal, AbortSignal.timeout(requestTimeoutMs)]);
   const progress: PassProgress = { tags: 0, tagsBehind: 0, bytesBehind: 0, bytesCopied: 0 };
   const errors: string[] = [];
@@ -132,7 +145,9 @@ export async function syncPass(
     expected: string | undefined,
     depth: number,
   ): Promise<ManifestNode> => {
+    if (plannedBytes >= maxPlannedBytes) throw new BudgetSpent();
     const m = await client.getManifest(repo, reference, requestSignal());
+    plannedBytes += m.bytes.length;
     const algorithm = expected
       ? parseDigest(expected).algorithm
       : m.claimedDigest && isDigest(m.claimedDigest)
@@ -163,6 +178,8 @@ export async function syncPass(
       blobs: info.blobs.map((d) => ({ digest: d, size: sizes.get(d) ?? 0 })),
     };
   };
+  let plannedBytes = 0;
+  let deferred = 0;
   const missing = new Map<string, number>();
   const planned: (Behind & { tree: ManifestNode })[] = [];
   await forEachLimited(behind, concurrency, async (item) => {
@@ -184,7 +201,12 @@ export async function syncPass(
       await walk(tree);
       planned.push({ ...item, tree });
     } catch (err) {
-      fail(`Tag "${item.repo}:${item.tag}"`, err);
+      if (!(err instanceof BudgetSpent)) return fail(`Tag "${item.repo}:${item.tag}"`, err);
+      if (planned.length > 0) deferred++;
+      else {fail(
+          `Tag "${item.repo}:${item.tag}"`,
+          `its manifests hold more than ${maxPlannedBytes} bytes`,
+        );}
     }
   });
   report();
@@ -260,5 +282,5 @@ export async function syncPass(
       fail(`Tag "${repo}:${tag}"`, err);
     }
   });
-  return { ...progress, errors };
+  return { ...progress, errors, deferred };
 }

@@ -138,3 +138,25 @@ Deno.test("syncPass() follows Link pages; sources lying about a digest get nothi
     await fake.server.shutdown();
   }
 });
+
+Deno.test("syncPass() holds a bounded amount of manifests: the rest waits for the next pass", async () => {
+  const source = openMemoryStorage();
+  for (const tag of ["a", "b", "c"]) await storeManifest(source, "r", "amd64", tag);
+  await using server = serveRegistry(source);
+  const target = openMemoryStorage();
+  const c = await client(server.address);
+  try {
+    const small = { concurrency: 1, signal: new AbortController().signal, maxPlannedBytes: 1 };
+    const first = await syncPass(c, target, small);
+    assert.deepEqual(first.errors, []);
+    assert.equal(first.deferred, 2);
+    assert.equal(first.tagsBehind, 2);
+    assert.equal((await target.listTags("r"))?.length, 1);
+    await syncPass(c, target, small);
+    const third = await syncPass(c, target, small);
+    assert.equal(third.deferred, 0);
+    assert.deepEqual(await tagsOf(target), await tagsOf(source));
+  } finally {
+    c.close();
+  }
+});
