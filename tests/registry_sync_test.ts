@@ -166,8 +166,10 @@ Deno.test(
  * replica is surely in the middle of a blob when the test kills it.
  */
 function slowProxy(port: number) {
+  const ranges: string[] = [];
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
     const url = new URL(req.url);
+    if (url.pathname.includes("/blobs/")) ranges.push(req.headers.get("range") ?? "");
     const upstream = await fetch(`http://127.0.0.1:${port}${url.pathname}${url.search}`, {
       method: req.method,
       headers: req.headers,
@@ -194,7 +196,7 @@ function slowProxy(port: number) {
     });
     return new Response(body, { status: upstream.status, headers: upstream.headers });
   });
-  return { server, url: `http://127.0.0.1:${server.addr.port}` };
+  return { server, url: `http://127.0.0.1:${server.addr.port}`, ranges };
 }
 
 /** Stores a one-layer image of `size` random bytes as `repo:tag`. */
@@ -227,11 +229,11 @@ async function largestUpload(storage: string): Promise<number> {
   return max;
 }
 
-Deno.test("registry --sync-from: kill -9 of the replica mid-blob leaves nothing tagged; a restart converges", async () => {
+Deno.test("registry --sync-from: kill -9 of the replica mid-blob leaves nothing tagged; a restart resumes the blob and converges", async () => {
   await using work = await tempDir("sync-kill-");
   const a = join(work.path, "a");
   const b = join(work.path, "b");
-  const layer = await storeBigImage(openDiskStorage(a), "big/image", "v1", 24 * 1024 * 1024);
+  const layer = await storeBigImage(openDiskStorage(a), "big/image", "v1", 12 * 1024 * 1024);
   const daemonA = await startDaemon(["--storage", a]);
   const proxy = slowProxy(daemonA.port);
   let daemonB: Daemon | undefined;
@@ -248,20 +250,29 @@ Deno.test("registry --sync-from: kill -9 of the replica mid-blob leaves nothing 
     assert.equal(await partial.hasBlob(layer.digest), false);
     assert.equal(await partial.resolveTag("big/image", "v1"), undefined);
 
+    const cut = await largestUpload(b);
+    const asked = proxy.ranges.length;
     daemonB = await startDaemon([
       "--storage",
       b,
       "--sync-from",
-      `http://127.0.0.1:${daemonA.port}`,
+      proxy.url,
       "--sync-interval",
       "500ms",
     ]);
-    await waitFor(b, daemonB, inSync);
+    const status = await waitFor(b, daemonB, inSync);
     const want = await contents(openDiskStorage(a));
     const got = await contents(openDiskStorage(b));
     assert.deepEqual(got.tags, want.tags);
     assert.deepEqual(got.blobs, want.blobs);
     assert.deepEqual((await verifyStorage(openDiskStorage(b))).problems, []);
+    // It resumed: the layer was asked for from where the upload stopped, and only the rest came.
+    const resumed = proxy.ranges.slice(asked).find((r) => r !== "");
+    assert.ok(resumed, proxy.ranges.join(" | "));
+    const from = Number(/^bytes=(\d+)-$/.exec(resumed)?.[1]);
+    assert.ok(from > 0 && from <= cut, `${resumed} (upload had ${cut} bytes)`);
+    assert.ok(status.sources[0].bytesCopied < layer.size, JSON.stringify(status));
+    assert.equal(await largestUpload(b), 0, "no upload left behind");
   } finally {
     await daemonB?.stop();
     await proxy.server.shutdown();
@@ -295,8 +306,8 @@ Deno.test("registry --sync-from: a lying source gets nothing tagged, an unreacha
     const [fromLiar, fromClosed] = status.sources;
     assert.equal(fromLiar.source, liar);
     assert.equal(fromLiar.state, "behind");
-    assert.equal(fromLiar.tags, 6);
-    assert.equal(fromLiar.tagsBehind, 4);
+    assert.equal(fromLiar.tags, 8);
+    assert.equal(fromLiar.tagsBehind, 6);
     assert.match(fromLiar.lastError ?? "", /digest/);
     assert.equal(fromLiar.lastSyncAt, undefined);
     assert.equal(fromClosed.source, closed);
@@ -307,6 +318,7 @@ Deno.test("registry --sync-from: a lying source gets nothing tagged, an unreacha
     assert.deepEqual(await storage.listTags("honest"), ["a", "b"]);
     assert.equal(await storage.listTags("liar"), undefined);
     assert.equal(await storage.listTags("forger"), undefined);
+    assert.equal(await storage.listTags("padder"), undefined);
     // B still serves.
     const res = await fetch(`http://127.0.0.1:${daemonB.port}/v2/_catalog`);
     assert.equal(res.status, 200);
@@ -314,7 +326,7 @@ Deno.test("registry --sync-from: a lying source gets nothing tagged, an unreacha
     const text = await runRegistryCli(["registry", "status", "--storage", b]);
     assert.match(text.stdout, new RegExp(`${closed}: unreachable`));
     assert.match(text.stdout, /last error: Cannot reach registry/);
-    assert.match(text.stdout, new RegExp(`${liar}: behind, 4 of 6 tags behind`));
+    assert.match(text.stdout, new RegExp(`${liar}: behind, 6 of 8 tags behind`));
   } finally {
     await daemonB?.stop();
     await fake.server.shutdown();

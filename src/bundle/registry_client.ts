@@ -436,22 +436,34 @@ export class RegistryClient {
   }
 
   /**
-   * Opens blob `digest` of `repo` for reading; the caller checks size and digest while it
-   * stores the stream.
+   * Opens blob `digest` of `repo` for reading from byte `offset` (a `Range` request when not 0);
+   * `from` is where the body starts: `offset` when the registry answered 206 for it, else 0 (a
+   * whole body). The caller checks size and digest while it stores the stream.
    */
   async getBlob(
     repo: string,
     digest: string,
     signal?: AbortSignal,
-  ): Promise<ReadableStream<Uint8Array>> {
+    offset = 0,
+  ): Promise<{ body: ReadableStream<Uint8Array>; from: number }> {
     const res = await this.request("GET", `/v2/${repo}/blobs/${digest}`, {
       scope: pull(repo),
       signal,
+      headers: offset > 0 ? { range: `bytes=${offset}-` } : {},
     });
-    if (res.status !== 200 || !res.body) {
+    if ((res.status !== 200 && res.status !== 206) || !res.body) {
       return await this.fail(res, `GET of blob "${digest}" in "${repo}"`);
     }
-    return res.body;
+    const start = /^bytes (\d+)-/.exec(res.headers.get("content-range") ?? "")?.[1];
+    if (res.status === 206 && Number(start) !== offset) {
+      await res.body.cancel();
+      throw new UserError(
+        `Registry "${this.target.host}" answered a range from ${offset} of blob "${digest}" with "${
+          res.headers.get("content-range")
+        }"`,
+      );
+    }
+    return { body: res.body, from: res.status === 206 ? offset : 0 };
   }
 }
 

@@ -26,7 +26,8 @@ function image(config: Uint8Array, layer: Uint8Array) {
 /**
  * A tiny registry written by hand, listing in pages of one entry linked by `Link` headers:
  * "honest" serves its image as it is; "liar" serves other bytes (same size) for its layer;
- * "forger" claims a `Docker-Content-Digest` its manifest does not have.
+ * "forger" claims a `Docker-Content-Digest` its manifest does not have; "padder" sends its layer
+ * with 1 MiB more than declared (and answers no `Range`).
  */
 export function fakeSource() {
   const config = enc.encode('{"architecture":"amd64","os":"linux","rootfs":{"type":"layers"}}');
@@ -34,7 +35,8 @@ export function fakeSource() {
   const liar = image(config, crypto.getRandomValues(new Uint8Array(4096)));
   const forged = crypto.getRandomValues(new Uint8Array(4096));
   const forger = image(config, crypto.getRandomValues(new Uint8Array(4096)));
-  const images: Record<string, ReturnType<typeof image>> = { honest, liar, forger };
+  const padder = image(config, crypto.getRandomValues(new Uint8Array(4096)));
+  const images: Record<string, ReturnType<typeof image>> = { honest, liar, forger, padder };
   const repos = Object.keys(images);
   const tags = ["a", "b"];
   const page = (items: string[], last: string | null, base: string) => {
@@ -66,8 +68,13 @@ export function fakeSource() {
     }
     const body = img.blobs.get(blobDigest);
     if (!body) return new Response("unknown", { status: 404 });
-    const sent = repo === "liar" && body.length === 4096 ? forged : body;
+    const layer = body.length === 4096;
+    const sent = repo === "liar" && layer
+      ? forged
+      : repo === "padder" && layer
+      ? new Uint8Array([...body, ...new Uint8Array(1 << 20)])
+      : body;
     return new Response(sent as Uint8Array<ArrayBuffer>);
   });
-  return { server, address: `127.0.0.1:${server.addr.port}`, liar, forger };
+  return { server, address: `127.0.0.1:${server.addr.port}`, liar, forger, padder };
 }

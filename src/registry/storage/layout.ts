@@ -25,8 +25,11 @@
  * │       │                               `uploads/<uuid>` first, renamed here once checked)
  * │       └── k0s-<version>-<arch>.sig    its cosign signature, when it came with one
  * ├── sync/
- * │   └── status.json                     replication state per `--sync-from` source (read by
- * │                                       `registry status`)
+ * │   ├── status.json                     replication state per `--sync-from` source (read by
+ * │   │                                   `registry status`)
+ * │   └── partial/<alg>-<hex>             the upload id a blob copy is streaming into, kept until
+ * │                                       it is stored: a copy cut off (crash, lost connection)
+ * │                                       resumes from the upload's size
  * └── tls/                                `--tls auto` CA and server certificate
  * ```
  *
@@ -145,6 +148,11 @@ export const layout = {
   /** `sync/status.json`. */
   syncStatus(): string {
     return join(SYNC_DIR, "status.json");
+  },
+  /** `sync/partial/<alg>-<hex>`: the upload a copy of blob `digest` streams into. */
+  syncPartial(digest: string): string {
+    const { algorithm, hex } = parseDigest(digest);
+    return join(SYNC_DIR, "partial", `${algorithm}-${hex}`);
   },
   /** `tls/<file>`. */
   tls(file: string): string {

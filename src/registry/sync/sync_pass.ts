@@ -2,15 +2,18 @@
  * One replication pass from a source registry into the storage: lists every repository and
  * tag of the source, finds the tags whose manifest this storage does not hold under that tag,
  * reads their manifests (an index's children first), copies only the blobs that are missing,
- * each streamed into the storage's upload path, which checks its size and digest, then stores
- * the manifests and only then writes the tag. Nothing from a source that lies about a digest is
+ * each streamed into the storage's upload path, which checks its size and digest (a copy cut
+ * off resumes with a `Range` request from what its upload holds), then stores the manifests and
+ * only then writes the tag. Nothing from a source that lies about a digest is
  * stored or tagged.
  */
 import type { RegistryClient } from "../../bundle/registry_client.ts";
 import { errorMessage } from "../../errors.ts";
 import { digestOf, isDigest, parseDigest } from "../digest.ts";
+import { BodyReadError } from "../errors.ts";
 import { parseManifest } from "../manifest.ts";
 import { isRepositoryName, isTag } from "../names.ts";
+import { layout } from "../storage/layout.ts";
 import type { RegistryStorage } from "../storage/storage.ts";
 
 /** What a pass knows so far. */
@@ -71,6 +74,11 @@ interface Behind {
 const MAX_DEPTH = 4;
 /** Manifest bytes one pass holds in memory at most; further tags wait for the next pass. */
 export const MAX_PLANNED_BYTES = 64 * 1024 * 1024;
+
+/** A blob body longer than its descriptor says. */
+class SourceLied extends Error {}
+
+const EMPTY = new Uint8Array(0);
 
 /** Thrown when the pass's manifest budget is spent. */
 class BudgetSpent extends Error {}
@@ -223,28 +231,62 @@ export async function syncPass(
         stallTimeoutMs,
       );
     };
-    const id = await storage.startUpload(parseDigest(digest).algorithm);
+    // Resume the upload an earlier copy left (a crash, a lost connection), else start one.
+    const journal = layout.syncPartial(digest);
+    const algorithm = parseDigest(digest).algorithm;
+    const noted = new TextDecoder().decode(await storage.driver.readFile(journal) ?? EMPTY).trim();
+    let offset = noted ? await storage.uploadSize(noted) : undefined;
+    let id = offset !== undefined && offset <= size ? noted : "";
+    const fresh = async () => {
+      if (id) await storage.cancelUpload(id);
+      id = await storage.startUpload(algorithm);
+      offset = 0;
+      await storage.driver.writeFile(journal, new TextEncoder().encode(id));
+    };
+    if (!id) await fresh();
+    const start = offset ?? 0;
+    // Kept for the next attempt unless the copy is done or its data cannot be right.
+    let discard = false;
     try {
-      const body = await client.getBlob(repo, digest, AbortSignal.any([signal, stall.signal]));
+      const got = await client.getBlob(
+        repo,
+        digest,
+        AbortSignal.any([signal, stall.signal]),
+        start,
+      );
+      if (got.from !== start) await fresh();
       rearm();
-      const watched = body.pipeThrough(
+      let left = size - (offset ?? 0);
+      const watched = got.body.pipeThrough(
         new TransformStream<Uint8Array, Uint8Array>({
           transform(chunk, controller) {
             rearm();
+            left -= chunk.length;
+            // More than the manifest declares: stop before the excess is written.
+            if (left < 0) throw new SourceLied(`the source sent more than ${size} bytes`);
             controller.enqueue(chunk);
           },
         }),
       );
-      // `length` stops a body longer than declared before the excess is written;
-      // commitUpload refuses a wrong digest or size and removes the data.
-      await storage.appendUpload(id, watched, 0, size);
+      try {
+        await storage.appendUpload(id, watched, offset);
+      } catch (err) {
+        // A body cut off keeps what arrived; a lie or a wrong offset starts over.
+        discard = !(err instanceof BodyReadError) || err.cause instanceof SourceLied;
+        throw err;
+      }
+      // commitUpload refuses a wrong digest or size (and removes the data): start over then.
+      discard = true;
       await storage.commitUpload(id, { digest, size });
-      progress.bytesCopied += size;
+      progress.bytesCopied += size - start;
       progress.bytesBehind = Math.max(0, progress.bytesBehind - size);
       report();
     } finally {
       clearTimeout(timer);
-      await storage.cancelUpload(id);
+      if (discard) {
+        await storage.cancelUpload(id);
+        await storage.driver.remove(journal);
+      }
     }
   };
   const ensureBlob = async (repo: string, blob: { digest: string; size: number }) => {

@@ -108,10 +108,10 @@ Deno.test("syncPass() follows Link pages; sources lying about a digest get nothi
   const c = await client(fake.address);
   try {
     const result = await syncPass(c, target, opts());
-    assert.equal(result.tags, 6);
+    assert.equal(result.tags, 8);
     assert.deepEqual([...(await tagsOf(target)).keys()].sort(), ["honest:a", "honest:b"]);
-    assert.equal(result.tagsBehind, 4);
-    assert.equal(result.errors.length, 4, result.errors.join("\n"));
+    assert.equal(result.tagsBehind, 6);
+    assert.equal(result.errors.length, 6, result.errors.join("\n"));
     for (const tag of ["a", "b"]) {
       assert.ok(
         result.errors.some((e) =>
@@ -125,14 +125,22 @@ Deno.test("syncPass() follows Link pages; sources lying about a digest get nothi
         ),
         result.errors.join("\n"),
       );
+      assert.ok(
+        result.errors.some((e) =>
+          e.startsWith(`Tag "padder:${tag}"`) && /the source sent more than 4096 bytes/.test(e)
+        ),
+        result.errors.join("\n"),
+      );
     }
     // The forged layer never reached the content store; the forger's was never asked for.
-    for (const layer of [[...fake.liar.blobs.keys()][1], [...fake.forger.blobs.keys()][1]]) {
+    for (const img of [fake.liar, fake.forger, fake.padder]) {
+      const layer = [...img.blobs.keys()][1];
       assert.equal(await target.hasBlob(layer), false);
     }
     assert.equal(await target.getManifest("liar", digestOf(fake.liar.manifest)), undefined);
     assert.equal(await target.getManifest("forger", digestOf(fake.forger.manifest)), undefined);
     assert.deepEqual(await target.listUploads(), []);
+    assert.deepEqual(await target.driver.list("sync/partial"), []);
   } finally {
     c.close();
     await fake.server.shutdown();
