@@ -147,6 +147,7 @@ export async function syncPass(
   report();
 
   // 3. Their manifests, checked against their digests, and the blobs missing here.
+  let plannedBytes = 0;
   const readTree = async (
     repo: string,
     reference: string,
@@ -186,7 +187,6 @@ export async function syncPass(
       blobs: info.blobs.map((d) => ({ digest: d, size: sizes.get(d) ?? 0 })),
     };
   };
-  let plannedBytes = 0;
   let deferred = 0;
   const missing = new Map<string, number>();
   const planned: (Behind & { tree: ManifestNode })[] = [];
@@ -210,11 +210,12 @@ export async function syncPass(
       planned.push({ ...item, tree });
     } catch (err) {
       if (!(err instanceof BudgetSpent)) return fail(`Tag "${item.repo}:${item.tag}"`, err);
-      if (planned.length > 0) deferred++;
-      else {fail(
-          `Tag "${item.repo}:${item.tag}"`,
-          `its manifests hold more than ${maxPlannedBytes} bytes`,
-        );}
+      if (planned.length > 0) {
+        deferred++;
+      } else {
+        const tooMany = `its manifests hold more than ${maxPlannedBytes} bytes`;
+        fail(`Tag "${item.repo}:${item.tag}"`, tooMany);
+      }
     }
   });
   report();
