@@ -34,9 +34,10 @@
  *   apply to `server`.
  * - Replicas (several registry addresses, `registry --sync-from`): every file lists every
  *   registry in the configured order, so a pull goes on when one registry is down (containerd
- *   `core/remotes/docker/resolver.go` and `fetcher.go` try the hosts of `config/hosts.go` in order, moving to
- *   the next on a connection error or an error status). Each replica's own `host:port` gets a
- *   file too (images may be named after any of them). They share one CA (`ca` applies to all).
+ *   `core/remotes/docker/resolver.go` and `fetcher.go` try the hosts of `config/hosts.go` in
+ *   order, moving to the next on a connection error or an error status). Each replica's own
+ *   `host:port` gets a file too (images may be named after any of them). They share one CA
+ *   (`ca` applies to all).
  * - `http://` hosts are plain HTTP (no `skip_verify`); `https://` hosts get `ca = "<file>"`
  *   when a private CA is given; the CA itself is one of the generated files.
  *

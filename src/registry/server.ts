@@ -263,17 +263,18 @@ export async function serveRegistry(
   if (!access.credentials && !access.readOnly) {
     log.info("Pushes are accepted from this host only (loopback); others may pull");
   }
-  const replication = sources.length && options.sync
+  const sync = options.sync;
+  const replication = sync && sources.length
     ? startReplication(storage, sources, {
-      intervalMs: options.sync.intervalMs,
-      concurrency: options.sync.concurrency,
+      intervalMs: sync.intervalMs,
+      concurrency: sync.concurrency,
       signal: deps.signal,
     })
     : undefined;
-  if (replication) {
+  if (sync && replication) {
     log.info(
       `Registry replicates from ${sources.map((s) => s.url).join(", ")} every ` +
-        `${formatDuration(options.sync!.intervalMs)} (see: k0rdentd registry status)`,
+        `${formatDuration(sync.intervalMs)} (see: k0rdentd registry status)`,
     );
   }
   const expiry = expireSessions(sessions);

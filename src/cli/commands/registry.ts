@@ -211,7 +211,8 @@ export function registerRegistry(program: Command): void {
         log.info(
           `Dry run: would serve the registry on ${options.host}:${options.port} from ` +
             `"${options.storage}"` +
-            (options.files.port ? ` and k0s binaries on port ${options.files.port}` : ""),
+            (options.files.port ? ` and k0s binaries on port ${options.files.port}` : "") +
+            (options.sync?.from.length ? `, replicating ${options.sync.from.join(", ")}` : ""),
         );
         return;
       }
