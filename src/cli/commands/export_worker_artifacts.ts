@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import { UsageError } from "../../errors.ts";
 import { checkExpiry, DEFAULT_TOKEN_EXPIRY } from "../../join/token.ts";
 import { splitHostPort } from "../../join/node_address.ts";
+import { splitAddresses } from "../../airgap/registry_endpoint.ts";
 import { log } from "../../log/logger.ts";
 import { printData } from "../../log/output.ts";
 import { exportWorkerArtifacts } from "../../worker_artifacts/export_worker_artifacts.ts";
@@ -59,7 +60,7 @@ Examples:
         throw new UsageError(`Invalid --archive "${flags.archive}": expected a .tar.gz file name`);
       }
       checkExpiry(flags.expiry);
-      if (flags.registryAddress) splitHostPort(flags.registryAddress);
+      for (const address of splitAddresses(flags.registryAddress ?? "")) splitHostPort(address);
       const ctx = await commandContext(cmd);
       const overwrite = flags.overwrite ?? false;
       const { plan, summary } = await exportWorkerArtifacts(ctx, {
