@@ -323,6 +323,8 @@ Deno.test("registry --sync-from: a lying source gets nothing tagged, an unreacha
     const res = await fetch(`http://127.0.0.1:${daemonB.port}/v2/_catalog`);
     assert.equal(res.status, 200);
     assert.deepEqual((await res.json()).repositories, ["honest"]);
+    // Stopped, the daemon leaves each source's state as its last finished pass left it.
+    assert.equal(await daemonB.stop(), 0);
     const text = await runRegistryCli(["registry", "status", "--storage", b]);
     assert.match(text.stdout, new RegExp(`${closed}: unreachable`));
     assert.match(text.stdout, /last error: Cannot reach registry/);

@@ -170,6 +170,7 @@ export function startReplication(
   save(true);
   const loop = async (source: PreparedSource, status: SourceStatus) => {
     while (!options.signal.aborted) {
+      const before = status.state;
       status.state = "syncing";
       status.lastAttemptAt = new Date().toISOString();
       save(true);
@@ -216,7 +217,11 @@ export function startReplication(
           log.warn(`Registry replication from ${source.url}: ${status.lastError}`);
         }
       } catch (err) {
-        if (options.signal.aborted) break;
+        if (options.signal.aborted) {
+          // Stopped in the middle of a pass: the last finished pass says how things stand.
+          status.state = before;
+          break;
+        }
         status.state = "unreachable";
         status.lastError = errorMessage(err);
         status.lastErrorAt = new Date().toISOString();
@@ -228,7 +233,6 @@ export function startReplication(
   };
   const done = Promise.all(sources.map((s, i) => loop(s, statuses[i]))).then(async () => {
     if (pending) clearTimeout(pending);
-    for (const s of statuses) if (s.state === "syncing") s.state = "behind";
     write();
     await writing;
     for (const s of sources) s.client.close();
