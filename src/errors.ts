@@ -60,3 +60,14 @@ export class CancelledError extends Error {
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/**
+ * What a failed `fetch` says, with the cause Deno keeps apart ("fetch failed": "client error
+ * (Connect): tcp connect error: Connection refused"), without the URL.
+ */
+export function fetchErrorMessage(err: unknown): string {
+  const cause = err instanceof Error && err.cause !== undefined
+    ? errorMessage(err.cause).replace(/^error sending request for url \([^)]*\): /, "")
+    : "";
+  return cause ? `${errorMessage(err)}: ${cause}` : errorMessage(err);
+}

@@ -4,7 +4,9 @@
 // by the registry's own address and by its `localhost:<port>` alias, through the CRI plugin
 // (the kubelet's path: `config_path` from cri-registry.toml) and through `ctr --hosts-dir`.
 // Over TLS with the `--tls auto` CA, and plain HTTP; negatives prove the CA is verified and
-// that the prefix needs `override_path`. Ignored visibly when not root or without containerd.
+// that the prefix needs `override_path`. With a replica (`registry --sync-from`) listed after the
+// first registry, pulls go on through it once the first is killed. Ignored visibly when not root
+// or without containerd.
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { packTar } from "modern-tar";
@@ -341,4 +343,91 @@ Deno.test({
       assert.match(predicted, /\/v2\/k0rdent-enterprise\/v2\/k0sproject\/pause\/manifests\/3\.10/);
       assert.equal(ctrd.requests(from)[0], predicted);
     }),
+});
+
+Deno.test({
+  ...(await containerdGate(
+    "real containerd pulls through the replica when the first registry is down (hosts.toml lists both)",
+  )),
+  async fn() {
+    await using work = await tempDir("containerd-real-replica-");
+    const a = await startDaemon(["--host", "127.0.0.1", "--storage", join(work.path, "a")]);
+    let b: Awaited<ReturnType<typeof startDaemon>> | undefined;
+    let ctrd: Containerd | undefined;
+    try {
+      const first = `127.0.0.1:${a.port}`;
+      const name = "quay.io/k0sproject/pause:3.10";
+      const pushed = await push(work.path, first, `${PREFIX}/k0sproject/pause:3.10`, [
+        "--dest-tls-verify=false",
+      ]);
+      const ownName = `${first}/${PREFIX}/k0sproject/pause:3.10`;
+      b = await startDaemon([
+        "--host",
+        "127.0.0.1",
+        "--storage",
+        join(work.path, "b"),
+        "--sync-from",
+        `http://${first}`,
+        "--sync-interval",
+        "500ms",
+      ]);
+      const replica = `127.0.0.1:${b.port}`;
+      const deadline = Date.now() + 60_000;
+      while (true) {
+        const res = await fetch(`http://${replica}/v2/${PREFIX}/k0sproject/pause/manifests/3.10`, {
+          method: "HEAD",
+          headers: { accept: "application/vnd.oci.image.manifest.v1+json" },
+        });
+        await res.body?.cancel();
+        if (res.headers.get("docker-content-digest") === pushed.manifest) break;
+        if (Date.now() > deadline) throw new Error(`B did not replicate A: ${b.stderr()}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+
+      const dropInDir = join(work.path, "containerd.d");
+      const files = await writeDropIns({
+        k0sVersion: "v1.32.8+k0s.0",
+        registry: { address: first, fallbacks: [replica], prefix: PREFIX, insecure: true },
+        mirrors: ["quay.io"],
+        caPem: "",
+        upstreamFallback: false,
+      }, dropInDir);
+      // The model: A first, then B, for both names.
+      for (const image of [name, ownName]) {
+        const urls = registryURLs(files, image).map((u) => new URL(u).host);
+        assert.deepEqual(urls.slice(0, 2), [first, replica], image);
+      }
+      const ctrdDir = join(work.path, "containerd");
+      await Deno.mkdir(ctrdDir);
+      ctrd = await startContainerd(
+        ctrdDir,
+        files.find((f) => f.path === CRI_REGISTRY_FILE)!.content,
+      );
+
+      assert.equal(await a.stop("SIGKILL"), 137);
+      for (const image of [name, ownName]) {
+        const from = ctrd.log().length;
+        assert.equal(await criPullWhenReady(ctrd.socket, image), pushed.config, image);
+        const hosts = ctrd.requests(from).map((u) => new URL(u).host);
+        assert.ok(hosts.includes(replica), `${image}: ${hosts.join(" ")}`);
+        const pulled = await ctrd.ctr([
+          "--debug",
+          "images",
+          "pull",
+          "--hosts-dir",
+          join(dropInDir, "certs.d"),
+          "--snapshotter",
+          "native",
+          image,
+        ]);
+        assert.equal(pulled.code, 0, `ctr pull ${image}: ${pulled.stderr}`);
+      }
+      const ls = await ctrd.ctr(["--namespace", "k8s.io", "images", "ls"]);
+      assert.equal(listed(ls.stdout).get(name), pushed.manifest);
+    } finally {
+      await ctrd?.stop();
+      await b?.stop();
+      await a.stop();
+    }
+  },
 });

@@ -199,6 +199,33 @@ Deno.test("export-worker-artifacts uses the embedded k0s of an air-gap build", a
   assert.doesNotMatch(quay, /https:\/\/quay\.io/);
 });
 
+Deno.test("export-worker-artifacts --registry-address a,b: every hosts.toml lists both, in order", async () => {
+  await using c = await controller();
+  const r = await c.cli(
+    "export-worker-artifacts",
+    "-o",
+    "wb",
+    "--registry-address",
+    "10.0.0.5:5000,10.0.0.6:5000",
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const certsD = join(c.base, "wb/files/etc/k0s/containerd.d/certs.d");
+  const hosts = (text: string) => [...text.matchAll(/^\[host\."([^"]+)"\]$/gm)].map((m) => m[1]);
+  const prefixed = ["10.0.0.5:5000", "10.0.0.6:5000"].map((a) =>
+    `https://${a}/v2/k0rdent-enterprise`
+  );
+  assert.deepEqual(hosts(await Deno.readTextFile(join(certsD, "quay.io/hosts.toml"))), prefixed);
+  for (const own of ["10.0.0.5:5000", "10.0.0.6:5000", "localhost:5000"]) {
+    assert.deepEqual(
+      hosts(await Deno.readTextFile(join(certsD, own, "hosts.toml"))),
+      ["https://10.0.0.5:5000", "https://10.0.0.6:5000"],
+      own,
+    );
+  }
+  const readme = await Deno.readTextFile(join(c.base, "wb/README.md"));
+  assert.match(readme, /registry at `10\.0\.0\.5:5000` \(then `10\.0\.0\.6:5000`, in this order/);
+});
+
 Deno.test("export-worker-artifacts --dry-run writes nothing and creates no token", async () => {
   await using c = await controller();
   const r = await c.cli(

@@ -3,7 +3,9 @@
  * reaches it at `airgap.registry.address`, which may be loopback; pods and other nodes (helm
  * values, k0s.yaml, containerd hosts.toml, join files, worker artifacts) reach it at
  * `airgap.registry.advertiseAddress`, which is never loopback once {@link resolveRegistry}
- * (`resolve.ts`) has filled it in.
+ * (`resolve.ts`) has filled it in. Either may name several registries serving the same content
+ * (replicas, `registry --sync-from`), comma-separated in the order clients try them: the first
+ * is {@link RegistryEndpoint.address}, the others {@link RegistryEndpoint.fallbacks}.
  */
 import type { Config } from "../config/schema.ts";
 import { isLocalHost, splitHostPort } from "../join/node_address.ts";
@@ -12,16 +14,38 @@ import { isLocalHost, splitHostPort } from "../join/node_address.ts";
 export interface RegistryEndpoint {
   /** `HOST:PORT` as clients reach it, e.g. `10.0.0.5:5000`. */
   address: string;
+  /**
+   * Further registries with the same content, tried in this order after `address` (containerd
+   * hosts.toml lists them all); Helm and the k0rdent values name `address` only.
+   */
+  fallbacks?: string[];
   /** Repository prefix everything was pushed under, e.g. `k0rdent-enterprise`; "" for none. */
   prefix: string;
   /** True for a plain-HTTP registry, false for HTTPS. */
   insecure: boolean;
 }
 
+/** The entries of a comma-separated address list (`airgap.registry.address`), in order. */
+export function splitAddresses(value: string): string[] {
+  return value.split(",").map((a) => a.trim()).filter((a) => a !== "");
+}
+
+/** `address` first, then `fallbacks`, each once. */
+export function endpointAddresses(endpoint: RegistryEndpoint): string[] {
+  return [...new Set([endpoint.address, ...(endpoint.fallbacks ?? [])])];
+}
+
+/** `{address, fallbacks}` of a comma-separated list. */
+function addressesOf(value: string): Pick<RegistryEndpoint, "address" | "fallbacks"> {
+  const [address = "", ...others] = splitAddresses(value);
+  const fallbacks = [...new Set(others)].filter((f) => f !== address);
+  return fallbacks.length ? { address, fallbacks } : { address };
+}
+
 /** The endpoint as this host reaches it: `airgap.registry.address`. */
 export function registryEndpoint(config: Config): RegistryEndpoint {
   const { address, prefix, insecure } = config.airgap.registry;
-  return { address, prefix: trimSlashes(prefix), insecure };
+  return { ...addressesOf(address), prefix: trimSlashes(prefix), insecure };
 }
 
 /**
@@ -32,7 +56,7 @@ export function clusterEndpoint(config: Config): RegistryEndpoint {
   const { advertiseAddress } = config.airgap.registry;
   return {
     ...registryEndpoint(config),
-    ...(advertiseAddress ? { address: advertiseAddress } : {}),
+    ...(advertiseAddress ? addressesOf(advertiseAddress) : {}),
   };
 }
 
@@ -42,7 +66,7 @@ export function clusterEndpoint(config: Config): RegistryEndpoint {
  * `localhost:<port>` and `127.0.0.1:<port>` (images named before the advertise address existed).
  */
 export function localRegistryAliases(config: Config): string[] {
-  const { address } = config.airgap.registry;
+  const { address } = registryEndpoint(config);
   const cluster = clusterEndpoint(config).address;
   if (cluster === address) return [];
   const { host, port } = splitHostPort(address);

@@ -9,6 +9,7 @@ import { UserError } from "../errors.ts";
 import { pathExists } from "../fsx/exists.ts";
 import { isLocalHost, pickNodeAddress, splitHostPort } from "../join/node_address.ts";
 import { layout } from "../registry/storage/layout.ts";
+import { splitAddresses } from "./registry_endpoint.ts";
 
 /** What {@link resolveRegistry} decided, for the log and the plan. */
 export interface RegistryResolution {
@@ -51,7 +52,9 @@ export async function findRegistryCa(config: Config): Promise<string> {
  * - `caFile`, when empty on an HTTPS registry: the `--tls auto` CA of `registry.storage` when
  *   that file exists (install and the registry share the config), else empty (system roots).
  * - `advertiseAddress`: as given (a port-less host takes the address's port); else the address
- *   itself unless loopback, then this host's routable IPv4 with the address's port.
+ *   itself unless loopback, then this host's routable IPv4 with the address's port. With several
+ *   addresses (comma-separated, replicas) each other one resolves the same way, unless the
+ *   advertise address lists them too; the result is the comma-separated list, in order.
  */
 export async function resolveRegistry(
   config: Config,
@@ -76,31 +79,56 @@ export async function resolveRegistry(
       notes.push(`registry CA: ${registry.caFile} (the CA of "k0rdentd registry --tls auto")`);
     }
   }
-  const { host, port } = splitHostPort(registry.address);
-  const given = registry.advertiseAddress.trim();
+  // With several registries (replicas), each is resolved alone, as one would be.
+  const [address, ...others] = splitAddresses(registry.address);
+  const { host, port } = splitHostPort(address);
+  const pickIp = () => (options.nodeAddress ?? (() => pickNodeAddress(Deno.networkInterfaces())))();
+  const [given, ...givenOthers] = splitAddresses(registry.advertiseAddress);
+  let advertised: string;
   if (given) {
     // A port-less registry address (HTTPS on 443) keeps a port-less advertise address too.
-    const portless = !/:\d{1,5}$/.test(registry.address) || registry.address.endsWith("]");
-    registry.advertiseAddress = portless ? given : withPort(given, port);
-    if (isLocalHost(splitHostPort(registry.advertiseAddress).host)) {
+    const portless = !/:\d{1,5}$/.test(address) || address.endsWith("]");
+    advertised = portless ? given : withPort(given, port);
+    if (isLocalHost(splitHostPort(advertised).host)) {
       throw new UserError(
         `Invalid airgap.registry.advertiseAddress "${given}": pods and other nodes cannot reach a loopback address; use this host's IP or DNS name`,
       );
     }
   } else if (isLocalHost(host)) {
-    const ip = (options.nodeAddress ?? (() => pickNodeAddress(Deno.networkInterfaces())))();
+    const ip = pickIp();
     if (!ip) {
       throw new UserError(
-        `Cannot pick the registry address pods and other nodes use: airgap.registry.address "${registry.address}" is loopback and this host has no routable IPv4 address; pass ${ADVERTISE_FLAG} IP`,
+        `Cannot pick the registry address pods and other nodes use: airgap.registry.address "${address}" is loopback and this host has no routable IPv4 address; pass ${ADVERTISE_FLAG} IP`,
       );
     }
-    registry.advertiseAddress = withPort(ip, port);
+    advertised = withPort(ip, port);
     notes.push(
-      `registry address for pods and other nodes: ${registry.advertiseAddress} (${registry.address} is loopback; set ${ADVERTISE_FLAG} to choose)`,
+      `registry address for pods and other nodes: ${advertised} (${address} is loopback; set ${ADVERTISE_FLAG} to choose)`,
     );
   } else {
-    registry.advertiseAddress = registry.address;
+    advertised = address;
   }
+  // The other registries: as advertised when the advertise address lists them too, else as
+  // configured, a loopback one (this host's replica) at this host's IP.
+  const fallbacks = givenOthers.length ? givenOthers : others.map((other) => {
+    const { host, port } = splitHostPort(other);
+    if (!isLocalHost(host)) return other;
+    const ip = pickIp();
+    if (!ip) {
+      throw new UserError(
+        `Cannot pick the address pods and other nodes use for registry "${other}": it is loopback and this host has no routable IPv4 address; pass ${ADVERTISE_FLAG} with every address`,
+      );
+    }
+    return withPort(ip, port);
+  });
+  for (const f of givenOthers) {
+    if (isLocalHost(splitHostPort(f).host)) {
+      throw new UserError(
+        `Invalid airgap.registry.advertiseAddress "${f}": pods and other nodes cannot reach a loopback address; use this host's IP or DNS name`,
+      );
+    }
+  }
+  registry.advertiseAddress = [...new Set([advertised, ...fallbacks])].join(",");
   return { config: resolved, notes, warnings };
 }
 

@@ -71,3 +71,31 @@ async function tempDir() {
   const path = await Deno.makeTempDir();
   return { path, [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }) };
 }
+
+Deno.test("resolveRegistry() with several addresses resolves each in order (a loopback one to this host)", async () => {
+  const config = defaultConfig();
+  config.airgap.registry.address = "localhost:5000,10.0.0.6:5000,127.0.0.1:5001";
+  const { config: resolved } = await resolveRegistry(config, { nodeAddress: node });
+  assert.equal(
+    resolved.airgap.registry.advertiseAddress,
+    "10.0.0.5:5000,10.0.0.6:5000,10.0.0.5:5001",
+  );
+  assert.deepStrictEqual(clusterEndpoint(resolved), {
+    address: "10.0.0.5:5000",
+    fallbacks: ["10.0.0.6:5000", "10.0.0.5:5001"],
+    prefix: "k0rdent-enterprise",
+    insecure: false,
+  });
+  assert.equal(registryEndpoint(resolved).address, "localhost:5000");
+  assert.deepStrictEqual(localRegistryAliases(resolved), ["localhost:5000", "127.0.0.1:5000"]);
+
+  // An advertise list is taken as given; a loopback entry in it is refused.
+  config.airgap.registry.advertiseAddress = "10.0.0.9:5000,10.0.0.8:5000";
+  const given = await resolveRegistry(config, { nodeAddress: node });
+  assert.equal(given.config.airgap.registry.advertiseAddress, "10.0.0.9:5000,10.0.0.8:5000");
+  config.airgap.registry.advertiseAddress = "10.0.0.9:5000,localhost:5000";
+  await assert.rejects(
+    resolveRegistry(config, { nodeAddress: node }),
+    (err) => err instanceof UserError && /"localhost:5000".*loopback/.test(err.message),
+  );
+});

@@ -1,13 +1,35 @@
 /**
- * A small OCI distribution client for `bundle push`: blob HEAD, cross-repository mount,
- * monolithic and chunked uploads, manifest PUT; basic auth and the distribution token flow
- * (`WWW-Authenticate: Bearer realm=...,service=...,scope=...`), a private CA (`--ca-file`)
- * and plain HTTP. Bodies are sent from memory in pieces of at most {@link CHUNK_BYTES}.
+ * A small OCI distribution client. Push side (`bundle push`): blob HEAD, cross-repository
+ * mount, monolithic and chunked uploads, manifest PUT; bodies are sent from memory in pieces of
+ * at most {@link CHUNK_BYTES}. Pull side (`registry --sync-from`): catalog and tag lists
+ * (paginated), manifest HEAD/GET (size-limited), blob GET as a stream. Both with basic auth and
+ * the distribution token flow (`WWW-Authenticate: Bearer realm=...,service=...,scope=...`), a
+ * private CA (`--ca-file`) and plain HTTP.
  */
-import { UserError } from "../errors.ts";
+import { fetchErrorMessage, UserError } from "../errors.ts";
+import { readLimited } from "../registry/limits.ts";
+import { MANIFEST_MEDIA_TYPES, MAX_MANIFEST_BYTES } from "../registry/manifest.ts";
 
 /** Blobs up to this size go in one PUT; larger ones in PATCH chunks of this size. */
 export const CHUNK_BYTES = 16 * 1024 * 1024;
+
+/** Largest catalog or tag-list page read from another registry. */
+export const MAX_LISTING_BYTES = 4 * 1024 * 1024;
+/** Entries asked for per catalog or tag-list page. */
+const PAGE_SIZE = 1000;
+/** Bytes of all pages of one listing together, at most (a registry that keeps answering "next"). */
+const MAX_LISTING_TOTAL_BYTES = 64 * 1024 * 1024;
+/** Pages of one listing, at most. */
+const MAX_PAGES = 10_000;
+
+/** A manifest read from another registry. */
+export interface FetchedManifest {
+  bytes: Uint8Array;
+  /** Its `Content-Type`. */
+  mediaType: string;
+  /** The `Docker-Content-Digest` the registry claimed, if any (to be checked by the caller). */
+  claimedDigest?: string;
+}
 
 /** Where and how to reach the target registry. */
 export interface RegistryTarget {
@@ -97,7 +119,12 @@ export class RegistryClient {
   async request(
     method: string,
     path: string,
-    options: { headers?: Record<string, string>; body?: Uint8Array; scope: string },
+    options: {
+      headers?: Record<string, string>;
+      body?: Uint8Array;
+      scope: string;
+      signal?: AbortSignal;
+    },
   ): Promise<Response> {
     const url = path.startsWith("http") ? path : new URL(path, this.base).toString();
     let auth = this.#authFor(options.scope);
@@ -110,10 +137,12 @@ export class RegistryClient {
           body: options.body as Uint8Array<ArrayBuffer> | undefined,
           client: this.#client,
           redirect: "follow",
+          signal: options.signal,
         });
       } catch (err) {
+        if (options.signal?.aborted) throw options.signal.reason;
         throw new UserError(
-          `Cannot reach registry "${this.target.host}": ${(err as Error).message}`,
+          `Cannot reach registry "${this.target.host}": ${fetchErrorMessage(err)}`,
         );
       }
       if (res.status !== 401 || attempt === 1) return res;
@@ -274,6 +303,167 @@ export class RegistryClient {
     });
     if (res.status !== 201) return await this.fail(res, `manifest PUT "${repo}:${reference}"`);
     await res.body?.cancel();
+  }
+
+  /**
+   * Every entry of a paginated listing (`/v2/_catalog` or `/v2/<name>/tags/list`): asks for
+   * {@link PAGE_SIZE} at a time and follows the `Link: <...>; rel="next"` header, or `last=` when
+   * a full page came without one. Each page, and all of them together, is read with a size limit.
+   */
+  async #listAll(
+    path: string,
+    key: "repositories" | "tags",
+    scope: string,
+    signal?: AbortSignal,
+  ): Promise<string[]> {
+    const out: string[] = [];
+    let url: string | undefined = `${path}?n=${PAGE_SIZE}`;
+    let total = 0;
+    for (let page = 0; url; page++) {
+      if (page >= MAX_PAGES) {
+        throw new UserError(
+          `Registry "${this.target.host}" lists more than ${MAX_PAGES} pages under ${path}`,
+        );
+      }
+      const res = await this.request("GET", url, { scope, signal });
+      if (res.status !== 200) return await this.fail(res, `GET ${path}`);
+      const bytes = await readLimited(res.body, MAX_LISTING_BYTES, () =>
+        new UserError(
+          `Registry "${this.target.host}" answered GET ${path} with more than ${MAX_LISTING_BYTES} bytes`,
+        ));
+      total += bytes.length;
+      if (total > MAX_LISTING_TOTAL_BYTES) {
+        throw new UserError(
+          `Registry "${this.target.host}" lists more than ${MAX_LISTING_TOTAL_BYTES} bytes under ${path}`,
+        );
+      }
+      let items: unknown;
+      try {
+        items = (JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown>)[key];
+      } catch (err) {
+        throw new UserError(
+          `Registry "${this.target.host}" answered GET ${path} with invalid JSON: ${
+            (err as Error).message
+          }`,
+        );
+      }
+      if (items === null || items === undefined) items = [];
+      if (!Array.isArray(items) || items.some((i) => typeof i !== "string")) {
+        throw new UserError(
+          `Registry "${this.target.host}" answered GET ${path} without a "${key}" list of names`,
+        );
+      }
+      out.push(...items);
+      const next = this.#sameOrigin(
+        /<([^>]+)>\s*;\s*rel="?next"?/.exec(res.headers.get("link") ?? "")?.[1],
+      );
+      const last = items.at(-1);
+      url = next
+        ? next
+        : items.length >= PAGE_SIZE && last !== undefined
+        ? `${path}?n=${PAGE_SIZE}&last=${encodeURIComponent(last)}`
+        : undefined;
+    }
+    return out;
+  }
+
+  /** `link` resolved against the registry when it stays on it (credentials go nowhere else). */
+  #sameOrigin(link: string | undefined): string | undefined {
+    if (!link) return undefined;
+    try {
+      const url = new URL(link, this.base);
+      if (url.origin !== new URL(this.base).origin) {
+        throw new UserError(
+          `Registry "${this.target.host}" sent a next-page link to another host: "${link}"`,
+        );
+      }
+      return url.toString();
+    } catch (err) {
+      if (err instanceof UserError) throw err;
+      throw new UserError(
+        `Registry "${this.target.host}" sent an invalid next-page link "${link}"`,
+      );
+    }
+  }
+
+  /** Every repository of the registry (`GET /v2/_catalog`, all pages). */
+  async catalog(signal?: AbortSignal): Promise<string[]> {
+    return await this.#listAll("/v2/_catalog", "repositories", "registry:catalog:*", signal);
+  }
+
+  /** Every tag of `repo` (`GET /v2/<repo>/tags/list`, all pages). */
+  async listTags(repo: string, signal?: AbortSignal): Promise<string[]> {
+    return await this.#listAll(`/v2/${repo}/tags/list`, "tags", pull(repo), signal);
+  }
+
+  /** The digest `reference` of `repo` names (`HEAD`), or undefined when the registry omits it. */
+  async manifestDigest(
+    repo: string,
+    reference: string,
+    signal?: AbortSignal,
+  ): Promise<string | undefined> {
+    const res = await this.request("HEAD", `/v2/${repo}/manifests/${reference}`, {
+      scope: pull(repo),
+      headers: { accept: MANIFEST_MEDIA_TYPES.join(", ") },
+      signal,
+    });
+    await res.body?.cancel();
+    if (res.status !== 200) return await this.fail(res, `HEAD of manifest "${repo}:${reference}"`);
+    return res.headers.get("docker-content-digest") ?? undefined;
+  }
+
+  /** Reads manifest `reference` of `repo` (at most {@link MAX_MANIFEST_BYTES}). */
+  async getManifest(
+    repo: string,
+    reference: string,
+    signal?: AbortSignal,
+  ): Promise<FetchedManifest> {
+    const res = await this.request("GET", `/v2/${repo}/manifests/${reference}`, {
+      scope: pull(repo),
+      headers: { accept: MANIFEST_MEDIA_TYPES.join(", ") },
+      signal,
+    });
+    if (res.status !== 200) return await this.fail(res, `GET of manifest "${repo}:${reference}"`);
+    const bytes = await readLimited(res.body, MAX_MANIFEST_BYTES, () =>
+      new UserError(
+        `Registry "${this.target.host}" sent manifest "${repo}:${reference}" larger than ${MAX_MANIFEST_BYTES} bytes`,
+      ));
+    return {
+      bytes,
+      mediaType: (res.headers.get("content-type") ?? "").split(";")[0].trim(),
+      claimedDigest: res.headers.get("docker-content-digest") ?? undefined,
+    };
+  }
+
+  /**
+   * Opens blob `digest` of `repo` for reading from byte `offset` (a `Range` request when not 0);
+   * `from` is where the body starts: `offset` when the registry answered 206 for it, else 0 (a
+   * whole body). The caller checks size and digest while it stores the stream.
+   */
+  async getBlob(
+    repo: string,
+    digest: string,
+    signal?: AbortSignal,
+    offset = 0,
+  ): Promise<{ body: ReadableStream<Uint8Array>; from: number }> {
+    const res = await this.request("GET", `/v2/${repo}/blobs/${digest}`, {
+      scope: pull(repo),
+      signal,
+      headers: offset > 0 ? { range: `bytes=${offset}-` } : {},
+    });
+    if ((res.status !== 200 && res.status !== 206) || !res.body) {
+      return await this.fail(res, `GET of blob "${digest}" in "${repo}"`);
+    }
+    const start = /^bytes (\d+)-/.exec(res.headers.get("content-range") ?? "")?.[1];
+    if (res.status === 206 && Number(start) !== offset) {
+      await res.body.cancel();
+      throw new UserError(
+        `Registry "${this.target.host}" answered a range from ${offset} of blob "${digest}" with "${
+          res.headers.get("content-range")
+        }"`,
+      );
+    }
+    return { body: res.body, from: res.status === 206 ? offset : 0 };
   }
 }
 

@@ -51,8 +51,8 @@ export function addInstallFlags(cmd: Command, bundleHelp: string): Command {
       "k0rdent chart version (default: air gap the bundle's or the registry's highest, else 1.2.0)",
     )
     .option(
-      "--registry-address <host:port>",
-      "air-gap registry as this host reaches it (config airgap.registry.address)",
+      "--registry-address <host:port[,...]>",
+      "air-gap registry as this host reaches it; replicas comma-separated, in the order to try (config airgap.registry.address)",
     )
     .option(
       "--registry-advertise-address <host[:port]>",

@@ -59,6 +59,11 @@ export function defaultConfig(): Config {
       verifySignature: true,
       cosignKey: "",
       verifier: "native",
+      syncFrom: [],
+      syncInterval: "30s",
+      syncCaFile: "",
+      syncUsername: "",
+      syncPasswordFile: "",
       tls: { mode: "auto", cert: "", key: "", sans: [] },
       auth: { htpasswd: "", authPulls: false, readOnly: false },
       limits: {

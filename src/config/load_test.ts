@@ -203,3 +203,29 @@ Deno.test("loadConfig() error lists every problem in one message", async () => {
   assert.ok(err.message.includes("logLevel: expected one of"));
   assert.ok(err.message.includes("registry.port: expected a number (k0rdentd.yaml:3)"));
 });
+
+Deno.test("loadConfig() takes airgap.registry.address as a list or comma-separated (replicas)", async () => {
+  const list = await tempFile(
+    "airgap:\n  registry:\n    address: [10.0.0.5:5000, 10.0.0.6:5000]\nregistry:\n  syncFrom: [https://10.0.0.5:5000]\n",
+  );
+  const { config } = await loadConfig({ file: list, env: noEnv });
+  assert.equal(config.airgap.registry.address, "10.0.0.5:5000,10.0.0.6:5000");
+  assert.deepEqual(config.registry.syncFrom, ["https://10.0.0.5:5000"]);
+  const flag = await loadConfig({
+    file: undefined,
+    env: noEnv,
+    overrides: [{
+      path: ["airgap", "registry", "address"],
+      value: "10.0.0.5:5000, 10.0.0.6:5000",
+      flag: "--registry-address",
+    }],
+  });
+  assert.equal(flag.config.airgap.registry.address, "10.0.0.5:5000,10.0.0.6:5000");
+  const bad = await checkConfig({
+    file: undefined,
+    env: (n) => n === "K0RDENTD_REGISTRY_ADDRESS" ? "10.0.0.5:5000,no/slash" : undefined,
+  });
+  assert.deepEqual(bad.problems.map(formatProblem), [
+    "airgap.registry.address: expected HOST or HOST:PORT such as localhost:5000 (several: a list, or separated by commas) (env K0RDENTD_REGISTRY_ADDRESS)",
+  ]);
+});

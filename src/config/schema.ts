@@ -17,6 +17,19 @@ const duration = z.string().refine(
 );
 const cidr = z.string().regex(/^[0-9a-fA-F:.]+\/\d{1,3}$/, "expected a CIDR such as 10.244.0.0/16");
 
+/**
+ * Registry addresses matching `entry`: one string (comma-separated for several) or a list of
+ * them; either way the value is the comma-separated string, in the given order.
+ */
+function addressList(entry: RegExp, expected: string) {
+  const list = (v: string) => v.split(",").map((a) => a.trim());
+  const message = `expected ${expected} (several: a list, or separated by commas)`;
+  return z.union([
+    z.string().refine((v) => list(v).every((a) => entry.test(a)), message),
+    z.array(z.string().regex(entry, message)).min(1),
+  ]).transform((v) => (Array.isArray(v) ? v : list(v)).map((a) => a.trim()).join(","));
+}
+
 const base = { name: z.string().min(1), description: z.string().optional() };
 
 const awsCredential = z.strictObject({
@@ -112,15 +125,16 @@ export const configSchema = z.strictObject({
     /** `controller.globalK0sURL` for child clusters; "" = the registry's files listener. */
     k0sURL: z.string().regex(/^$|^https?:\/\/\S+$/, "expected an http:// or https:// URL"),
     registry: z.strictObject({
-      address: z.string().regex(
-        REGISTRY_ADDRESS,
-        "expected HOST or HOST:PORT such as localhost:5000",
-      ),
-      /** The address pods and other nodes use; "" derives it (resolve_registry.ts). */
-      advertiseAddress: z.string().regex(
-        /^$|^[A-Za-z0-9.\-\[\]:]+$/,
-        "expected HOST or HOST:PORT such as 10.0.0.5:5000",
-      ),
+      /**
+       * The registry, or several serving the same content (replicas), in the order clients try
+       * them: a list, or one string with commas. Kept as that comma-separated string.
+       */
+      address: addressList(REGISTRY_ADDRESS, "HOST or HOST:PORT such as localhost:5000"),
+      /** The address(es) pods and other nodes use; "" derives them (resolve_registry.ts). */
+      advertiseAddress: z.union([
+        z.literal(""),
+        addressList(/^[A-Za-z0-9.\-\[\]:]+$/, "HOST or HOST:PORT such as 10.0.0.5:5000"),
+      ]),
       prefix: z.string(),
       insecure: z.boolean(),
       caFile: z.string(),
@@ -146,6 +160,20 @@ export const configSchema = z.strictObject({
     prefix: z.string(),
     verifySignature: z.boolean(),
     cosignKey: z.string(),
+    /** Registries to replicate from (`--sync-from`): `https://HOST:PORT`, `http://...`. */
+    syncFrom: z.array(
+      z.string().regex(
+        /^(https?:\/\/)?[^\s/@]+\/?$/,
+        "expected a URL such as https://10.0.0.5:5000",
+      ),
+    ),
+    /** Pause between two replication passes of one source. */
+    syncInterval: duration,
+    /** PEM CA of the sources; "" = system roots plus this registry's `--tls auto` CA. */
+    syncCaFile: z.string(),
+    /** Basic-auth user on the sources; the password is read from `syncPasswordFile`. */
+    syncUsername: z.string(),
+    syncPasswordFile: z.string(),
     /** How bundle signatures are checked: in the load's pass, or by `cosign verify-blob`. */
     verifier: z.enum(["native", "cosign"]),
     tls: z.strictObject({

@@ -62,6 +62,7 @@ airgap:
   k0sURL: ""
   registry:
     address: localhost:5000      # as this host reaches it; env K0RDENTD_REGISTRY_ADDRESS
+    # Replicas (registry --sync-from), tried in order: address: [10.0.0.5:5000, 10.0.0.6:5000]
     # As pods and other nodes reach it; "" = address, or this host's IP when address is loopback
     advertiseAddress: ""         # env K0RDENTD_REGISTRY_ADVERTISE_ADDRESS
     prefix: k0rdent-enterprise
@@ -89,6 +90,12 @@ registry:
   verifySignature: true              # env K0RDENTD_VERIFY_SIGNATURE
   cosignKey: ""                      # local path; env K0RDENTD_COSIGN_KEY
   verifier: native                   # native (in the load's one pass) or cosign (verify-blob)
+  # Replicate every repository and tag of other registries and keep following them
+  syncFrom: []                       # e.g. [https://10.0.0.5:5000]
+  syncInterval: 30s                  # pause between two passes of one source
+  syncCaFile: ""                     # "" = system roots + this registry's --tls auto CA
+  syncUsername: ""                   # basic auth on the sources; password from syncPasswordFile
+  syncPasswordFile: ""
   tls:
     mode: auto                       # auto (own CA under storage/tls) | files | off (plain HTTP)
     cert: ""

@@ -8,12 +8,12 @@
  */
 import { statfs } from "node:fs/promises";
 import { dirname } from "node:path";
-import { UsageError } from "../errors.ts";
+import { fetchErrorMessage, UsageError } from "../errors.ts";
 import { bundleK0rdentVersionWithProgress } from "../bundle/k0rdent_version.ts";
 import { formatBytes } from "../log/progress.ts";
 import { hostPath } from "../host/paths.ts";
 import type { InstallContext } from "./phase.ts";
-import { fetchErrorMessage, registryAccess, registryTags, registryUrl } from "./registry_probe.ts";
+import { registryAccess, registryTags, registryUrl } from "./registry_probe.ts";
 import { registryEndpoint } from "../airgap/registry_endpoint.ts";
 import { airgapChartRepository } from "../k0rdent/helm_command.ts";
 import { checkK0sImages } from "./k0s_images.ts";

@@ -6,7 +6,7 @@
 import type { Config } from "../config/schema.ts";
 import { registryEndpoint, registryURL } from "../airgap/registry_endpoint.ts";
 import { readRegistryCa } from "../airgap/registry_ca.ts";
-import { errorMessage } from "../errors.ts";
+import { errorMessage, fetchErrorMessage } from "../errors.ts";
 import { MEDIA_TYPES } from "../registry/manifest.ts";
 
 /** The URL of `path` on the configured registry. */
@@ -150,17 +150,6 @@ export async function registryImageCount(
   } finally {
     access.close();
   }
-}
-
-/**
- * What a failed `fetch` says, with the cause Deno keeps apart ("fetch failed": "client error
- * (Connect): tcp connect error: Connection refused"), without the URL.
- */
-export function fetchErrorMessage(err: unknown): string {
-  const cause = err instanceof Error && err.cause !== undefined
-    ? errorMessage(err.cause).replace(/^error sending request for url \([^)]*\): /, "")
-    : "";
-  return cause ? `${errorMessage(err)}: ${cause}` : errorMessage(err);
 }
 
 /** `Accept` of a manifest HEAD: image indexes and manifests, OCI and Docker. */

@@ -5,7 +5,11 @@
  * (`airgap.bundlePath`) or else the highest version of the chart in the registry.
  */
 import semver from "semver";
-import { clusterEndpoint, registryEndpoint } from "../airgap/registry_endpoint.ts";
+import {
+  clusterEndpoint,
+  endpointAddresses,
+  registryEndpoint,
+} from "../airgap/registry_endpoint.ts";
 import { airgapK0sURL } from "../k0rdent/helm_values.ts";
 import { resolveRegistry } from "../airgap/resolve_registry.ts";
 import { bundleK0rdentVersionWithProgress } from "../bundle/k0rdent_version.ts";
@@ -14,6 +18,7 @@ import type { Config } from "../config/schema.ts";
 import { errorMessage, UserError } from "../errors.ts";
 import { airgapChartRepository } from "../k0rdent/helm_command.ts";
 import type { OutputFormat } from "../log/output.ts";
+import { preferReachableRegistry } from "./reachable_registry.ts";
 import { registryTags } from "./registry_probe.ts";
 
 /** Where the k0rdent version came from. */
@@ -64,8 +69,8 @@ export async function airgapSummary(
   const resolved = await resolveInstall(config, { ...options, airgap: true, mirror: true });
   const registry = resolved.config.airgap.registry;
   return {
-    registry: registry.address,
-    advertised: clusterEndpoint(resolved.config).address,
+    registry: registry.address.replaceAll(",", ", "),
+    advertised: endpointAddresses(clusterEndpoint(resolved.config)).join(", "),
     caFile: registry.caFile,
     insecure: registry.insecure,
     k0rdentVersion: resolved.config.k0rdent.version,
@@ -97,6 +102,10 @@ export async function resolveInstall(
     ? await resolveRegistry(config, { nodeAddress: options.nodeAddress })
     : { config, notes: [], warnings: [] };
   const resolved = registry.config;
+  const reordered = options.airgap && options.mirror
+    ? await preferReachableRegistry(resolved)
+    : undefined;
+  if (reordered) registry.notes.push(reordered);
   const version = await resolveK0rdentVersion(resolved, options);
   resolved.k0rdent.version = version.version;
   return {

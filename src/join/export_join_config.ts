@@ -13,7 +13,7 @@ import { HostMutator } from "../host/mutator.ts";
 import { K0sCli } from "../k0s/k0s_cli.ts";
 import type { Runner } from "../process/runner.ts";
 import { JOIN_CA_FILE, joinConfigFile, renderJoinConfig } from "./join_config.ts";
-import { clusterEndpoint } from "../airgap/registry_endpoint.ts";
+import { clusterEndpoint, endpointAddresses } from "../airgap/registry_endpoint.ts";
 import { resolveRegistry } from "../airgap/resolve_registry.ts";
 import { readRegistryCa } from "../airgap/registry_ca.ts";
 import {
@@ -99,7 +99,7 @@ export async function exportJoinConfig(
     ? undefined
     : options.registryPort !== undefined
     ? `${options.controllerIp}:${options.registryPort}`
-    : clusterEndpoint(resolved).address;
+    : endpointAddresses(clusterEndpoint(resolved)).join(",");
   const result: ExportJoinResult = { dir: options.dir, files, server, registry };
   if (ctx.dryRun) {
     // The plan, recorded by the dry-run mutator: nothing runs, nothing is written.

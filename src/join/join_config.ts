@@ -5,6 +5,7 @@
  */
 import { stringify } from "yaml";
 import type { Config } from "../config/schema.ts";
+import { splitAddresses } from "../airgap/registry_endpoint.ts";
 import type { JoinRole } from "./token.ts";
 
 /** The default output directory of `export-join-config`. */
@@ -33,7 +34,7 @@ export interface JoinConfigInput {
   server: string;
   token: string;
   expiry: string;
-  /** The air-gap registry the node pulls from. */
+  /** The air-gap registry the node pulls from (with replicas: comma-separated, in order). */
   registry?: { address: string; prefix: string; insecure: boolean; ca: boolean };
   /** Time of creation (ISO), shown in the header. */
   created: string;
@@ -47,10 +48,11 @@ export function renderJoinConfig(input: JoinConfigInput): string {
       : { version: input.k0sVersion },
     join: { mode: input.role, server: input.server, token: input.token },
   };
+  const addresses = splitAddresses(input.registry?.address ?? "");
   if (input.registry) {
     doc.airgap = {
       registry: {
-        address: input.registry.address,
+        address: addresses.length > 1 ? addresses : addresses[0],
         prefix: input.registry.prefix,
         insecure: input.registry.insecure,
         ...(input.registry.ca ? { caFile: JOIN_CA_HOST_PATH } : {}),
@@ -63,7 +65,7 @@ export function renderJoinConfig(input: JoinConfigInput): string {
     `# On the new node: sudo k0rdentd -c ${joinConfigFile(input.role)} install --join`,
     ...(input.registry
       ? [
-        `# Registry ${input.registry.address}: ${input.registry.insecure ? "plain HTTP" : "HTTPS"}${
+        `# Registry ${addresses.join(", ")}: ${input.registry.insecure ? "plain HTTP" : "HTTPS"}${
           input.registry.ca ? `; copy ${JOIN_CA_FILE} to ${JOIN_CA_HOST_PATH} first` : ""
         }.`,
       ]

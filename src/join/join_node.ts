@@ -19,6 +19,7 @@ import { PREFLIGHT_CHECKS } from "../install/preflight.ts";
 import { type PhaseResult, runPhases } from "../install/run_phases.ts";
 import { lockHost } from "../install/state.ts";
 import { log } from "../log/logger.ts";
+import { registryEndpoint } from "../airgap/registry_endpoint.ts";
 import { registryAliases } from "./node_address.ts";
 import { joinServicePhase } from "./phases/join_service.ts";
 import { joinTokenPhase } from "./phases/join_token.ts";
@@ -100,7 +101,7 @@ export function joinPhases(spec: JoinSpec): Phase[] {
     // The cluster's k0s.yaml may name images after the first node's localhost:5000, which on
     // this node must lead to the registry it reaches.
     containerdMirrorsPhaseWith((ctx) =>
-      ctx.options.airgap ? registryAliases(ctx.config.airgap.registry.address) : []
+      ctx.options.airgap ? registryAliases(registryEndpoint(ctx.config).address) : []
     ),
     joinTokenPhase(spec.role, spec.token),
     joinServicePhase(spec.role),

@@ -32,6 +32,12 @@
  *   again, so that containerd never tries the Internet and a missing image reports the
  *   registry's 404 instead of a DNS failure. Root-level `override_path`/`ca`/`capabilities`
  *   apply to `server`.
+ * - Replicas (several registry addresses, `registry --sync-from`): every file lists every
+ *   registry in the configured order, so a pull goes on when one registry is down (containerd
+ *   `core/remotes/docker/resolver.go` and `fetcher.go` try the hosts of `config/hosts.go` in
+ *   order, moving to the next on a connection error or an error status). Each replica's own
+ *   `host:port` gets a file too (images may be named after any of them). They share one CA
+ *   (`ca` applies to all).
  * - `http://` hosts are plain HTTP (no `skip_verify`); `https://` hosts get `ca = "<file>"`
  *   when a private CA is given; the CA itself is one of the generated files.
  *
@@ -46,6 +52,7 @@ import { UserError } from "../errors.ts";
 import { HOST } from "../host/paths.ts";
 import {
   clusterEndpoint,
+  endpointAddresses,
   localRegistryAliases,
   type RegistryEndpoint,
   registryURL,
@@ -158,10 +165,11 @@ export function containerdMirrorFiles(options: ContainerdMirrorOptions): Generat
   const files: GeneratedFile[] = [
     { path: CRI_REGISTRY_FILE, content: criRegistryToml(options.k0sVersion, dropInDir) },
   ];
+  const addresses = endpointAddresses(registry);
   if (options.auth?.username) {
     files.push({
       path: REGISTRY_AUTH_FILE,
-      content: registryAuthToml(options.k0sVersion, registry.address, options.auth),
+      content: registryAuthToml(options.k0sVersion, addresses, options.auth),
       mode: 0o600,
     });
   }
@@ -171,15 +179,22 @@ export function containerdMirrorFiles(options: ContainerdMirrorOptions): Generat
     files.push({ path: caFile, content: pem });
   }
   const ca = tls ? { ca: posix.join(dropInDir, caFile) } : {};
+  // Replicas: every registry, in order (containerd falls back to the next on errors).
+  const urls = addresses.map((address) => registryURL({ ...registry, address }));
+  const own = urls[0];
+  const ownHosts = Object.fromEntries(urls.map((u) => [u, { capabilities: CAPABILITIES, ...ca }]));
+  const served = addresses.length > 1 ? `${addresses.join(", ")} (in this order)` : addresses[0];
 
-  const own = registryURL(registry);
-  const aliases = uniqueMirrors(options.aliases ?? [], registry.address);
+  const aliases = uniqueMirrors(
+    [...addresses.slice(1), ...(options.aliases ?? [])],
+    registry.address,
+  );
   for (const name of [registry.address, ...aliases]) {
     files.push({
       path: hostsTomlPath(name),
       content: renderHosts(
-        `the local registry ${registry.address}${name === registry.address ? "" : ` as ${name}`}`,
-        { server: own, ...ca, host: { [own]: { capabilities: CAPABILITIES, ...ca } } },
+        `the local registry ${served}${name === registry.address ? "" : ` as ${name}`}`,
+        { server: own, ...ca, host: ownHosts },
       ),
     });
   }
@@ -188,7 +203,9 @@ export function containerdMirrorFiles(options: ContainerdMirrorOptions): Generat
     !aliases.includes(m)
   );
   for (const mirror of mirrors) {
-    const endpoints = mirrorEndpoints(mirror, registry);
+    const endpoints = addresses.flatMap((address) =>
+      mirrorEndpoints(mirror, { ...registry, address })
+    );
     const host = Object.fromEntries(
       endpoints.map((e) => [e.url, { capabilities: CAPABILITIES, ...e.extra, ...ca }]),
     );
@@ -199,15 +216,15 @@ export function containerdMirrorFiles(options: ContainerdMirrorOptions): Generat
       : { server: last.url, capabilities: CAPABILITIES, ...last.extra, ...ca };
     files.push({
       path: hostsTomlPath(mirror),
-      content: renderHosts(`${mirror} served by ${registry.address}`, { ...root, host }),
+      content: renderHosts(`${mirror} served by ${served}`, { ...root, host }),
     });
   }
   return files;
 }
 
 /**
- * The drop-in with the registry's pull credentials, keyed by the host containerd contacts (every
- * generated hosts.toml leads to `address`). hosts.toml has no credentials field; the CRI plugin
+ * The drop-in with the registry's pull credentials, keyed by each host containerd contacts (every
+ * generated hosts.toml leads to `addresses`, the registry and its replicas). hosts.toml has no credentials field; the CRI plugin
  * still reads `registry.configs."<host>".auth` when `config_path` is set and the kubelet sent
  * none (containerd 1.7 `pkg/cri/server/image_pull.go`, 2.x
  * `internal/cri/server/images/image_pull.go`; deprecated there but kept "until a suitable secret
@@ -217,7 +234,7 @@ export function containerdMirrorFiles(options: ContainerdMirrorOptions): Generat
  */
 export function registryAuthToml(
   k0sVersion: string,
-  address: string,
+  addresses: readonly string[],
   auth: { username: string; password: string },
 ): string {
   const version = containerdConfigVersion(k0sVersion);
@@ -227,7 +244,11 @@ export function registryAuthToml(
     plugins: {
       [plugin]: {
         registry: {
-          configs: { [address]: { auth: { username: auth.username, password: auth.password } } },
+          configs: Object.fromEntries(
+            addresses.map((
+              a,
+            ) => [a, { auth: { username: auth.username, password: auth.password } }]),
+          ),
         },
       },
     },

@@ -104,6 +104,77 @@ for (const [name, over] of [["plain", {}], ["tls", { ...TLS, caPem: CA_PEM }]] a
   });
 }
 
+const REPLICAS = {
+  registry: {
+    address: "10.0.0.5:5000",
+    fallbacks: ["10.0.0.6:5000", "10.0.0.7:5000"],
+    prefix: "k0rdent-enterprise",
+    insecure: false,
+  },
+  caPem: CA_PEM,
+};
+
+Deno.test("containerdMirrorFiles() replicas: every file lists every registry in order (goldens)", async () => {
+  const files = containerdMirrorFiles(options(REPLICAS));
+  for (const f of files) {
+    await assertGolden(import.meta.url, `containerd_replicas/${f.path}.golden`, f.content);
+  }
+  assert.deepEqual(files.map((f) => f.path), [
+    "cri-registry.toml",
+    "certs.d/10.0.0.5:5000/ca.crt",
+    "certs.d/10.0.0.5:5000/hosts.toml",
+    "certs.d/10.0.0.6:5000/hosts.toml",
+    "certs.d/10.0.0.7:5000/hosts.toml",
+    ...MIRRORS.map((m) => `certs.d/${m}/hosts.toml`),
+  ]);
+  const regs = ["10.0.0.5:5000", "10.0.0.6:5000", "10.0.0.7:5000"];
+  // Named after any replica, an image is looked up at each of them, first to last.
+  for (const name of regs) {
+    assert.deepEqual(
+      manifestURLs(files, `${name}/k0rdent-enterprise/kcm-controller:1.2.3`),
+      [...regs, regs[0]].map((r) =>
+        `https://${r}/v2/k0rdent-enterprise/kcm-controller/manifests/1.2.3`
+      ),
+    );
+  }
+  assert.deepEqual(
+    manifestURLs(files, "quay.io/k0sproject/coredns:1.12.2"),
+    [...regs, regs[2]].map((r) =>
+      `https://${r}/v2/k0rdent-enterprise/k0sproject/coredns/manifests/1.12.2`
+    ),
+  );
+  for (const f of files.filter((f) => f.path.endsWith("hosts.toml"))) {
+    const doc = hostsDoc(f.content);
+    assert.deepEqual(
+      Object.keys(doc.host).map((u) => new URL(u).host),
+      f.path.includes("registry.mirantis.com") ? regs.flatMap((r) => [r, r]) : regs,
+      f.path,
+    );
+    for (const h of Object.values(doc.host)) {
+      assert.equal(h.ca, "/etc/k0s/containerd.d/certs.d/10.0.0.5:5000/ca.crt");
+    }
+  }
+});
+
+Deno.test("containerdMirrorOptions() with several addresses: the advertised list, in order", () => {
+  const config = defaultConfig();
+  config.airgap.registry.address = "localhost:5000,10.0.0.6:5000";
+  config.airgap.registry.advertiseAddress = "10.0.0.5:5000,10.0.0.6:5000";
+  config.airgap.registry.username = "puller";
+  config.airgap.registry.password = "pw";
+  const opts = containerdMirrorOptions(config, { caPem: "", upstreamFallback: false });
+  assert.deepEqual(opts.registry.address, "10.0.0.5:5000");
+  assert.deepEqual(opts.registry.fallbacks, ["10.0.0.6:5000"]);
+  const auth = containerdMirrorFiles(opts).find((f) => f.path === "registry-auth.toml")!;
+  const configs = getPath(parse(auth.content), [
+    "plugins",
+    "io.containerd.grpc.v1.cri",
+    "registry",
+    "configs",
+  ]) as Record<string, unknown>;
+  assert.deepEqual(Object.keys(configs), ["10.0.0.5:5000", "10.0.0.6:5000"]);
+});
+
 Deno.test("containerdMirrorFiles() air gap: upstream paths resolve under the prefix, never upstream", () => {
   const files = containerdMirrorFiles(options());
   const reg = "http://10.0.0.5:5000/v2";

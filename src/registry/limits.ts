@@ -2,6 +2,7 @@
 import { durationMs, formatDuration } from "../config/duration.ts";
 import { defaultConfig } from "../config/defaults.ts";
 import type { Config } from "../config/schema.ts";
+import { BodyReadError } from "./errors.ts";
 import type { UploadSessionLimits } from "./storage/upload_sessions.ts";
 
 /** The daemon's limits in numbers; see docs/registry.md (Limits). */
@@ -66,4 +67,43 @@ export function limitFlags(limits: ServeLimits): string[] {
     args.push("--max-login-failures", String(limits.maxLoginFailures));
   }
   return args;
+}
+
+/**
+ * Reads at most `max` bytes of an untrusted body (a request, or a response of another
+ * registry) into memory; throws `tooLarge()` as soon as it has more, before buffering the
+ * excess. A failing body is a {@link BodyReadError}.
+ */
+export async function readLimited(
+  stream: ReadableStream<Uint8Array> | null,
+  max: number,
+  tooLarge: () => Error,
+): Promise<Uint8Array> {
+  if (!stream) return new Uint8Array(0);
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  const reader = stream.getReader();
+  try {
+    while (true) {
+      const { done, value } = await reader.read().catch((err) => {
+        throw new BodyReadError(err);
+      });
+      if (done) break;
+      total += value.length;
+      if (total > max) {
+        await reader.cancel().catch(() => {});
+        throw tooLarge();
+      }
+      parts.push(value);
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  const out = new Uint8Array(total);
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
 }

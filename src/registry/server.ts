@@ -24,6 +24,7 @@ import { k0sFilesPath } from "./k0s_files.ts";
 import { openK0sBinaryStore } from "./storage/k0s_binaries.ts";
 import type { ServeLimits } from "./limits.ts";
 import { openDiskStorage } from "./storage/storage.ts";
+import { prepareSources, startReplication, type SyncOptions } from "./sync/replicator.ts";
 import { UploadSessions } from "./storage/upload_sessions.ts";
 import { autoTls, defaultSans, readTlsFiles, type TlsMaterial } from "./tls.ts";
 
@@ -40,6 +41,8 @@ export interface ServeOptions {
    * (the repository prefix).
    */
   files: { port: number; prefix: string };
+  /** Replication from other registries (`--sync-from`); none when absent or empty. */
+  sync?: SyncOptions;
   /** How long in-flight requests may take after a shutdown signal. Default 10 s. */
   shutdownTimeoutMs?: number;
   /**
@@ -191,6 +194,7 @@ export async function serveRegistry(
   const access = await accessPolicy(options.auth, options.limits);
   await checkStorage(options.storage);
   const tls = await tlsMaterial(options, deps.runner);
+  const sources = options.sync ? await prepareSources(options.sync, options.storage) : [];
   const storage = openDiskStorage(options.storage);
   const sessions = new UploadSessions(storage, options.limits.uploads);
   await sessions.load();
@@ -259,6 +263,20 @@ export async function serveRegistry(
   if (!access.credentials && !access.readOnly) {
     log.info("Pushes are accepted from this host only (loopback); others may pull");
   }
+  const sync = options.sync;
+  const replication = sync && sources.length
+    ? startReplication(storage, sources, {
+      intervalMs: sync.intervalMs,
+      concurrency: sync.concurrency,
+      signal: deps.signal,
+    })
+    : undefined;
+  if (sync && replication) {
+    log.info(
+      `Registry replicates from ${sources.map((s) => s.url).join(", ")} every ` +
+        `${formatDuration(sync.intervalMs)} (see: k0rdentd registry status)`,
+    );
+  }
   const expiry = expireSessions(sessions);
   await waitForAbort(deps.signal);
   clearInterval(expiry);
@@ -266,6 +284,7 @@ export async function serveRegistry(
   log.info("Registry stopping: finishing requests in flight");
   const timeout = options.shutdownTimeoutMs ?? 10_000;
   const done = await Promise.all([server.shutdown(timeout), files?.shutdown(timeout) ?? true]);
+  await replication?.done;
   const finished = done.every(Boolean);
   if (!finished) {
     log.warn(`Registry stopped with requests still running after ${timeout} ms`);

@@ -1,7 +1,11 @@
 /** `registry --print-systemd-unit`: a hardened systemd unit running the registry with the same flags. */
+import { durationMs, formatDuration } from "../config/duration.ts";
+import { defaultConfig } from "../config/defaults.ts";
 import { limitFlags } from "./limits.ts";
 import { log, type LogFormat } from "../log/logger.ts";
 import type { ServeOptions } from "./server.ts";
+
+const DEFAULT_SYNC_INTERVAL_MS = durationMs(defaultConfig().registry.syncInterval);
 
 /** Quotes one ExecStart argument for systemd (`%` and `$` escaped, quoted when needed). */
 export function systemdQuote(arg: string): string {
@@ -35,6 +39,17 @@ export function serveArgs(options: ServeOptions): string[] {
   if (options.auth.authPulls) args.push("--auth-pulls");
   if (options.auth.readOnly) args.push("--read-only");
   args.push(...limitFlags(options.limits));
+  const sync = options.sync;
+  if (sync?.from.length) {
+    for (const url of sync.from) args.push("--sync-from", url);
+    if (sync.intervalMs !== DEFAULT_SYNC_INTERVAL_MS) {
+      args.push("--sync-interval", formatDuration(sync.intervalMs));
+    }
+    if (sync.caFile) args.push("--sync-ca", sync.caFile);
+    if (sync.username) {
+      args.push("--sync-username", sync.username, "--sync-password-file", sync.passwordFile);
+    }
+  }
   return args;
 }
 
@@ -49,7 +64,13 @@ export function systemdUnit(
 ): string {
   const globals = logFormat === "text" ? [] : ["--log-format", logFormat];
   const exec = [binary, ...globals, ...serveArgs(options)].map(systemdQuote).join(" ");
-  const readable = [options.tls.cert, options.tls.key, options.auth.htpasswd].filter(Boolean);
+  const readable = [
+    options.tls.cert,
+    options.tls.key,
+    options.auth.htpasswd,
+    options.sync?.from.length ? options.sync.caFile : "",
+    options.sync?.from.length && options.sync.username ? options.sync.passwordFile : "",
+  ].filter(Boolean);
   return [
     "[Unit]",
     "Description=k0rdentd OCI registry",

@@ -81,3 +81,51 @@ Deno.test("systemdUnit() passes --log-format json through to ExecStart, and noth
     !exec(systemdUnit("/usr/local/bin/k0rdentd", options, "text"))!.includes("--log-format"),
   );
 });
+
+Deno.test("serveArgs() and systemdUnit() pass the replication sources, CA and password file", () => {
+  const options = {
+    host: "0.0.0.0",
+    port: 5000,
+    storage: "/s",
+    tls: { mode: "auto" as const, cert: "", key: "", sans: [] },
+    auth: { htpasswd: "", authPulls: false, readOnly: false },
+    files: { port: 5080, prefix: "p" },
+    limits: defaultServeLimits(),
+    sync: {
+      from: ["https://10.0.0.5:5000", "https://10.0.0.6:5000"],
+      intervalMs: 60_000,
+      caFile: "/etc/k0rdentd/peer-ca.crt",
+      username: "replica",
+      passwordFile: "/etc/k0rdentd/sync.pw",
+    },
+  };
+  assert.deepEqual(serveArgs(options).slice(-12), [
+    "--sync-from",
+    "https://10.0.0.5:5000",
+    "--sync-from",
+    "https://10.0.0.6:5000",
+    "--sync-interval",
+    "1m",
+    "--sync-ca",
+    "/etc/k0rdentd/peer-ca.crt",
+    "--sync-username",
+    "replica",
+    "--sync-password-file",
+    "/etc/k0rdentd/sync.pw",
+  ]);
+  const unit = systemdUnit("/usr/local/bin/k0rdentd", options, "text");
+  assert.match(unit, /^ReadOnlyPaths=\/etc\/k0rdentd\/peer-ca\.crt \/etc\/k0rdentd\/sync\.pw$/m);
+  const quiet = serveArgs({ ...options, sync: { ...options.sync, from: [], intervalMs: 30_000 } });
+  assert.ok(!quiet.some((a) => a.startsWith("--sync")), quiet.join(" "));
+  const defaults = serveArgs({
+    ...options,
+    sync: {
+      from: ["http://r:5000"],
+      intervalMs: 30_000,
+      caFile: "",
+      username: "",
+      passwordFile: "",
+    },
+  });
+  assert.deepEqual(defaults.slice(-2), ["--sync-from", "http://r:5000"]);
+});

@@ -15,7 +15,12 @@ import { formatBytes } from "../log/progress.ts";
 import { openDiskStorage } from "../registry/storage/storage.ts";
 import { runChecked, type Runner } from "../process/runner.ts";
 import { registryAliases } from "../join/node_address.ts";
-import { clusterEndpoint } from "../airgap/registry_endpoint.ts";
+import {
+  clusterEndpoint,
+  endpointAddresses,
+  registryEndpoint,
+  splitAddresses,
+} from "../airgap/registry_endpoint.ts";
 import { resolveRegistry } from "../airgap/resolve_registry.ts";
 import { readRegistryCa } from "../airgap/registry_ca.ts";
 import { createJoinToken, invalidateJoinTokens, isController } from "../join/token.ts";
@@ -140,7 +145,7 @@ async function writeSystemImages(
     signal: ctx.signal,
   });
   const refs = await bundled.listImages(hasConfig ? k0sYaml : undefined);
-  const { address, prefix } = ctx.config.airgap.registry;
+  const { address, prefix } = registryEndpoint(ctx.config);
   const images = refs.map((ref) => storageLocation(ref, { address, prefix }));
   const summary = await writeImagesArchive(openDiskStorage(dir), images, target);
   log.info(
@@ -173,8 +178,12 @@ export async function exportWorkerArtifacts(
       },
     })).config
     : ctx.config;
+  // With replicas, every address in order (the first is the one images are named after).
   const cluster = clusterEndpoint(resolved).address;
-  const address = options.registryAddress ?? cluster;
+  const address = options.registryAddress
+    ? splitAddresses(options.registryAddress).join(",")
+    : endpointAddresses(clusterEndpoint(resolved)).join(",");
+  const [first] = splitAddresses(address);
   const config: Config = {
     ...resolved,
     k0s: { ...resolved.k0s, version: k0s.version },
@@ -191,7 +200,7 @@ export async function exportWorkerArtifacts(
         caPem: await readRegistryCa(config),
         upstreamFallback: info.flavor !== "airgap",
       }),
-      aliases: [...registryAliases(address), ...(cluster === address ? [] : [cluster])],
+      aliases: [...registryAliases(first), ...(cluster === first ? [] : [cluster])],
     })
     : [];
 

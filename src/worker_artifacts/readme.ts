@@ -1,4 +1,5 @@
 /** Generates the worker bundle's `README.md`: what is inside and the steps to join a worker. */
+import { splitAddresses } from "../airgap/registry_endpoint.ts";
 import { BUNDLE, HOST_TOKEN_FILE, type HostFile } from "./layout.ts";
 
 /** What the bundle holds. */
@@ -19,9 +20,14 @@ export interface ReadmeInput {
 export function renderReadme(input: ReadmeInput): string {
   const rows = input.files.map((f) => `| \`${f.source}\` | \`${f.target}\` |`);
   if (input.token) rows.push(`| \`${BUNDLE.token}\` | \`${HOST_TOKEN_FILE}\` (0600) |`);
+  const [first, ...replicas] = splitAddresses(input.registry?.address ?? "");
   const registry = input.registry
     ? [
-      `Workers pull images from the registry at \`${input.registry.address}\` over ${
+      `Workers pull images from the registry at \`${first}\`${
+        replicas.length
+          ? ` (then ${replicas.map((r) => `\`${r}\``).join(", ")}, in this order, when it fails)`
+          : ""
+      } over ${
         input.registry.insecure ? "plain HTTP" : "HTTPS"
       }; the containerd drop-ins under \`files/etc/k0s/containerd.d/\` redirect the upstream`,
       "registries to it.",
@@ -31,7 +37,7 @@ export function renderReadme(input: ReadmeInput): string {
       "",
       `Check from the worker that the registry answers: \`curl ${
         input.registry.insecure ? "" : `--cacert ${input.registry.caFile ?? "CA"} `
-      }${input.registry.insecure ? "http" : "https"}://${input.registry.address}/v2/\``,
+      }${input.registry.insecure ? "http" : "https"}://${first}/v2/\``,
     ]
     : ["No registry is configured: workers pull images from their upstream registries."];
   const token = input.token

@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import { UsageError } from "../../errors.ts";
 import { checkExpiry, DEFAULT_TOKEN_EXPIRY } from "../../join/token.ts";
 import { splitHostPort } from "../../join/node_address.ts";
+import { splitAddresses } from "../../airgap/registry_endpoint.ts";
 import { log } from "../../log/logger.ts";
 import { printData } from "../../log/output.ts";
 import { exportWorkerArtifacts } from "../../worker_artifacts/export_worker_artifacts.ts";
@@ -30,8 +31,8 @@ export function registerExportWorkerArtifacts(program: Command): void {
     .option("--k0s-binary <path>", "bundle this k0s binary (default: embedded, else installed)")
     .option("--expiry <duration>", "lifetime of the worker join token", DEFAULT_TOKEN_EXPIRY)
     .option(
-      "--registry-address <host:port>",
-      "registry address as workers reach it (default: airgap.registry.address, localhost replaced by this host's IP)",
+      "--registry-address <host:port[,...]>",
+      "registry address as workers reach it, replicas comma-separated in order (default: airgap.registry.address, localhost replaced by this host's IP)",
     )
     .option(
       "--with-images",
@@ -48,7 +49,8 @@ Examples:
   sudo k0rdentd export-worker-artifacts
   sudo k0rdentd export-worker-artifacts -o /tmp/worker-bundle --expiry 2h --overwrite
   sudo k0rdentd export-worker-artifacts --archive worker-bundle.tar.gz --with-images
-  k0rdentd export-worker-artifacts --k0s-binary ./k0s --registry-address 10.0.0.5:5000`,
+  k0rdentd export-worker-artifacts --k0s-binary ./k0s --registry-address 10.0.0.5:5000
+  k0rdentd export-worker-artifacts --registry-address 10.0.0.5:5000,10.0.0.6:5000,10.0.0.7:5000`,
     )
     .action(async (flags: Flags, cmd: Command) => {
       if (flags.out && flags.archive) {
@@ -58,7 +60,7 @@ Examples:
         throw new UsageError(`Invalid --archive "${flags.archive}": expected a .tar.gz file name`);
       }
       checkExpiry(flags.expiry);
-      if (flags.registryAddress) splitHostPort(flags.registryAddress);
+      for (const address of splitAddresses(flags.registryAddress ?? "")) splitHostPort(address);
       const ctx = await commandContext(cmd);
       const overwrite = flags.overwrite ?? false;
       const { plan, summary } = await exportWorkerArtifacts(ctx, {

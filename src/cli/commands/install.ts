@@ -29,6 +29,7 @@ Examples:
   sudo k0rdentd install --airgap --airgap-bundle-path ./airgap-bundle-1.2.3.tar.gz
   sudo k0rdentd install --airgap --k0s-binary ./k0s --registry-advertise-address 10.0.0.5
   sudo k0rdentd install --airgap --registry-address registry.lan:5000 --registry-ca ./ca.crt
+  sudo k0rdentd install --airgap --registry-address localhost:5000,10.0.0.6:5000,10.0.0.7:5000
   sudo k0rdentd install --airgap --registry-insecure   # plain HTTP: not for k0rdent Enterprise
   printf '%s\n' "$PW" | sudo k0rdentd install --airgap --registry-address harbor.example.com \
     --registry-username robot --registry-password-stdin

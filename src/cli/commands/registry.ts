@@ -12,6 +12,7 @@ import { serveLimits } from "../../registry/limits.ts";
 import { type ServeOptions, serveRegistry } from "../../registry/server.ts";
 import { openDiskStorage } from "../../registry/storage/storage.ts";
 import { systemdUnit } from "../../registry/systemd_unit.ts";
+import { readSyncStatus, syncStatusLines } from "../../registry/sync/sync_status.ts";
 import { verifyStorage } from "../../registry/verify.ts";
 import { startBackgroundLoad, statusText } from "../../bundle/background.ts";
 import { addK0sBinary, k0sStoredLine } from "../../bundle/k0s_binaries.ts";
@@ -22,6 +23,7 @@ import { readBundleRecords, versionKey } from "../../bundle/records.ts";
 import { readInUse } from "../../bundle/in_use.ts";
 import { commandContext, flagOverrides } from "../context.ts";
 import { booleanFlag } from "../../config/boolean.ts";
+import { durationMs } from "../../config/duration.ts";
 
 const STORAGE_FLAG = { storage: { path: ["registry", "storage"], flag: "--storage" } };
 
@@ -58,6 +60,11 @@ const SERVE_FLAGS = {
     path: ["registry", "limits", "maxLoginFailures"],
     flag: "--max-login-failures",
   },
+  syncFrom: { path: ["registry", "syncFrom"], flag: "--sync-from" },
+  syncInterval: { path: ["registry", "syncInterval"], flag: "--sync-interval" },
+  syncCa: { path: ["registry", "syncCaFile"], flag: "--sync-ca" },
+  syncUsername: { path: ["registry", "syncUsername"], flag: "--sync-username" },
+  syncPasswordFile: { path: ["registry", "syncPasswordFile"], flag: "--sync-password-file" },
 };
 
 /** A number when `value` is digits, else the text (the schema then names the flag). */
@@ -79,6 +86,13 @@ function serveOptions(config: Config): ServeOptions {
     auth: { ...r.auth },
     files: { port: r.filesPort, prefix: r.prefix },
     limits: serveLimits(r.limits),
+    sync: {
+      from: [...r.syncFrom],
+      intervalMs: durationMs(r.syncInterval) as number,
+      caFile: r.syncCaFile,
+      username: r.syncUsername,
+      passwordFile: r.syncPasswordFile,
+    },
   };
 }
 
@@ -99,11 +113,16 @@ Examples:
   k0rdentd registry status
   k0rdentd registry add-k0s-binary ./k0s-v1.32.6+k0s.0-amd64 --cosign-key ./cosign.pub
   k0rdentd registry --files-port 0      # no k0s binaries listener
+  k0rdentd registry --sync-from https://10.0.0.5:5000 --sync-from https://10.0.0.6:5000
+  k0rdentd registry --sync-from https://10.0.0.5:5000 --sync-interval 1m \\
+    --sync-ca /etc/k0rdentd/peer-ca.crt --sync-username replica --sync-password-file /etc/k0rdentd/sync.pw
 
 Env: K0RDENTD_REGISTRY_HOST, K0RDENTD_REGISTRY_PORT, K0RDENTD_REGISTRY_FILES_PORT,
 K0RDENTD_REGISTRY_STORAGE.
 Config: registry.host, registry.port, registry.filesPort, registry.prefix, registry.storage,
-registry.tls.*, registry.auth.*, registry.limits.*.`;
+registry.tls.*, registry.auth.*, registry.limits.*, registry.syncFrom, registry.syncInterval,
+registry.syncCaFile, registry.syncUsername, registry.syncPasswordFile.
+Replication state per source (last sync, tags and bytes behind, last error): registry status.`;
 
 /** Registers `registry` and its subcommands. */
 export function registerRegistry(program: Command): void {
@@ -156,6 +175,18 @@ export function registerRegistry(program: Command): void {
       "with --htpasswd: failed logins per client address per minute (default 10)",
       numberArg,
     )
+    .option(
+      "--sync-from <url>",
+      "replicate every repository and tag of this registry and keep following it (repeatable)",
+      collect,
+    )
+    .option("--sync-interval <duration>", "pause between two replication passes (default 30s)")
+    .option(
+      "--sync-ca <file>",
+      "PEM CA of the --sync-from registries (default: system roots + this registry's CA)",
+    )
+    .option("--sync-username <user>", "basic-auth user on the --sync-from registries")
+    .option("--sync-password-file <file>", "file holding the --sync-username password")
     .option("--print-systemd-unit", "print a hardened systemd unit for these flags and exit")
     .option("--bundle-path <file>", "load this air-gap bundle in the background while serving")
     .addOption(
@@ -182,7 +213,8 @@ export function registerRegistry(program: Command): void {
         log.info(
           `Dry run: would serve the registry on ${options.host}:${options.port} from ` +
             `"${options.storage}"` +
-            (options.files.port ? ` and k0s binaries on port ${options.files.port}` : ""),
+            (options.files.port ? ` and k0s binaries on port ${options.files.port}` : "") +
+            (options.sync?.from.length ? `, replicating ${options.sync.from.join(", ")}` : ""),
         );
         return;
       }
@@ -208,7 +240,7 @@ export function registerRegistry(program: Command): void {
 
   registry.command("status")
     .description(
-      "Show the latest bundle load, the bundle versions loaded and the stored k0s binaries",
+      "Show the latest bundle load, the bundle versions loaded, the stored k0s binaries and replication (--sync-from)",
     )
     .option("--storage <dir>", "storage directory (default /var/lib/k0rdentd/registry)")
     .addHelpText(
@@ -229,20 +261,26 @@ export function registerRegistry(program: Command): void {
         loadedAt: r.loadedAt,
         inUse: inUseKey !== undefined && r.version === inUseKey,
       }));
-      printData(ctx.output, { storage: dir, ...status, k0sBinaries, bundles, inUse }, () =>
-        [
-          `Storage:  ${dir}`,
-          statusText(status),
-          `Bundles loaded (${bundles.length}):`,
-          ...bundles.map((b) =>
-            `  k0rdent ${b.k0rdentVersion ?? "unknown"}  ${b.references} references  ` +
-            `loaded ${b.loadedAt ?? "?"}${b.inUse ? "  (in use)" : ""}`
-          ),
-          `k0s binaries (${k0sBinaries.length}):`,
-          ...k0sBinaries.map((b) =>
-            `  ${b.name}  ${formatBytes(b.size)}${b.signature ? "  (.sig)" : ""}`
-          ),
-        ].join("\n"));
+      const replication = await readSyncStatus(openDiskStorage(dir));
+      printData(
+        ctx.output,
+        { storage: dir, ...status, k0sBinaries, bundles, inUse, replication },
+        () =>
+          [
+            `Storage:  ${dir}`,
+            statusText(status),
+            `Bundles loaded (${bundles.length}):`,
+            ...bundles.map((b) =>
+              `  k0rdent ${b.k0rdentVersion ?? "unknown"}  ${b.references} references  ` +
+              `loaded ${b.loadedAt ?? "?"}${b.inUse ? "  (in use)" : ""}`
+            ),
+            `k0s binaries (${k0sBinaries.length}):`,
+            ...k0sBinaries.map((b) =>
+              `  ${b.name}  ${formatBytes(b.size)}${b.signature ? "  (.sig)" : ""}`
+            ),
+            ...(replication ? syncStatusLines(replication) : []),
+          ].join("\n"),
+      );
     });
 
   registry.command("add-k0s-binary")

@@ -1,6 +1,7 @@
 /** Manifest routes: `GET|HEAD|PUT|DELETE /v2/<name>/manifests/<tag|digest>` with `Accept` checks. */
 import { isDigest, parseDigest } from "../digest.ts";
-import { BodyReadError, RegistryError } from "../errors.ts";
+import { RegistryError } from "../errors.ts";
+import { readLimited } from "../limits.ts";
 import { MANIFEST_MEDIA_TYPES, MAX_MANIFEST_BYTES } from "../manifest.ts";
 import { checkRepositoryName, checkTag, isTag } from "../names.ts";
 import type { RegistryStorage } from "../storage/storage.ts";
@@ -38,39 +39,6 @@ export function acceptable(accept: string | undefined, mediaType: string): boole
     return true;
   }
   return !types.some((t) => MANIFEST_MEDIA_TYPES.includes(t));
-}
-
-/** Reads at most `max` bytes of a request body; `MANIFEST_INVALID` when it is larger. */
-async function readLimited(
-  stream: ReadableStream<Uint8Array> | null,
-  max: number,
-): Promise<Uint8Array> {
-  if (!stream) return new Uint8Array(0);
-  const parts: Uint8Array[] = [];
-  let total = 0;
-  const reader = stream.getReader();
-  try {
-    while (true) {
-      const { done, value } = await reader.read().catch((err) => {
-        throw new BodyReadError(err);
-      });
-      if (done) break;
-      total += value.length;
-      if (total > max) {
-        throw new RegistryError("MANIFEST_INVALID", `Manifest is larger than ${max} bytes`);
-      }
-      parts.push(value);
-    }
-  } finally {
-    reader.releaseLock();
-  }
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
 }
 
 /**
@@ -139,7 +107,15 @@ export function registerManifests(app: RegistryApp, { storage }: HandlerDeps): v
         `Manifest is larger than ${MAX_MANIFEST_BYTES} bytes`,
       );
     }
-    const bytes = await readLimited(c.req.raw.body, MAX_MANIFEST_BYTES);
+    const bytes = await readLimited(
+      c.req.raw.body,
+      MAX_MANIFEST_BYTES,
+      () =>
+        new RegistryError(
+          "MANIFEST_INVALID",
+          `Manifest is larger than ${MAX_MANIFEST_BYTES} bytes`,
+        ),
+    );
     const result = await storage.putManifest(repo, bytes, {
       reference: ref,
       contentType: c.req.header("Content-Type"),

@@ -24,6 +24,12 @@
  * │       ├── k0s-<version>-<arch>        a release binary under its unchanged name (written to
  * │       │                               `uploads/<uuid>` first, renamed here once checked)
  * │       └── k0s-<version>-<arch>.sig    its cosign signature, when it came with one
+ * ├── sync/
+ * │   ├── status.json                     replication state per `--sync-from` source (read by
+ * │   │                                   `registry status`)
+ * │   └── partial/<alg>-<hex>             the upload id a blob copy is streaming into, kept until
+ * │                                       it is stored: a copy cut off (crash, lost connection)
+ * │                                       resumes from the upload's size
  * └── tls/                                `--tls auto` CA and server certificate
  * ```
  *
@@ -44,6 +50,8 @@ export const UPLOADS_DIR = "uploads";
 export const REPOSITORIES_DIR = "repositories";
 /** Directory of the files served over plain HTTP beside the registry. */
 export const FILES_DIR = "files";
+/** Directory of the replication (`--sync-from`) state. */
+export const SYNC_DIR = "sync";
 /** Directory of `--tls auto` material. */
 export const TLS_DIR = "tls";
 /** Marker directory that makes a directory under `repositories/` a repository. */
@@ -136,6 +144,15 @@ export const layout = {
   k0sFile(name: string): string {
     if (!isK0sFileName(name)) throw new Error(`Invalid k0s binary file name "${name}"`);
     return join(layout.k0sFiles(), name);
+  },
+  /** `sync/status.json`. */
+  syncStatus(): string {
+    return join(SYNC_DIR, "status.json");
+  },
+  /** `sync/partial/<alg>-<hex>`: the upload a copy of blob `digest` streams into. */
+  syncPartial(digest: string): string {
+    const { algorithm, hex } = parseDigest(digest);
+    return join(SYNC_DIR, "partial", `${algorithm}-${hex}`);
   },
   /** `tls/<file>`. */
   tls(file: string): string {

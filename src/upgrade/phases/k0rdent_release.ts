@@ -30,7 +30,7 @@ export function templatesChartSource(config: Config, airgap: boolean): Templates
   if (airgap) {
     const registry = config.airgap.registry;
     return {
-      host: registry.address,
+      host: registryEndpoint(config).address,
       repository: airgapChartRepository(registryEndpoint(config)).replace(
         /[^/]+$/,
         TEMPLATES_CHART,
