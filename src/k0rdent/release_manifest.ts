@@ -10,6 +10,7 @@ import { ChartError, readChartFile } from "../bundle/chart.ts";
 import { RegistryClient } from "../bundle/registry_client.ts";
 import { MAX_CHART_LAYER_BYTES } from "../bundle/scan.ts";
 import { errorMessage, UserError } from "../errors.ts";
+import { readLimited } from "../registry/limits.ts";
 import { MAX_MANIFEST_BYTES, MEDIA_TYPES } from "../registry/manifest.ts";
 
 /** The chart layer's media type (Helm OCI support, helm/helm pkg/registry/constants.go). */
@@ -94,20 +95,11 @@ async function getLimited(
     await res.body?.cancel();
     throw new UserError(`Cannot read ${what}: ${declared} bytes, at most ${max} are read`);
   }
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of res.body ?? new ReadableStream<Uint8Array>()) {
-    size += chunk.length;
-    if (size > max) throw new UserError(`Cannot read ${what}: more than ${max} bytes`);
-    parts.push(chunk);
-  }
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return await readLimited(
+    res.body,
+    max,
+    () => new UserError(`Cannot read ${what}: more than ${max} bytes`),
+  );
 }
 
 /**
