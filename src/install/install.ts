@@ -82,14 +82,28 @@ export async function installContext(request: InstallRequest): Promise<InstallCo
  * address, its CA and the k0rdent version are resolved first ({@link resolveInstall}).
  */
 export async function install(request: InstallRequest): Promise<InstallSummary> {
+  return await withResolvedRequest(request, installLocked);
+}
+
+/**
+ * Resolves `request` ({@link resolveInstall}: registry address, CA, k0rdent version; `check`
+ * may refuse the resolution), logs the decisions, checks the input files, then runs `work`
+ * holding the host's install lock (`install` and `upgrade` both start this way).
+ */
+export async function withResolvedRequest<T>(
+  request: InstallRequest,
+  work: (resolved: InstallRequest, resolution: InstallResolution) => Promise<T>,
+  check: (resolution: InstallResolution) => void = () => {},
+): Promise<T> {
   const resolution = await resolveInstall(request.config, { ...request.options, ...request });
+  check(resolution);
   for (const warning of resolution.warnings) log.warn(warning);
   for (const note of resolution.notes) log.info(`Using ${note}`);
   const resolved = { ...request, config: resolution.config };
   await checkInputFiles(resolved.options, resolved.config);
   const release = await lockHost(request.dryRun);
   try {
-    return await installLocked(resolved, resolution);
+    return await work(resolved, resolution);
   } finally {
     await release();
   }

@@ -4,14 +4,10 @@
  * done, planning under dry-run) and returns the summary. The sequence: docs/upgrade.md.
  */
 import { formatPlan } from "../host/mutator.ts";
-import { installContext, type InstallRequest } from "../install/install.ts";
+import { installContext, type InstallRequest, withResolvedRequest } from "../install/install.ts";
 import type { K0sUpgradeReport } from "../install/phase.ts";
-import { checkInputFiles } from "../install/options.ts";
 import { type PhaseResult, runPhases } from "../install/run_phases.ts";
-import { resolveInstall } from "../install/resolve.ts";
-import { lockHost } from "../install/state.ts";
 import { UsageError } from "../errors.ts";
-import { log } from "../log/logger.ts";
 import { UPGRADE_PHASES } from "./phases.ts";
 import { plannedName } from "./phases/k0rdent_release.ts";
 
@@ -34,18 +30,7 @@ export interface UpgradeSummary {
 
 /** Runs the upgrade and returns its summary (holding the host's install lock). */
 export async function upgrade(request: InstallRequest): Promise<UpgradeSummary> {
-  const resolution = await resolveInstall(request.config, { ...request.options, ...request });
-  if (resolution.k0rdentVersionSource === "default") {
-    throw new UsageError(
-      "Name the k0rdent version to upgrade to: --k0rdent-version (online), or --airgap-bundle-path with the new bundle",
-    );
-  }
-  for (const warning of resolution.warnings) log.warn(warning);
-  for (const note of resolution.notes) log.info(`Using ${note}`);
-  const resolved = { ...request, config: resolution.config };
-  await checkInputFiles(resolved.options, resolved.config);
-  const release = await lockHost(request.dryRun);
-  try {
+  return await withResolvedRequest(request, async (resolved, resolution) => {
     const ctx = await installContext(resolved);
     ctx.facts.k0rdentVersionSource = resolution.k0rdentVersionSource;
     const phases = await runPhases(
@@ -67,9 +52,13 @@ export async function upgrade(request: InstallRequest): Promise<UpgradeSummary> 
       phases,
       changes: ctx.host.changes,
     };
-  } finally {
-    await release();
-  }
+  }, (resolution) => {
+    if (resolution.k0rdentVersionSource === "default") {
+      throw new UsageError(
+        "Name the k0rdent version to upgrade to: --k0rdent-version (online), or --airgap-bundle-path with the new bundle",
+      );
+    }
+  });
 }
 
 /** The summary as text. */
