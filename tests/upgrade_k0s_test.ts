@@ -111,9 +111,9 @@ async function airgap(host: FakeHost, images: readonly string[]) {
     else await storeManifest(storage, repository, "amd64", image.slice(at + 1));
   }
   const registry = serveRegistry(storage);
-  const storageDir = "/var/lib/k0rdentd/registry";
-  await Deno.mkdir(join(host.root, storageDir), { recursive: true });
-  const store = openK0sBinaryStore(join(host.root, storageDir));
+  const storageDir = join(host.dir, "registry");
+  await Deno.mkdir(storageDir, { recursive: true });
+  const store = openK0sBinaryStore(storageDir);
   const files = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen() {} },
     createFilesHandler({ store, prefix: PREFIX }),

@@ -10,6 +10,7 @@ import { type PhaseResult, runPhases } from "../install/run_phases.ts";
 import { UsageError } from "../errors.ts";
 import { UPGRADE_PHASES } from "./phases.ts";
 import { plannedName } from "./phases/k0rdent_release.ts";
+import { formatK0sUpgrade } from "./phases/k0s_upgrade.ts";
 
 /** What the user needs after an upgrade. */
 export interface UpgradeSummary {
@@ -75,11 +76,5 @@ export function formatUpgradeSummary(s: UpgradeSummary): string {
 
 /** What happened to k0s, with each node's version after the upgrade. */
 function k0sLines(s: UpgradeSummary): string[] {
-  const k0s = s.k0s;
-  if (!k0s || k0s.change === "same") return [`k0s ${s.k0sVersion ?? k0s?.to ?? "?"}`];
-  const how = k0s.method === "swap" ? "binary swapped, k0s restarted" : "autopilot Plan";
-  return [
-    `k0s ${k0s.from} -> ${k0s.to} (${how})`,
-    ...k0s.nodes.map((n) => `  node ${n.name}: ${n.version}`),
-  ];
+  return s.k0s ? formatK0sUpgrade(s.k0s) : [`k0s ${s.k0sVersion ?? "?"}`];
 }

@@ -9,6 +9,8 @@
 #                     FAKE_CLUSTER_K0S_VERSION (default v1.32.8+k0s.0), kept in node-version-<name>.
 # FAKE_NODE_READY_AFTER     node polls before Ready (default 1).
 # FAKE_PLAN_COMPLETE_AFTER  Plan polls before autopilot has updated every node (default 2).
+# FAKE_NODE_CONNECT_TO      curl --connect-to mapping for the nodes' downloads (the advertised
+#                           address is this host; tests map it to the loopback listener).
 # A line "autopilot-worker" in $FAKE_STATE/fail makes the first worker's update fail
 # (SignalApplyFailed, the Plan ApplyFailed) after the controllers were updated.
 #
@@ -149,7 +151,11 @@ ap_update_node() {
   sum=$(jq -r --arg p "$platform" '.spec.commands[0].k0supdate.platforms[$p].sha256 // ""' "$FAKE_STATE/plan.json")
   [ -n "$url" ] || { echo SignalMissingPlatform; return; }
   file="$FAKE_STATE/autopilot-download"
-  curl -sSf --max-time 20 "$url" -o "$file" 2>>"$FAKE_STATE/autopilot.log" || { echo SignalApplyFailed; return; }
+  # FAKE_NODE_CONNECT_TO (curl --connect-to HOST:PORT:HOST2:PORT2): the nodes reach the advertised
+  # address, which is this host; end-to-end tests map it to the loopback listener.
+  set -- -sSf --max-time 20
+  [ -n "${FAKE_NODE_CONNECT_TO:-}" ] && set -- "$@" --connect-to "$FAKE_NODE_CONNECT_TO"
+  curl "$@" "$url" -o "$file" 2>>"$FAKE_STATE/autopilot.log" || { echo SignalApplyFailed; return; }
   if [ -n "$sum" ] && [ "$(sha256sum "$file" | cut -d' ' -f1)" != "$sum" ]; then
     echo "$name: sha256 mismatch for $url" >>"$FAKE_STATE/autopilot.log"
     echo SignalApplyFailed

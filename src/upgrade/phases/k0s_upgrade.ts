@@ -146,7 +146,9 @@ async function airgapBinary(
     }
     return { url, sha256: local.sha256 };
   }
-  const storage = ctx.host.mapPath(ctx.config.registry.storage);
+  // A configured path, as the registry daemon, the CA lookup and bundle loads use it (not a
+  // host path under K0RDENTD_ROOT).
+  const storage = ctx.config.registry.storage;
   if (!await pathExists(storage)) {
     throw new UserError(
       `Cannot add ${name} to the registry storage "${ctx.config.registry.storage}": it is not ` +
