@@ -356,7 +356,7 @@ Deno.test(
     assert.deepStrictEqual((await upgrade(multi)).map((r) => r.status), ["planned"]);
     const name = `k0s-${NEW}-amd64`;
     assert.deepStrictEqual(multi.host.changes, [
-      `store ${name} in the registry storage /var/lib/k0rdentd/registry (served as ${
+      `store ${name} in the registry storage ${join(host.dir, "registry")} (served as ${
         gap.fileUrl(name)
       })`,
       `run /usr/local/bin/k0s kubectl apply --server-side -f - (autopilot Plan "autopilot": k0s ${NEW} on 2 controller(s) and 1 worker(s), binaries ${
