@@ -121,16 +121,26 @@ export class Logger {
     return this.#sink.isTerminal() && !Deno.env.get("NO_COLOR");
   }
 
-  #log(level: LogLevel, message: string, fields?: LogFields): void {
-    if (!this.enabled(level)) return;
-    if (this.#format === "json") {
-      this.#sink.write(this.#json(level, message, fields));
-      return;
-    }
+  /**
+   * One log line as the current format writes it, without writing it (for callers that batch
+   * lines, like the registry's access log; see {@link writeLines}).
+   */
+  formatLine(level: LogLevel, message: string, fields?: LogFields): string {
+    if (this.#format === "json") return this.#json(level, message, fields);
     const stamp = this.#level === "debug" ? new Date().toISOString() + " " : "";
     const tag = level.toUpperCase().padEnd(5);
     const label = this.colourOn() ? `${COLOURS[level]}${tag}\x1b[0m` : tag;
-    this.#sink.write(`${stamp}${label} ${message}${textFields(fields)}`);
+    return `${stamp}${label} ${message}${textFields(fields)}`;
+  }
+
+  /** Writes lines made by {@link formatLine} in one write, whatever the level. */
+  writeLines(lines: readonly string[]): void {
+    if (lines.length) this.#sink.write(lines.join("\n"));
+  }
+
+  #log(level: LogLevel, message: string, fields?: LogFields): void {
+    if (!this.enabled(level)) return;
+    this.#sink.write(this.formatLine(level, message, fields));
   }
 
   #json(level: LogLevel, message: string, fields?: LogFields): string {

@@ -32,6 +32,8 @@ const SERVE_FLAGS = {
   host: { path: ["registry", "host"], flag: "--host" },
   port: { path: ["registry", "port"], flag: "--port" },
   filesPort: { path: ["registry", "filesPort"], flag: "--files-port" },
+  debugAddress: { path: ["registry", "debugAddress"], flag: "--debug-address" },
+  accessLog: { path: ["registry", "accessLog"], flag: "--no-access-log" },
   prefix: { path: ["registry", "prefix"], flag: "--prefix" },
   ...STORAGE_FLAG,
   tls: { path: ["registry", "tls", "mode"], flag: "--tls" },
@@ -76,6 +78,8 @@ function serveOptions(config: Config): ServeOptions {
     tls: { ...r.tls, sans: [...r.tls.sans] },
     auth: { ...r.auth },
     files: { port: r.filesPort, prefix: r.prefix },
+    debugAddress: r.debugAddress,
+    accessLog: r.accessLog,
     limits: serveLimits(r.limits),
   };
 }
@@ -97,11 +101,14 @@ Examples:
   k0rdentd registry status
   k0rdentd registry add-k0s-binary ./k0s-v1.32.6+k0s.0-amd64 --cosign-key ./cosign.pub
   k0rdentd registry --files-port 0      # no k0s binaries listener
+  k0rdentd registry --debug-address 0.0.0.0:5001   # /metrics, /healthz, /readyz for Prometheus
+  k0rdentd registry --debug-address "" --no-access-log
 
 Env: K0RDENTD_REGISTRY_HOST, K0RDENTD_REGISTRY_PORT, K0RDENTD_REGISTRY_FILES_PORT,
 K0RDENTD_REGISTRY_STORAGE.
-Config: registry.host, registry.port, registry.filesPort, registry.prefix, registry.storage,
-registry.tls.*, registry.auth.*, registry.limits.*.`;
+Config: registry.host, registry.port, registry.filesPort, registry.debugAddress,
+registry.accessLog, registry.prefix, registry.storage, registry.tls.*, registry.auth.*,
+registry.limits.*.`;
 
 /** Registers `registry` and its subcommands. */
 export function registerRegistry(program: Command): void {
@@ -114,6 +121,11 @@ export function registerRegistry(program: Command): void {
       "plain-HTTP port serving the stored k0s binaries to child clusters; 0: off (default 5080)",
       numberArg,
     )
+    .option(
+      "--debug-address <host:port>",
+      'plain-HTTP /metrics, /healthz and /readyz; "": off (default 127.0.0.1:5001)',
+    )
+    .option("--no-access-log", "write no log line per request (default: one per request)")
     .option(
       "--prefix <prefix>",
       'repository prefix and URL path of the k0s binaries (default "k0rdent-enterprise")',
@@ -180,7 +192,8 @@ export function registerRegistry(program: Command): void {
         log.info(
           `Dry run: would serve the registry on ${options.host}:${options.port} from ` +
             `"${options.storage}"` +
-            (options.files.port ? ` and k0s binaries on port ${options.files.port}` : ""),
+            (options.files.port ? ` and k0s binaries on port ${options.files.port}` : "") +
+            (options.debugAddress ? `, metrics and health on ${options.debugAddress}` : ""),
         );
         return;
       }
