@@ -147,7 +147,7 @@ Deno.test("registry --print-systemd-unit prints a hardened unit for the same fla
     "registry",
     "--print-systemd-unit",
     "--port",
-    "5001",
+    "5050",
     "--storage",
     "/srv/my registry",
     "--files-port",
@@ -162,7 +162,7 @@ Deno.test("registry --print-systemd-unit prints a hardened unit for the same fla
   const unit = res.stdout;
   assert.match(
     unit,
-    /^ExecStart=\S+ registry --host 0\.0\.0\.0 --port 5001 --storage "\/srv\/my registry" --files-port 8080 --prefix k0rdent-enterprise --debug-address 127\.0\.0\.1:5001 --tls auto --tls-san reg\.example --read-only$/m,
+    /^ExecStart=\S+ registry --host 0\.0\.0\.0 --port 5050 --storage "\/srv\/my registry" --files-port 8080 --prefix k0rdent-enterprise --debug-address 127\.0\.0\.1:5001 --tls auto --tls-san reg\.example --read-only$/m,
   );
   for (
     const line of [

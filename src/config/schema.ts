@@ -192,7 +192,7 @@ export const configSchema = z.strictObject({
         path: ["debugAddress"],
         message: `port ${debug.port} is the ${
           debug.port === r.port ? "registry port (--port)" : "files port (--files-port)"
-        }: the metrics and health listener needs its own`,
+        }: the metrics and health listener needs its own (--debug-address)`,
       });
     }
   }),

@@ -121,11 +121,7 @@ export class Logger {
     return this.#sink.isTerminal() && !Deno.env.get("NO_COLOR");
   }
 
-  /**
-   * One log line as the current format writes it, without writing it (for callers that batch
-   * lines, like the registry's access log; see {@link writeLines}).
-   */
-  formatLine(level: LogLevel, message: string, fields?: LogFields): string {
+  #formatLine(level: LogLevel, message: string, fields?: LogFields): string {
     if (this.#format === "json") return this.#json(level, message, fields);
     const stamp = this.#level === "debug" ? new Date().toISOString() + " " : "";
     const tag = level.toUpperCase().padEnd(5);
@@ -133,14 +129,14 @@ export class Logger {
     return `${stamp}${label} ${message}${textFields(fields)}`;
   }
 
-  /** Writes lines made by {@link formatLine} in one write, whatever the level. */
+  /** Writes lines already formatted (the registry's access log batches) in one write, whatever the level. */
   writeLines(lines: readonly string[]): void {
     if (lines.length) this.#sink.write(lines.join("\n"));
   }
 
   #log(level: LogLevel, message: string, fields?: LogFields): void {
     if (!this.enabled(level)) return;
-    this.#sink.write(this.formatLine(level, message, fields));
+    this.#sink.write(this.#formatLine(level, message, fields));
   }
 
   #json(level: LogLevel, message: string, fields?: LogFields): string {

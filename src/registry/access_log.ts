@@ -4,9 +4,9 @@
  * logger's format (`--log-format text|json`) on the log stream, stderr, like every other line of
  * the daemon (journald records it with the rest; stdout stays for data output).
  *
- * Lines are not written one by one: a request only formats its line into a buffer, which is
- * written in one go when it holds {@link MAX_LINES} lines or {@link FLUSH_MS} after its first
- * line, and on {@link AccessLog.close}. Measured on manifest GETs: docs/benchmarks.md (Registry
+ * Lines are not written one by one: a request only adds its entry to a buffer, which is
+ * formatted and written in one go when it holds {@link MAX_LINES} entries or {@link FLUSH_MS}
+ * after its first, and on {@link AccessLog.close}. Measured on manifest GETs: docs/benchmarks.md (Registry
  * access log and metrics).
  */
 import { log as processLog, type Logger } from "../log/logger.ts";
@@ -49,40 +49,87 @@ export function upstreamOf(url: string): string | undefined {
   }
 }
 
-/** Buffers access lines and writes them in batches; see the file comment. */
+/** A text field value as the logger writes it: bare when it can be, else JSON-quoted. */
+function textValue(value: string): string {
+  return /^[^\s"=]+$/.test(value) ? value : JSON.stringify(value);
+}
+
+/**
+ * Buffers access entries and writes them as lines in batches; see the file comment. A request
+ * only stores its entry and the time: the lines are built at flush, in one loop. They have
+ * the shape the logger gives every line (`INFO  access key=value ...`, or a JSON object with
+ * `level`, `time` and `msg`), but are built here: the logger's generic path asks the terminal
+ * about colour and walks the fields per line.
+ */
 export class AccessLog {
-  #lines: string[] = [];
+  #entries: AccessEntry[] = [];
+  #times: number[] = [];
   #timer?: ReturnType<typeof setTimeout>;
   #closed = false;
+  #json: boolean;
+  #label: string;
 
-  constructor(readonly logger: Logger = processLog) {}
+  constructor(readonly logger: Logger = processLog) {
+    this.#json = logger.format === "json";
+    this.#label = logger.colourOn() ? "\x1b[36mINFO \x1b[0m" : "INFO ";
+  }
 
-  /** Formats `entry` into the buffer. */
+  /** Buffers `entry`, answered now. */
   record(entry: AccessEntry): void {
-    const json = this.logger.format === "json";
-    this.#lines.push(this.logger.formatLine("info", "access", {
-      // The JSON line has its own `time`; a text line gets one here.
-      time: json ? undefined : new Date().toISOString(),
-      client: entry.client,
-      user: entry.user,
-      method: entry.method,
-      route: ROUTES[entry.route],
-      repository: entry.repository,
-      status: entry.status,
-      bytes: entry.bytes,
-      duration_ms: Math.round(entry.durationMs * 1000) / 1000,
-      ns: upstreamOf(entry.url),
-    }));
-    if (this.#closed || this.#lines.length >= MAX_LINES) this.flush();
+    this.#entries.push(entry);
+    this.#times.push(Date.now());
+    if (this.#closed || this.#entries.length >= MAX_LINES) this.flush();
     else if (this.#timer === undefined) this.#timer = setTimeout(() => this.flush(), FLUSH_MS);
   }
 
-  /** Writes the buffered lines. */
+  /** One entry as a line. */
+  #line(entry: AccessEntry, time: string): string {
+    const duration = Math.round(entry.durationMs * 1000) / 1000;
+    const ns = upstreamOf(entry.url);
+    if (this.#json) {
+      return JSON.stringify({
+        level: "info",
+        time,
+        msg: "access",
+        client: entry.client,
+        user: entry.user,
+        method: entry.method,
+        route: ROUTES[entry.route],
+        repository: entry.repository,
+        status: entry.status,
+        bytes: entry.bytes,
+        duration_ms: duration,
+        ns,
+      });
+    }
+    // Client, method (an HTTP token), route, status and numbers never need quotes.
+    return `${this.#label} access time=${time} client=${entry.client}` +
+      (entry.user === undefined ? "" : ` user=${textValue(entry.user)}`) +
+      ` method=${entry.method} route=${ROUTES[entry.route]}` +
+      (entry.repository === undefined ? "" : ` repository=${textValue(entry.repository)}`) +
+      ` status=${entry.status} bytes=${entry.bytes} duration_ms=${duration}` +
+      (ns === undefined ? "" : ` ns=${textValue(ns)}`);
+  }
+
+  /** Writes the buffered entries. */
   flush(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    const lines = this.#lines;
-    this.#lines = [];
+    const entries = this.#entries;
+    const times = this.#times;
+    if (entries.length === 0) return;
+    this.#entries = [];
+    this.#times = [];
+    const lines = new Array<string>(entries.length);
+    let ms = -1;
+    let time = "";
+    for (let i = 0; i < entries.length; i++) {
+      if (times[i] !== ms) {
+        ms = times[i];
+        time = new Date(ms).toISOString();
+      }
+      lines[i] = this.#line(entries[i], time);
+    }
     this.logger.writeLines(lines);
   }
 

@@ -87,7 +87,7 @@ function serveOptions(config: Config): ServeOptions {
 const EXAMPLES = `
 Examples:
   k0rdentd registry
-  k0rdentd registry --host 127.0.0.1 --port 5001 --storage ./var/registry
+  k0rdentd registry --host 127.0.0.1 --port 5050 --storage ./var/registry
   k0rdentd registry --tls-san registry.example.internal   # the --tls auto certificate
   k0rdentd registry --tls off                              # plain HTTP (not for k0rdent Enterprise)
   k0rdentd registry --htpasswd /etc/k0rdentd/htpasswd --auth-pulls
