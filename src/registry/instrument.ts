@@ -2,9 +2,10 @@
  * Wraps a listener's request handler to count every request in the {@link HttpMetrics} and write
  * its {@link AccessLog} line. Either may be off; with both off the handler is not wrapped.
  *
- * Bytes received are the request's `Content-Length`; a body sent without one (chunked, as skopeo
- * and containerd send upload chunks) is counted as it streams through a small transform, which
- * reads without a body (every GET and HEAD) never pay for.
+ * Bytes received are the request's `Content-Length`: a body sent without one (chunked, as skopeo
+ * sends upload chunks) is not counted. Counting it as it streams (a transform on the body) starved
+ * the event loop under load: a tag update waited for minutes behind two slow uploads
+ * (tests/registry_crash_test.ts in a loaded suite), which no metric is worth.
  */
 import type { AccessLog } from "./access_log.ts";
 import { type HttpMetrics, repositoryOf } from "./debug/http_metrics.ts";
@@ -21,20 +22,6 @@ function contentLength(headers: Headers): number {
   return value === null ? 0 : Number(value) || 0;
 }
 
-/** `req` with a body that counts its bytes as the handler reads them. */
-function countingBody(req: Request): [Request, { bytes: number }] {
-  const count = { bytes: 0 };
-  const body = req.body!.pipeThrough(
-    new TransformStream<Uint8Array, Uint8Array>({
-      transform(chunk, controller) {
-        count.bytes += chunk.length;
-        controller.enqueue(chunk);
-      },
-    }),
-  );
-  return [new Request(req, { body, duplex: "half" } as RequestInit), count];
-}
-
 /** `handler` counted and logged; `routeOf` maps the request URL to a route index. */
 export function instrument(
   handler: Deno.ServeHandler<Deno.NetAddr>,
@@ -48,13 +35,11 @@ export function instrument(
     status: number,
     res: Response | undefined,
     start: number,
-    streamed: { bytes: number } | undefined,
   ) => {
     const ms = performance.now() - start;
     const route = routeOf(req.url);
     const sent = res && req.method !== "HEAD" ? contentLength(res.headers) : 0;
-    const received = streamed ? streamed.bytes : contentLength(req.headers);
-    metrics?.observe(route, req.method, status, ms / 1000, received, sent);
+    metrics?.observe(route, req.method, status, ms / 1000, contentLength(req.headers), sent);
     accessLog?.record({
       client: info.remoteAddr.hostname,
       user: requestUser(req),
@@ -69,19 +54,15 @@ export function instrument(
   };
   return async (req, info) => {
     const start = performance.now();
-    let streamed: { bytes: number } | undefined;
-    if (metrics && req.body !== null && !req.headers.has("content-length")) {
-      [req, streamed] = countingBody(req);
-    }
     let res: Response;
     try {
       res = await handler(req, info);
     } catch (err) {
       // The listener answers 500 (its onError).
-      done(req, info, 500, undefined, start, streamed);
+      done(req, info, 500, undefined, start);
       throw err;
     }
-    done(req, info, res.status, res, start, streamed);
+    done(req, info, res.status, res, start);
     return res;
   };
 }

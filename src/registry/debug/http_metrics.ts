@@ -6,8 +6,8 @@
  * allocates nothing here.
  *
  * Latency is measured until the handler returns the response (its headers); a blob body streams
- * after that. Bytes received are those of the request body (`instrument.ts`); bytes sent are the
- * response's `Content-Length` (a HEAD sends none) as declared: a download the client breaks off
+ * after that. Bytes received and sent are the `Content-Length` of the request and of the
+ * response (a HEAD sends none; a chunked request body counts 0, see `instrument.ts`) as declared: a download the client breaks off
  * still counts in full, and small generated bodies without one (JSON errors, listings) count 0.
  */
 import type { Exposition } from "./exposition.ts";
@@ -214,7 +214,7 @@ export class HttpMetrics {
       out.sample(`${name}_count`, s.count, labels(s));
     }
     const bytes = [
-      ["received", "Request body bytes, by method and route pattern."],
+      ["received", "Request body bytes (Content-Length), by method and route pattern."],
       ["sent", "Response body bytes (Content-Length), by method and route pattern."],
     ] as const;
     for (const [what, help] of bytes) {
