@@ -6,6 +6,19 @@
  * chunked: POST + PATCHes with Content-Range + PUT), and the peak RSS of each server.
  *
  *   npx deno run -A bench/registry_bench.ts [--blob-mib 256] [--push-mib 1024] [--seconds 5]
+ *
+ * With `--observability`, instead: manifest GET req/s and p99 (wrk -c32) of k0rdentd alone with
+ * metrics and access log off ("today"), metrics only, access log only, both (the defaults), and
+ * both with `--log-format json`, all serving the same data at once, measured in interleaved
+ * rounds (`--rounds`, default 5; every other round in reverse order), medians reported. Each daemon's stderr goes to a file (as
+ * journald stores it), whose lines are counted.
+ *
+ * `--variants 0,3` picks daemons by their index in that list (the first one is the baseline).
+ * Besides medians it gives, per daemon, the median over rounds of its ratio to the baseline's
+ * figure in the same round: adjacent in time, the pair shares most of the other load.
+ *
+ *   npx deno run -A bench/registry_bench.ts --observability [--rounds 5] [--seconds 5]
+ *     [--variants 0,1,2,3,4]
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -23,6 +36,9 @@ const { values: args } = parseArgs({
     "push-mib": { type: "string", default: "1024" },
     "chunk-mib": { type: "string", default: "64" },
     seconds: { type: "string", default: "5" },
+    observability: { type: "boolean", default: false },
+    rounds: { type: "string", default: "5" },
+    variants: { type: "string", default: "0,1,2,3,4" },
   },
 });
 const MIB = 1 << 20;
@@ -37,12 +53,24 @@ interface Server {
   base: string;
   child: Deno.ChildProcess;
   peakRssKiB: number;
+  /** Lines the server wrote to stderr so far (k0rdentd only). */
+  stderrLines?: () => number;
 }
 
-async function startOurs(dir: string): Promise<Server> {
+/**
+ * Starts k0rdentd on `dir` (plain HTTP, no files listener) with `extra` arguments. Its stderr
+ * goes to `<dir>.log` (as journald stores a service's), which is counted in lines.
+ */
+async function startOurs(dir: string, extra: string[] = [], name = "k0rdentd"): Promise<Server> {
   const port = freePort();
-  const child = new Deno.Command(Deno.execPath(), {
+  const logFile = `${dir}.log`;
+  const child = new Deno.Command("sh", {
     args: [
+      "-c",
+      'log=$1; shift; exec "$@" 2>"$log"',
+      "sh",
+      logFile,
+      Deno.execPath(),
       "run",
       "--quiet",
       ...REGISTRY_SERVE_PERMISSIONS,
@@ -61,14 +89,23 @@ async function startOurs(dir: string): Promise<Server> {
       "off",
       "--log-level",
       "warn",
+      // Its own metrics port (the default 127.0.0.1:5001 is one for all); --debug-address
+      // in `extra` wins.
+      "--debug-address",
+      "127.0.0.1:0",
+      ...extra,
     ],
     env: { K0RDENTD_CONFIG_FILE: "/dev/null" },
     stdout: "null",
-    stderr: "inherit",
   }).spawn();
   const base = `http://127.0.0.1:${port}`;
-  await waitUp(base);
-  return { name: "k0rdentd", base, child, peakRssKiB: 0 };
+  try {
+    await waitUp(base);
+  } catch (err) {
+    throw new Error(`${name}: ${(err as Error).message}: ${await Deno.readTextFile(logFile)}`);
+  }
+  const stderrLines = () => Deno.readTextFileSync(logFile).split("\n").length - 1;
+  return { name, base, child, peakRssKiB: 0, stderrLines };
 }
 
 async function startDistribution(dir: string): Promise<Server> {
@@ -227,6 +264,8 @@ interface WrkResult {
   rps: number;
   p99ms: number;
   errors: number;
+  /** Requests completed (wrk only). */
+  requests?: number;
 }
 
 function median(xs: number[]): number {
@@ -275,7 +314,137 @@ async function wrk(url: string, accept: string): Promise<WrkResult> {
   const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
   const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
   const errors = non2xx + (sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
-  return { rps, p99ms: p99 ? ms(p99[1], p99[2]) : NaN, errors };
+  const requests = Number(/(\d+) requests in /.exec(out)?.[1]);
+  return { rps, p99ms: p99 ? ms(p99[1], p99[2]) : NaN, errors, requests };
+}
+
+/** A config blob and a manifest naming it, as JSON text with the config's digest. */
+function smallImage(): { config: string; configDigest: string; manifest: string } {
+  const config = '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}';
+  const hasher = new Hasher();
+  hasher.update(new TextEncoder().encode(config));
+  const configDigest = hasher.digest();
+  const manifest = JSON.stringify({
+    schemaVersion: 2,
+    mediaType: MEDIA_TYPES.ociManifest,
+    config: {
+      mediaType: "application/vnd.oci.image.config.v1+json",
+      digest: configDigest,
+      size: config.length,
+    },
+    layers: [],
+  });
+  return { config, configDigest, manifest };
+}
+
+/** CPU seconds (user + system) process `pid` has used, from /proc/<pid>/stat. */
+function cpuSeconds(pid: number, ticksPerSecond: number): number {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
+}
+
+/** The `--observability` run; see the file comment. */
+async function observabilityBench(dir: string): Promise<void> {
+  const rounds = Number(args.rounds);
+  const all: [string, string[]][] = [
+    ["metrics off, access log off (before issue 16)", ["--no-access-log", "--debug-address", ""]],
+    ["metrics on, access log off", ["--no-access-log"]],
+    ["metrics off, access log on", ["--debug-address", ""]],
+    ["metrics on, access log on (defaults)", []],
+    ["metrics on, access log on, --log-format json", ["--log-format", "json"]],
+  ];
+  const variants = args.variants.split(",").map((i) => all[Number(i)]);
+  const image = smallImage();
+  const configPath = join(dir, "config.json");
+  await Deno.writeTextFile(configPath, image.config);
+  const servers: Server[] = [];
+  try {
+    for (const [i, [name, extra]] of variants.entries()) {
+      const s = await startOurs(join(dir, `v${i}`), extra, name);
+      servers.push(s);
+      await pushMonolithic(s, "bench/app", configPath, image.configDigest);
+      await putManifest(s, "bench/app", "v1", image.manifest);
+    }
+    console.log(
+      `registry observability bench: manifest GET, wrk -t2 -c32 -d${SECONDS}s, ${rounds} ` +
+        `interleaved rounds of ${servers.length} daemons`,
+    );
+    const ticks = Number((await run("getconf", ["CLK_TCK"])).trim());
+    const results: WrkResult[][] = servers.map(() => []);
+    // The daemon's CPU time per request: far steadier than req/s on a shared machine.
+    const cpuUs: number[][] = servers.map(() => []);
+    for (let r = 0; r < rounds; r++) {
+      // Every other round runs the daemons in reverse order, so that being first or last in a
+      // round (which alone moved identical daemons by 20-30% here) favours none of them.
+      const order = [...servers.entries()];
+      if (r % 2 === 1) order.reverse();
+      for (const [k, s] of order) {
+        const cpu = cpuSeconds(s.child.pid, ticks);
+        const res = await wrk(`${s.base}/v2/bench/app/manifests/v1`, MEDIA_TYPES.ociManifest);
+        cpuUs[k][r] = (cpuSeconds(s.child.pid, ticks) - cpu) / res.requests! * 1e6;
+        results[k][r] = res;
+        console.log(
+          `  round ${r + 1} ${s.name}: ${res.rps.toFixed(0)} req/s, ` +
+            `${cpuUs[k][r].toFixed(1)} us CPU/request`,
+        );
+      }
+    }
+    // Let the last access log batch reach the file before counting lines.
+    await new Promise((r) => setTimeout(r, 500));
+    // Medians, and the best round (highest req/s, least CPU a request): the figure other load
+    // on a shared machine disturbs least.
+    const base = median(results[0].map((r) => r.rps));
+    const baseBest = Math.max(...results[0].map((r) => r.rps));
+    const baseCpu = median(cpuUs[0]);
+    const baseCpuBest = Math.min(...cpuUs[0]);
+    const pct = (x: number, b: number) => `${x >= b ? "+" : ""}${(100 * (x / b - 1)).toFixed(1)}%`;
+    console.log("");
+    console.log(
+      "| daemon | req/s median (vs off) | best (vs off) | per-round req/s ratio (median) " +
+        "| CPU us/request median (vs off) | least (vs off) | per-round CPU ratio (median) " +
+        "| p99 ms median | stderr lines | requests | errors |",
+    );
+    console.log("|---|---|---|---|---|---|---|---|---|---|---|");
+    for (const [k, s] of servers.entries()) {
+      const rps = median(results[k].map((r) => r.rps));
+      const best = Math.max(...results[k].map((r) => r.rps));
+      const cpu = median(cpuUs[k]);
+      const least = Math.min(...cpuUs[k]);
+      const rpsRatio = median(results[k].map((r, i) => r.rps / results[0][i].rps));
+      const cpuRatio = median(cpuUs[k].map((c, i) => c / cpuUs[0][i]));
+      console.log(
+        `| ${s.name} | ${rps.toFixed(0)} (${pct(rps, base)}) | ${best.toFixed(0)} (${
+          pct(best, baseBest)
+        }) | ${pct(rpsRatio, 1)} | ${cpu.toFixed(1)} (${pct(cpu, baseCpu)}) | ${
+          least.toFixed(1)
+        } (${pct(least, baseCpuBest)}) | ${pct(cpuRatio, 1)} | ${
+          median(results[k].map((r) => r.p99ms)).toFixed(2)
+        } | ${s.stderrLines?.()} | ${results[k].reduce((a, r) => a + r.requests!, 0)} | ${
+          results[k].reduce((a, r) => a + r.errors, 0)
+        } |`,
+      );
+    }
+  } finally {
+    for (const s of servers) {
+      try {
+        s.child.kill("SIGTERM");
+      } catch {
+        // Gone.
+      }
+      await s.child.status;
+    }
+  }
+}
+
+if (args.observability) {
+  const dir = await Deno.makeTempDir({ prefix: "registry-bench-" });
+  try {
+    await observabilityBench(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  Deno.exit(0);
 }
 
 const dir = await Deno.makeTempDir({ prefix: "registry-bench-" });

@@ -147,7 +147,7 @@ Deno.test("registry --print-systemd-unit prints a hardened unit for the same fla
     "registry",
     "--print-systemd-unit",
     "--port",
-    "5001",
+    "5050",
     "--storage",
     "/srv/my registry",
     "--files-port",
@@ -162,7 +162,7 @@ Deno.test("registry --print-systemd-unit prints a hardened unit for the same fla
   const unit = res.stdout;
   assert.match(
     unit,
-    /^ExecStart=\S+ registry --host 0\.0\.0\.0 --port 5001 --storage "\/srv\/my registry" --files-port 8080 --prefix k0rdent-enterprise --tls auto --tls-san reg\.example --read-only$/m,
+    /^ExecStart=\S+ registry --host 0\.0\.0\.0 --port 5050 --storage "\/srv\/my registry" --files-port 8080 --prefix k0rdent-enterprise --debug-address 127\.0\.0\.1:5001 --tls auto --tls-san reg\.example --read-only$/m,
   );
   for (
     const line of [
@@ -199,7 +199,7 @@ Deno.test("registry: env K0RDENTD_REGISTRY_* set host, ports and storage; flags 
   let res = await runRegistryCli(["registry", "--print-systemd-unit"], env);
   assert.match(
     res.stdout,
-    / registry --host 10\.0\.0\.5 --port 5002 --storage \/srv\/from-env --files-port 5081 --prefix k0rdent-enterprise --tls auto$/m,
+    / registry --host 10\.0\.0\.5 --port 5002 --storage \/srv\/from-env --files-port 5081 --prefix k0rdent-enterprise --debug-address 127\.0\.0\.1:5001 --tls auto$/m,
   );
   res = await runRegistryCli(["registry", "--print-systemd-unit", "--port", "5003"], env);
   assert.match(res.stdout, / --port 5003 /);

@@ -165,6 +165,8 @@ export async function startDaemon(
 ): Promise<Daemon> {
   const tls = args.some((a) => a === "--tls" || a.startsWith("--tls=") || a === "--tls-cert");
   const files = args.includes("--files-port") ? [] : ["--files-port", String(freePort())];
+  // The metrics listener on a port of its own too (its default, 127.0.0.1:5001, is one for all).
+  const debug = args.includes("--debug-address") ? [] : ["--debug-address", "127.0.0.1:0"];
   const argv = [
     Deno.execPath(),
     "run",
@@ -176,6 +178,7 @@ export async function startDaemon(
     String(port),
     ...(tls ? [] : ["--tls", "off"]),
     ...files,
+    ...debug,
     ...args,
   ];
   if (options.nofile !== undefined) {

@@ -53,6 +53,8 @@ export function defaultConfig(): Config {
       host: "0.0.0.0",
       port: 5000,
       filesPort: 5080,
+      debugAddress: "127.0.0.1:5001",
+      accessLog: true,
       storage: "/var/lib/k0rdentd/registry",
       bundlePath: "",
       prefix: "k0rdent-enterprise",

@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { LOG_FORMATS, LOG_LEVELS } from "../log/logger.ts";
 import { durationMs } from "./duration.ts";
+import { parseHostPort } from "./host_port.ts";
 
 const K0S_VERSION = /^v\d+\.\d+\.\d+\+k0s\.\d+$/;
 /** A registry as image references name it: `HOST` (HTTPS on 443) or `HOST:PORT`. */
@@ -155,6 +156,13 @@ export const configSchema = z.strictObject({
     port,
     /** Plain-HTTP port serving the stored k0s binaries to child clusters; 0 disables it. */
     filesPort: z.number().int().min(0).max(65535),
+    /** `HOST:PORT` of the metrics and health listener; "" disables it. */
+    debugAddress: z.string().refine(
+      (v) => v === "" || parseHostPort(v) !== undefined,
+      'expected HOST:PORT such as 127.0.0.1:5001, or "" for none',
+    ),
+    /** One log line per request. */
+    accessLog: z.boolean(),
     storage: z.string().min(1),
     bundlePath: z.string(),
     prefix: z.string(),
@@ -204,6 +212,17 @@ export const configSchema = z.strictObject({
       /** Failed logins one client address may make per minute (with htpasswd). */
       maxLoginFailures: z.number().int().min(1),
     }),
+  }).superRefine((r, ctx) => {
+    const debug = parseHostPort(r.debugAddress);
+    if (debug && debug.port !== 0 && (debug.port === r.port || debug.port === r.filesPort)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["debugAddress"],
+        message: `port ${debug.port} is the ${
+          debug.port === r.port ? "registry port (--port)" : "files port (--files-port)"
+        }: the metrics and health listener needs its own (--debug-address)`,
+      });
+    }
   }),
 });
 

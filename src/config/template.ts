@@ -84,6 +84,8 @@ registry:
   host: 0.0.0.0                      # env K0RDENTD_REGISTRY_HOST
   port: 5000                         # env K0RDENTD_REGISTRY_PORT
   filesPort: 5080                    # k0s binaries over plain HTTP; 0: off (K0RDENTD_REGISTRY_FILES_PORT)
+  debugAddress: 127.0.0.1:5001       # /metrics, /healthz, /readyz; "": off
+  accessLog: true                    # one log line per request
   storage: /var/lib/k0rdentd/registry  # env K0RDENTD_REGISTRY_STORAGE
   bundlePath: ""
   prefix: k0rdent-enterprise

@@ -162,16 +162,22 @@ export class Logger {
     return this.#sink.isTerminal() && !Deno.env.get("NO_COLOR");
   }
 
-  #log(level: LogLevel, message: string, fields?: LogFields): void {
-    if (!this.enabled(level)) return;
-    if (this.#format === "json") {
-      this.#write(this.#json(level, message, fields));
-      return;
-    }
+  #formatLine(level: LogLevel, message: string, fields?: LogFields): string {
+    if (this.#format === "json") return this.#json(level, message, fields);
     const stamp = this.#level === "debug" ? new Date().toISOString() + " " : "";
     const tag = level.toUpperCase().padEnd(5);
     const label = this.colourOn() ? `${COLOURS[level]}${tag}\x1b[0m` : tag;
-    this.#write(`${stamp}${label} ${message}${textFields(fields)}`);
+    return `${stamp}${label} ${message}${textFields(fields)}`;
+  }
+
+  /** Writes lines already formatted (the registry's access log batches) in one write, whatever the level. */
+  writeLines(lines: readonly string[]): void {
+    if (lines.length) this.#write(lines.join("\n"));
+  }
+
+  #log(level: LogLevel, message: string, fields?: LogFields): void {
+    if (!this.enabled(level)) return;
+    this.#write(this.#formatLine(level, message, fields));
   }
 
   /** Writes a line, above the status line when one is shown. */

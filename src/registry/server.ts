@@ -2,10 +2,19 @@
  * Runs the registry daemon: checks storage, TLS and htpasswd up front (one clear line on
  * failure), serves the Hono app on its own listener and the stored k0s binaries on a second,
  * plain-HTTP one (`--files-port`), both through `connections.ts` (accept errors back off,
- * connections capped and timed out), drops permissions it no longer needs, and shuts down
- * gracefully on the signal (stop accepting, let in-flight requests finish, bounded).
+ * connections capped and timed out), and metrics and health on a third (`--debug-address`,
+ * `debug/debug_server.ts`); writes the access log; drops permissions it no longer needs, and
+ * shuts down gracefully on the signal (`/readyz` says so, stop accepting, let in-flight requests
+ * finish, bounded).
  */
 import { formatDuration } from "../config/duration.ts";
+import { parseHostPort } from "../config/host_port.ts";
+import { AccessLog } from "./access_log.ts";
+import { createDebugHandler } from "./debug/debug_server.ts";
+import { HttpMetrics, registryRoute, Route } from "./debug/http_metrics.ts";
+import { EventLoopMonitor } from "./debug/process_metrics.ts";
+import { StorageUsage } from "./debug/storage_usage.ts";
+import { instrument, type Instruments } from "./instrument.ts";
 import { errorMessage, UserError } from "../errors.ts";
 import { log } from "../log/logger.ts";
 import type { Runner } from "../process/runner.ts";
@@ -43,6 +52,10 @@ export interface ServeOptions {
   files: { port: number; prefix: string };
   /** Replication from other registries (`--sync-from`); none when absent or empty. */
   sync?: SyncOptions;
+  /** `HOST:PORT` of the metrics and health listener; "" for none (and no metrics kept). */
+  debugAddress: string;
+  /** Write one access log line per request. */
+  accessLog: boolean;
   /** How long in-flight requests may take after a shutdown signal. Default 10 s. */
   shutdownTimeoutMs?: number;
   /**
@@ -186,6 +199,20 @@ function listenFiles(options: ServeOptions): Deno.Listener<Deno.Conn, Deno.NetAd
   }
 }
 
+/** Listens for metrics and health (see {@link ServeOptions.debugAddress}). */
+function listenDebug(address: string): Deno.Listener<Deno.Conn, Deno.NetAddr> {
+  // The config schema has checked the address.
+  const where = parseHostPort(address)!;
+  try {
+    return Deno.listen(where);
+  } catch (err) {
+    throw listenError(err, `${address} (--debug-address)`);
+  }
+}
+
+/** Connections the debug listener serves at once (its own cap: scrapes never take registry slots). */
+const DEBUG_CONNECTIONS = 16;
+
 /** Serves the registry until `signal` aborts, then shuts down gracefully. */
 export async function serveRegistry(
   options: ServeOptions,
@@ -214,30 +241,66 @@ export async function serveRegistry(
   });
   const registryListener = listen(options, tls);
   let filesListener: Deno.Listener<Deno.Conn, Deno.NetAddr> | undefined;
+  let debugListener: Deno.Listener<Deno.Conn, Deno.NetAddr> | undefined;
   try {
     if (options.files.port > 0) filesListener = listenFiles(options);
+    if (options.debugAddress) debugListener = listenDebug(options.debugAddress);
   } catch (err) {
     registryListener.close();
+    filesListener?.close();
     throw err;
   }
+  const instruments: Instruments = {
+    metrics: debugListener && new HttpMetrics(),
+    accessLog: options.accessLog ? new AccessLog() : undefined,
+  };
   const server = serveListener(
     registryListener,
-    (req, info) => app.fetch(req, info),
+    instrument((req, info) => app.fetch(req, info), registryRoute, instruments),
     served("Registry"),
   );
   const files = filesListener && serveListener(
     filesListener,
-    createFilesHandler({
-      store: openK0sBinaryStore(options.storage),
-      prefix: options.files.prefix,
-    }),
+    instrument(
+      createFilesHandler({
+        store: openK0sBinaryStore(options.storage),
+        prefix: options.files.prefix,
+      }),
+      () => Route.files,
+      instruments,
+    ),
     served("k0s binaries"),
+  );
+  let stopping = false;
+  const loop = debugListener && new EventLoopMonitor();
+  const debug = debugListener && serveListener(
+    debugListener,
+    createDebugHandler({
+      storageDir: options.storage,
+      http: instruments.metrics!,
+      usage: new StorageUsage(storage),
+      loop: loop!,
+      connections: () => ({ registry: server.connections, files: files?.connections ?? 0 }),
+      uploadSessions: () => sessions.size,
+      stopping: () => stopping,
+      checkStorage: () => checkStorage(options.storage),
+    }),
+    {
+      ...served("Metrics"),
+      gate: new ConnectionGate(DEBUG_CONNECTIONS, "the debug listener serves scrapes only"),
+    },
   );
   if (options.dropPermissions !== false) {
     const dropped = dropPermissions();
     log.debug(`Dropped permissions: ${dropped.join(", ") || "none"}`);
   }
-  // Logged before "Registry serving", which tells a waiting caller that both listeners are up.
+  // Logged before "Registry serving", which tells a waiting caller that every listener is up.
+  if (debug) {
+    log.info(
+      `Registry metrics and health at http://${shownHost(debug.addr.hostname)}:${debug.addr.port}` +
+        " (/metrics, /healthz, /readyz)",
+    );
+  }
   if (files) {
     log.info(
       `k0s binaries served at http://${shownHost(files.addr.hostname)}:${files.addr.port}` +
@@ -279,12 +342,17 @@ export async function serveRegistry(
   }
   const expiry = expireSessions(sessions);
   await waitForAbort(deps.signal);
+  stopping = true;
   clearInterval(expiry);
   access.credentials?.close();
   log.info("Registry stopping: finishing requests in flight");
   const timeout = options.shutdownTimeoutMs ?? 10_000;
   const done = await Promise.all([server.shutdown(timeout), files?.shutdown(timeout) ?? true]);
   await replication?.done;
+  // The debug listener answers until the registry has stopped (`/readyz`: 503 meanwhile).
+  await debug?.shutdown(1000);
+  loop?.stop();
+  instruments.accessLog?.close();
   const finished = done.every(Boolean);
   if (!finished) {
     log.warn(`Registry stopped with requests still running after ${timeout} ms`);

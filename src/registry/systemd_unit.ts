@@ -28,7 +28,10 @@ export function serveArgs(options: ServeOptions): string[] {
     String(options.files.port),
     "--prefix",
     options.files.prefix,
+    "--debug-address",
+    options.debugAddress,
   ];
+  if (!options.accessLog) args.push("--no-access-log");
   if (options.tls.mode === "auto") {
     args.push("--tls", "auto");
     for (const san of options.tls.sans) args.push("--tls-san", san);

@@ -11,7 +11,7 @@ Deno.test("systemdQuote() escapes specifiers, variables, spaces and quotes", () 
   assert.equal(systemdQuote('say "hi"'), '"say \\"hi\\""');
 });
 
-Deno.test("serveArgs() reproduces TLS, auth, k0s binaries and non-default limit flags", () => {
+Deno.test("serveArgs() reproduces TLS, auth, k0s binaries, debug address, access log and non-default limit flags", () => {
   const args = serveArgs({
     host: "0.0.0.0",
     port: 5000,
@@ -19,6 +19,8 @@ Deno.test("serveArgs() reproduces TLS, auth, k0s binaries and non-default limit 
     tls: { mode: "files", cert: "/c.pem", key: "/k.pem", sans: [] },
     auth: { htpasswd: "/h", authPulls: true, readOnly: false },
     files: { port: 5080, prefix: "k0rdent-enterprise" },
+    debugAddress: "0.0.0.0:9101",
+    accessLog: false,
     limits: { ...defaultServeLimits(), maxConnections: 300, idleTimeoutMs: 90_000 },
   });
   assert.deepEqual(args, [
@@ -33,6 +35,9 @@ Deno.test("serveArgs() reproduces TLS, auth, k0s binaries and non-default limit 
     "5080",
     "--prefix",
     "k0rdent-enterprise",
+    "--debug-address",
+    "0.0.0.0:9101",
+    "--no-access-log",
     "--tls-cert",
     "/c.pem",
     "--tls-key",
@@ -47,7 +52,7 @@ Deno.test("serveArgs() reproduces TLS, auth, k0s binaries and non-default limit 
   ]);
 });
 
-Deno.test("serveArgs() keeps a disabled files port and an empty prefix (quoted for systemd)", () => {
+Deno.test("serveArgs() keeps a disabled files port, an empty prefix and no debug address (quoted for systemd)", () => {
   const args = serveArgs({
     host: "::",
     port: 5000,
@@ -55,9 +60,11 @@ Deno.test("serveArgs() keeps a disabled files port and an empty prefix (quoted f
     tls: { mode: "off", cert: "", key: "", sans: [] },
     auth: { htpasswd: "", authPulls: false, readOnly: false },
     files: { port: 0, prefix: "" },
+    debugAddress: "",
+    accessLog: true,
     limits: defaultServeLimits(),
   });
-  assert.deepEqual(args.slice(7), ["--files-port", "0", "--prefix", ""]);
+  assert.deepEqual(args.slice(7), ["--files-port", "0", "--prefix", "", "--debug-address", ""]);
   assert.equal(systemdQuote(""), '""');
 });
 
@@ -69,13 +76,15 @@ Deno.test("systemdUnit() passes --log-format json through to ExecStart, and noth
     tls: { mode: "off" as const, cert: "", key: "", sans: [] },
     auth: { htpasswd: "", authPulls: false, readOnly: false },
     files: { port: 5080, prefix: "k0rdent-enterprise" },
+    debugAddress: "127.0.0.1:5001",
+    accessLog: true,
     limits: defaultServeLimits(),
   };
   const exec = (unit: string) => unit.split("\n").find((l) => l.startsWith("ExecStart="));
   assert.equal(
     exec(systemdUnit("/usr/local/bin/k0rdentd", options, "json")),
     "ExecStart=/usr/local/bin/k0rdentd --log-format json registry --host 0.0.0.0 --port 5000 " +
-      "--storage /s --files-port 5080 --prefix k0rdent-enterprise",
+      "--storage /s --files-port 5080 --prefix k0rdent-enterprise --debug-address 127.0.0.1:5001",
   );
   assert.ok(
     !exec(systemdUnit("/usr/local/bin/k0rdentd", options, "text"))!.includes("--log-format"),
@@ -90,6 +99,8 @@ Deno.test("serveArgs() and systemdUnit() pass the replication sources, CA and pa
     tls: { mode: "auto" as const, cert: "", key: "", sans: [] },
     auth: { htpasswd: "", authPulls: false, readOnly: false },
     files: { port: 5080, prefix: "p" },
+    debugAddress: "127.0.0.1:5001",
+    accessLog: true,
     limits: defaultServeLimits(),
     sync: {
       from: ["https://10.0.0.5:5000", "https://10.0.0.6:5000"],

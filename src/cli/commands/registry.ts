@@ -36,6 +36,8 @@ const SERVE_FLAGS = {
   host: { path: ["registry", "host"], flag: "--host" },
   port: { path: ["registry", "port"], flag: "--port" },
   filesPort: { path: ["registry", "filesPort"], flag: "--files-port" },
+  debugAddress: { path: ["registry", "debugAddress"], flag: "--debug-address" },
+  accessLog: { path: ["registry", "accessLog"], flag: "--no-access-log" },
   prefix: { path: ["registry", "prefix"], flag: "--prefix" },
   ...STORAGE_FLAG,
   tls: { path: ["registry", "tls", "mode"], flag: "--tls" },
@@ -85,6 +87,8 @@ function serveOptions(config: Config): ServeOptions {
     tls: { ...r.tls, sans: [...r.tls.sans] },
     auth: { ...r.auth },
     files: { port: r.filesPort, prefix: r.prefix },
+    debugAddress: r.debugAddress,
+    accessLog: r.accessLog,
     limits: serveLimits(r.limits),
     sync: {
       from: [...r.syncFrom],
@@ -99,7 +103,7 @@ function serveOptions(config: Config): ServeOptions {
 const EXAMPLES = `
 Examples:
   k0rdentd registry
-  k0rdentd registry --host 127.0.0.1 --port 5001 --storage ./var/registry
+  k0rdentd registry --host 127.0.0.1 --port 5050 --storage ./var/registry
   k0rdentd registry --tls-san registry.example.internal   # the --tls auto certificate
   k0rdentd registry --tls off                              # plain HTTP (not for k0rdent Enterprise)
   k0rdentd registry --htpasswd /etc/k0rdentd/htpasswd --auth-pulls
@@ -116,12 +120,15 @@ Examples:
   k0rdentd registry --sync-from https://10.0.0.5:5000 --sync-from https://10.0.0.6:5000
   k0rdentd registry --sync-from https://10.0.0.5:5000 --sync-interval 1m \\
     --sync-ca /etc/k0rdentd/peer-ca.crt --sync-username replica --sync-password-file /etc/k0rdentd/sync.pw
+  k0rdentd registry --debug-address 0.0.0.0:5001   # /metrics, /healthz, /readyz for Prometheus
+  k0rdentd registry --debug-address "" --no-access-log
 
 Env: K0RDENTD_REGISTRY_HOST, K0RDENTD_REGISTRY_PORT, K0RDENTD_REGISTRY_FILES_PORT,
 K0RDENTD_REGISTRY_STORAGE.
-Config: registry.host, registry.port, registry.filesPort, registry.prefix, registry.storage,
-registry.tls.*, registry.auth.*, registry.limits.*, registry.syncFrom, registry.syncInterval,
-registry.syncCaFile, registry.syncUsername, registry.syncPasswordFile.
+Config: registry.host, registry.port, registry.filesPort, registry.debugAddress,
+registry.accessLog, registry.prefix, registry.storage, registry.tls.*, registry.auth.*,
+registry.limits.*, registry.syncFrom, registry.syncInterval, registry.syncCaFile,
+registry.syncUsername, registry.syncPasswordFile.
 Replication state per source (last sync, tags and bytes behind, last error): registry status.`;
 
 /** Registers `registry` and its subcommands. */
@@ -135,6 +142,11 @@ export function registerRegistry(program: Command): void {
       "plain-HTTP port serving the stored k0s binaries to child clusters; 0: off (default 5080)",
       numberArg,
     )
+    .option(
+      "--debug-address <host:port>",
+      'plain-HTTP /metrics, /healthz and /readyz; "": off (default 127.0.0.1:5001)',
+    )
+    .option("--no-access-log", "write no log line per request (default: one per request)")
     .option(
       "--prefix <prefix>",
       'repository prefix and URL path of the k0s binaries (default "k0rdent-enterprise")',
@@ -214,7 +226,8 @@ export function registerRegistry(program: Command): void {
           `Dry run: would serve the registry on ${options.host}:${options.port} from ` +
             `"${options.storage}"` +
             (options.files.port ? ` and k0s binaries on port ${options.files.port}` : "") +
-            (options.sync?.from.length ? `, replicating ${options.sync.from.join(", ")}` : ""),
+            (options.sync?.from.length ? `, replicating ${options.sync.from.join(", ")}` : "") +
+            (options.debugAddress ? `, metrics and health on ${options.debugAddress}` : ""),
         );
         return;
       }

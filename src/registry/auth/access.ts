@@ -43,6 +43,14 @@ function basicCredentials(header: string | undefined): [string, string] | undefi
   return colon < 0 ? undefined : [decoded.slice(0, colon), decoded.slice(colon + 1)];
 }
 
+/** The user each authenticated request proved to be (for the access log). */
+const users = new WeakMap<Request, string>();
+
+/** The user `req` authenticated as, or undefined (no credentials needed or given). */
+export function requestUser(req: Request): string | undefined {
+  return users.get(req);
+}
+
 function unauthorized(): RegistryError {
   return new RegistryError("UNAUTHORIZED", "Authentication required", undefined);
 }
@@ -72,6 +80,7 @@ export function accessControl(policy: AccessPolicy): MiddlewareHandler<RegistryE
     const user = creds ? await checker.check(creds[0], creds[1], client) : undefined;
     if (!user) throw unauthorized();
     c.set("user", user);
+    users.set(c.req.raw, user);
     await next();
   };
 }

@@ -1,0 +1,145 @@
+/**
+ * The debug listener (`--debug-address`): `/metrics` (Prometheus text format 0.0.4), `/healthz`
+ * (the process serves: 200) and `/readyz` (200 when the storage is writable and the daemon is not
+ * shutting down, else 503; a running bundle load is reported in the body and does not fail it).
+ * Plain HTTP, GET and HEAD only; anything else is 404 or 405.
+ */
+import { errorMessage } from "../../errors.ts";
+import { type LoadStatus, readLoadStatus } from "../../bundle/load_state.ts";
+import { Exposition, EXPOSITION_CONTENT_TYPE } from "./exposition.ts";
+import type { HttpMetrics } from "./http_metrics.ts";
+import { type EventLoopMonitor, renderProcessMetrics } from "./process_metrics.ts";
+import type { StorageUsage } from "./storage_usage.ts";
+
+/** What the debug listener reports on. */
+export interface DebugSources {
+  /** The storage directory (its bundle load status). */
+  storageDir: string;
+  http: HttpMetrics;
+  usage: StorageUsage;
+  loop: EventLoopMonitor;
+  /** Open connections per listener name ("registry", "files"). */
+  connections: () => Record<string, number>;
+  /** Upload sessions open now. */
+  uploadSessions: () => number;
+  /** True once the daemon is shutting down. */
+  stopping: () => boolean;
+  /** Resolves when the storage is writable; rejects with the reason otherwise. */
+  checkStorage: () => Promise<void>;
+}
+
+const LOAD_STATES: LoadStatus["state"][] = [
+  "verifying",
+  "loading",
+  "tagging",
+  "complete",
+  "failed",
+];
+
+function text(status: number, body: string, headers: Record<string, string> = {}): Response {
+  return new Response(body, {
+    status,
+    headers: { "Content-Type": "text/plain; charset=utf-8", ...headers },
+  });
+}
+
+/** The `/metrics` text. */
+export async function metricsText(src: DebugSources): Promise<string> {
+  const out = new Exposition();
+  src.http.render(out);
+  out.family(
+    "k0rdentd_registry_connections",
+    "gauge",
+    "Open connections, by listener.",
+  );
+  for (const [listener, n] of Object.entries(src.connections())) {
+    out.sample("k0rdentd_registry_connections", n, { listener });
+  }
+  out.single(
+    "k0rdentd_registry_upload_sessions",
+    "gauge",
+    "Upload sessions open now.",
+    src.uploadSessions(),
+  );
+  const usage = await src.usage.current();
+  if (usage) {
+    out.single("k0rdentd_registry_storage_blobs", "gauge", "Blobs stored.", usage.blobs);
+    out.single(
+      "k0rdentd_registry_storage_blob_bytes",
+      "gauge",
+      "Bytes of the stored blobs.",
+      usage.bytes,
+    );
+    out.single(
+      "k0rdentd_registry_storage_counted_timestamp_seconds",
+      "gauge",
+      `When the blobs were last counted (every ${src.usage.refreshMs / 1000} s at most).`,
+      Math.round(usage.at / 1000),
+    );
+  }
+  const load = await readLoadStatus(src.storageDir);
+  if (load) {
+    out.family(
+      "k0rdentd_bundle_load_state",
+      "gauge",
+      "State of the latest bundle load into this storage: 1 for the current state.",
+    );
+    for (const state of LOAD_STATES) {
+      out.sample("k0rdentd_bundle_load_state", load.state === state ? 1 : 0, { state });
+    }
+    const gauges: [string, string, number][] = [
+      ["bytes_done", "Bundle bytes read by the latest load.", load.bytesRead],
+      ["bytes_total", "Bundle bytes of the latest load.", load.bytesTotal],
+      ["images_done", "Images stored by the latest load.", load.imagesDone],
+    ];
+    if (load.imagesTotal !== undefined) {
+      gauges.push(["images_total", "Images of the latest load's bundle.", load.imagesTotal]);
+    }
+    for (const [name, help, value] of gauges) {
+      out.single(`k0rdentd_bundle_load_${name}`, "gauge", help, value);
+    }
+  }
+  renderProcessMetrics(out, src.loop);
+  return out.text();
+}
+
+/** The `/readyz` answer. */
+async function readiness(src: DebugSources): Promise<Response> {
+  const problems: string[] = [];
+  if (src.stopping()) problems.push("shutting down");
+  try {
+    await src.checkStorage();
+  } catch (err) {
+    problems.push(`storage not writable: ${errorMessage(err)}`);
+  }
+  const load = await readLoadStatus(src.storageDir);
+  const loading = load && load.state !== "complete" && load.state !== "failed"
+    ? `\nbundle load ${load.state}: ${load.imagesDone}${
+      load.imagesTotal === undefined ? "" : `/${load.imagesTotal}`
+    } images, ${load.bytesRead}/${load.bytesTotal} bytes`
+    : "";
+  if (problems.length) return text(503, `not ready: ${problems.join("; ")}${loading}\n`);
+  return text(200, `ready${loading}\n`);
+}
+
+/** The request handler of the debug listener. */
+export function createDebugHandler(src: DebugSources): (req: Request) => Promise<Response> {
+  return async (req) => {
+    const path = new URL(req.url).pathname;
+    if (path !== "/metrics" && path !== "/healthz" && path !== "/readyz") {
+      return text(404, "not found: /metrics, /healthz and /readyz are served here\n");
+    }
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      return text(405, "method not allowed\n", { Allow: "GET, HEAD" });
+    }
+    let res: Response;
+    if (path === "/healthz") res = text(200, "ok\n");
+    else if (path === "/readyz") res = await readiness(src);
+    else {
+      res = new Response(await metricsText(src), {
+        headers: { "Content-Type": EXPOSITION_CONTENT_TYPE },
+      });
+    }
+    return req.method === "HEAD" ? new Response(null, res) : res;
+  };
+}

@@ -1,0 +1,68 @@
+/**
+ * Wraps a listener's request handler to count every request in the {@link HttpMetrics} and write
+ * its {@link AccessLog} line. Either may be off; with both off the handler is not wrapped.
+ *
+ * Bytes received are the request's `Content-Length`: a body sent without one (chunked, as skopeo
+ * sends upload chunks) is not counted. Counting it as it streams (a transform on the body) starved
+ * the event loop under load: a tag update waited for minutes behind two slow uploads
+ * (tests/registry_crash_test.ts in a loaded suite), which no metric is worth.
+ */
+import type { AccessLog } from "./access_log.ts";
+import { type HttpMetrics, repositoryOf } from "./debug/http_metrics.ts";
+import { requestUser } from "./auth/access.ts";
+
+/** What {@link instrument} feeds. */
+export interface Instruments {
+  metrics?: HttpMetrics;
+  accessLog?: AccessLog;
+}
+
+function contentLength(headers: Headers): number {
+  const value = headers.get("content-length");
+  return value === null ? 0 : Number(value) || 0;
+}
+
+/** `handler` counted and logged; `routeOf` maps the request URL to a route index. */
+export function instrument(
+  handler: Deno.ServeHandler<Deno.NetAddr>,
+  routeOf: (url: string) => number,
+  { metrics, accessLog }: Instruments,
+): Deno.ServeHandler<Deno.NetAddr> {
+  if (!metrics && !accessLog) return handler;
+  const done = (
+    req: Request,
+    info: Deno.ServeHandlerInfo<Deno.NetAddr>,
+    status: number,
+    res: Response | undefined,
+    start: number,
+  ) => {
+    const ms = performance.now() - start;
+    const route = routeOf(req.url);
+    const sent = res && req.method !== "HEAD" ? contentLength(res.headers) : 0;
+    metrics?.observe(route, req.method, status, ms / 1000, contentLength(req.headers), sent);
+    accessLog?.record({
+      client: info.remoteAddr.hostname,
+      user: requestUser(req),
+      method: req.method,
+      route,
+      repository: repositoryOf(req.url, route),
+      status,
+      bytes: sent,
+      durationMs: ms,
+      url: req.url,
+    });
+  };
+  return async (req, info) => {
+    const start = performance.now();
+    let res: Response;
+    try {
+      res = await handler(req, info);
+    } catch (err) {
+      // The listener answers 500 (its onError).
+      done(req, info, 500, undefined, start);
+      throw err;
+    }
+    done(req, info, res.status, res, start);
+    return res;
+  };
+}
