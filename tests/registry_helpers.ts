@@ -256,3 +256,10 @@ export async function skopeo(args: string[], allowFail = false) {
   }
   return res;
 }
+
+/** `http://HOST:PORT` of the daemon's debug listener, from its log line. */
+export function debugBase(daemon: Daemon): string {
+  const m = /metrics and health at (http:\/\/[^ ]+) /.exec(daemon.stderr());
+  if (!m) throw new Error(`no debug listener in:\n${daemon.stderr()}`);
+  return m[1];
+}

@@ -10,6 +10,7 @@ import { freePort } from "./helpers/free_port.ts";
 import { needsTools } from "./helpers/tools.ts";
 import {
   type Daemon,
+  debugBase,
   runRegistryCli,
   skopeo,
   startDaemon,
@@ -25,13 +26,6 @@ const PLAIN = ["--src-tls-verify=false", "--dest-tls-verify=false"];
 async function tempDir(prefix: string) {
   const path = await Deno.makeTempDir({ prefix });
   return { path, [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }) };
-}
-
-/** `http://HOST:PORT` of the daemon's debug listener, from its log line. */
-function debugBase(daemon: Daemon): string {
-  const m = /metrics and health at (http:\/\/[^ ]+) /.exec(daemon.stderr());
-  assert.ok(m, `no debug listener in:\n${daemon.stderr()}`);
-  return m[1];
 }
 
 async function get(url: string, init?: RequestInit): Promise<{ status: number; body: string }> {

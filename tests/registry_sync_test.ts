@@ -17,7 +17,7 @@ import { makeBundle, randomBytes } from "./fixtures/make_bundle.ts";
 import { freePort } from "./helpers/free_port.ts";
 import { fakeSource } from "./helpers/lying_registry.ts";
 import { needsTools } from "./helpers/tools.ts";
-import { type Daemon, runRegistryCli, startDaemon } from "./registry_helpers.ts";
+import { type Daemon, debugBase, runRegistryCli, startDaemon } from "./registry_helpers.ts";
 
 /** `registry status --output json` of `storage`. */
 async function syncStatus(storage: string): Promise<SyncStatus | undefined> {
@@ -319,6 +319,14 @@ Deno.test("registry --sync-from: a lying source gets nothing tagged, an unreacha
     assert.equal(await storage.listTags("liar"), undefined);
     assert.equal(await storage.listTags("forger"), undefined);
     assert.equal(await storage.listTags("padder"), undefined);
+    // The lag is in /metrics too, per source.
+    const metrics = await (await fetch(`${debugBase(daemonB)}/metrics`)).text();
+    assert.match(metrics, new RegExp(`^k0rdentd_registry_sync_up\\{source="${liar}"\\} 1$`, "m"));
+    assert.match(metrics, new RegExp(`^k0rdentd_registry_sync_up\\{source="${closed}"\\} 0$`, "m"));
+    assert.match(
+      metrics,
+      new RegExp(`^k0rdentd_registry_sync_tags_behind\\{source="${liar}"\\} 6$`, "m"),
+    );
     // B still serves.
     const res = await fetch(`http://127.0.0.1:${daemonB.port}/v2/_catalog`);
     assert.equal(res.status, 200);

@@ -34,6 +34,7 @@ import { openK0sBinaryStore } from "./storage/k0s_binaries.ts";
 import type { ServeLimits } from "./limits.ts";
 import { openDiskStorage } from "./storage/storage.ts";
 import { prepareSources, startReplication, type SyncOptions } from "./sync/replicator.ts";
+import { readSyncStatus } from "./sync/sync_status.ts";
 import { UploadSessions } from "./storage/upload_sessions.ts";
 import { autoTls, defaultSans, readTlsFiles, type TlsMaterial } from "./tls.ts";
 
@@ -284,6 +285,7 @@ export async function serveRegistry(
       uploadSessions: () => sessions.size,
       stopping: () => stopping,
       checkStorage: () => checkStorage(options.storage),
+      replication: () => readSyncStatus(storage),
     }),
     {
       ...served("Metrics"),

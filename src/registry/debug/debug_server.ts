@@ -10,6 +10,7 @@ import { Exposition, EXPOSITION_CONTENT_TYPE } from "./exposition.ts";
 import type { HttpMetrics } from "./http_metrics.ts";
 import { type EventLoopMonitor, renderProcessMetrics } from "./process_metrics.ts";
 import type { StorageUsage } from "./storage_usage.ts";
+import type { SourceStatus, SyncStatus } from "../sync/sync_status.ts";
 
 /** What the debug listener reports on. */
 export interface DebugSources {
@@ -26,6 +27,8 @@ export interface DebugSources {
   stopping: () => boolean;
   /** Resolves when the storage is writable; rejects with the reason otherwise. */
   checkStorage: () => Promise<void>;
+  /** Replication state per `--sync-from` source; undefined when nothing replicates. */
+  replication: () => Promise<SyncStatus | undefined>;
 }
 
 const LOAD_STATES: LoadStatus["state"][] = [
@@ -99,8 +102,54 @@ export async function metricsText(src: DebugSources): Promise<string> {
       out.single(`k0rdentd_bundle_load_${name}`, "gauge", help, value);
     }
   }
+  renderReplication(out, await src.replication());
   renderProcessMetrics(out, src.loop);
   return out.text();
+}
+
+/** Replication lag per `--sync-from` source (the state `registry status` shows). */
+function renderReplication(out: Exposition, status: SyncStatus | undefined): void {
+  if (!status?.sources.length) return;
+  const families: [string, "gauge" | "counter", string, (s: SourceStatus) => number | undefined][] =
+    [
+      [
+        "k0rdentd_registry_sync_up",
+        "gauge",
+        "1 when the last pass could list the source, else 0.",
+        (s) => s.state === "unreachable" ? 0 : 1,
+      ],
+      [
+        "k0rdentd_registry_sync_tags_behind",
+        "gauge",
+        "Tags of the source not held here under that tag (last listing).",
+        (s) => s.tagsBehind,
+      ],
+      [
+        "k0rdentd_registry_sync_bytes_behind",
+        "gauge",
+        "Blob bytes still to copy for those tags (a lower bound).",
+        (s) => s.bytesBehind,
+      ],
+      [
+        "k0rdentd_registry_sync_copied_bytes_total",
+        "counter",
+        "Blob bytes copied from the source since the daemon started.",
+        (s) => s.bytesCopied,
+      ],
+      [
+        "k0rdentd_registry_sync_last_success_timestamp_seconds",
+        "gauge",
+        "When a pass last left nothing behind.",
+        (s) => s.lastSyncAt ? Math.round(Date.parse(s.lastSyncAt) / 1000) : undefined,
+      ],
+    ];
+  for (const [name, type, help, value] of families) {
+    const samples = status.sources.map((s) => [s.source, value(s)] as const)
+      .filter((x): x is readonly [string, number] => x[1] !== undefined);
+    if (!samples.length) continue;
+    out.family(name, type, help);
+    for (const [source, v] of samples) out.sample(name, v, { source });
+  }
 }
 
 /** The `/readyz` answer. */
