@@ -311,6 +311,6 @@ Deno.test(
   async () => {
     const res = await promtool(["check", "rules", RULES]);
     assert.equal(res.code, 0, res.output);
-    assert.match(res.output, /SUCCESS: 3 rules found/);
+    assert.match(res.output, /SUCCESS: 4 rules found/);
   },
 );
