@@ -325,5 +325,8 @@ export async function syncPass(
       fail(`Tag "${repo}:${tag}"`, err);
     }
   });
+  // bytesBehind is an estimate for the tags still behind: none behind, none to copy (a blob
+  // counted when its tag was planned may have been stored meanwhile by another tag's copy).
+  if (progress.tagsBehind === 0) progress.bytesBehind = 0;
   return { ...progress, errors, deferred };
 }
