@@ -36,7 +36,7 @@ import { type Descriptor, MEDIA_TYPES, parseManifest } from "../manifest.ts";
 import { checkRepositoryName, checkTag, isRepositoryName } from "../names.ts";
 import { DiskDriver } from "./disk_driver.ts";
 import type { AppendHandle, StorageDriver } from "./driver.ts";
-import { isUploadId, layout, MANIFESTS_DIR, REPOSITORIES_DIR, UPLOADS_DIR } from "./layout.ts";
+import { isUploadId, layout, MANIFESTS_DIR, UPLOADS_DIR } from "./layout.ts";
 import { MemoryDriver } from "./memory_driver.ts";
 
 /** A stored blob. */
@@ -189,7 +189,11 @@ export class RegistryStorage {
       const base = layout.blobs(algorithm as DigestAlgorithm);
       for (const prefix of await this.driver.list(base)) {
         if (!prefix.isDirectory) continue;
-        for (const entry of await this.driver.list(`${base}/${prefix.name}`)) {
+        for (
+          const entry of await this.driver.list(
+            layout.blobPrefix(algorithm as DigestAlgorithm, prefix.name),
+          )
+        ) {
           const digest = `${algorithm}:${entry.name}`;
           if (entry.isDirectory || !/^[a-f0-9]+$/.test(entry.name)) continue;
           const info = await this.driver.stat(layout.blob(digest));
@@ -231,7 +235,8 @@ export class RegistryStorage {
     const out: string[] = [];
     for (const alg of await this.driver.list(dir)) {
       if (!(alg.name in DIGEST_ALGORITHMS)) continue;
-      for (const e of await this.driver.list(`${dir}/${alg.name}`)) {
+      const links = layout.digestLinks(dir, alg.name as DigestAlgorithm);
+      for (const e of await this.driver.list(links)) {
         if (!e.isDirectory && !e.name.startsWith(".")) out.push(`${alg.name}:${e.name}`);
       }
     }
@@ -616,7 +621,7 @@ export class RegistryStorage {
     let count = 0;
     for (const e of await this.driver.list(layout.tags(repo))) {
       if (e.isDirectory || !/^\..*\.tmp$/.test(e.name)) continue;
-      const path = `${layout.tags(repo)}/${e.name}`;
+      const path = layout.tagTemp(repo, e.name);
       const info = await this.driver.stat(path);
       if (!info || info.mtimeMs >= before) continue;
       if (!dryRun) await this.driver.remove(path);
@@ -669,21 +674,21 @@ export class RegistryStorage {
   /** True when `repo` has a manifest or tag directory (a push reached it). */
   async repositoryExists(repo: string): Promise<boolean> {
     if (!isRepositoryName(repo)) return false;
-    return (await this.driver.stat(`${layout.repository(repo)}/${MANIFESTS_DIR}`)) !== undefined;
+    return (await this.driver.stat(layout.manifests(repo))) !== undefined;
   }
 
   /** Every repository with manifests, sorted. */
   async listRepositories(): Promise<string[]> {
     const out: string[] = [];
-    const walk = async (dir: string, name: string) => {
-      const entries = await this.driver.list(dir);
+    const walk = async (name: string) => {
+      const entries = await this.driver.list(layout.repositoryWalk(name));
       if (name && entries.some((e) => e.name === MANIFESTS_DIR && e.isDirectory)) out.push(name);
       for (const e of entries) {
         if (!e.isDirectory || e.name.startsWith("_") || e.name.startsWith(".")) continue;
-        await walk(`${dir}/${e.name}`, name ? `${name}/${e.name}` : e.name);
+        await walk(name ? `${name}/${e.name}` : e.name);
       }
     };
-    await walk(REPOSITORIES_DIR, "");
+    await walk("");
     return out.sort();
   }
 
