@@ -1,13 +1,17 @@
 /** `k0rdentd bundle load|inspect|verify`: the air-gap bundle, read in one streaming pass. */
 import { type Command, Option } from "commander";
-import { type BundleReport, inspectBundle } from "../../bundle/inspect.ts";
-import { addSiblingK0sBinaries } from "../../bundle/k0s_binaries.ts";
-import { loadBundleWithBeside, type VerifyMode, verifyWithCosign } from "../../bundle/load.ts";
-import { parseTarget, pushBundle } from "../../bundle/push.ts";
-import { RegistryClient } from "../../bundle/registry_client.ts";
-import { verifyFileSignature } from "../../bundle/signature.ts";
-import { skopeoImport } from "../../bundle/skopeo_import.ts";
-import type { Decompressor } from "../../bundle/source.ts";
+import { type BundleReport, inspectBundle } from "../../bundle/reading/inspect.ts";
+import { addSiblingK0sBinaries } from "../../bundle/loading/k0s_binaries.ts";
+import {
+  loadBundleWithBeside,
+  type VerifyMode,
+  verifyWithCosign,
+} from "../../bundle/loading/load.ts";
+import { parseTarget, pushBundle } from "../../bundle/pushing/push.ts";
+import { RegistryClient } from "../../bundle/pushing/registry_client.ts";
+import { verifyFileSignature } from "../../bundle/reading/signature.ts";
+import { skopeoImport } from "../../bundle/loading/skopeo_import.ts";
+import type { Decompressor } from "../../bundle/reading/source.ts";
 import type { Runner } from "../../process/runner.ts";
 import type { Config } from "../../config/schema.ts";
 import { log } from "../../log/logger.ts";

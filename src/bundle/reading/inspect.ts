@@ -4,11 +4,11 @@
  * size, charts, totals); verify also re-hashes every blob against its digest and checks the
  * signature natively in the same pass.
  */
-import { UserError } from "../errors.ts";
-import type { ProgressMode } from "../log/progress.ts";
+import { UserError } from "../../errors.ts";
+import type { ProgressMode } from "../../log/progress.ts";
 import { type BundlePlan, planBundle, readK0rdentVersion, scanBundleWithProgress } from "./scan.ts";
 import { readSignatureFiles, SignatureCheck } from "./signature.ts";
-import { DrainSink, HashSink } from "./sinks.ts";
+import { DrainSink, HashSink } from "../loading/sinks.ts";
 import { type Decompressor, statBundle } from "./source.ts";
 
 /** One image or chart of a report. */

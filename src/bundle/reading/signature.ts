@@ -9,7 +9,7 @@
  * same key; messages name what is checked ({@link SignedFile}).
  */
 import { createPublicKey, createVerify, type KeyObject, type Verify } from "node:crypto";
-import { UserError } from "../errors.ts";
+import { UserError } from "../../errors.ts";
 
 /** Where the key and signature of a bundle are. */
 export interface SignatureFiles {

@@ -8,12 +8,12 @@
  * bundle a quick tag check, and a rerun after `kill -9` stores nothing twice.
  */
 import type { KeyObject } from "node:crypto";
-import { CancelledError, errorMessage, UserError } from "../errors.ts";
-import { log } from "../log/logger.ts";
-import { formatBytes, type ProgressMode } from "../log/progress.ts";
-import { runChecked, type Runner } from "../process/runner.ts";
-import { RegistryError } from "../registry/errors.ts";
-import { openDiskStorage, type RegistryStorage } from "../registry/storage/storage.ts";
+import { CancelledError, errorMessage, UserError } from "../../errors.ts";
+import { log } from "../../log/logger.ts";
+import { formatBytes, type ProgressMode } from "../../log/progress.ts";
+import { runChecked, type Runner } from "../../process/runner.ts";
+import { RegistryError } from "../../registry/errors.ts";
+import { openDiskStorage, type RegistryStorage } from "../../registry/storage/storage.ts";
 import {
   journalPath,
   type LoadedRef,
@@ -30,8 +30,8 @@ import {
   readK0rdentVersion,
   rootFromFirstFile,
   scanBundleWithProgress,
-} from "./scan.ts";
-import { openK0sBinaryStore } from "../registry/storage/k0s_binaries.ts";
+} from "../reading/scan.ts";
+import { openK0sBinaryStore } from "../../registry/storage/k0s_binaries.ts";
 import { addSiblingK0sBinaries, K0sFileSink, type StoredK0sBinary } from "./k0s_binaries.ts";
 import {
   cosignVerifyArgv,
@@ -39,10 +39,10 @@ import {
   readSignatureFiles,
   SignatureCheck,
   signaturePath,
-} from "./signature.ts";
+} from "../reading/signature.ts";
 import { diskSpace, FreeSpaceGuard } from "./free_space.ts";
 import { type SinkStats, StoreSink } from "./sinks.ts";
-import { bundleError, type BundleInfo, type Decompressor, statBundle } from "./source.ts";
+import { bundleError, type BundleInfo, type Decompressor, statBundle } from "../reading/source.ts";
 
 /** How the bundle's signature is checked. */
 export type VerifyMode = "native" | "cosign" | "off";

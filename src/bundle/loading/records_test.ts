@@ -1,7 +1,7 @@
 // readBundleRecords() over journals written to a temp storage: grouping, order, what is ignored.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { layout } from "../registry/storage/layout.ts";
+import { layout } from "../../registry/storage/layout.ts";
 import { type LoadJournal, writeJournal } from "./load_state.ts";
 import { readBundleRecords, versionKey, versionsByTag } from "./records.ts";
 

@@ -5,14 +5,14 @@
  * runs for every archive, 5 at a time. Names follow the same rules as the native load.
  */
 import { join } from "node:path";
-import { UserError } from "../errors.ts";
-import { log } from "../log/logger.ts";
-import { runChecked, type Runner } from "../process/runner.ts";
-import { createRegistryApp } from "../registry/http/app.ts";
-import { openDiskStorage } from "../registry/storage/storage.ts";
+import { UserError } from "../../errors.ts";
+import { log } from "../../log/logger.ts";
+import { runChecked, type Runner } from "../../process/runner.ts";
+import { createRegistryApp } from "../../registry/http/app.ts";
+import { openDiskStorage } from "../../registry/storage/storage.ts";
 import type { LoadedRef } from "./load_state.ts";
-import { archiveReference, fileKind, loneTopFolder, NamingError } from "./naming.ts";
-import { bundleError, statBundle } from "./source.ts";
+import { archiveReference, fileKind, loneTopFolder, NamingError } from "../reading/naming.ts";
+import { bundleError, statBundle } from "../reading/source.ts";
 
 /** Options of {@link skopeoImport}. */
 export interface SkopeoImportOptions {

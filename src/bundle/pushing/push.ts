@@ -7,16 +7,16 @@
  * children first and tags last, only after the signature checked out. A rerun resumes: every
  * blob already uploaded is read past.
  */
-import { UserError } from "../errors.ts";
-import { log } from "../log/logger.ts";
-import type { ProgressMode } from "../log/progress.ts";
-import type { LoadedRef } from "./load_state.ts";
-import type { BlobSink } from "./oci_archive.ts";
+import { UserError } from "../../errors.ts";
+import { log } from "../../log/logger.ts";
+import type { ProgressMode } from "../../log/progress.ts";
+import type { LoadedRef } from "../loading/load_state.ts";
+import type { BlobSink } from "../reading/oci_archive.ts";
 import type { RegistryClient } from "./registry_client.ts";
-import { planBundle, scanBundleWithProgress } from "./scan.ts";
-import { readSignatureFiles, SignatureCheck } from "./signature.ts";
-import { skipBody } from "./tar_walk.ts";
-import { type Decompressor, statBundle } from "./source.ts";
+import { planBundle, scanBundleWithProgress } from "../reading/scan.ts";
+import { readSignatureFiles, SignatureCheck } from "../reading/signature.ts";
+import { skipBody } from "../reading/tar_walk.ts";
+import { type Decompressor, statBundle } from "../reading/source.ts";
 
 /** Splits `HOST[:PORT][/PREFIX]`. */
 export function parseTarget(to: string): { host: string; prefix?: string } {

@@ -6,7 +6,7 @@
  */
 import semver from "semver";
 import { join } from "node:path";
-import { layout } from "../registry/storage/layout.ts";
+import { layout } from "../../registry/storage/layout.ts";
 import type { StoredK0sBinary } from "./k0s_binaries.ts";
 import { type LoadedRef, readJournal } from "./load_state.ts";
 

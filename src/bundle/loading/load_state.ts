@@ -8,10 +8,10 @@
  */
 import { createHash } from "node:crypto";
 import { join, resolve } from "node:path";
-import { writeFileAtomic } from "../fsx/atomic_write.ts";
-import { layout } from "../registry/storage/layout.ts";
+import { writeFileAtomic } from "../../fsx/atomic_write.ts";
+import { layout } from "../../registry/storage/layout.ts";
 import type { StoredK0sBinary } from "./k0s_binaries.ts";
-import type { BundleInfo } from "./source.ts";
+import type { BundleInfo } from "../reading/source.ts";
 
 /** One tagged reference. */
 export interface LoadedRef {
