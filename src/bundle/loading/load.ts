@@ -11,18 +11,10 @@ import type { KeyObject } from "node:crypto";
 import { CancelledError, errorMessage, UserError } from "../../errors.ts";
 import { log } from "../../log/logger.ts";
 import { formatBytes, type ProgressMode } from "../../log/progress.ts";
-import { runChecked, type Runner } from "../../process/runner.ts";
+import type { Runner } from "../../process/runner.ts";
 import { RegistryError } from "../../registry/errors.ts";
+import { openK0sBinaryStore } from "../../registry/storage/k0s_binaries.ts";
 import { openDiskStorage, type RegistryStorage } from "../../registry/storage/storage.ts";
-import {
-  journalPath,
-  type LoadedRef,
-  type LoadJournal,
-  type LoadStatus,
-  readJournal,
-  writeJournal,
-  writeLoadStatus,
-} from "./load_state.ts";
 import {
   planArchive,
   planBundle,
@@ -30,22 +22,27 @@ import {
   readK0rdentVersion,
   rootFromFirstFile,
   scanBundleWithProgress,
+  type ScanResult,
 } from "../reading/scan.ts";
-import { openK0sBinaryStore } from "../../registry/storage/k0s_binaries.ts";
-import { addSiblingK0sBinaries, K0sFileSink, type StoredK0sBinary } from "./k0s_binaries.ts";
 import {
-  cosignVerifyArgv,
   readPublicKey,
   readSignatureFiles,
   SignatureCheck,
-  signaturePath,
+  type VerifyMode,
 } from "../reading/signature.ts";
-import { diskSpace, FreeSpaceGuard } from "./free_space.ts";
-import { type SinkStats, StoreSink } from "./sinks.ts";
+import { verifyWithCosign } from "../reading/signature_pass.ts";
 import { bundleError, type BundleInfo, type Decompressor, statBundle } from "../reading/source.ts";
-
-/** How the bundle's signature is checked. */
-export type VerifyMode = "native" | "cosign" | "off";
+import { diskSpace, FreeSpaceGuard } from "./free_space.ts";
+import { addSiblingK0sBinaries, K0sFileSink, type StoredK0sBinary } from "./k0s_binaries.ts";
+import { LoadRecorder } from "./load_recorder.ts";
+import {
+  journalPath,
+  type LoadedRef,
+  type LoadJournal,
+  readJournal,
+  writeJournal,
+} from "./load_state.ts";
+import { StoreSink } from "./sinks.ts";
 
 /** Options of {@link loadBundle}. */
 export interface LoadOptions {
@@ -150,245 +147,247 @@ export async function tagImages(
   return refs;
 }
 
-/** Checks the bundle's signature with `cosign verify-blob` (offline) as a separate pass. */
-export async function verifyWithCosign(
-  runner: Runner,
-  bundle: string,
-  key: string | undefined,
-  signature: string | undefined,
-  signal?: AbortSignal,
-): Promise<void> {
-  // Same checks and messages as the native verifier for missing files.
-  await readSignatureFiles(bundle, { key, signature });
-  log.info(`Verifying the signature of "${bundle}" with cosign`);
-  try {
-    await runChecked(
-      runner,
-      cosignVerifyArgv(bundle, { key: key!, signature: signature ?? signaturePath(bundle) }),
-      { signal },
-    );
-  } catch (err) {
-    throw new UserError(`Signature check of bundle "${bundle}" failed: ${(err as Error).message}`, {
-      cause: err,
-    });
-  }
+/** What one load works with, step to step. */
+interface LoadRun {
+  options: LoadOptions;
+  info: BundleInfo;
+  storage: RegistryStorage;
+  recorder: LoadRecorder;
+  started: number;
 }
 
-/** Loads a bundle into the registry storage; see the module comment. */
-export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
-  const started = performance.now();
-  const info = await statBundle(options.bundle);
-  const storage = openDiskStorage(options.storage);
-  const jPath = journalPath(options.storage, info, options.prefix);
-  const previous = await readJournal(jPath);
-  const base = {
-    bundle: info.path,
+/** The result fields of a load that stored nothing. */
+function emptyResult(run: LoadRun) {
+  return {
+    bundle: run.info.path,
     skipped: [],
-    verified: options.verify,
+    verified: run.options.verify,
     blobsStored: 0,
     bytesStored: 0,
     blobsPresent: 0,
     bytesPresent: 0,
     bytesRead: 0,
   };
-  // A bundle loaded without a signature check is checked when a check is asked for now.
-  const checkedBefore = options.verify === "off" || (previous?.verified ?? "off") !== "off";
-  if (previous && checkedBefore && await journalHolds(storage, options.storage, previous)) {
-    log.info(`Bundle "${info.path}" is already loaded (${previous.refs!.length} references)`);
-    if (options.writeStatus) {
-      const now = new Date().toISOString();
-      await writeLoadStatus(options.storage, {
-        bundle: info.path,
-        state: "complete",
-        bytesRead: 0,
-        bytesTotal: info.size,
-        imagesDone: previous.refs!.length,
-        imagesTotal: previous.refs!.length,
-        startedAt: now,
-        updatedAt: now,
-        k0rdentVersion: previous.k0rdentVersion,
-        pid: Deno.pid,
-      });
-    }
-    return {
-      ...base,
-      k0rdentVersion: previous.k0rdentVersion,
-      refs: previous.refs!,
-      k0sBinaries: previous.k0sBinaries ?? [],
-      alreadyLoaded: true,
-      seconds: (performance.now() - started) / 1000,
-    };
-  }
+}
 
-  const startedAt = new Date().toISOString();
-  const status: LoadStatus = {
-    bundle: info.path,
-    state: "verifying",
-    bytesRead: 0,
-    bytesTotal: info.size,
-    imagesDone: 0,
-    imagesTotal: previous?.archives,
-    startedAt,
-    updatedAt: startedAt,
-    pid: Deno.pid,
+/**
+ * Step 0, a rerun: the result of an earlier complete load whose tags are all in place, or
+ * undefined when the bundle must be read. A bundle loaded without a signature check is read
+ * again when a check is asked for now.
+ */
+async function alreadyLoaded(run: LoadRun): Promise<LoadResult | undefined> {
+  const { options, recorder } = run;
+  const previous = recorder.previous;
+  const checkedBefore = options.verify === "off" || (previous?.verified ?? "off") !== "off";
+  if (!previous || !checkedBefore) return undefined;
+  if (!await journalHolds(run.storage, options.storage, previous)) return undefined;
+  log.info(`Bundle "${run.info.path}" is already loaded (${previous.refs!.length} references)`);
+  await recorder.alreadyLoaded(previous);
+  return {
+    ...emptyResult(run),
+    k0rdentVersion: previous.k0rdentVersion,
+    refs: previous.refs!,
+    k0sBinaries: previous.k0sBinaries ?? [],
+    alreadyLoaded: true,
+    seconds: (performance.now() - run.started) / 1000,
   };
-  let lastStatus = 0;
-  // What the pass stored and reused so far (set once the pass starts).
-  let sinkStats: SinkStats | undefined;
-  const saveStatus = async (force = false) => {
-    if (!options.writeStatus) return;
-    const now = Date.now();
-    if (!force && now - lastStatus < 1000) return;
-    lastStatus = now;
-    if (sinkStats) {
-      status.bytesStored = sinkStats.storedBytes;
-      status.bytesPresent = sinkStats.presentBytes;
+}
+
+/** What the signature step leaves for the pass. */
+interface SignatureState {
+  /** The native check, fed by the pass and decided after it. */
+  check?: SignatureCheck;
+  /** The public key, which also checks the k0s binaries in the bundle. */
+  key?: KeyObject;
+}
+
+/**
+ * Step 1, check the signature: cosign checks it now in a pass of its own; the native check is
+ * set up here and fed by the pass (decided in {@link confirmSignature}); `off` warns.
+ */
+async function checkSignature(run: LoadRun): Promise<SignatureState> {
+  const { options, info } = run;
+  if (options.verify === "off") {
+    log.warn(`Loading bundle "${info.path}" WITHOUT checking its signature (--verify=false)`);
+    return {};
+  }
+  if (info.kind === "dir") {
+    throw bundleError(
+      info.path,
+      "a directory has no signature to check; verify the .tar.gz before extracting it, " +
+        "or pass --verify=false",
+    );
+  }
+  if (options.verify === "native") {
+    const files = await readSignatureFiles(info.path, {
+      key: options.key,
+      signature: options.signature,
+    });
+    return { key: files.key, check: new SignatureCheck(files.key, files.signature) };
+  }
+  await verifyWithCosign(options.runner, info.path, options.key, options.signature, options.signal);
+  return { key: await readPublicKey({ kind: "bundle", path: info.path }, options.key) };
+}
+
+/** What the pass hands to the next steps. */
+interface StreamedBundle {
+  scan: ScanResult;
+  /** Images tagged during the pass (see `LoadOptions.tagEarly`). */
+  early: LoadedRef[];
+}
+
+/**
+ * Step 2, stream: one pass over the bundle stores every blob (blobs already stored are read
+ * past), feeds the native signature check and holds the k0s binaries; with `tagEarly` an image
+ * is tagged as soon as its archive is stored while the bundle root is certain. A pass that
+ * stops leaves the journal ready for a rerun to resume.
+ */
+async function streamBundle(
+  run: LoadRun,
+  sink: StoreSink,
+  k0sFiles: K0sFileSink,
+  signature: SignatureState,
+  guard: FreeSpaceGuard | undefined,
+): Promise<StreamedBundle> {
+  const { options, info, recorder } = run;
+  const previousArchives = recorder.previous?.archives;
+  let archives = 0;
+  // See LoadOptions.tagEarly; null: not early, undefined: root not known yet.
+  let earlyRoot: string | undefined | null = options.tagEarly && options.verify !== "native"
+    ? undefined
+    : null;
+  const early: LoadedRef[] = [];
+  // The number of archives is known only from an earlier pass over this bundle (0: unknown).
+  const items = () => ({
+    done: archives,
+    total: previousArchives ? Math.max(archives, previousArchives) : 0,
+  });
+  try {
+    const scan = await scanBundleWithProgress(info, sink, {
+      label: "Loading bundle",
+      mode: options.progress,
+      items,
+      itemsLabel: "archives",
+    }, {
+      decompressor: options.decompressor,
+      signal: anySignal(options.signal, guard?.signal),
+      hash: signature.check,
+      k0sFiles,
+      onBytes: (n) => recorder.read(n),
+      onFile: (path) => {
+        if (earlyRoot === undefined) earlyRoot = rootFromFirstFile(path) ?? null;
+      },
+      onArchive: async (archive) => {
+        archives++;
+        // A file outside the assumed root: only the whole pass can name the rest.
+        if (earlyRoot && !archive.path.startsWith(earlyRoot + "/")) earlyRoot = null;
+        if (typeof earlyRoot === "string") {
+          early.push(
+            ...await tagImages(run.storage, [
+              planArchive(info.path, archive, earlyRoot, options.prefix),
+            ]),
+          );
+        }
+        await recorder.archiveStored(archives);
+      },
+    });
+    return { scan, early };
+  } catch (err) {
+    // Whatever stopped the pass, a rerun resumes.
+    await recorder.passStopped();
+    if (options.signal?.aborted) {
+      throw new CancelledError(
+        `${errorMessage(options.signal.reason)}: the load of "${info.path}" stopped; rerun ` +
+          `to resume`,
+      );
     }
-    status.updatedAt = new Date(now).toISOString();
-    await writeLoadStatus(options.storage, status);
+    if (guard?.signal.aborted) throw guard.signal.reason;
+    if (err instanceof RegistryError || isDiskFull(err)) {
+      throw new UserError(
+        `Cannot load bundle "${info.path}" into "${options.storage}": ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
+    throw err;
+  }
+}
+
+/** Step 3, the native check's verdict: a bundle that does not match undoes what it stored. */
+async function confirmSignature(
+  run: LoadRun,
+  signature: SignatureState,
+  sink: StoreSink,
+): Promise<void> {
+  if (!signature.check || signature.check.verify()) return;
+  await sink.undo();
+  throw new UserError(
+    `Signature check of bundle "${run.info.path}" failed: the signature does not match the ` +
+      `bundle and key "${run.options.key}"; nothing was loaded`,
+  );
+}
+
+/** Step 4, tag: every image of the plan, then early tags the whole pass did not confirm go. */
+async function tagPlan(
+  storage: RegistryStorage,
+  images: readonly PlannedImage[],
+  early: readonly LoadedRef[],
+): Promise<LoadedRef[]> {
+  const refs = await tagImages(storage, images);
+  // An early tag the whole pass did not confirm (the root was not what it seemed) goes.
+  const final = new Set(refs.map((r) => `${r.repository}:${r.tag}`));
+  for (const r of early) {
+    if (!final.has(`${r.repository}:${r.tag}`)) await storage.deleteTag(r.repository, r.tag);
+  }
+  return refs;
+}
+
+/**
+ * Loads a bundle into the registry storage; see the module comment. The steps: a rerun of a
+ * complete bundle stops at {@link alreadyLoaded}; else {@link checkSignature} →
+ * {@link streamBundle} (after the disk preflight) → {@link confirmSignature} → plan (names,
+ * k0rdent version, the k0s binaries kept) → {@link tagPlan}, with the {@link LoadRecorder}
+ * keeping journal and status.
+ */
+export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
+  const started = performance.now();
+  const info = await statBundle(options.bundle);
+  const run: LoadRun = {
+    options,
+    info,
+    storage: openDiskStorage(options.storage),
+    recorder: await LoadRecorder.open(options, info),
+    started,
   };
+  const done = await alreadyLoaded(run);
+  if (done) return done;
+  const { recorder, storage } = run;
 
   // Holds the bundle's k0s binaries until the load succeeds (dropped on any failure).
   let k0sFiles: K0sFileSink | undefined;
   let guard: FreeSpaceGuard | undefined;
   try {
-    await saveStatus(true);
-    let check: SignatureCheck | undefined;
-    let key: KeyObject | undefined;
-    if (options.verify !== "off") {
-      if (info.kind === "dir") {
-        throw bundleError(
-          info.path,
-          "a directory has no signature to check; verify the .tar.gz before extracting it, " +
-            "or pass --verify=false",
-        );
-      }
-      if (options.verify === "native") {
-        const files = await readSignatureFiles(info.path, {
-          key: options.key,
-          signature: options.signature,
-        });
-        key = files.key;
-        check = new SignatureCheck(files.key, files.signature);
-      } else {
-        await verifyWithCosign(
-          options.runner,
-          info.path,
-          options.key,
-          options.signature,
-          options.signal,
-        );
-        key = await readPublicKey({ kind: "bundle", path: info.path }, options.key);
-      }
-    } else {
-      log.warn(`Loading bundle "${info.path}" WITHOUT checking its signature (--verify=false)`);
-    }
+    await recorder.verifying();
+    const signature = await checkSignature(run);
 
-    // A resumed load already stored part of what the bundle adds.
-    const resumedBytes = previous?.state === "loading" ? previous.storedBytes ?? 0 : 0;
     guard = await FreeSpaceGuard.open(
       options.storage,
       `Cannot load bundle "${info.path}" into "${options.storage}"`,
     );
-    if (guard) await preflight(guard, info, resumedBytes);
-    const journal: LoadJournal = {
-      bundle: info.path,
-      size: info.size,
-      mtimeMs: info.mtimeMs,
-      prefix: options.prefix,
-      state: "loading",
-      startedAt,
-      archives: previous?.archives,
-      storedBytes: resumedBytes,
-    };
-    await writeJournal(jPath, journal);
-    let lastJournal = Date.now();
-
-    status.state = "loading";
+    // A resumed load already stored part of what the bundle adds.
+    if (guard) await preflight(guard, info, recorder.resumedBytes);
     const sink = new StoreSink(storage, guard);
-    sinkStats = sink.stats;
+    await recorder.loading(sink.stats);
     k0sFiles = new K0sFileSink(
       openK0sBinaryStore(options.storage),
       info.path,
-      key,
+      signature.key,
       options.key,
       guard,
     );
-    let archives = 0;
-    // See LoadOptions.tagEarly; null: not early, undefined: root not known yet.
-    let earlyRoot: string | undefined | null = options.tagEarly && options.verify !== "native"
-      ? undefined
-      : null;
-    const early: LoadedRef[] = [];
-    // The number of archives is known only from an earlier pass over this bundle (0: unknown).
-    const items = () => ({
-      done: archives,
-      total: previous?.archives ? Math.max(archives, previous.archives) : 0,
-    });
-    let scan;
-    try {
-      scan = await scanBundleWithProgress(info, sink, {
-        label: "Loading bundle",
-        mode: options.progress,
-        items,
-        itemsLabel: "archives",
-      }, {
-        decompressor: options.decompressor,
-        signal: anySignal(options.signal, guard?.signal),
-        hash: check,
-        k0sFiles,
-        onBytes: (n) => void (status.bytesRead += n),
-        onFile: (path) => {
-          if (earlyRoot === undefined) earlyRoot = rootFromFirstFile(path) ?? null;
-        },
-        onArchive: async (archive) => {
-          archives++;
-          // A file outside the assumed root: only the whole pass can name the rest.
-          if (earlyRoot && !archive.path.startsWith(earlyRoot + "/")) earlyRoot = null;
-          if (typeof earlyRoot === "string") {
-            early.push(
-              ...await tagImages(storage, [
-                planArchive(info.path, archive, earlyRoot, options.prefix),
-              ]),
-            );
-          }
-          if (Date.now() - lastJournal > 2000) {
-            lastJournal = Date.now();
-            journal.storedBytes = resumedBytes + sink.stats.storedBytes;
-            await writeJournal(jPath, journal);
-          }
-          status.imagesDone = archives;
-          await saveStatus();
-        },
-      });
-    } catch (err) {
-      // Whatever stopped the pass, a rerun resumes: record what is stored for its preflight
-      // (best effort: a full disk may refuse even this, and the reason below matters more).
-      journal.storedBytes = resumedBytes + sink.stats.storedBytes;
-      await writeJournal(jPath, journal).catch(() => {});
-      if (options.signal?.aborted) {
-        throw new CancelledError(
-          `${errorMessage(options.signal.reason)}: the load of "${info.path}" stopped; rerun ` +
-            `to resume`,
-        );
-      }
-      if (guard?.signal.aborted) throw guard.signal.reason;
-      if (err instanceof RegistryError || isDiskFull(err)) {
-        throw new UserError(
-          `Cannot load bundle "${info.path}" into "${options.storage}": ${(err as Error).message}`,
-          { cause: err },
-        );
-      }
-      throw err;
-    }
+    const { scan, early } = await streamBundle(run, sink, k0sFiles, signature, guard);
     const plan = planBundle(info.path, scan, options.prefix);
-    if (check && !check.verify()) {
-      await sink.undo();
-      throw new UserError(
-        `Signature check of bundle "${info.path}" failed: the signature does not match the ` +
-          `bundle and key "${options.key}"; nothing was loaded`,
-      );
-    }
+    await confirmSignature(run, signature, sink);
+
     const k0rdentVersion = await readK0rdentVersion(info.path, plan, sink);
     let k0sBinaries: StoredK0sBinary[];
     try {
@@ -397,30 +396,18 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
       if (err instanceof UserError) await sink.undo();
       throw err;
     }
-    status.state = "tagging";
-    status.imagesTotal = plan.images.length;
-    status.k0rdentVersion = k0rdentVersion;
-    await saveStatus(true);
-    const refs = await tagImages(storage, plan.images);
-    // An early tag the whole pass did not confirm (the root was not what it seemed) goes.
-    const final = new Set(refs.map((r) => `${r.repository}:${r.tag}`));
-    for (const r of early) {
-      if (!final.has(`${r.repository}:${r.tag}`)) await storage.deleteTag(r.repository, r.tag);
-    }
-    await writeJournal(jPath, {
-      ...journal,
-      state: "complete",
-      finishedAt: new Date().toISOString(),
+
+    await recorder.tagging(plan.images.length, k0rdentVersion);
+    const refs = await tagPlan(storage, plan.images, early);
+    await recorder.complete({
       verified: options.verify,
       k0rdentVersion,
       archives: scan.archives.length,
       refs,
       k0sBinaries,
     });
-    status.state = "complete";
-    await saveStatus(true);
     return {
-      ...base,
+      ...emptyResult(run),
       k0rdentVersion,
       refs,
       k0sBinaries,
@@ -430,14 +417,12 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
       bytesStored: sink.stats.storedBytes,
       blobsPresent: sink.stats.present,
       bytesPresent: sink.stats.presentBytes,
-      bytesRead: status.bytesRead,
+      bytesRead: recorder.bytesRead,
       seconds: (performance.now() - started) / 1000,
     };
   } catch (err) {
     await k0sFiles?.discard().catch(() => {});
-    status.state = "failed";
-    status.error = (err as Error).message;
-    await saveStatus(true).catch(() => {});
+    await recorder.failed(err);
     throw err;
   } finally {
     guard?.close();

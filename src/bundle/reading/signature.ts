@@ -11,6 +11,12 @@
 import { createPublicKey, createVerify, type KeyObject, type Verify } from "node:crypto";
 import { UserError } from "../../errors.ts";
 
+/**
+ * How a bundle's signature is checked: `native` (in the load's one pass, or a pass of its own),
+ * `cosign` (`cosign verify-blob`, a pass of its own) or `off`.
+ */
+export type VerifyMode = "native" | "cosign" | "off";
+
 /** Where the key and signature of a bundle are. */
 export interface SignatureFiles {
   key: string;
