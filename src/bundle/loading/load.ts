@@ -16,6 +16,7 @@ import { RegistryError } from "../../registry/errors.ts";
 import { openK0sBinaryStore } from "../../registry/storage/k0s_binaries.ts";
 import { openDiskStorage, type RegistryStorage } from "../../registry/storage/storage.ts";
 import {
+  type BundlePlan,
   planArchive,
   planBundle,
   type PlannedImage,
@@ -312,7 +313,7 @@ async function streamBundle(
   }
 }
 
-/** Step 3, the native check's verdict: a bundle that does not match undoes what it stored. */
+/** The native check's verdict: a bundle that does not match undoes what it stored. */
 async function confirmSignature(
   run: LoadRun,
   signature: SignatureState,
@@ -324,6 +325,28 @@ async function confirmSignature(
     `Signature check of bundle "${run.info.path}" failed: the signature does not match the ` +
       `bundle and key "${run.options.key}"; nothing was loaded`,
   );
+}
+
+/**
+ * Step 3, plan: names every image (the bundle root is certain now), takes the native
+ * signature's verdict, reads the k0rdent version and keeps the bundle's k0s binaries.
+ */
+async function planLoad(
+  run: LoadRun,
+  scan: ScanResult,
+  signature: SignatureState,
+  sink: StoreSink,
+  k0sFiles: K0sFileSink,
+): Promise<{ plan: BundlePlan; k0rdentVersion?: string; k0sBinaries: StoredK0sBinary[] }> {
+  const plan = planBundle(run.info.path, scan, run.options.prefix);
+  await confirmSignature(run, signature, sink);
+  const k0rdentVersion = await readK0rdentVersion(run.info.path, plan, sink);
+  try {
+    return { plan, k0rdentVersion, k0sBinaries: await k0sFiles.commit() };
+  } catch (err) {
+    if (err instanceof UserError) await sink.undo();
+    throw err;
+  }
 }
 
 /** Step 4, tag: every image of the plan, then early tags the whole pass did not confirm go. */
@@ -344,9 +367,8 @@ async function tagPlan(
 /**
  * Loads a bundle into the registry storage; see the module comment. The steps: a rerun of a
  * complete bundle stops at {@link alreadyLoaded}; else {@link checkSignature} →
- * {@link streamBundle} (after the disk preflight) → {@link confirmSignature} → plan (names,
- * k0rdent version, the k0s binaries kept) → {@link tagPlan}, with the {@link LoadRecorder}
- * keeping journal and status.
+ * {@link streamBundle} (after the disk preflight) → {@link planLoad} → {@link tagPlan}, with the
+ * {@link LoadRecorder} keeping journal and status.
  */
 export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
   const started = performance.now();
@@ -385,18 +407,13 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
       guard,
     );
     const { scan, early } = await streamBundle(run, sink, k0sFiles, signature, guard);
-    const plan = planBundle(info.path, scan, options.prefix);
-    await confirmSignature(run, signature, sink);
-
-    const k0rdentVersion = await readK0rdentVersion(info.path, plan, sink);
-    let k0sBinaries: StoredK0sBinary[];
-    try {
-      k0sBinaries = await k0sFiles.commit();
-    } catch (err) {
-      if (err instanceof UserError) await sink.undo();
-      throw err;
-    }
-
+    const { plan, k0rdentVersion, k0sBinaries } = await planLoad(
+      run,
+      scan,
+      signature,
+      sink,
+      k0sFiles,
+    );
     await recorder.tagging(plan.images.length, k0rdentVersion);
     const refs = await tagPlan(storage, plan.images, early);
     await recorder.complete({

@@ -31,8 +31,8 @@
  * │                                       it is stored: a copy cut off (crash, lost connection)
  * │                                       resumes from the upload's size
  * ├── tls/                                `--tls auto` CA and server certificate
- * └── bundle/                             written by bundle loads (`src/bundle/loading/`), never
- *     │                                   served: the registry reads none of it
+ * └── bundle/                             written by bundle loads (`src/bundle/loading/`), read
+ *     │                                   by `registry status` and `registry gc`; never served
  *     ├── loads/<id>.json                 journal of one bundle (path, size, mtime, prefix):
  *     │                                   "loading" or "complete" with the references it tagged
  *     ├── status.json                     progress and outcome of the latest load (read by
