@@ -4,8 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { loadBundle } from "../src/bundle/load.ts";
-import type { Decompressor } from "../src/bundle/source.ts";
+import { loadBundle } from "../src/bundle/loading/load.ts";
+import type { Decompressor } from "../src/bundle/reading/source.ts";
 import { UserError } from "../src/errors.ts";
 import { ProcessRunner } from "../src/process/runner.ts";
 import { openDiskStorage } from "../src/registry/storage/storage.ts";

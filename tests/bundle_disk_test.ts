@@ -13,9 +13,9 @@ import {
   FreeSpaceGuard,
   LowSpaceError,
   reserveBytes,
-} from "../src/bundle/free_space.ts";
-import { loadBundle } from "../src/bundle/load.ts";
-import { readLoadStatus } from "../src/bundle/load_state.ts";
+} from "../src/bundle/loading/free_space.ts";
+import { loadBundle } from "../src/bundle/loading/load.ts";
+import { readLoadStatus } from "../src/bundle/loading/load_state.ts";
 import { UserError } from "../src/errors.ts";
 import { ProcessRunner } from "../src/process/runner.ts";
 import { openDiskStorage } from "../src/registry/storage/storage.ts";

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { loadBundle } from "../src/bundle/load.ts";
+import { loadBundle } from "../src/bundle/loading/load.ts";
 import { ProcessRunner } from "../src/process/runner.ts";
 import { openDiskStorage } from "../src/registry/storage/storage.ts";
 import {

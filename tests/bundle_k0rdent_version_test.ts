@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { bundleK0rdentVersion } from "../src/bundle/k0rdent_version.ts";
+import { bundleK0rdentVersion } from "../src/bundle/reading/k0rdent_version.ts";
 import { UserError } from "../src/errors.ts";
 import {
   type BundleEntry,

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { loadBundle } from "../src/bundle/load.ts";
+import { loadBundle } from "../src/bundle/loading/load.ts";
 import { ProcessRunner } from "../src/process/runner.ts";
 import { openDiskStorage } from "../src/registry/storage/storage.ts";
 import { BINARY_PERMISSIONS } from "../src/permissions.ts";

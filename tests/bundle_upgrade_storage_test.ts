@@ -8,11 +8,11 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { markInUse } from "../src/bundle/in_use.ts";
-import { loadBundle } from "../src/bundle/load.ts";
-import { type LoadStatus, writeLoadStatus } from "../src/bundle/load_state.ts";
-import { readBundleRecords } from "../src/bundle/records.ts";
-import { collectOldBundles } from "../src/bundle/retention.ts";
+import { markInUse } from "../src/bundle/loading/in_use.ts";
+import { loadBundle } from "../src/bundle/loading/load.ts";
+import { type LoadStatus, writeLoadStatus } from "../src/bundle/loading/load_state.ts";
+import { readBundleRecords } from "../src/bundle/loading/records.ts";
+import { collectOldBundles } from "../src/bundle/loading/retention.ts";
 import { ProcessRunner } from "../src/process/runner.ts";
 import { openDiskStorage } from "../src/registry/storage/storage.ts";
 import { type BundleContents, makeBundle } from "./fixtures/make_bundle.ts";

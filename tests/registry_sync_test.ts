@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { loadBundle } from "../src/bundle/load.ts";
+import { loadBundle } from "../src/bundle/loading/load.ts";
 import { ProcessRunner } from "../src/process/runner.ts";
 import { digestOf } from "../src/registry/digest.ts";
 import { MEDIA_TYPES } from "../src/registry/manifest.ts";

@@ -5,8 +5,8 @@
 import type { Config } from "../config/schema.ts";
 import { errorMessage } from "../errors.ts";
 import { pathExists } from "../fsx/exists.ts";
-import { markInUse } from "../bundle/in_use.ts";
-import { bundleStateDir } from "../bundle/load_state.ts";
+import { markInUse } from "../bundle/loading/in_use.ts";
+import { bundleStateDir } from "../bundle/loading/load_state.ts";
 import { log } from "../log/logger.ts";
 
 /**

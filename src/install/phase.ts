@@ -13,7 +13,7 @@ import type { OutputFormat } from "../log/output.ts";
 import type { Runner } from "../process/runner.ts";
 import type { InstallState } from "./state.ts";
 import type { K0rdentVersionSource } from "./resolve.ts";
-import type { VerifyMode } from "../bundle/load.ts";
+import type { VerifyMode } from "../bundle/reading/signature.ts";
 import type { ReleaseManifest } from "../k0rdent/release_manifest.ts";
 
 /** What the user asked for, beyond the config file. */

@@ -9,7 +9,7 @@
 import { statfs } from "node:fs/promises";
 import { dirname } from "node:path";
 import { fetchErrorMessage, UsageError } from "../errors.ts";
-import { bundleK0rdentVersionWithProgress } from "../bundle/k0rdent_version.ts";
+import { bundleK0rdentVersionWithProgress } from "../bundle/reading/k0rdent_version.ts";
 import { formatBytes } from "../log/progress.ts";
 import { hostPath } from "../host/paths.ts";
 import type { InstallContext } from "./phase.ts";

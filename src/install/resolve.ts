@@ -12,7 +12,7 @@ import {
 } from "../airgap/registry_endpoint.ts";
 import { airgapK0sURL } from "../k0rdent/helm_values.ts";
 import { resolveRegistry } from "../airgap/resolve_registry.ts";
-import { bundleK0rdentVersionWithProgress } from "../bundle/k0rdent_version.ts";
+import { bundleK0rdentVersionWithProgress } from "../bundle/reading/k0rdent_version.ts";
 import { DEFAULT_K0RDENT_VERSION } from "../config/defaults.ts";
 import type { Config } from "../config/schema.ts";
 import { errorMessage, UserError } from "../errors.ts";

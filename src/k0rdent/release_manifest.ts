@@ -6,9 +6,9 @@
  */
 import { createHash } from "node:crypto";
 import { parseDocument } from "yaml";
-import { ChartError, readChartFile } from "../bundle/chart.ts";
-import { RegistryClient } from "../bundle/registry_client.ts";
-import { MAX_CHART_LAYER_BYTES } from "../bundle/scan.ts";
+import { ChartError, readChartFile } from "../bundle/reading/chart.ts";
+import { RegistryClient } from "../bundle/pushing/registry_client.ts";
+import { MAX_CHART_LAYER_BYTES } from "../bundle/reading/scan.ts";
 import { errorMessage, UserError } from "../errors.ts";
 import { readLimited } from "../registry/limits.ts";
 import { MAX_MANIFEST_BYTES, MEDIA_TYPES } from "../registry/manifest.ts";

@@ -32,7 +32,7 @@ import { createFilesHandler } from "./http/files.ts";
 import { k0sFilesPath } from "./k0s_files.ts";
 import { openK0sBinaryStore } from "./storage/k0s_binaries.ts";
 import type { ServeLimits } from "./limits.ts";
-import { openDiskStorage } from "./storage/storage.ts";
+import { openDiskStorage, type RegistryStorage } from "./storage/storage.ts";
 import { prepareSources, startReplication, type SyncOptions } from "./sync/replicator.ts";
 import { readSyncStatus } from "./sync/sync_status.ts";
 import { UploadSessions } from "./storage/upload_sessions.ts";
@@ -213,6 +213,23 @@ function listenDebug(address: string): Deno.Listener<Deno.Conn, Deno.NetAddr> {
 
 /** Connections the debug listener serves at once (its own cap: scrapes never take registry slots). */
 const DEBUG_CONNECTIONS = 16;
+
+/**
+ * The registry's HTTP API over `storage` on 127.0.0.1, an ephemeral port, without auth (pushes
+ * from loopback are accepted), until `signal` aborts: for a local tool that speaks only the
+ * registry protocol (`bundle load --importer skopeo`). `finished` settles once it has stopped.
+ */
+export function serveLoopbackRegistry(
+  storage: RegistryStorage,
+  signal: AbortSignal,
+): { port: number; finished: Promise<void> } {
+  const app = createRegistryApp({ storage });
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, signal, onListen: () => {} },
+    (req, info) => app.fetch(req, info),
+  );
+  return { port: server.addr.port, finished: server.finished };
+}
 
 /** Serves the registry until `signal` aborts, then shuts down gracefully. */
 export async function serveRegistry(

@@ -1,14 +1,11 @@
 /** `k0rdentd bundle load|inspect|verify`: the air-gap bundle, read in one streaming pass. */
 import { type Command, Option } from "commander";
-import { type BundleReport, inspectBundle } from "../../bundle/inspect.ts";
-import { addSiblingK0sBinaries } from "../../bundle/k0s_binaries.ts";
-import { loadBundleWithBeside, type VerifyMode, verifyWithCosign } from "../../bundle/load.ts";
-import { parseTarget, pushBundle } from "../../bundle/push.ts";
-import { RegistryClient } from "../../bundle/registry_client.ts";
-import { verifyFileSignature } from "../../bundle/signature.ts";
-import { skopeoImport } from "../../bundle/skopeo_import.ts";
-import type { Decompressor } from "../../bundle/source.ts";
-import type { Runner } from "../../process/runner.ts";
+import { type BundleReport, inspectBundle, verifyBundle } from "../../bundle/reading/inspect.ts";
+import { loadBundleWithBeside } from "../../bundle/loading/load.ts";
+import { importWithSkopeo } from "../../bundle/loading/skopeo_import.ts";
+import { parseTarget, pushBundle } from "../../bundle/pushing/push.ts";
+import type { VerifyMode } from "../../bundle/reading/signature.ts";
+import type { Decompressor } from "../../bundle/reading/source.ts";
 import type { Config } from "../../config/schema.ts";
 import { log } from "../../log/logger.ts";
 import { printData } from "../../log/output.ts";
@@ -87,11 +84,6 @@ export function key(config: Config): string | undefined {
   return config.registry.cosignKey || undefined;
 }
 
-/** How the k0s binaries beside a bundle are stored: into the same storage, same key. */
-function besideOptions(config: Config, mode: VerifyMode) {
-  return { storage: config.registry.storage, verify: mode !== "off", key: key(config) };
-}
-
 function reportText(r: BundleReport): string {
   const line = (i: BundleReport["images"][number]) =>
     `  ${i.reference}  ${i.digest.slice(0, 19)}  ${formatBytes(i.size)}` +
@@ -109,20 +101,6 @@ function reportText(r: BundleReport): string {
     `Total: ${r.totals.images} images, ${r.totals.charts} charts, ${formatBytes(r.totals.bytes)}`,
     ...(r.signature ? [`Signature: ${r.signature}; ${r.blobsVerified} blobs verified`] : []),
   ].join("\n");
-}
-
-/** A signature check as a pass of its own (cosign, or native for the skopeo importer). */
-async function checkSignature(
-  runner: Runner,
-  path: string,
-  mode: VerifyMode,
-  cosignKey: string | undefined,
-  signature: string | undefined,
-  signal: AbortSignal,
-): Promise<void> {
-  if (mode === "off") log.warn(`Not checking the signature of "${path}" (--verify=false)`);
-  else if (mode === "cosign") await verifyWithCosign(runner, path, cosignKey, signature, signal);
-  else await verifyFileSignature(path, { key: cosignKey, signature });
 }
 
 /** Registers `bundle` and its subcommands. */
@@ -171,21 +149,22 @@ a rerun of a complete bundle only checks its tags.`,
         return;
       }
       if (opts.importer === "skopeo") {
-        await checkSignature(ctx.runner, path, mode, key(ctx.config), opts.signature, ctx.signal);
-        const refs = await skopeoImport({
+        const r = await importWithSkopeo({
           bundle: path,
           storage: ctx.config.registry.storage,
           prefix: ctx.config.registry.prefix,
+          verify: mode,
+          key: key(ctx.config),
+          signature: opts.signature,
           runner: ctx.runner,
           signal: ctx.signal,
         });
-        const k0sBinaries = await addSiblingK0sBinaries(path, besideOptions(ctx.config, mode));
         printData(
           ctx.output,
-          { bundle: path, importer: "skopeo", refs, k0sBinaries },
+          r,
           () =>
-            `Imported "${path}" with skopeo: ${refs.length} references, ` +
-            `${k0sBinaries.length} k0s binaries beside it`,
+            `Imported "${path}" with skopeo: ${r.refs.length} references, ` +
+            `${r.k0sBinaries.length} k0s binaries beside it`,
         );
         return;
       }
@@ -254,39 +233,32 @@ their repositories; tags are pushed last, after the signature checked out. Rerun
         log.info(`Dry run: would push "${path}" to ${target.host} under "${prefix}"`);
         return;
       }
-      if (mode !== "native") {
-        await checkSignature(ctx.runner, path, mode, key(ctx.config), opts.signature, ctx.signal);
-      }
-      const client = await RegistryClient.open({
-        host: target.host,
-        plainHttp: opts.plainHttp,
-        caFile: opts.caFile,
-        username: opts.username,
-        password,
+      const r = await pushBundle({
+        bundle: path,
+        target: {
+          host: target.host,
+          plainHttp: opts.plainHttp,
+          caFile: opts.caFile,
+          username: opts.username,
+          password,
+        },
+        prefix,
+        verify: mode,
+        key: key(ctx.config),
+        signature: opts.signature,
+        runner: ctx.runner,
+        progress: progressMode(ctx.output),
+        decompressor: opts.gunzip,
+        signal: ctx.signal,
       });
-      try {
-        const r = await pushBundle({
-          bundle: path,
-          client,
-          prefix,
-          signature: mode === "native"
-            ? { key: key(ctx.config), signature: opts.signature }
-            : undefined,
-          progress: progressMode(ctx.output),
-          decompressor: opts.gunzip,
-          signal: ctx.signal,
-        });
-        printData(
-          ctx.output,
-          r,
-          () =>
-            `Pushed "${path}" to ${target.host}: ${r.refs.length} references, ` +
-            `${r.blobsUploaded} blobs uploaded, ${r.blobsSkipped} already there, ` +
-            `${r.blobsMounted} mounted, ${r.seconds.toFixed(1)} s`,
-        );
-      } finally {
-        client.close();
-      }
+      printData(
+        ctx.output,
+        r,
+        () =>
+          `Pushed "${path}" to ${target.host}: ${r.refs.length} references, ` +
+          `${r.blobsUploaded} blobs uploaded, ${r.blobsSkipped} already there, ` +
+          `${r.blobsMounted} mounted, ${r.seconds.toFixed(1)} s`,
+      );
     });
 
   readFlags(
@@ -324,21 +296,15 @@ their repositories; tags are pushed last, after the signature checked out. Rerun
     )
     .action(async (path: string, opts: BundleFlags, cmd: Command) => {
       const ctx = await commandContext(cmd, flagOverrides(cmd, FLAGS));
-      const mode = verifyMode(ctx.config, opts);
-      if (mode === "off") log.warn(`Not checking the signature of "${path}" (--verify=false)`);
-      if (mode === "cosign") {
-        await checkSignature(ctx.runner, path, mode, key(ctx.config), opts.signature, ctx.signal);
-      }
-      const r = await inspectBundle(path, {
+      const r = await verifyBundle(path, {
         prefix: ctx.config.registry.prefix,
         progress: progressMode(ctx.output),
         decompressor: opts.gunzip,
         signal: ctx.signal,
-        verify: {
-          key: key(ctx.config),
-          signature: opts.signature,
-          checkSignature: mode === "native",
-        },
+        mode: verifyMode(ctx.config, opts),
+        key: key(ctx.config),
+        signature: opts.signature,
+        runner: ctx.runner,
       });
       printData(ctx.output, r, () => reportText(r));
     });

@@ -5,7 +5,7 @@
  * Plain HTTP, GET and HEAD only; anything else is 404 or 405.
  */
 import { errorMessage } from "../../errors.ts";
-import { type LoadStatus, readLoadStatus } from "../../bundle/load_state.ts";
+import { type LoadStatus, readLoadStatus } from "../../bundle/loading/load_state.ts";
 import { Exposition, EXPOSITION_CONTENT_TYPE } from "./exposition.ts";
 import type { HttpMetrics } from "./http_metrics.ts";
 import { type EventLoopMonitor, renderProcessMetrics } from "./process_metrics.ts";

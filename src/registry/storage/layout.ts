@@ -30,7 +30,14 @@
  * │   └── partial/<alg>-<hex>             the upload id a blob copy is streaming into, kept until
  * │                                       it is stored: a copy cut off (crash, lost connection)
  * │                                       resumes from the upload's size
- * └── tls/                                `--tls auto` CA and server certificate
+ * ├── tls/                                `--tls auto` CA and server certificate
+ * └── bundle/                             written by bundle loads (`src/bundle/loading/`), read
+ *     │                                   by `registry status` and `registry gc`; never served
+ *     ├── loads/<id>.json                 journal of one bundle (path, size, mtime, prefix):
+ *     │                                   "loading" or "complete" with the references it tagged
+ *     ├── status.json                     progress and outcome of the latest load (read by
+ *     │                                   `registry status`)
+ *     └── in_use.json                     the k0rdent version the cluster runs (gc keeps its tags)
  * ```
  *
  * Every write is a temp file plus `rename`, so a blob, link, tag or file is fully
@@ -54,10 +61,14 @@ export const FILES_DIR = "files";
 export const SYNC_DIR = "sync";
 /** Directory of `--tls auto` material. */
 export const TLS_DIR = "tls";
+/** Directory of the bundle loads' journals and status. */
+export const BUNDLE_DIR = "bundle";
 /** Marker directory that makes a directory under `repositories/` a repository. */
 export const MANIFESTS_DIR = "_manifests";
 
 const UPLOAD_ID_RE = /^[a-f0-9-]{36}$/;
+/** A journal id: one path component, not hidden (the load names them by a hash). */
+const JOURNAL_ID_RE = /^[^/.\\][^/\\]*$/;
 
 /** True when `id` has the shape of an upload id (a UUID). */
 export function isUploadId(id: string): boolean {
@@ -74,6 +85,10 @@ export const layout = {
   /** `blobs/<alg>`. */
   blobs(algorithm: DigestAlgorithm): string {
     return join(BLOBS_DIR, algorithm);
+  },
+  /** `blobs/<alg>/<h0h1>`: one fan-out directory of the content store (as listed). */
+  blobPrefix(algorithm: DigestAlgorithm, prefix: string): string {
+    return join(layout.blobs(algorithm), prefix);
   },
   /** `uploads/<id>`. */
   upload(id: string): string {
@@ -93,6 +108,21 @@ export const layout = {
   repository(name: string): string {
     checkRepositoryName(name);
     return join(REPOSITORIES_DIR, name);
+  },
+  /**
+   * `repositories/<path>`: a directory met while walking `repositories/` for repositories
+   * (`path` is made of listed names, not validated: a foreign directory is walked past).
+   */
+  repositoryWalk(path: string): string {
+    return path ? join(REPOSITORIES_DIR, path) : REPOSITORIES_DIR;
+  },
+  /** `repositories/<name>/_manifests`: present once a push reached the repository. */
+  manifests(name: string): string {
+    return join(layout.repository(name), MANIFESTS_DIR);
+  },
+  /** `<dir>/<alg>`: the algorithm level of a `<dir>/<alg>/<hex>` tree of digest links. */
+  digestLinks(dir: string, algorithm: DigestAlgorithm): string {
+    return join(dir, algorithm);
   },
   /** `repositories/<name>/_layers/<alg>/<hex>`. */
   blobLink(name: string, digest: string): string {
@@ -120,6 +150,11 @@ export const layout = {
   /** `repositories/<name>/_manifests/tags`. */
   tags(name: string): string {
     return join(layout.repository(name), MANIFESTS_DIR, "tags");
+  },
+  /** `repositories/<name>/_manifests/tags/.<x>.tmp`: a temp file of an interrupted tag write. */
+  tagTemp(name: string, fileName: string): string {
+    if (!/^\.[^/]*\.tmp$/.test(fileName)) throw new Error(`Invalid tag temp file "${fileName}"`);
+    return join(layout.tags(name), fileName);
   },
   /** `repositories/<name>/_referrers/<alg>/<subject-hex>`. */
   referrers(name: string, subject: string): string {
@@ -157,5 +192,26 @@ export const layout = {
   /** `tls/<file>`. */
   tls(file: string): string {
     return join(TLS_DIR, file);
+  },
+  /** `bundle`: what bundle loads record (its presence says a bundle was loaded here). */
+  bundleState(): string {
+    return BUNDLE_DIR;
+  },
+  /** `bundle/status.json`: progress and outcome of the latest load. */
+  bundleStatus(): string {
+    return join(BUNDLE_DIR, "status.json");
+  },
+  /** `bundle/loads`: the load journals. */
+  bundleJournals(): string {
+    return join(BUNDLE_DIR, "loads");
+  },
+  /** `bundle/loads/<id>.json`: the journal of one bundle loaded with one prefix. */
+  bundleJournal(id: string): string {
+    if (!JOURNAL_ID_RE.test(id)) throw new Error(`Invalid bundle journal id "${id}"`);
+    return join(layout.bundleJournals(), `${id}.json`);
+  },
+  /** `bundle/in_use.json`: the k0rdent version marked in use. */
+  inUse(): string {
+    return join(BUNDLE_DIR, "in_use.json");
   },
 };

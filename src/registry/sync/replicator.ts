@@ -5,7 +5,7 @@
  * that cannot be reached is shown there and retried on the next tick, and serving goes on.
  */
 import { join } from "node:path";
-import { RegistryClient, type RegistryTarget } from "../../bundle/registry_client.ts";
+import { RegistryClient, type RegistryTarget } from "../../bundle/pushing/registry_client.ts";
 import { errorMessage, UserError } from "../../errors.ts";
 import { pathExists } from "../../fsx/exists.ts";
 import { log } from "../../log/logger.ts";

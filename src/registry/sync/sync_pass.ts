@@ -7,7 +7,7 @@
  * only then writes the tag. Nothing from a source that lies about a digest is
  * stored or tagged.
  */
-import type { RegistryClient } from "../../bundle/registry_client.ts";
+import type { RegistryClient } from "../../bundle/pushing/registry_client.ts";
 import { errorMessage } from "../../errors.ts";
 import { digestOf, isDigest, parseDigest } from "../digest.ts";
 import { BodyReadError } from "../errors.ts";

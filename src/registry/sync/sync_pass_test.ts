@@ -1,7 +1,7 @@
 // syncPass(): replication over a real socket from the registry app (and from fake, lying sources).
 import assert from "node:assert/strict";
 import bcrypt from "bcryptjs";
-import { RegistryClient } from "../../bundle/registry_client.ts";
+import { RegistryClient } from "../../bundle/pushing/registry_client.ts";
 import { serveRegistry } from "../../../tests/helpers/registry_server.ts";
 import { fakeSource } from "../../../tests/helpers/lying_registry.ts";
 import { storeIndex, storeManifest } from "../../../tests/helpers/store_image.ts";

@@ -4,7 +4,7 @@
  * signature checked as `bundle load` checks it, and the k0s binaries lying beside it. A bundle already loaded is only checked
  * (`loadBundle` reads its journal), so a rerun stores nothing twice.
  */
-import { loadBundleWithBeside } from "../../bundle/load.ts";
+import { loadBundleWithBeside } from "../../bundle/loading/load.ts";
 import type { Phase } from "../../install/phase.ts";
 import { log } from "../../log/logger.ts";
 import { formatBytes, progressMode } from "../../log/progress.ts";

@@ -5,13 +5,13 @@
  * walked: every manifest is validated and every descriptor's blob must be in the archive with
  * the size it claims. Nothing is tagged here; the result says what to tag.
  */
-import { parseDigest } from "../registry/digest.ts";
+import { parseDigest } from "../../registry/digest.ts";
 import {
   type Descriptor,
   MAX_MANIFEST_BYTES,
   MEDIA_TYPES,
   parseManifest,
-} from "../registry/manifest.ts";
+} from "../../registry/manifest.ts";
 import { skipBody, tarFiles } from "./tar_walk.ts";
 
 /** Where an archive's blobs go. */

@@ -1,11 +1,11 @@
 /**
  * The k0rdent version the cluster runs, marked in the registry storage
- * (`<storage>/bundle/in_use.json`, path in `load_state.ts`) by install and upgrade once the
+ * (`<storage>/bundle/in_use.json`, path in `src/registry/storage/layout.ts`) by install and upgrade once the
  * cluster's Management references it; `registry gc --keep-bundles` never removes the tags of
  * that version, however old.
  */
-import { UserError } from "../errors.ts";
-import { writeFileAtomic } from "../fsx/atomic_write.ts";
+import { UserError } from "../../errors.ts";
+import { writeFileAtomic } from "../../fsx/atomic_write.ts";
 import { inUsePath } from "./load_state.ts";
 import { versionKey } from "./records.ts";
 

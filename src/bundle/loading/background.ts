@@ -5,12 +5,13 @@
  * `<storage>/bundle/status.json` (see `load_state.ts`), which `registry status` prints, and on a
  * terminal the daemon shows the load's progress bar below its log lines.
  */
-import { errorMessage } from "../errors.ts";
-import { log } from "../log/logger.ts";
-import { formatBytes, progressMode } from "../log/progress.ts";
-import type { Runner } from "../process/runner.ts";
+import { errorMessage } from "../../errors.ts";
+import { log } from "../../log/logger.ts";
+import { formatBytes, progressMode } from "../../log/progress.ts";
+import type { Runner } from "../../process/runner.ts";
 import { addSiblingK0sBinaries } from "./k0s_binaries.ts";
-import { loadBundle, recordK0sBinariesBeside, type VerifyMode } from "./load.ts";
+import type { VerifyMode } from "../reading/signature.ts";
+import { loadBundle, recordK0sBinariesBeside } from "./load.ts";
 import type { LoadStatus } from "./load_state.ts";
 
 /** Options of {@link startBackgroundLoad}. */

@@ -3,8 +3,8 @@
  * `charts/k0rdent-enterprise_<V>.tar`, reading no further than that entry: a directory bundle
  * needs no data at all, a `.tar`/`.tar.gz` is read up to the chart's tar header.
  */
-import { Progress, progressMode } from "../log/progress.ts";
-import type { OutputFormat } from "../log/output.ts";
+import { Progress, progressMode } from "../../log/progress.ts";
+import type { OutputFormat } from "../../log/output.ts";
 import { archiveReference, isK0rdentChart } from "./naming.ts";
 import { bundleFiles, type ReadOptions, statBundle } from "./source.ts";
 import { skipBody } from "./tar_walk.ts";

@@ -5,7 +5,7 @@
  * annotation; never a silent `latest`. Also tells which files are archives, k0s binaries,
  * skipped, or charts.
  */
-import { isK0sFileName, isRepositoryName, isTag, trimPrefix } from "../registry/names.ts";
+import { isK0sFileName, isRepositoryName, isTag, trimPrefix } from "../../registry/names.ts";
 
 /** Where a repository reference points. */
 export interface ArchiveRef {

@@ -5,12 +5,12 @@
  * reads past (inspect).
  */
 import { createHash } from "node:crypto";
-import { parseDigest } from "../registry/digest.ts";
-import { RegistryError } from "../registry/errors.ts";
-import type { RegistryStorage } from "../registry/storage/storage.ts";
+import { parseDigest } from "../../registry/digest.ts";
+import { RegistryError } from "../../registry/errors.ts";
+import type { RegistryStorage } from "../../registry/storage/storage.ts";
 import type { FreeSpaceGuard } from "./free_space.ts";
-import { ArchiveError, type BlobSink } from "./oci_archive.ts";
-import { skipBody } from "./tar_walk.ts";
+import { ArchiveError, type BlobSink } from "../reading/oci_archive.ts";
+import { skipBody } from "../reading/tar_walk.ts";
 
 /** Counts of what a sink did. */
 export interface SinkStats {

@@ -5,7 +5,7 @@ import {
   gzipBytes,
   streamedTar,
   zeros,
-} from "../../tests/fixtures/make_bundle.ts";
+} from "../../../tests/fixtures/make_bundle.ts";
 import {
   ChartError,
   MAX_CHART_BYTES,

@@ -1,18 +1,23 @@
 /**
- * `bundle load --importer skopeo`: the seed design's method, kept as an alternative and as
- * the benchmark baseline. The bundle is extracted to a temp dir, the registry's HTTP app is
- * served on 127.0.0.1 over the storage directory, and `skopeo copy oci-archive:F docker://HOST/REPO:TAG`
- * runs for every archive, 5 at a time. Names follow the same rules as the native load.
+ * `bundle load --importer skopeo`: the extract-then-copy method, kept as an alternative and as
+ * the benchmark baseline. The bundle is extracted to a temp dir, the registry is served on
+ * 127.0.0.1 over the storage directory (`serveLoopbackRegistry`), and
+ * `skopeo copy oci-archive:F docker://HOST/REPO:TAG` runs for every archive, 5 at a time.
+ * Names follow the same rules as the native load. {@link importWithSkopeo} is the whole
+ * foreground command: signature pass, import, k0s binaries beside the bundle.
  */
 import { join } from "node:path";
-import { UserError } from "../errors.ts";
-import { log } from "../log/logger.ts";
-import { runChecked, type Runner } from "../process/runner.ts";
-import { createRegistryApp } from "../registry/http/app.ts";
-import { openDiskStorage } from "../registry/storage/storage.ts";
+import { UserError } from "../../errors.ts";
+import { log } from "../../log/logger.ts";
+import { runChecked, type Runner } from "../../process/runner.ts";
+import { serveLoopbackRegistry } from "../../registry/server.ts";
+import { openDiskStorage } from "../../registry/storage/storage.ts";
 import type { LoadedRef } from "./load_state.ts";
-import { archiveReference, fileKind, loneTopFolder, NamingError } from "./naming.ts";
-import { bundleError, statBundle } from "./source.ts";
+import { archiveReference, fileKind, loneTopFolder, NamingError } from "../reading/naming.ts";
+import { checkSignaturePass } from "../reading/signature_pass.ts";
+import type { VerifyMode } from "../reading/signature.ts";
+import { bundleError, statBundle } from "../reading/source.ts";
+import { addSiblingK0sBinaries, type StoredK0sBinary } from "./k0s_binaries.ts";
 
 /** Options of {@link skopeoImport}. */
 export interface SkopeoImportOptions {
@@ -21,7 +26,7 @@ export interface SkopeoImportOptions {
   prefix: string;
   runner: Runner;
   signal?: AbortSignal;
-  /** Parallel skopeo copies (5 in the seed design). */
+  /** Parallel skopeo copies (default 5). */
   parallel?: number;
   /** Where to extract (default: the system temp dir). */
   tempDir?: string;
@@ -89,12 +94,8 @@ export async function skopeoImport(options: SkopeoImportOptions): Promise<Loaded
     // The registry's HTTP app on the storage, on loopback (pushes from loopback are allowed).
     const storage = openDiskStorage(options.storage);
     await Deno.mkdir(options.storage, { recursive: true });
-    const app = createRegistryApp({ storage });
-    const server = Deno.serve(
-      { hostname: "127.0.0.1", port: 0, signal: stop.signal, onListen: () => {} },
-      (req, info) => app.fetch(req, info),
-    );
-    const port = server.addr.port;
+    const server = serveLoopbackRegistry(storage, stop.signal);
+    const port = server.port;
     const refs: LoadedRef[] = [];
     let next = 0;
     const worker = async () => {
@@ -127,4 +128,44 @@ export async function skopeoImport(options: SkopeoImportOptions): Promise<Loaded
     stop.abort();
     await Deno.remove(temp, { recursive: true }).catch(() => {});
   }
+}
+
+/** Options of {@link importWithSkopeo}. */
+export interface SkopeoLoadOptions extends SkopeoImportOptions {
+  verify: VerifyMode;
+  /** PEM public key (required unless `verify` is `off`). */
+  key?: string;
+  /** Detached signature; default `<bundle>.sig`. */
+  signature?: string;
+}
+
+/** What {@link importWithSkopeo} did. */
+export interface SkopeoLoadResult {
+  bundle: string;
+  importer: "skopeo";
+  refs: LoadedRef[];
+  /** The k0s binaries stored from beside the bundle. */
+  k0sBinaries: StoredK0sBinary[];
+}
+
+/**
+ * `bundle load --importer skopeo` as a whole: the signature in a pass of its own (skopeo reads
+ * the extracted files, so nothing can be checked in its pass), {@link skopeoImport}, then the
+ * k0s binaries lying beside the bundle (checked with the same key unless `verify` is off).
+ */
+export async function importWithSkopeo(options: SkopeoLoadOptions): Promise<SkopeoLoadResult> {
+  await checkSignaturePass(options.bundle, {
+    mode: options.verify,
+    key: options.key,
+    signature: options.signature,
+    runner: options.runner,
+    signal: options.signal,
+  });
+  const refs = await skopeoImport(options);
+  const k0sBinaries = await addSiblingK0sBinaries(options.bundle, {
+    storage: options.storage,
+    verify: options.verify !== "off",
+    key: options.key,
+  });
+  return { bundle: options.bundle, importer: "skopeo", refs, k0sBinaries };
 }

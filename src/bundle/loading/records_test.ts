@@ -1,7 +1,8 @@
 // readBundleRecords() over journals written to a temp storage: grouping, order, what is ignored.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { journalsDir, type LoadJournal, writeJournal } from "./load_state.ts";
+import { layout } from "../../registry/storage/layout.ts";
+import { type LoadJournal, writeJournal } from "./load_state.ts";
 import { readBundleRecords, versionKey, versionsByTag } from "./records.ts";
 
 function journal(
@@ -37,7 +38,7 @@ Deno.test("readBundleRecords() groups journals by version, newest SemVer first, 
   const storage = await Deno.makeTempDir();
   try {
     const write = (id: string, j: LoadJournal) =>
-      writeJournal(join(journalsDir(storage), `${id}.json`), j);
+      writeJournal(join(storage, layout.bundleJournal(id)), j);
     await write("a", journal("1.9.0", ["a", "b"]));
     await write("b", journal("1.10.0", ["b", "c"]));
     // The same version from another path, and a rebuild: one version.
@@ -45,7 +46,7 @@ Deno.test("readBundleRecords() groups journals by version, newest SemVer first, 
     await write("d", journal("1.10.0_build.2", ["e"]));
     await write("e", journal(undefined, ["u"]));
     await write("f", journal("2.0.0", ["x"], { state: "loading" }));
-    await Deno.writeTextFile(join(journalsDir(storage), "g.json"), "{not json");
+    await Deno.writeTextFile(join(storage, layout.bundleJournal("g")), "{not json");
     const records = await readBundleRecords(storage);
     assert.deepEqual(records.map((r) => r.version), ["1.10.0", "1.9.0", undefined]);
     const [ten] = records;

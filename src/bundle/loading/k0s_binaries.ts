@@ -10,15 +10,15 @@
 import type { FreeSpaceGuard } from "./free_space.ts";
 import type { KeyObject } from "node:crypto";
 import { basename, dirname, join } from "node:path";
-import { errorMessage, UserError } from "../errors.ts";
-import { pathExists } from "../fsx/exists.ts";
-import { log } from "../log/logger.ts";
-import { isK0sBinaryName, SIGNATURE_SUFFIX } from "../registry/names.ts";
+import { errorMessage, UserError } from "../../errors.ts";
+import { pathExists } from "../../fsx/exists.ts";
+import { log } from "../../log/logger.ts";
+import { isK0sBinaryName, SIGNATURE_SUFFIX } from "../../registry/names.ts";
 import {
   type K0sBinaryStore,
   openK0sBinaryStore,
   type StagedK0sBinary,
-} from "../registry/storage/k0s_binaries.ts";
+} from "../../registry/storage/k0s_binaries.ts";
 import {
   decodeSignature,
   MAX_SIGNATURE_BYTES,
@@ -26,9 +26,9 @@ import {
   readSignatureFile,
   SignatureCheck,
   type SignedFile,
-} from "./signature.ts";
-import { bundleError } from "./source.ts";
-import { skipBody } from "./tar_walk.ts";
+} from "../reading/signature.ts";
+import { bundleError } from "../reading/source.ts";
+import { skipBody } from "../reading/tar_walk.ts";
 
 /** How a stored binary's signature was treated. */
 export type K0sSignatureState = "verified" | "unchecked" | "none";

@@ -7,16 +7,18 @@
  * children first and tags last, only after the signature checked out. A rerun resumes: every
  * blob already uploaded is read past.
  */
-import { UserError } from "../errors.ts";
-import { log } from "../log/logger.ts";
-import type { ProgressMode } from "../log/progress.ts";
-import type { LoadedRef } from "./load_state.ts";
-import type { BlobSink } from "./oci_archive.ts";
-import type { RegistryClient } from "./registry_client.ts";
-import { planBundle, scanBundleWithProgress } from "./scan.ts";
-import { readSignatureFiles, SignatureCheck } from "./signature.ts";
-import { skipBody } from "./tar_walk.ts";
-import { type Decompressor, statBundle } from "./source.ts";
+import { UserError } from "../../errors.ts";
+import { log } from "../../log/logger.ts";
+import type { ProgressMode } from "../../log/progress.ts";
+import type { LoadedRef } from "../loading/load_state.ts";
+import type { BlobSink } from "../reading/oci_archive.ts";
+import type { Runner } from "../../process/runner.ts";
+import { RegistryClient, type RegistryTarget } from "./registry_client.ts";
+import { planBundle, scanBundleWithProgress } from "../reading/scan.ts";
+import { readSignatureFiles, SignatureCheck, type VerifyMode } from "../reading/signature.ts";
+import { checkSignaturePass } from "../reading/signature_pass.ts";
+import { skipBody } from "../reading/tar_walk.ts";
+import { type Decompressor, statBundle } from "../reading/source.ts";
 
 /** Splits `HOST[:PORT][/PREFIX]`. */
 export function parseTarget(to: string): { host: string; prefix?: string } {
@@ -33,10 +35,19 @@ export function parseTarget(to: string): { host: string; prefix?: string } {
 /** Options of {@link pushBundle}. */
 export interface PushOptions {
   bundle: string;
-  client: RegistryClient;
+  /** The registry pushed to (the client is opened once the signature may be checked). */
+  target: RegistryTarget;
   prefix: string;
-  /** Check the signature natively in the pass with these files; undefined skips it. */
-  signature?: { key?: string; signature?: string };
+  /**
+   * How the signature is checked: `native` in the push's one pass (no tag is pushed unless it
+   * matches), `cosign` in a pass of its own first, `off` not at all.
+   */
+  verify: VerifyMode;
+  /** PEM public key (required unless `verify` is `off`). */
+  key?: string;
+  /** Detached signature; default `<bundle>.sig`. */
+  signature?: string;
+  runner: Runner;
   progress?: ProgressMode;
   decompressor?: Decompressor;
   signal?: AbortSignal;
@@ -81,10 +92,28 @@ export function stagingRepository(prefix: string): string {
 
 /** Pushes the bundle; see the module comment. */
 export async function pushBundle(options: PushOptions): Promise<PushResult> {
+  if (options.verify !== "native") {
+    await checkSignaturePass(options.bundle, {
+      mode: options.verify,
+      key: options.key,
+      signature: options.signature,
+      runner: options.runner,
+      signal: options.signal,
+    });
+  }
+  const client = await RegistryClient.open(options.target);
+  try {
+    return await pushWith(client, options);
+  } finally {
+    client.close();
+  }
+}
+
+async function pushWith(client: RegistryClient, options: PushOptions): Promise<PushResult> {
   const started = performance.now();
   const info = await statBundle(options.bundle);
   let check: SignatureCheck | undefined;
-  if (options.signature) {
+  if (options.verify === "native") {
     if (info.kind === "dir") {
       throw new UserError(
         `Cannot verify bundle "${info.path}": a directory has no signature; pass --verify=false`,
@@ -92,16 +121,16 @@ export async function pushBundle(options: PushOptions): Promise<PushResult> {
     }
     const { key, signature } = await readSignatureFiles(
       info.path,
-      options.signature,
+      { key: options.key, signature: options.signature },
       "push without checking",
     );
     check = new SignatureCheck(key, signature);
   }
   const staging = stagingRepository(options.prefix);
-  const sink = new PushSink(options.client, staging);
+  const sink = new PushSink(client, staging);
   let archives = 0;
   const scan = await scanBundleWithProgress(info, sink, {
-    label: `Pushing bundle to ${options.client.target.host}`,
+    label: `Pushing bundle to ${client.target.host}`,
     mode: options.progress,
     items: () => ({ done: archives, total: archives }),
   }, {
@@ -123,17 +152,17 @@ export async function pushBundle(options: PushOptions): Promise<PushResult> {
     const repo = image.repository;
     for (const m of image.contents.manifests) {
       for (const blob of m.blobs) {
-        if (await options.client.hasBlob(repo, blob)) continue;
-        if (!(await options.client.mountBlob(repo, blob, staging))) {
+        if (await client.hasBlob(repo, blob)) continue;
+        if (!(await client.mountBlob(repo, blob, staging))) {
           throw new UserError(
-            `Registry "${options.client.target.host}" did not mount blob "${blob}" from ` +
+            `Registry "${client.target.host}" did not mount blob "${blob}" from ` +
               `"${staging}" into "${repo}" (cross-repository mount is required)`,
           );
         }
         mounted++;
       }
       const top = m.digest === image.digest;
-      await options.client.putManifest(repo, top ? image.tag : m.digest, m.bytes, m.mediaType);
+      await client.putManifest(repo, top ? image.tag : m.digest, m.bytes, m.mediaType);
     }
     refs.push({ repository: repo, tag: image.tag, digest: image.digest });
     log.debug(`Pushed ${repo}:${image.tag}`);

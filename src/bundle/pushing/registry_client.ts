@@ -6,9 +6,9 @@
  * the distribution token flow (`WWW-Authenticate: Bearer realm=...,service=...,scope=...`), a
  * private CA (`--ca-file`) and plain HTTP.
  */
-import { fetchErrorMessage, UserError } from "../errors.ts";
-import { readLimited } from "../registry/limits.ts";
-import { MANIFEST_MEDIA_TYPES, MAX_MANIFEST_BYTES } from "../registry/manifest.ts";
+import { fetchErrorMessage, UserError } from "../../errors.ts";
+import { readLimited } from "../../registry/limits.ts";
+import { MANIFEST_MEDIA_TYPES, MAX_MANIFEST_BYTES } from "../../registry/manifest.ts";
 
 /** Blobs up to this size go in one PUT; larger ones in PATCH chunks of this size. */
 export const CHUNK_BYTES = 16 * 1024 * 1024;

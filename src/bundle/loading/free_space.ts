@@ -9,9 +9,9 @@
  */
 import { statfs } from "node:fs/promises";
 import { dirname } from "node:path";
-import { UserError } from "../errors.ts";
-import { log } from "../log/logger.ts";
-import { formatBytes } from "../log/progress.ts";
+import { UserError } from "../../errors.ts";
+import { log } from "../../log/logger.ts";
+import { formatBytes } from "../../log/progress.ts";
 
 /** How often the filesystem is polled during a load. */
 const POLL_MS = 250;

@@ -4,11 +4,13 @@
  * size, charts, totals); verify also re-hashes every blob against its digest and checks the
  * signature natively in the same pass.
  */
-import { UserError } from "../errors.ts";
-import type { ProgressMode } from "../log/progress.ts";
+import { UserError } from "../../errors.ts";
+import type { ProgressMode } from "../../log/progress.ts";
+import type { Runner } from "../../process/runner.ts";
 import { type BundlePlan, planBundle, readK0rdentVersion, scanBundleWithProgress } from "./scan.ts";
-import { readSignatureFiles, SignatureCheck } from "./signature.ts";
-import { DrainSink, HashSink } from "./sinks.ts";
+import { readSignatureFiles, SignatureCheck, type VerifyMode } from "./signature.ts";
+import { checkSignaturePass } from "./signature_pass.ts";
+import { DrainSink, HashSink } from "../loading/sinks.ts";
 import { type Decompressor, statBundle } from "./source.ts";
 
 /** One image or chart of a report. */
@@ -79,6 +81,30 @@ function report(
 
 /** What `bundle verify --verify=false` still does, for the advice in errors. */
 const DIGESTS_ONLY = "check the blob digests only";
+
+/** Options of {@link verifyBundle}. */
+export interface VerifyBundleOptions extends Omit<InspectOptions, "verify"> {
+  /** `native`: in the pass; `cosign`: a pass of its own first; `off`: blob digests only. */
+  mode: VerifyMode;
+  key?: string;
+  signature?: string;
+  runner: Runner;
+}
+
+/** `bundle verify`: the signature as `mode` says, then every blob digest in one pass. */
+export async function verifyBundle(
+  path: string,
+  options: VerifyBundleOptions,
+): Promise<BundleReport> {
+  const { mode, key, signature, runner, ...inspect } = options;
+  if (mode !== "native") {
+    await checkSignaturePass(path, { mode, key, signature, runner, signal: options.signal });
+  }
+  return await inspectBundle(path, {
+    ...inspect,
+    verify: { key, signature, checkSignature: mode === "native" },
+  });
+}
 
 /** Reads the bundle once and reports what it holds; with `verify`, checks it too. */
 export async function inspectBundle(path: string, options: InspectOptions): Promise<BundleReport> {

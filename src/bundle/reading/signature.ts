@@ -9,7 +9,13 @@
  * same key; messages name what is checked ({@link SignedFile}).
  */
 import { createPublicKey, createVerify, type KeyObject, type Verify } from "node:crypto";
-import { UserError } from "../errors.ts";
+import { UserError } from "../../errors.ts";
+
+/**
+ * How a bundle's signature is checked: `native` (in the load's one pass, or a pass of its own),
+ * `cosign` (`cosign verify-blob`, a pass of its own) or `off`.
+ */
+export type VerifyMode = "native" | "cosign" | "off";
 
 /** Where the key and signature of a bundle are. */
 export interface SignatureFiles {

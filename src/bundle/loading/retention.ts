@@ -10,11 +10,11 @@
  * the next to do. While a bundle load runs (its status names a live process) no bundle is
  * collected: its tags are not in a journal yet.
  */
-import { collectGarbage, type GcOptions, type GcReport } from "../registry/gc.ts";
-import { parseManifest } from "../registry/manifest.ts";
-import { openK0sBinaryStore } from "../registry/storage/k0s_binaries.ts";
-import { openDiskStorage, type RegistryStorage } from "../registry/storage/storage.ts";
-import { processAlive } from "../fsx/pid_lock.ts";
+import { collectGarbage, type GcOptions, type GcReport } from "../../registry/gc.ts";
+import { parseManifest } from "../../registry/manifest.ts";
+import { openK0sBinaryStore } from "../../registry/storage/k0s_binaries.ts";
+import { openDiskStorage, type RegistryStorage } from "../../registry/storage/storage.ts";
+import { processAlive } from "../../fsx/pid_lock.ts";
 import { readInUse } from "./in_use.ts";
 import { type LoadedRef, readLoadStatus } from "./load_state.ts";
 import {

@@ -6,8 +6,9 @@
  */
 import semver from "semver";
 import { join } from "node:path";
+import { layout } from "../../registry/storage/layout.ts";
 import type { StoredK0sBinary } from "./k0s_binaries.ts";
-import { journalsDir, type LoadedRef, readJournal } from "./load_state.ts";
+import { type LoadedRef, readJournal } from "./load_state.ts";
 
 /** The bundles of one k0rdent version that the storage holds. */
 export interface BundleVersionRecord {
@@ -45,7 +46,7 @@ export function tagKey(ref: { repository: string; tag: string }): string {
 
 /** The bundle records of `storage`: versions newest first (SemVer), then unknown versions. */
 export async function readBundleRecords(storage: string): Promise<BundleVersionRecord[]> {
-  const dir = journalsDir(storage);
+  const dir = join(storage, layout.bundleJournals());
   let names: string[];
   try {
     names = [];
@@ -58,7 +59,7 @@ export async function readBundleRecords(storage: string): Promise<BundleVersionR
   }
   const byVersion = new Map<string | undefined, BundleVersionRecord>();
   for (const name of names.sort()) {
-    const path = join(dir, name);
+    const path = join(storage, layout.bundleJournal(name.slice(0, -".json".length)));
     const journal = await readJournal(path);
     if (journal?.state !== "complete" || !Array.isArray(journal.refs)) continue;
     const key = versionKey(journal.k0rdentVersion);

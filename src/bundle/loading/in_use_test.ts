@@ -1,6 +1,6 @@
 // markInUse() / readInUse() on a temp storage: atomic replace, refusals, unreadable marks.
 import assert from "node:assert/strict";
-import { UserError } from "../errors.ts";
+import { UserError } from "../../errors.ts";
 import { markInUse, readInUse } from "./in_use.ts";
 import { inUsePath } from "./load_state.ts";
 

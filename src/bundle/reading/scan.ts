@@ -7,8 +7,8 @@
  * {@link readK0rdentVersion} reads the k0rdent version from the chart layer of
  * `charts/k0rdent-enterprise_<V>.tar`.
  */
-import { UserError } from "../errors.ts";
-import { Progress, type ProgressMode } from "../log/progress.ts";
+import { UserError } from "../../errors.ts";
+import { Progress, type ProgressMode } from "../../log/progress.ts";
 import { ChartError, readChartMeta } from "./chart.ts";
 import {
   archiveReference,

@@ -1,25 +1,17 @@
 /**
- * What a bundle load leaves in the storage directory, all paths computed here:
- *
- * ```text
- * <storage>/bundle/
- * ├── loads/<id>.json   journal of one bundle (path, size, mtime, prefix): "loading" or
- * │                     "complete" with the references it tagged (a rerun of a complete
- * │                     bundle checks the tags and stops without reading the bundle);
- * │                     `records.ts` reads them all, `registry gc --keep-bundles` removes
- * │                     those of the bundles it collected
- * ├── in_use.json       the k0rdent version the cluster runs (`in_use.ts`; gc keeps its tags)
- * └── status.json       progress and outcome of the latest load (read by `registry status`)
- * ```
- *
- * The registry's own layout (`src/registry/storage/layout.ts`) never lists `bundle/`.
- * Writes are atomic.
+ * What a bundle load leaves in the storage directory (`<storage>/bundle/`, drawn with the rest
+ * of the storage in `src/registry/storage/layout.ts`): the journal of each bundle (a rerun of a
+ * complete bundle checks its tags and stops without reading the bundle; `records.ts` reads them
+ * all, `registry gc --keep-bundles` removes those of the bundles it collected), the status of
+ * the latest load (read by `registry status`) and the in-use mark (`in_use.ts`). Writes are
+ * atomic.
  */
 import { createHash } from "node:crypto";
 import { join, resolve } from "node:path";
-import { writeFileAtomic } from "../fsx/atomic_write.ts";
+import { writeFileAtomic } from "../../fsx/atomic_write.ts";
+import { layout } from "../../registry/storage/layout.ts";
 import type { StoredK0sBinary } from "./k0s_binaries.ts";
-import type { BundleInfo } from "./source.ts";
+import type { BundleInfo } from "../reading/source.ts";
 
 /** One tagged reference. */
 export interface LoadedRef {
@@ -70,32 +62,27 @@ export interface LoadStatus {
   pid: number;
 }
 
-/** `<storage>/bundle`. */
+/** `<storage>/bundle` (`layout.bundleState`). */
 export function bundleStateDir(storage: string): string {
-  return join(storage, "bundle");
+  return join(storage, layout.bundleState());
 }
 
-/** `<storage>/bundle/status.json`. */
+/** `<storage>/bundle/status.json` (`layout.bundleStatus`). */
 export function statusPath(storage: string): string {
-  return join(bundleStateDir(storage), "status.json");
+  return join(storage, layout.bundleStatus());
 }
 
-/** `<storage>/bundle/loads`: the journals. */
-export function journalsDir(storage: string): string {
-  return join(bundleStateDir(storage), "loads");
-}
-
-/** `<storage>/bundle/in_use.json`: the k0rdent version marked in use. */
+/** `<storage>/bundle/in_use.json` (`layout.inUse`): the k0rdent version marked in use. */
 export function inUsePath(storage: string): string {
-  return join(bundleStateDir(storage), "in_use.json");
+  return join(storage, layout.inUse());
 }
 
-/** The journal path of `info` loaded with `prefix`. */
+/** The journal path of `info` loaded with `prefix` (`layout.bundleJournal`). */
 export function journalPath(storage: string, info: BundleInfo, prefix: string): string {
   const id = createHash("sha256")
     .update(JSON.stringify([resolve(info.path), info.size, info.mtimeMs, prefix]))
     .digest("hex").slice(0, 24);
-  return join(journalsDir(storage), `${id}.json`);
+  return join(storage, layout.bundleJournal(id));
 }
 
 async function readJson<T>(path: string): Promise<T | undefined> {

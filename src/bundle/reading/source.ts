@@ -6,8 +6,8 @@
  * event loop; see docs/bundle.md), and yields the bundle's files with safe relative paths.
  */
 import { join, relative } from "node:path";
-import { UserError } from "../errors.ts";
-import { spawnStreaming } from "../process/runner.ts";
+import { UserError } from "../../errors.ts";
+import { spawnStreaming } from "../../process/runner.ts";
 import { gunzipStream, GzipError } from "./gunzip.ts";
 import { type TarFile, tarFiles, UnsafeEntryError } from "./tar_walk.ts";
 
