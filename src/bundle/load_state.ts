@@ -15,9 +15,9 @@
  * The registry's own layout (`src/registry/storage/layout.ts`) never lists `bundle/`.
  * Writes are atomic.
  */
-import { createHash } from "node:crypto";
 import { join, resolve } from "node:path";
 import { writeFileAtomic } from "../fsx/atomic_write.ts";
+import { hashText } from "../hash/sha.ts";
 import type { StoredK0sBinary } from "./k0s_binaries.ts";
 import type { BundleInfo } from "./source.ts";
 
@@ -92,9 +92,8 @@ export function inUsePath(storage: string): string {
 
 /** The journal path of `info` loaded with `prefix`. */
 export function journalPath(storage: string, info: BundleInfo, prefix: string): string {
-  const id = createHash("sha256")
-    .update(JSON.stringify([resolve(info.path), info.size, info.mtimeMs, prefix]))
-    .digest("hex").slice(0, 24);
+  const id = hashText(JSON.stringify([resolve(info.path), info.size, info.mtimeMs, prefix]))
+    .slice(0, 24);
   return join(journalsDir(storage), `${id}.json`);
 }
 

@@ -4,7 +4,6 @@
  * last applied, so a rerun knows what is done and uninstall what is ours.
  * It holds digests, never secrets.
  */
-import { createHash } from "node:crypto";
 import type { HostMutator } from "../host/mutator.ts";
 import { pathExists } from "../fsx/exists.ts";
 import { takePidLock } from "../fsx/pid_lock.ts";
@@ -33,11 +32,6 @@ export interface InstallState {
   k0rdentVersion?: string;
   /** Air gap: the repository prefix k0rdent was installed from (an upgrade keeps it). */
   registryPrefix?: string;
-}
-
-/** Hex sha256 of text. */
-export function digestOf(text: string): string {
-  return createHash("sha256").update(text).digest("hex");
 }
 
 /** Reads the state; an absent or unreadable file is an empty state. */

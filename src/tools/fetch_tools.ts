@@ -11,7 +11,7 @@ import { writeFileAtomic } from "../fsx/atomic_write.ts";
 import { log } from "../log/logger.ts";
 import type { OutputFormat } from "../log/output.ts";
 import { Progress, progressMode } from "../log/progress.ts";
-import { sha256File } from "../worker_artifacts/checksums.ts";
+import { hashFile } from "../hash/sha.ts";
 import {
   HELM_TARBALL_SHA256,
   helmUrl,
@@ -79,7 +79,7 @@ export async function downloadVerified(
   sha256: string,
   options: DownloadVerifiedOptions = {},
 ): Promise<void> {
-  const cached = await sha256File(dest).catch((err) => {
+  const cached = await hashFile(dest).catch((err) => {
     if (err instanceof Deno.errors.NotFound) return undefined;
     throw err;
   });

@@ -23,7 +23,8 @@ import { log } from "../../log/logger.ts";
 import { type RegistryLogin, withRegistryConfig } from "../../helm/registry_config.ts";
 import { registryEndpoint } from "../../airgap/registry_endpoint.ts";
 import type { InstallContext, Phase } from "../phase.ts";
-import { digestOf, saveState } from "../state.ts";
+import { saveState } from "../state.ts";
+import { hashText } from "../../hash/sha.ts";
 
 const VALUES_MODE = 0o600;
 
@@ -69,7 +70,7 @@ async function helmPlan(ctx: InstallContext): Promise<HelmPlan> {
   const secrets = { ...(caPem ? { caPem } : {}), ...(auth ? { auth } : {}) };
   const planned = args(login && REGISTRY_CONFIG_PLACEHOLDER);
   // The digest covers the Secrets too, so a new CA or password is applied again.
-  const digest = digestOf([...planned, values, JSON.stringify(secrets)].join("\n"));
+  const digest = hashText([...planned, values, JSON.stringify(secrets)].join("\n"));
   return { values, valuesObject: helmValues(valuesOptions), args, secrets, login, digest };
 }
 
