@@ -1,4 +1,5 @@
 /** Default configuration: what a file is deep-merged over. */
+import { HOST } from "../host/paths.ts";
 import type { Config } from "./schema.ts";
 
 /** The upstream registries the local registry stands in for by default. */
@@ -53,7 +54,7 @@ export function defaultConfig(): Config {
       host: "0.0.0.0",
       port: 5000,
       filesPort: 5080,
-      storage: "/var/lib/k0rdentd/registry",
+      storage: HOST.registryStorage,
       bundlePath: "",
       prefix: "k0rdent-enterprise",
       verifySignature: true,

@@ -74,9 +74,10 @@ export interface StatusRequest {
 /** Collects the status. */
 export async function hostStatus(request: StatusRequest): Promise<HostStatus> {
   // Dry-run mutator: status never changes anything.
+  const host = new HostMutator(request.runner, true);
   const k0s = new K0sCli({
     runner: request.runner,
-    host: new HostMutator(request.runner, true),
+    host,
     timeoutMs: request.commandTimeoutMs,
     signal: request.signal,
   });
@@ -101,7 +102,7 @@ export async function hostStatus(request: StatusRequest): Promise<HostStatus> {
     );
   }
 
-  const state = await loadState();
+  const state = await loadState(host);
   const running = k0rdent ? k0rdent.statusRelease || k0rdent.release : "";
   const release = running ? await kubectl.release(running) : null;
   const info = await readBuildInfo();

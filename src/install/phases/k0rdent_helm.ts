@@ -7,8 +7,7 @@
  * helm never upgrades the release again.
  */
 import { readRegistryCa } from "../../airgap/registry_ca.ts";
-import { fileMatches } from "../../host/mutator.ts";
-import { HOST, hostPath } from "../../host/paths.ts";
+import { HOST } from "../../host/paths.ts";
 import { helmUpgradeInstallArgs } from "../../k0rdent/helm_command.ts";
 import {
   helmValues,
@@ -61,10 +60,10 @@ async function helmPlan(ctx: InstallContext): Promise<HelmPlan> {
       chart: valuesOptions.chart,
       version: config.k0rdent.version,
       namespace: config.k0rdent.helm.namespace,
-      valuesFile: hostPath(HOST.helmValues),
+      valuesFile: ctx.host.mapPath(HOST.helmValues),
       plainHttp: options.airgap && registry.insecure,
       caFile: tls ? registry.caFile : undefined,
-      kubeconfig: hostPath(HOST.k0sAdminKubeconfig),
+      kubeconfig: ctx.host.mapPath(HOST.k0sAdminKubeconfig),
       registryConfig,
     });
   const secrets = { ...(caPem ? { caPem } : {}), ...(auth ? { auth } : {}) };
@@ -122,7 +121,7 @@ export const k0rdentHelmPhase: Phase = {
   async shouldRun(ctx) {
     const plan = await helmPlan(ctx);
     if (ctx.state.helmDigest !== plan.digest) return true;
-    if (!await fileMatches(HOST.helmValues, plan.values, VALUES_MODE)) return true;
+    if (!await ctx.host.matches(HOST.helmValues, plan.values, VALUES_MODE)) return true;
     const { releaseName, namespace } = ctx.config.k0rdent.helm;
     const release = await (await helmFor(ctx)).release(releaseName, namespace).catch(() => null);
     return release?.status !== "deployed";

@@ -5,7 +5,7 @@
  * used as is; another version is an error unless `--replace-k0s`; a running
  * k0s is stopped before its binary is replaced, never overwritten live.
  */
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { extractAsset, findAsset } from "../../assets/extract.ts";
 import { readBuildInfo } from "../../assets/build_info.ts";
 import { UserError } from "../../errors.ts";
@@ -147,15 +147,9 @@ export const k0sBinaryPhase: Phase = {
  * so a half-written k0s is never visible. The caller stops a running k0s first.
  */
 export async function installK0sBinary(ctx: InstallContext, source: K0sSource): Promise<void> {
-  const target = ctx.host.mapPath(HOST.k0sBinary);
-  await ctx.host.wet(`install ${source.describe} as ${HOST.k0sBinary}`, async () => {
-    await Deno.mkdir(dirname(target), { recursive: true, mode: 0o755 });
-    const temp = join(dirname(target), `.k0s.${crypto.randomUUID().slice(0, 8)}.new`);
-    try {
-      await source.write(temp);
-      await Deno.rename(temp, target);
-    } finally {
-      await Deno.remove(temp).catch(() => {});
-    }
-  });
+  await ctx.host.installFile(
+    HOST.k0sBinary,
+    `install ${source.describe} as ${HOST.k0sBinary}`,
+    (temp) => source.write(temp),
+  );
 }
