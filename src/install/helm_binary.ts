@@ -2,13 +2,12 @@
  * Finds the helm to use: `--helm-binary`, else `helm` on PATH, else the
  * embedded one (air-gap build), else (online) a checksum-verified download of
  * the helm release; the last two are put at `/var/lib/k0rdentd/bin/helm` once.
- * The download reuses the build's fetcher (`src/tools/fetch_tools.ts`): the pinned
+ * The download is the build's (`src/releases/download.ts`): the pinned
  * SHA-256 when the version is pinned, else the published `.sha256sum`.
  */
 import { dirname, join } from "node:path";
-import { HELM_TARBALL_SHA256, helmUrl, OFFICIAL_SOURCES } from "../tools/pins.ts";
-import { fetchHelm } from "../tools/fetch_tools.ts";
-import { hostTarget } from "../tools/targets.ts";
+import { HELM_TARBALL_SHA256, helmUrl, hostArch, OFFICIAL_SOURCES } from "../releases/pins.ts";
+import { fetchHelm } from "../releases/download.ts";
 import { extractAsset } from "../assets/extract.ts";
 import { readBuildInfo } from "../assets/build_info.ts";
 import { UserError } from "../errors.ts";
@@ -50,18 +49,18 @@ async function downloadedHelm(ctx: InstallContext): Promise<string> {
   if (await Deno.stat(target).then(() => true, () => false)) return target;
   const { helmVersion: version, helmDownloadUrl } = ctx.options;
   const sources = { ...OFFICIAL_SOURCES, helmBase: helmDownloadUrl };
-  const arch = hostTarget();
-  const url = helmUrl(sources, version, arch.arch);
+  const arch = hostArch();
+  const url = helmUrl(sources, version, arch);
   const line = `download helm ${version} from ${url} to ${HOST.helmBinary}`;
   await ctx.host.installFile(HOST.helmBinary, line, async (temp) => {
-    const sha256 = HELM_TARBALL_SHA256[version]?.[arch.arch] ??
+    const sha256 = HELM_TARBALL_SHA256[version]?.[arch] ??
       await publishedSum(url, ctx.signal);
     // The tarball and its unpacked binary, beside the target; removed once helm is in place.
     const dir = join(dirname(target), ".download");
     try {
       const binary = await fetchHelm({
         version,
-        target: arch,
+        arch,
         dir,
         sha256,
         sources,

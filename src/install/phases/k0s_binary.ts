@@ -13,7 +13,7 @@ import { Progress, progressMode } from "../../log/progress.ts";
 import { HOST } from "../../host/paths.ts";
 import { runChecked } from "../../process/runner.ts";
 import { downloadK0s } from "../../k0s/download.ts";
-import { k0sUrl, OFFICIAL_SOURCES } from "../../tools/pins.ts";
+import { k0sUrl, OFFICIAL_SOURCES } from "../../releases/pins.ts";
 import type { InstallContext, Phase } from "../phase.ts";
 import { saveState } from "../state.ts";
 

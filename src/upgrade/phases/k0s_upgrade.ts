@@ -36,7 +36,7 @@ import {
 import { airgapK0sURL } from "../../k0rdent/helm_values.ts";
 import { log } from "../../log/logger.ts";
 import { openK0sBinaryStore } from "../../registry/storage/k0s_binaries.ts";
-import { k0sUrl, OFFICIAL_SOURCES } from "../../tools/pins.ts";
+import { k0sUrl, OFFICIAL_SOURCES } from "../../releases/pins.ts";
 
 /** What the cluster runs and what the phase would do. */
 interface Assessment {
