@@ -19,7 +19,7 @@ import { type PhaseResult, runPhases } from "./run_phases.ts";
 import { type InstallResolution, resolveInstall } from "./resolve.ts";
 import { log } from "../log/logger.ts";
 import { loadState, lockHost } from "./state.ts";
-import { markVersionInUse } from "../airgap/version_in_use.ts";
+import { markVersionInUse } from "./version_in_use.ts";
 
 /** What `install` needs from the CLI. */
 export interface InstallRequest {

@@ -13,7 +13,7 @@ import { bundleK0rdentVersionWithProgress } from "../bundle/k0rdent_version.ts";
 import { formatBytes } from "../log/progress.ts";
 import type { InstallContext } from "./phase.ts";
 import { registryAccess, registryTags, registryUrl } from "./registry_probe.ts";
-import { registryEndpoint } from "../airgap/registry_endpoint.ts";
+import { registryEndpoint } from "../airgap_registry/endpoint.ts";
 import { airgapChartRepository } from "../k0rdent/helm_command.ts";
 import { checkK0sImages } from "./k0s_images.ts";
 

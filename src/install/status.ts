@@ -4,8 +4,8 @@
  * and in air-gap installs the local registry's reachability and image count (tags across its
  * repositories); read-only.
  */
-import { registryEndpoint } from "../airgap/registry_endpoint.ts";
-import { findRegistryCa } from "../airgap/resolve_registry.ts";
+import { registryEndpoint } from "../airgap_registry/endpoint.ts";
+import { findRegistryCa } from "../airgap_registry/resolve.ts";
 import type { Config } from "../config/schema.ts";
 import { errorMessage } from "../errors.ts";
 import { HostMutator } from "../host/mutator.ts";

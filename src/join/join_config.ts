@@ -5,7 +5,7 @@
  */
 import { stringify } from "yaml";
 import type { Config } from "../config/schema.ts";
-import { splitAddresses } from "../airgap/registry_endpoint.ts";
+import { splitAddresses } from "../airgap_registry/endpoint.ts";
 import { HOST } from "../host/paths.ts";
 import type { JoinRole } from "./token.ts";
 

@@ -19,7 +19,7 @@ import { PREFLIGHT_CHECKS } from "../install/preflight.ts";
 import { type PhaseResult, runPhases } from "../install/run_phases.ts";
 import { lockHost } from "../install/state.ts";
 import { log } from "../log/logger.ts";
-import { registryEndpoint } from "../airgap/registry_endpoint.ts";
+import { registryEndpoint } from "../airgap_registry/endpoint.ts";
 import { registryAliases } from "./node_address.ts";
 import { joinServicePhase } from "./phases/join_service.ts";
 import { joinTokenPhase } from "./phases/join_token.ts";

@@ -27,7 +27,7 @@ import {
   type RegistryEndpoint,
   registryEndpoint,
   repositoryBase,
-} from "../airgap/registry_endpoint.ts";
+} from "../airgap_registry/endpoint.ts";
 import { airgapChartRef } from "./helm_command.ts";
 import { splitHostPort } from "../join/node_address.ts";
 import { k0sFilesURL } from "../registry/k0s_files.ts";

@@ -20,9 +20,9 @@ import {
   endpointAddresses,
   registryEndpoint,
   splitAddresses,
-} from "../airgap/registry_endpoint.ts";
-import { resolveRegistry } from "../airgap/resolve_registry.ts";
-import { readRegistryCa } from "../airgap/registry_ca.ts";
+} from "../airgap_registry/endpoint.ts";
+import { resolveRegistry } from "../airgap_registry/resolve.ts";
+import { readRegistryCa } from "../airgap_registry/ca.ts";
 import { createJoinToken, invalidateJoinTokens, isController } from "../join/token.ts";
 import { storageLocation, writeImagesArchive } from "./system_images.ts";
 import {

@@ -5,7 +5,7 @@
  * fallback); k0s watches `containerd.d/` and reloads them. A joining node adds aliases.
  */
 import { join } from "node:path";
-import { readRegistryCa } from "../../airgap/registry_ca.ts";
+import { readRegistryCa } from "../../airgap_registry/ca.ts";
 import { HOST } from "../../host/paths.ts";
 import {
   containerdMirrorFiles,

@@ -6,7 +6,7 @@
  * are merge-patched into `Management.spec.core.kcm.config` instead (`k0rdent/management.ts`);
  * helm never upgrades the release again.
  */
-import { readRegistryCa } from "../../airgap/registry_ca.ts";
+import { readRegistryCa } from "../../airgap_registry/ca.ts";
 import { HOST } from "../../host/paths.ts";
 import { helmUpgradeInstallArgs } from "../../k0rdent/helm_command.ts";
 import {
@@ -20,7 +20,7 @@ import { helmFor } from "../helm_binary.ts";
 import { kcmConfigPatch, MANAGEMENT_NAME, patchManagement } from "../../k0rdent/management.ts";
 import { log } from "../../log/logger.ts";
 import { type RegistryLogin, withRegistryConfig } from "../../helm/registry_config.ts";
-import { registryEndpoint } from "../../airgap/registry_endpoint.ts";
+import { registryEndpoint } from "../../airgap_registry/endpoint.ts";
 import type { InstallContext, Phase } from "../phase.ts";
 import { saveState } from "../state.ts";
 import { hashText } from "../../hash/sha.ts";

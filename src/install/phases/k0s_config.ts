@@ -3,7 +3,7 @@
  * when it changes under an installed k0s, the service phase restarts k0s
  * (`k0sRestartPending` in the state, so a failed restart is retried).
  */
-import { clusterEndpoint, repositoryBase } from "../../airgap/registry_endpoint.ts";
+import { clusterEndpoint, repositoryBase } from "../../airgap_registry/endpoint.ts";
 import { HOST } from "../../host/paths.ts";
 import { clusterConfigOptions, renderClusterConfig } from "../../k0s/cluster_config.ts";
 import type { InstallContext, Phase } from "../phase.ts";
