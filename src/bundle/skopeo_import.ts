@@ -1,5 +1,6 @@
 /**
- * `bundle load --importer skopeo`: the seed design's method, kept as an alternative and as
+ * `bundle load --importer skopeo`: the first import method (skopeo copies into the registry),
+ * kept as an alternative and as
  * the benchmark baseline. The bundle is extracted to a temp dir, the registry's HTTP app is
  * served on 127.0.0.1 over the storage directory, and `skopeo copy oci-archive:F docker://HOST/REPO:TAG`
  * runs for every archive, 5 at a time. Names follow the same rules as the native load.
@@ -21,7 +22,7 @@ export interface SkopeoImportOptions {
   prefix: string;
   runner: Runner;
   signal?: AbortSignal;
-  /** Parallel skopeo copies (5 in the seed design). */
+  /** Parallel skopeo copies (default 5). */
   parallel?: number;
   /** Where to extract (default: the system temp dir). */
   tempDir?: string;

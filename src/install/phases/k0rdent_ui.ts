@@ -1,6 +1,6 @@
 /**
  * Phase: expose the k0rdent UI (NodePort Service + Ingress, objects from
- * `k0rdent/ui.ts`), as the Go tool's `expose-ui` did. Skipped, with a
+ * `k0rdent/ui.ts`). Skipped, with a
  * warning, when the chart runs no UI. Also used by the `expose-ui` command.
  */
 import {

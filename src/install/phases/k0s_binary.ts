@@ -1,7 +1,7 @@
 /**
  * Phase: put the k0s binary in `/usr/local/bin/k0s`, from `--k0s-binary`,
- * the embedded asset (air-gap build) or a checksum-verified download. Keeps
- * the Go tool's version rules: an installed k0s of the wanted version is
+ * the embedded asset (air-gap build) or a checksum-verified download. Version
+ * rules: an installed k0s of the wanted version is
  * used as is; another version is an error unless `--replace-k0s`; a running
  * k0s is stopped before its binary is replaced, never overwritten live.
  */
