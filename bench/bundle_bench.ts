@@ -1,7 +1,7 @@
 /**
  * Bundle load benchmark, side by side in one run on one generated bundle:
  * (a) native `bundle load` (one pass, signature checked natively in the pass),
- * (b) the seed method `bundle load --importer skopeo` (extract, skopeo copy x5 into the registry),
+ * (b) the skopeo importer `bundle load --importer skopeo` (extract, skopeo copy x5 into the registry),
  * (c) the floor: `pigz -dc B | openssl dgst -sha256` (decompress and hash everything once),
  * (d) the memory bound: `bundle load` of a second bundle of a few MiB whose one layer is
  *     `--zeros-gib` GiB of zeros (memory must not grow with the compression ratio).

@@ -7,7 +7,7 @@ import { Command } from "commander";
 import { ProcessRunner, type Runner } from "../src/process/runner.ts";
 import { buildFlavor, PROJECT_ROOT } from "./build_flavor.ts";
 import { runTask, targetOption, taskProgram } from "./run_task.ts";
-import { parseTarget } from "../src/tools/targets.ts";
+import { parseTarget } from "./targets.ts";
 
 /** What the task uses from its surroundings; tests pass a fake runner and a temp root. */
 export interface BuildDeps {

@@ -11,10 +11,14 @@ import type { AssetCompression } from "../src/assets/build_info.ts";
 import { UsageError } from "../src/errors.ts";
 import { ProcessRunner, type Runner } from "../src/process/runner.ts";
 import { buildFlavor, PROJECT_ROOT, type ToolBinary } from "./build_flavor.ts";
-import { fetchHelm, fetchK0s } from "../src/tools/fetch_tools.ts";
-import { DEFAULT_HELM_VERSION, DEFAULT_K0S_VERSION, type ToolSources } from "../src/tools/pins.ts";
+import { fetchHelm, fetchK0s } from "../src/releases/download.ts";
+import {
+  DEFAULT_HELM_VERSION,
+  DEFAULT_K0S_VERSION,
+  type ToolSources,
+} from "../src/releases/pins.ts";
 import { runTask, targetOption, taskProgram } from "./run_task.ts";
-import { parseTarget } from "../src/tools/targets.ts";
+import { parseTarget } from "./targets.ts";
 
 /** What the task uses from its surroundings; tests pass a fake runner and a temp root. */
 export interface AirgapDeps {
@@ -70,7 +74,7 @@ export function airgapProgram(signal?: AbortSignal, deps: AirgapDeps = {}): Comm
       `
 Without --k0s-binary/--helm-binary the binaries are downloaded to
 assets/build/downloads/ and checked against the SHA-256 sums pinned in
-src/tools/pins.ts (or --k0s-sha256/--helm-sha256). The compile base (denort) comes
+src/releases/pins.ts (or --k0s-sha256/--helm-sha256). The compile base (denort) comes
 from DENORT_BIN when set (it must be the denort for the target), else from
 Deno's download cache, else deno compile downloads it.
 
@@ -95,7 +99,7 @@ Examples:
       const root = deps.root ?? PROJECT_ROOT;
       const downloads = join(root, "assets", "build", "downloads");
       const fetchOptions = {
-        target,
+        arch: target.arch,
         dir: downloads,
         sources: deps.sources,
         signal,

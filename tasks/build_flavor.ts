@@ -27,7 +27,7 @@ import { formatBytes, Progress, progressMode } from "../src/log/progress.ts";
 import type { Runner } from "../src/process/runner.ts";
 import { compileBinary } from "./compile.ts";
 import { stageAsset, writeBuildInfo } from "./stage_assets.ts";
-import { describeTarget, executableTarget, type Target } from "../src/tools/targets.ts";
+import { describeTarget, executableTarget, type Target } from "./targets.ts";
 
 /** The project root (where deno.json and main.ts are). */
 export const PROJECT_ROOT: string = join(import.meta.dirname ?? ".", "..");

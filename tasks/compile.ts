@@ -10,7 +10,7 @@ import { pathExists } from "../src/fsx/exists.ts";
 import { log } from "../src/log/logger.ts";
 import { BINARY_PERMISSIONS } from "../src/permissions.ts";
 import { runChecked, type Runner } from "../src/process/runner.ts";
-import { describeTarget, executableTarget, type Target } from "../src/tools/targets.ts";
+import { describeTarget, executableTarget, type Target } from "./targets.ts";
 
 /** What to compile. Paths are relative to `root`, where `deno compile` runs. */
 export interface CompileOptions {

@@ -4,7 +4,7 @@ import { exitCodeOf } from "../src/cli/main.ts";
 import { CancelledError } from "../src/errors.ts";
 import { log } from "../src/log/logger.ts";
 import { printOut } from "../src/log/output.ts";
-import { TARGETS } from "../src/tools/targets.ts";
+import { TARGETS } from "./targets.ts";
 
 /** The `--target` option shared by the build tasks. */
 export function targetOption(): Option {

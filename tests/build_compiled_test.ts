@@ -11,7 +11,7 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { ProcessRunner } from "../src/process/runner.ts";
 import { airgapProgram } from "../tasks/build_airgap.ts";
-import { hostTarget } from "../src/tools/targets.ts";
+import { hostTarget } from "../tasks/targets.ts";
 import { copySources } from "./helpers/source_copy.ts";
 import { ignoreIf } from "./helpers/tools.ts";
 

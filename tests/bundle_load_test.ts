@@ -173,7 +173,7 @@ async function tempDir() {
 
 Deno.test(
   await needsTools(
-    "bundle load --importer skopeo (seed method) tags the same digests as the native load",
+    "bundle load --importer skopeo tags the same digests as the native load",
     "skopeo",
   ),
   async () => {

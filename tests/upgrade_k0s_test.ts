@@ -495,7 +495,7 @@ Deno.test(
       const [plan] = await appliedPlans(host);
       const release = `${base}/${encodeURIComponent(NEW)}`;
       assert.deepStrictEqual(plan.spec.commands[0].k0supdate.platforms, {
-        // As the k0s-binary phase downloads it (tools/pins.ts k0sUrl: the version URL-encoded).
+        // As the k0s-binary phase downloads it (releases/pins.ts k0sUrl: the version URL-encoded).
         "linux-amd64": { url: `${release}/k0s-${NEW}-amd64`, sha256: sha256(amd64.bytes) },
         "linux-arm64": { url: `${release}/k0s-${NEW}-arm64`, sha256: sha256(arm64) },
       });

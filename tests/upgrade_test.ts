@@ -1,5 +1,5 @@
 /**
- * One command from one bundle to the next (issue 11's "done when"): `main.ts install --airgap`
+ * One command from one bundle to the next: `main.ts install --airgap`
  * with k0s v1.32.8 and k0rdent 1.2.3, then `main.ts upgrade --airgap-bundle-path NEW
  * --k0s-binary NEWER` moves k0rdent (Release + Management, tests/fakes/kubectl_k0rdent.sh) and
  * k0s (binary swap on one node; an autopilot Plan on three, tests/fakes/kubectl_autopilot.sh,

@@ -60,7 +60,7 @@ export function findAsset(info: BuildInfo, name: string): AssetInfo {
  * missing, corrupt or truncated; then nothing is written.
  *
  * @example
- * await extractAsset("k0s", hostPath(HOST.k0sBinary));
+ * await extractAsset("k0s", host.mapPath(HOST.k0sBinary));
  */
 export async function extractAsset(
   name: string,

@@ -1,5 +1,5 @@
 /** A pass-through stream that counts bytes and computes their SHA-256 on the way (build and extract). */
-import { createHash } from "node:crypto";
+import { IncrementalHash } from "../hash/sha.ts";
 
 /** Size and hex SHA-256 of what went through a {@link MeasureStream}. */
 export interface Measurement {
@@ -23,7 +23,7 @@ export class MeasureStream extends TransformStream<Uint8Array, Uint8Array> {
   #result?: Measurement;
 
   constructor(options: MeasureOptions = {}) {
-    const hash = createHash("sha256");
+    const hash = new IncrementalHash();
     let size = 0;
     super({
       transform(chunk, controller) {
@@ -33,7 +33,7 @@ export class MeasureStream extends TransformStream<Uint8Array, Uint8Array> {
         controller.enqueue(chunk);
       },
       flush: () => {
-        this.#result = { size, sha256: hash.digest("hex") };
+        this.#result = { size, sha256: hash.hex() };
         options.onEnd?.(this.#result);
       },
     });

@@ -1,4 +1,5 @@
 /** Default configuration: what a file is deep-merged over. */
+import { HOST } from "../host/paths.ts";
 import type { Config } from "./schema.ts";
 
 /** The upstream registries the local registry stands in for by default. */
@@ -55,7 +56,7 @@ export function defaultConfig(): Config {
       filesPort: 5080,
       debugAddress: "127.0.0.1:5001",
       accessLog: true,
-      storage: "/var/lib/k0rdentd/registry",
+      storage: HOST.registryStorage,
       bundlePath: "",
       prefix: "k0rdent-enterprise",
       verifySignature: true,

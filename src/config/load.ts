@@ -101,7 +101,10 @@ function warnDeprecated(name: string, replacedBy: string): void {
   log.warn(`Environment variable ${name} is deprecated: use ${replacedBy}`);
 }
 
-/** The default config file location (under `K0RDENTD_ROOT`). */
+/**
+ * The default config file location (under `K0RDENTD_ROOT`): read before a command has a host
+ * mutator, so through `hostPath` itself.
+ */
 export function defaultConfigFile(): string {
   return hostPath(HOST.configFile);
 }

@@ -131,7 +131,7 @@ export const configSchema = z.strictObject({
        * them: a list, or one string with commas. Kept as that comma-separated string.
        */
       address: addressList(REGISTRY_ADDRESS, "HOST or HOST:PORT such as localhost:5000"),
-      /** The address(es) pods and other nodes use; "" derives them (resolve_registry.ts). */
+      /** The address(es) pods and other nodes use; "" derives them (airgap_registry/resolve.ts). */
       advertiseAddress: z.union([
         z.literal(""),
         addressList(/^[A-Za-z0-9.\-\[\]:]+$/, "HOST or HOST:PORT such as 10.0.0.5:5000"),

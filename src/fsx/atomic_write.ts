@@ -9,19 +9,39 @@ export interface AtomicWriteOptions {
   mkdirMode?: number;
 }
 
-/** Writes `data` to `path` atomically with the given mode. */
-export async function writeFileAtomic(
+/**
+ * Replaces `path` with a file that `produce` writes at the temp path it is given (beside `path`,
+ * so the rename is atomic): the binary installs (k0s, helm), where a copy, an extraction or a
+ * download writes the file. `path` is only replaced when `produce` resolves; the temp file is
+ * removed whatever happens. Parents are created with `mkdirMode` when given.
+ */
+export async function replaceFileWith(
   path: string,
-  data: string | Uint8Array | ReadableStream<Uint8Array>,
-  options: AtomicWriteOptions = {},
+  produce: (temp: string) => Promise<unknown>,
+  options: { mkdirMode?: number } = {},
 ): Promise<void> {
   const dir = dirname(path);
   if (options.mkdirMode !== undefined) {
     await Deno.mkdir(dir, { recursive: true, mode: options.mkdirMode });
   }
   const temp = join(dir, `.${basename(path)}.${crypto.randomUUID().slice(0, 8)}.tmp`);
-  const mode = options.mode ?? 0o644;
   try {
+    await produce(temp);
+    await Deno.rename(temp, path);
+  } catch (err) {
+    await Deno.remove(temp).catch(() => {});
+    throw err;
+  }
+}
+
+/** Writes `data` to `path` atomically with the given mode. */
+export async function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array | ReadableStream<Uint8Array>,
+  options: AtomicWriteOptions = {},
+): Promise<void> {
+  const mode = options.mode ?? 0o644;
+  await replaceFileWith(path, async (temp) => {
     const file = await Deno.open(temp, { write: true, createNew: true, mode });
     try {
       const writeAll = async (bytes: Uint8Array) => {
@@ -38,9 +58,5 @@ export async function writeFileAtomic(
     } finally {
       file.close();
     }
-    await Deno.rename(temp, path);
-  } catch (err) {
-    await Deno.remove(temp).catch(() => {});
-    throw err;
-  }
+  }, options);
 }

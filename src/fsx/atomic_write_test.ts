@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { join } from "node:path";
-import { writeFileAtomic } from "./atomic_write.ts";
+import { dirname, join } from "node:path";
+import { replaceFileWith, writeFileAtomic } from "./atomic_write.ts";
 
 Deno.test("writeFileAtomic() writes with the requested mode and leaves no temp file", async () => {
   const dir = await Deno.makeTempDir();
@@ -24,4 +24,36 @@ Deno.test("writeFileAtomic() keeps the old file when the new content fails midwa
   await assert.rejects(() => writeFileAtomic(path, failing), /source broke/);
   assert.equal(await Deno.readTextFile(path), "old");
   assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["f"]);
+});
+
+Deno.test("replaceFileWith() renames what the producer wrote, creating parents", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = join(dir, "bin", "tool");
+  let given = "";
+  await replaceFileWith(path, async (temp) => {
+    given = temp;
+    await Deno.writeTextFile(temp, "#!/bin/sh\n", { mode: 0o755 });
+  }, { mkdirMode: 0o755 });
+  assert.equal(dirname(given), join(dir, "bin"), "the temp file is beside the target");
+  assert.equal(await Deno.readTextFile(path), "#!/bin/sh\n");
+  assert.equal((await Deno.stat(path)).mode! & 0o777, 0o755);
+  assert.deepEqual([...Deno.readDirSync(join(dir, "bin"))].map((e) => e.name), ["tool"]);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("replaceFileWith() keeps the old file and no temp when the producer fails", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = join(dir, "tool");
+  await Deno.writeTextFile(path, "old");
+  await assert.rejects(
+    () =>
+      replaceFileWith(path, async (temp) => {
+        await Deno.writeTextFile(temp, "half");
+        throw new Error("download broke");
+      }),
+    /download broke/,
+  );
+  assert.equal(await Deno.readTextFile(path), "old");
+  assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["tool"]);
+  await Deno.remove(dir, { recursive: true });
 });

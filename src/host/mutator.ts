@@ -2,9 +2,11 @@
  * The one gate for host mutations (k0sctl's `Wet`): every file write, removal
  * and state-changing command goes through a {@link HostMutator}, so
  * `--dry-run` prints the plan and changes nothing. Paths are host paths
- * (`/etc/k0s/k0s.yaml`); the mutator maps them under `K0RDENTD_ROOT`.
+ * (`/etc/k0s/k0s.yaml`, the table in `paths.ts`); the mutator is also the one
+ * resolver of host paths to real ones ({@link HostMutator.mapPath}, under
+ * `K0RDENTD_ROOT`), for reads as well as writes.
  */
-import { writeFileAtomic } from "../fsx/atomic_write.ts";
+import { replaceFileWith, writeFileAtomic } from "../fsx/atomic_write.ts";
 import { log } from "../log/logger.ts";
 import { runChecked, type Runner, type RunOptions, type RunResult } from "../process/runner.ts";
 import { hostPath } from "./paths.ts";
@@ -29,7 +31,8 @@ export class HostMutator {
 
   /**
    * `mapPath` maps host paths to real ones; default {@link hostPath} (`K0RDENTD_ROOT`).
-   * In-process tests pass their own instead of setting the process-wide variable.
+   * Code with a mutator resolves every host path through it (never through `hostPath`), so
+   * in-process tests pass their own instead of setting the process-wide variable.
    */
   constructor(
     readonly runner: Runner,
@@ -52,7 +55,7 @@ export class HostMutator {
   > {
     const mode = options.mode ?? 0o644;
     const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
-    if (await fileMatches(path, bytes, mode, this.mapPath)) return "unchanged";
+    if (await this.matches(path, bytes, mode)) return "unchanged";
     const outcome = await readIfExists(this.mapPath(path)) ? "updated" : "created";
     if (!options.bookkeeping) {
       this.#note(
@@ -68,6 +71,26 @@ export class HostMutator {
       });
     }
     return outcome;
+  }
+
+  /** True when host path `path` holds exactly `data` with mode `mode` (nothing to write). */
+  async matches(path: string, data: string | Uint8Array, mode = 0o644): Promise<boolean> {
+    const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+    const existing = await readIfExists(this.mapPath(path));
+    return existing !== null && existing.mode === mode && sameBytes(existing.bytes, bytes);
+  }
+
+  /**
+   * Installs a file (a binary) at host path `path` that `produce` writes at the real temp path it
+   * is given, beside the target, then renamed (parents created 0755): a half-written file is
+   * never visible. `line` is the plan line; under dry-run nothing is produced.
+   */
+  async installFile(
+    path: string,
+    line: string,
+    produce: (temp: string) => Promise<unknown>,
+  ): Promise<void> {
+    await this.wet(line, () => replaceFileWith(this.mapPath(path), produce, { mkdirMode: 0o755 }));
   }
 
   /** Removes host path `path` (recursively for directories); absent paths are not an error. */
@@ -126,16 +149,4 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
-}
-
-/** True when host path `path` holds exactly `data` with mode `mode` (nothing to write). */
-export async function fileMatches(
-  path: string,
-  data: string | Uint8Array,
-  mode = 0o644,
-  mapPath: (path: string) => string = hostPath,
-): Promise<boolean> {
-  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
-  const existing = await readIfExists(mapPath(path));
-  return existing !== null && existing.mode === mode && sameBytes(existing.bytes, bytes);
 }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { FakeRunner } from "../process/fake_runner.ts";
-import { fileMatches, formatPlan, HostMutator } from "./mutator.ts";
+import { formatPlan, HostMutator } from "./mutator.ts";
 
 async function withRoot(fn: (root: string, map: (p: string) => string) => Promise<void>) {
   const root = await Deno.makeTempDir();
@@ -36,10 +36,32 @@ Deno.test("HostMutator writes atomically with the mode, then reports unchanged; 
     assert.equal(await host.writeFile("/etc/x/a.yaml", "a: 1\n", { mode: 0o600 }), "created");
     assert.equal((await Deno.stat(join(root, "etc/x/a.yaml"))).mode! & 0o777, 0o600);
     assert.equal(await host.writeFile("/etc/x/a.yaml", "a: 1\n", { mode: 0o600 }), "unchanged");
-    assert.ok(await fileMatches("/etc/x/a.yaml", "a: 1\n", 0o600, map));
+    assert.ok(await host.matches("/etc/x/a.yaml", "a: 1\n", 0o600));
+    assert.equal(await host.matches("/etc/x/a.yaml", "a: 2\n", 0o600), false);
+    assert.equal(await host.matches("/etc/x/a.yaml", "a: 1\n", 0o644), false);
     assert.equal(await host.writeFile("/etc/x/a.yaml", "a: 1\n", { mode: 0o644 }), "updated");
     assert.equal(await host.remove("/etc/x"), true);
     await assert.rejects(Deno.stat(join(root, "etc/x")));
+  });
+});
+
+Deno.test("HostMutator.installFile installs what the producer wrote under the root; dry-run plans it", async () => {
+  await withRoot(async (root, map) => {
+    const dry = new HostMutator(new FakeRunner(), true, map);
+    await dry.installFile("/usr/local/bin/k0s", "install k0s", () => {
+      throw new Error("not produced under dry-run");
+    });
+    assert.deepStrictEqual(dry.changes, ["install k0s"]);
+    assert.deepStrictEqual([...Deno.readDirSync(root)], []);
+    const host = new HostMutator(new FakeRunner(), false, map);
+    await host.installFile("/usr/local/bin/k0s", "install k0s", async (temp) => {
+      assert.ok(temp.startsWith(join(root, "usr/local/bin/")), temp);
+      await Deno.writeTextFile(temp, "binary", { mode: 0o755 });
+    });
+    assert.equal(await Deno.readTextFile(join(root, "usr/local/bin/k0s")), "binary");
+    assert.deepStrictEqual([...Deno.readDirSync(join(root, "usr/local/bin"))].map((e) => e.name), [
+      "k0s",
+    ]);
   });
 });
 

@@ -1,7 +1,9 @@
 /**
- * Host paths under a root prefix: `K0RDENTD_ROOT` (empty in production) lets
- * tests run installs inside a temp dir. Every use of `/etc`, `/usr/local/bin`,
- * `/var/lib` goes through {@link hostPath}.
+ * Every host path k0rdentd uses ({@link HOST}) and the root prefix they live under:
+ * `K0RDENTD_ROOT` (empty in production) lets tests run installs inside a temp dir.
+ * Code resolves host paths through its `HostMutator` (`mutator.ts`), whose default
+ * mapping is {@link hostPath}; only the default config file location, needed before a
+ * command has a mutator (`config/load.ts`), calls {@link hostPath} itself.
  */
 import { join } from "node:path";
 
@@ -9,11 +11,12 @@ import { join } from "node:path";
 export const HOST = {
   configFile: "/etc/k0rdentd/k0rdentd.yaml",
   k0rdentdEtc: "/etc/k0rdentd",
+  /** Where a joining node reads the registry CA from (the join files point there). */
+  joinRegistryCa: "/etc/k0rdentd/registry-ca.crt",
   k0sEtc: "/etc/k0s",
   k0sConfig: "/etc/k0s/k0s.yaml",
   containerdDropIns: "/etc/k0s/containerd.d",
   containerdCertsD: "/etc/k0s/containerd.d/certs.d",
-  binDir: "/usr/local/bin",
   k0sBinary: "/usr/local/bin/k0s",
   k0sControllerUnit: "/etc/systemd/system/k0scontroller.service",
   k0sWorkerUnit: "/etc/systemd/system/k0sworker.service",
@@ -22,21 +25,19 @@ export const HOST = {
   k0sData: "/var/lib/k0s",
   k0sImages: "/var/lib/k0s/images",
   k0sAdminKubeconfig: "/var/lib/k0s/pki/admin.conf",
+  /** The kubeconfig k0s writes for the kubelet of a joined node. */
+  kubeletKubeconfig: "/var/lib/k0s/kubelet.conf",
   stateDir: "/var/lib/k0rdentd",
   installState: "/var/lib/k0rdentd/install-state.json",
   installLock: "/var/lib/k0rdentd/install.lock",
   helmValues: "/var/lib/k0rdentd/kcm-values.yaml",
   helmBinary: "/var/lib/k0rdentd/bin/helm",
+  /** The default `registry.storage` (a configured path: not mapped under the root prefix). */
   registryStorage: "/var/lib/k0rdentd/registry",
 } as const;
 
-/** The root prefix from `K0RDENTD_ROOT`, or "" for the real host. */
-export function hostRoot(): string {
-  return Deno.env.get("K0RDENTD_ROOT") ?? "";
-}
-
-/** Maps an absolute host path under the root prefix. */
+/** Maps an absolute host path under the root prefix `K0RDENTD_ROOT` ("" for the real host). */
 export function hostPath(path: string): string {
-  const root = hostRoot();
+  const root = Deno.env.get("K0RDENTD_ROOT") ?? "";
   return root ? join(root, path) : path;
 }

@@ -2,30 +2,30 @@
  * Finds the helm to use: `--helm-binary`, else `helm` on PATH, else the
  * embedded one (air-gap build), else (online) a checksum-verified download of
  * the helm release; the last two are put at `/var/lib/k0rdentd/bin/helm` once.
- * The download reuses the build's fetcher (`src/tools/fetch_tools.ts`): the pinned
+ * The download is the build's (`src/releases/download.ts`): the pinned
  * SHA-256 when the version is pinned, else the published `.sha256sum`.
  */
 import { dirname, join } from "node:path";
-import { HELM_TARBALL_SHA256, helmUrl, OFFICIAL_SOURCES } from "../tools/pins.ts";
-import { fetchHelm } from "../tools/fetch_tools.ts";
-import { hostTarget } from "../tools/targets.ts";
+import { HELM_TARBALL_SHA256, helmUrl, hostArch, OFFICIAL_SOURCES } from "../releases/pins.ts";
+import { fetchHelm } from "../releases/download.ts";
 import { extractAsset } from "../assets/extract.ts";
 import { readBuildInfo } from "../assets/build_info.ts";
 import { UserError } from "../errors.ts";
 import { HelmCli } from "../helm/helm_cli.ts";
 import { findOnPath } from "../process/find_on_path.ts";
-import { HOST, hostPath } from "../host/paths.ts";
+import { HOST } from "../host/paths.ts";
 import type { InstallContext } from "./phase.ts";
 
 async function embeddedHelm(ctx: InstallContext): Promise<string | null> {
   const info = await readBuildInfo();
   if (!info.assets.some((a) => a.name === "helm")) return null;
-  const target = hostPath(HOST.helmBinary);
+  const target = ctx.host.mapPath(HOST.helmBinary);
   const present = await Deno.stat(target).then(() => true, () => false);
   if (!present) {
-    await ctx.host.wet(
+    await ctx.host.installFile(
+      HOST.helmBinary,
       `extract the embedded helm to ${HOST.helmBinary}`,
-      () => extractAsset("helm", target, { info, signal: ctx.signal }),
+      (temp) => extractAsset("helm", temp, { info, signal: ctx.signal }),
     );
   }
   return target;
@@ -45,27 +45,29 @@ async function publishedSum(url: string, signal: AbortSignal): Promise<string> {
 }
 
 async function downloadedHelm(ctx: InstallContext): Promise<string> {
-  const target = hostPath(HOST.helmBinary);
+  const target = ctx.host.mapPath(HOST.helmBinary);
   if (await Deno.stat(target).then(() => true, () => false)) return target;
   const { helmVersion: version, helmDownloadUrl } = ctx.options;
   const sources = { ...OFFICIAL_SOURCES, helmBase: helmDownloadUrl };
-  const arch = hostTarget();
-  const url = helmUrl(sources, version, arch.arch);
-  await ctx.host.wet(`download helm ${version} from ${url} to ${HOST.helmBinary}`, async () => {
-    const sha256 = HELM_TARBALL_SHA256[version]?.[arch.arch] ??
+  const arch = hostArch();
+  const url = helmUrl(sources, version, arch);
+  const line = `download helm ${version} from ${url} to ${HOST.helmBinary}`;
+  await ctx.host.installFile(HOST.helmBinary, line, async (temp) => {
+    const sha256 = HELM_TARBALL_SHA256[version]?.[arch] ??
       await publishedSum(url, ctx.signal);
+    // The tarball and its unpacked binary, beside the target; removed once helm is in place.
     const dir = join(dirname(target), ".download");
     try {
       const binary = await fetchHelm({
         version,
-        target: arch,
+        arch,
         dir,
         sha256,
         sources,
         signal: ctx.signal,
         output: ctx.output,
       });
-      await Deno.rename(binary, target);
+      await Deno.rename(binary, temp);
     } finally {
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     }
@@ -89,7 +91,7 @@ export async function helmFor(ctx: InstallContext): Promise<HelmCli> {
     binary,
     timeoutMs: ctx.options.commandTimeoutMs,
     signal: ctx.signal,
-    env: { KUBECONFIG: hostPath(HOST.k0sAdminKubeconfig) },
+    env: { KUBECONFIG: ctx.host.mapPath(HOST.k0sAdminKubeconfig) },
   });
   return ctx.facts.helm;
 }

@@ -19,7 +19,7 @@ import { type PhaseResult, runPhases } from "./run_phases.ts";
 import { type InstallResolution, resolveInstall } from "./resolve.ts";
 import { log } from "../log/logger.ts";
 import { loadState, lockHost } from "./state.ts";
-import { markVersionInUse } from "../airgap/version_in_use.ts";
+import { markVersionInUse } from "./version_in_use.ts";
 
 /** What `install` needs from the CLI. */
 export interface InstallRequest {
@@ -33,6 +33,16 @@ export interface InstallRequest {
   phases?: readonly Phase[];
   /** Include the UI password in the summary. */
   showPassword?: boolean;
+  /**
+   * The host mutator (the one resolver of host paths) the lock and the phases share; default
+   * {@link hostMutatorFor} makes one on `K0RDENTD_ROOT` with `runner` and `dryRun`.
+   */
+  host?: HostMutator;
+}
+
+/** The request's host mutator: `request.host`, else a new one on `K0RDENTD_ROOT`. */
+export function hostMutatorFor(request: InstallRequest): HostMutator {
+  return request.host ?? new HostMutator(request.runner, request.dryRun);
 }
 
 /** What the user needs after an install. */
@@ -56,7 +66,7 @@ export interface InstallSummary {
 
 /** Builds the phase context. */
 export async function installContext(request: InstallRequest): Promise<InstallContext> {
-  const host = new HostMutator(request.runner, request.dryRun);
+  const host = hostMutatorFor(request);
   const k0s = new K0sCli({
     runner: request.runner,
     host,
@@ -72,7 +82,7 @@ export async function installContext(request: InstallRequest): Promise<InstallCo
     kubectl: new Kubectl(k0s),
     output: request.output,
     signal: request.signal,
-    state: await loadState(),
+    state: await loadState(host),
     facts: {},
   };
 }
@@ -99,9 +109,9 @@ export async function withResolvedRequest<T>(
   check(resolution);
   for (const warning of resolution.warnings) log.warn(warning);
   for (const note of resolution.notes) log.info(`Using ${note}`);
-  const resolved = { ...request, config: resolution.config };
+  const resolved = { ...request, config: resolution.config, host: hostMutatorFor(request) };
   await checkInputFiles(resolved.options, resolved.config);
-  const release = await lockHost(request.dryRun);
+  const release = await lockHost(resolved.host);
   try {
     return await work(resolved, resolution);
   } finally {

@@ -22,7 +22,7 @@ import {
   type RegistryEndpoint,
   registryEndpoint,
   registryURL,
-} from "../airgap/registry_endpoint.ts";
+} from "../airgap_registry/endpoint.ts";
 import { getPath } from "../config/merge.ts";
 import { errorMessage, UserError } from "../errors.ts";
 import { HOST } from "../host/paths.ts";

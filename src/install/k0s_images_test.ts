@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { RegistryEndpoint } from "../airgap/registry_endpoint.ts";
+import type { RegistryEndpoint } from "../airgap_registry/endpoint.ts";
 import {
   bundledK0sVersions,
   describeK0sImages,

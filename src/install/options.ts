@@ -2,11 +2,11 @@
  * Turns install flags into {@link InstallOptions}: durations, the preflight
  * ignore list, defaults for timeouts and the k0s download location.
  */
-import { readRegistryCa } from "../airgap/registry_ca.ts";
+import { readRegistryCa } from "../airgap_registry/ca.ts";
 import { durationMs } from "../config/duration.ts";
 import type { Config } from "../config/schema.ts";
 import { errorMessage, UsageError, UserError } from "../errors.ts";
-import { DEFAULT_HELM_VERSION, OFFICIAL_SOURCES } from "../tools/pins.ts";
+import { DEFAULT_HELM_VERSION, OFFICIAL_SOURCES } from "../releases/pins.ts";
 import type { InstallOptions } from "./phase.ts";
 import { k0sArch, parseIgnoreList } from "./preflight.ts";
 

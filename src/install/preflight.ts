@@ -11,10 +11,9 @@ import { dirname } from "node:path";
 import { fetchErrorMessage, UsageError } from "../errors.ts";
 import { bundleK0rdentVersionWithProgress } from "../bundle/reading/k0rdent_version.ts";
 import { formatBytes } from "../log/progress.ts";
-import { hostPath } from "../host/paths.ts";
 import type { InstallContext } from "./phase.ts";
 import { registryAccess, registryTags, registryUrl } from "./registry_probe.ts";
-import { registryEndpoint } from "../airgap/registry_endpoint.ts";
+import { registryEndpoint } from "../airgap_registry/endpoint.ts";
 import { airgapChartRepository } from "../k0rdent/helm_command.ts";
 import { checkK0sImages } from "./k0s_images.ts";
 
@@ -85,10 +84,10 @@ export const PREFLIGHT_CHECKS: readonly PreflightCheck[] = [
   },
   {
     name: "init-system",
-    async run() {
+    async run(ctx) {
       for (const [, proof] of INIT_SYSTEMS) {
         try {
-          await Deno.stat(hostPath(proof));
+          await Deno.stat(ctx.host.mapPath(proof));
           return null;
         } catch { /* try the next */ }
       }
@@ -108,8 +107,8 @@ export const PREFLIGHT_CHECKS: readonly PreflightCheck[] = [
   },
   {
     name: "disk",
-    async run() {
-      const at = await existingAncestor(hostPath("/var/lib"));
+    async run(ctx) {
+      const at = await existingAncestor(ctx.host.mapPath("/var/lib"));
       const fs = await statfs(at);
       const free = Number(fs.bavail) * Number(fs.bsize);
       return free >= MIN_FREE_BYTES

@@ -4,7 +4,7 @@
  * host first, in `airgap.registry.address` and `advertiseAddress` alike; containerd still lists
  * every registry, in the new order.
  */
-import { registryEndpoint, registryURL, splitAddresses } from "../airgap/registry_endpoint.ts";
+import { registryEndpoint, registryURL, splitAddresses } from "../airgap_registry/endpoint.ts";
 import type { Config } from "../config/schema.ts";
 import { registryAccess } from "./registry_probe.ts";
 

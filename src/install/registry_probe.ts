@@ -4,8 +4,8 @@
  * the image count, over plain HTTP or HTTPS with the configured CA.
  */
 import type { Config } from "../config/schema.ts";
-import { registryEndpoint, registryURL } from "../airgap/registry_endpoint.ts";
-import { readRegistryCa } from "../airgap/registry_ca.ts";
+import { registryEndpoint, registryURL } from "../airgap_registry/endpoint.ts";
+import { readRegistryCa } from "../airgap_registry/ca.ts";
 import { errorMessage, fetchErrorMessage } from "../errors.ts";
 import { MEDIA_TYPES } from "../registry/manifest.ts";
 

@@ -1,6 +1,6 @@
 /**
  * Resolves what the configuration leaves open before an install reads it: the registry as the
- * cluster sees it and its CA (air gap or mirror: `airgap/resolve_registry.ts`), and the
+ * cluster sees it and its CA (air gap or mirror: `airgap_registry/resolve.ts`), and the
  * k0rdent chart version: as configured; online the default; air-gapped the bundle's
  * (`airgap.bundlePath`) or else the highest version of the chart in the registry.
  */
@@ -9,9 +9,9 @@ import {
   clusterEndpoint,
   endpointAddresses,
   registryEndpoint,
-} from "../airgap/registry_endpoint.ts";
+} from "../airgap_registry/endpoint.ts";
 import { airgapK0sURL } from "../k0rdent/helm_values.ts";
-import { resolveRegistry } from "../airgap/resolve_registry.ts";
+import { resolveRegistry } from "../airgap_registry/resolve.ts";
 import { bundleK0rdentVersionWithProgress } from "../bundle/reading/k0rdent_version.ts";
 import { DEFAULT_K0RDENT_VERSION } from "../config/defaults.ts";
 import type { Config } from "../config/schema.ts";

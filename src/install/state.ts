@@ -4,11 +4,10 @@
  * last applied, so a rerun knows what is done and uninstall what is ours.
  * It holds digests, never secrets.
  */
-import { createHash } from "node:crypto";
 import type { HostMutator } from "../host/mutator.ts";
 import { pathExists } from "../fsx/exists.ts";
 import { takePidLock } from "../fsx/pid_lock.ts";
-import { HOST, hostPath } from "../host/paths.ts";
+import { HOST } from "../host/paths.ts";
 
 /** The remembered state. */
 export interface InstallState {
@@ -35,15 +34,10 @@ export interface InstallState {
   registryPrefix?: string;
 }
 
-/** Hex sha256 of text. */
-export function digestOf(text: string): string {
-  return createHash("sha256").update(text).digest("hex");
-}
-
 /** Reads the state; an absent or unreadable file is an empty state. */
-export async function loadState(): Promise<InstallState> {
+export async function loadState(host: HostMutator): Promise<InstallState> {
   try {
-    return JSON.parse(await Deno.readTextFile(hostPath(HOST.installState))) as InstallState;
+    return JSON.parse(await Deno.readTextFile(host.mapPath(HOST.installState))) as InstallState;
   } catch {
     return {};
   }
@@ -70,16 +64,16 @@ export async function saveState(
  * false and the state directory does not exist. Returns the release function.
  */
 export async function lockHost(
-  dryRun: boolean,
+  host: HostMutator,
   options: { create?: boolean } = {},
 ): Promise<() => Promise<void>> {
   const none = () => Promise.resolve();
-  if (dryRun) return none;
-  const dir = hostPath(HOST.stateDir);
+  if (host.dryRun) return none;
+  const dir = host.mapPath(HOST.stateDir);
   if (options.create === false && !await pathExists(dir)) return none;
   await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
   return await takePidLock(
-    hostPath(HOST.installLock),
+    host.mapPath(HOST.installLock),
     (pid) =>
       `Another k0rdentd (pid ${pid}) is changing this host: wait for it to finish (or remove "${HOST.installLock}" if pid ${pid} is not k0rdentd)`,
   );

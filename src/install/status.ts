@@ -4,8 +4,8 @@
  * and in air-gap installs the local registry's reachability and image count (tags across its
  * repositories); read-only.
  */
-import { registryEndpoint } from "../airgap/registry_endpoint.ts";
-import { findRegistryCa } from "../airgap/resolve_registry.ts";
+import { registryEndpoint } from "../airgap_registry/endpoint.ts";
+import { findRegistryCa } from "../airgap_registry/resolve.ts";
 import type { Config } from "../config/schema.ts";
 import { errorMessage } from "../errors.ts";
 import { HostMutator } from "../host/mutator.ts";
@@ -74,9 +74,10 @@ export interface StatusRequest {
 /** Collects the status. */
 export async function hostStatus(request: StatusRequest): Promise<HostStatus> {
   // Dry-run mutator: status never changes anything.
+  const host = new HostMutator(request.runner, true);
   const k0s = new K0sCli({
     runner: request.runner,
-    host: new HostMutator(request.runner, true),
+    host,
     timeoutMs: request.commandTimeoutMs,
     signal: request.signal,
   });
@@ -101,7 +102,7 @@ export async function hostStatus(request: StatusRequest): Promise<HostStatus> {
     );
   }
 
-  const state = await loadState();
+  const state = await loadState(host);
   const running = k0rdent ? k0rdent.statusRelease || k0rdent.release : "";
   const release = running ? await kubectl.release(running) : null;
   const info = await readBuildInfo();

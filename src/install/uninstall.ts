@@ -8,7 +8,7 @@ import { dirname, posix } from "node:path";
 import type { Config } from "../config/schema.ts";
 import { UserError } from "../errors.ts";
 import { formatPlan, HostMutator } from "../host/mutator.ts";
-import { HOST, hostPath } from "../host/paths.ts";
+import { HOST } from "../host/paths.ts";
 import { K0sCli } from "../k0s/k0s_cli.ts";
 import { log } from "../log/logger.ts";
 import type { Runner } from "../process/runner.ts";
@@ -38,7 +38,7 @@ async function removeEmptyDirs(host: HostMutator, path: string, stop: string): P
   for (let dir = dirname(path); dir.startsWith(stop) && dir !== stop; dir = dirname(dir)) {
     let empty = true;
     try {
-      for await (const _ of Deno.readDir(hostPath(dir))) {
+      for await (const _ of Deno.readDir(host.mapPath(dir))) {
         empty = false;
         break;
       }
@@ -102,26 +102,31 @@ export function checkPurgeTarget(storage: string): void {
 /** Runs the uninstall (the caller has asked for confirmation). */
 export async function uninstall(request: UninstallRequest): Promise<UninstallSummary> {
   if (request.purge) checkPurgeTarget(request.config.registry.storage);
-  const release = await lockHost(request.dryRun, { create: false });
+  const host = new HostMutator(request.runner, request.dryRun);
+  const release = await lockHost(host, { create: false });
   try {
-    return await uninstallLocked(request);
+    return await uninstallLocked(request, host);
   } finally {
     await release();
   }
 }
 
-async function uninstallLocked(request: UninstallRequest): Promise<UninstallSummary> {
-  const host = new HostMutator(request.runner, request.dryRun);
+async function uninstallLocked(
+  request: UninstallRequest,
+  host: HostMutator,
+): Promise<UninstallSummary> {
   const k0s = new K0sCli({
     runner: request.runner,
     host,
     timeoutMs: request.commandTimeoutMs,
     signal: request.signal,
   });
-  const state = await loadState();
+  const state = await loadState(host);
   if (await k0s.installed()) {
     if (await k0s.status()) await k0s.stop();
-    if (await k0s.serviceInstalled() || await pathExists(hostPath(HOST.k0sData))) await k0s.reset();
+    if (await k0s.serviceInstalled() || await pathExists(host.mapPath(HOST.k0sData))) {
+      await k0s.reset();
+    }
   } else if (await k0s.serviceInstalled()) {
     log.warn(`k0s service is installed but ${HOST.k0sBinary} is missing: cannot run "k0s reset"`);
   }
@@ -138,7 +143,9 @@ async function uninstallLocked(request: UninstallRequest): Promise<UninstallSumm
   await host.remove(HOST.installState);
   const kept: string[] = [HOST.k0rdentdEtc];
   if (!request.purge) kept.push(request.config.registry.storage);
-  if (!state.k0sBinaryOurs && await pathExists(hostPath(HOST.k0sBinary))) kept.push(HOST.k0sBinary);
+  if (!state.k0sBinaryOurs && await pathExists(host.mapPath(HOST.k0sBinary))) {
+    kept.push(HOST.k0sBinary);
+  }
   return { dryRun: request.dryRun, changes: host.changes, kept };
 }
 

@@ -13,9 +13,9 @@ import { HostMutator } from "../host/mutator.ts";
 import { K0sCli } from "../k0s/k0s_cli.ts";
 import type { Runner } from "../process/runner.ts";
 import { JOIN_CA_FILE, joinConfigFile, renderJoinConfig } from "./join_config.ts";
-import { clusterEndpoint, endpointAddresses } from "../airgap/registry_endpoint.ts";
-import { resolveRegistry } from "../airgap/resolve_registry.ts";
-import { readRegistryCa } from "../airgap/registry_ca.ts";
+import { clusterEndpoint, endpointAddresses } from "../airgap_registry/endpoint.ts";
+import { resolveRegistry } from "../airgap_registry/resolve.ts";
+import { readRegistryCa } from "../airgap_registry/ca.ts";
 import {
   type CreatedToken,
   createJoinToken,

@@ -5,7 +5,8 @@
  */
 import { stringify } from "yaml";
 import type { Config } from "../config/schema.ts";
-import { splitAddresses } from "../airgap/registry_endpoint.ts";
+import { splitAddresses } from "../airgap_registry/endpoint.ts";
+import { HOST } from "../host/paths.ts";
 import type { JoinRole } from "./token.ts";
 
 /** The default output directory of `export-join-config`. */
@@ -18,8 +19,6 @@ export function joinConfigFile(role: JoinRole): string {
 
 /** The registry CA copied beside the join files, and where the join files expect it. */
 export const JOIN_CA_FILE = "registry-ca.crt";
-/** Where a joining node reads the registry CA from (the join files point there). */
-export const JOIN_CA_HOST_PATH = "/etc/k0rdentd/registry-ca.crt";
 
 /** What a join file holds. */
 export interface JoinConfigInput {
@@ -55,7 +54,7 @@ export function renderJoinConfig(input: JoinConfigInput): string {
         address: addresses.length > 1 ? addresses : addresses[0],
         prefix: input.registry.prefix,
         insecure: input.registry.insecure,
-        ...(input.registry.ca ? { caFile: JOIN_CA_HOST_PATH } : {}),
+        ...(input.registry.ca ? { caFile: HOST.joinRegistryCa } : {}),
       },
     };
   }
@@ -66,7 +65,7 @@ export function renderJoinConfig(input: JoinConfigInput): string {
     ...(input.registry
       ? [
         `# Registry ${addresses.join(", ")}: ${input.registry.insecure ? "plain HTTP" : "HTTPS"}${
-          input.registry.ca ? `; copy ${JOIN_CA_FILE} to ${JOIN_CA_HOST_PATH} first` : ""
+          input.registry.ca ? `; copy ${JOIN_CA_FILE} to ${HOST.joinRegistryCa} first` : ""
         }.`,
       ]
       : []),

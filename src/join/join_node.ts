@@ -8,7 +8,7 @@
 import type { Config } from "../config/schema.ts";
 import { UsageError, UserError } from "../errors.ts";
 import { HOST } from "../host/paths.ts";
-import { installContext, type InstallRequest } from "../install/install.ts";
+import { hostMutatorFor, installContext, type InstallRequest } from "../install/install.ts";
 import { checkInputFiles } from "../install/options.ts";
 import type { Phase, PreflightFinding } from "../install/phase.ts";
 import { formatPreflightFindings, preflightPhaseWith } from "../install/phases/preflight.ts";
@@ -19,7 +19,7 @@ import { PREFLIGHT_CHECKS } from "../install/preflight.ts";
 import { type PhaseResult, runPhases } from "../install/run_phases.ts";
 import { lockHost } from "../install/state.ts";
 import { log } from "../log/logger.ts";
-import { registryEndpoint } from "../airgap/registry_endpoint.ts";
+import { registryEndpoint } from "../airgap_registry/endpoint.ts";
 import { registryAliases } from "./node_address.ts";
 import { joinServicePhase } from "./phases/join_service.ts";
 import { joinTokenPhase } from "./phases/join_token.ts";
@@ -127,9 +127,10 @@ export interface JoinSummary {
 /** Joins this host to the cluster as `spec.role`. */
 export async function joinNode(request: InstallRequest, spec: JoinSpec): Promise<JoinSummary> {
   await checkInputFiles(request.options, request.config);
-  const release = await lockHost(request.dryRun);
+  const host = hostMutatorFor(request);
+  const release = await lockHost(host);
   try {
-    return await joinLocked(request, spec);
+    return await joinLocked({ ...request, host }, spec);
   } finally {
     await release();
   }

@@ -4,6 +4,7 @@
  */
 import { parse } from "yaml";
 import { errorMessage, UsageError, UserError } from "../errors.ts";
+import { HOST } from "../host/paths.ts";
 import type { K0sCli, K0sStatus } from "../k0s/k0s_cli.ts";
 import { log } from "../log/logger.ts";
 
@@ -12,7 +13,7 @@ export type JoinRole = "controller" | "worker";
 
 /** Where a joining node keeps its token for the k0s service: `/etc/k0s/<role>-token`. */
 export function joinTokenPath(role: JoinRole): string {
-  return `/etc/k0s/${role}-token`;
+  return `${HOST.k0sEtc}/${role}-token`;
 }
 
 /** Default lifetime of a created token. */

@@ -2,7 +2,7 @@
  * The helm command line that installs or upgrades k0rdent, and the chart reference in the
  * local registry. Pure: builds argv, runs nothing (`HelmCli.change` runs it).
  */
-import { type RegistryEndpoint, repositoryBase } from "../airgap/registry_endpoint.ts";
+import { type RegistryEndpoint, repositoryBase } from "../airgap_registry/endpoint.ts";
 
 /** The Enterprise chart as pushed from the bundle: `oci://<registry>/<prefix>/charts/k0rdent-enterprise`. */
 export function airgapChartRef(registry: RegistryEndpoint): string {

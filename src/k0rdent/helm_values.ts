@@ -11,8 +11,8 @@
  * Layout by version ({@link usesRegionalValues}): the kcm chart moved its cert-manager,
  * cluster-api-operator and velero subcharts under a `regional:` subchart in kcm 1.4.0
  * (the open-source chart 1.3.x still has them at the top level). Enterprise 1.1.0's docs
- * put them at the top level, while the newer Enterprise docs and the earlier Go tool (built
- * for Enterprise 1.2.2) use `regional.`; so Enterprise 1.2.0 and later get `regional.`
+ * put them at the top level, while the newer Enterprise docs use `regional.` (as did the values
+ * k0rdentd 0.3 set for Enterprise 1.2.2); so Enterprise 1.2.0 and later get `regional.`
  * (inferred: the exact first Enterprise release with the split is not documented).
  *
  * Plain-HTTP registry: `controller.insecureRegistry: true`. HTTPS with a private CA:
@@ -27,7 +27,7 @@ import {
   type RegistryEndpoint,
   registryEndpoint,
   repositoryBase,
-} from "../airgap/registry_endpoint.ts";
+} from "../airgap_registry/endpoint.ts";
 import { airgapChartRef } from "./helm_command.ts";
 import { splitHostPort } from "../join/node_address.ts";
 import { k0sFilesURL } from "../registry/k0s_files.ts";

@@ -4,12 +4,12 @@
  * `templates/release.yaml` (k0rdent/kcm). The chart is pulled over the OCI distribution API
  * (manifest, then its chart layer), with a size limit on each before it is buffered.
  */
-import { createHash } from "node:crypto";
 import { parseDocument } from "yaml";
 import { ChartError, readChartFile } from "../bundle/reading/chart.ts";
 import { RegistryClient } from "../bundle/pushing/registry_client.ts";
 import { MAX_CHART_LAYER_BYTES } from "../bundle/reading/scan.ts";
 import { errorMessage, UserError } from "../errors.ts";
+import { hashBytes } from "../hash/sha.ts";
 import { readLimited } from "../registry/limits.ts";
 import { MAX_MANIFEST_BYTES, MEDIA_TYPES } from "../registry/manifest.ts";
 
@@ -154,7 +154,7 @@ export async function fetchReleaseManifest(
       `the chart layer of "${ref}"`,
     );
     if (!bytes) throw new UserError(`Chart "${ref}": its layer ${layer.digest} is missing`);
-    const digest = "sha256:" + createHash("sha256").update(bytes).digest("hex");
+    const digest = "sha256:" + hashBytes(bytes);
     if (digest !== layer.digest) {
       throw new UserError(
         `Chart "${ref}": its layer is ${digest}, the manifest says ${layer.digest}`,

@@ -1,18 +1,16 @@
 /**
- * The objects that expose the k0rdent UI outside the cluster (the earlier Go tool's
- * `expose-ui`), and pure readers of what kubectl reports about the UI. Pure: builds and parses
- * objects, applies nothing.
+ * The objects that expose the k0rdent UI outside the cluster (`expose-ui`), and pure readers of
+ * what kubectl reports about the UI. Pure: builds and parses objects, applies nothing.
  *
- * What the Go tool did, and what differs here:
- * - It patched the chart's UI Service (`<release>-k0rdent-ui`, port 80) to `type: NodePort`.
- *   A later `helm upgrade` reverts such a patch, so this module adds a Service of its own,
- *   `k0rdent-ui-nodeport`, with the selector and target port read from the chart's Service
- *   ({@link uiServiceInfo}); Kubernetes allocates the node port unless one is given, and a
- *   server-side re-apply keeps it.
- * - It created an Ingress `k0rdent-ui` (class `nginx`, path `/k0rdent-ui`, annotation
+ * - A NodePort Service of its own, `k0rdent-ui-nodeport`, with the selector and target port read
+ *   from the chart's UI Service (`<release>-k0rdent-ui`, port 80; {@link uiServiceInfo}): a
+ *   patch of the chart's Service to `type: NodePort` would be reverted by the next
+ *   `helm upgrade`. Kubernetes allocates the node port unless one is given, and a server-side
+ *   re-apply keeps it.
+ * - An Ingress `k0rdent-ui` (class `nginx`, path `/k0rdent-ui`, annotation
  *   `nginx.ingress.kubernetes.io/rewrite-target: /`, backend the chart's Service on port 80).
- *   Same here. k0s ships no ingress controller, so the Ingress only answers once one is
- *   installed; the NodePort URL works without one.
+ *   k0s ships no ingress controller, so the Ingress only answers once one is installed; the
+ *   NodePort URL works without one.
  * - The UI's basic-auth password is the `BASIC_AUTH_PASSWORD` env of the `k0rdent-ui`
  *   container ({@link uiPassword}); the caller prints it only with `--show-password`.
  * Assumptions (not documented upstream): the chart's UI Service is `<release>-k0rdent-ui`, the
@@ -28,7 +26,7 @@ export const UI_NODEPORT_SERVICE = "k0rdent-ui-nodeport";
 export const UI_INGRESS = "k0rdent-ui";
 /** Path of the UI behind the Ingress. */
 export const UI_INGRESS_PATH = "/k0rdent-ui";
-/** The UI's basic-auth user (assumed, as the Go tool did). */
+/** The UI's basic-auth user (assumed: not documented upstream). */
 export const UI_USER = "admin";
 
 /** The chart's UI Service for a helm release, e.g. `kcm-k0rdent-ui`. */

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { parse } from "yaml";
 import { defaultConfig } from "../config/defaults.ts";
 import { UserError } from "../errors.ts";
-import { registryEndpoint, repositoryBase } from "../airgap/registry_endpoint.ts";
+import { registryEndpoint, repositoryBase } from "../airgap_registry/endpoint.ts";
 import { assertGolden } from "../../tests/helpers/golden.ts";
 import {
   clusterConfigObject,

@@ -56,7 +56,7 @@ import {
   localRegistryAliases,
   type RegistryEndpoint,
   registryURL,
-} from "../airgap/registry_endpoint.ts";
+} from "../airgap_registry/endpoint.ts";
 
 /** A file to write: `path` is relative to `/etc/k0s/containerd.d`. */
 export interface GeneratedFile {

@@ -2,10 +2,10 @@
  * Downloads a k0s release binary (`<base>/<V>/k0s-<V>-<arch>`) to a file,
  * streaming, with progress, and checks it against the release's
  * `sha256sums.txt` before anything uses it (the download itself is the
- * build's `downloadVerified`).
+ * `downloadVerified` of `releases/download.ts`).
  */
-import { k0sUrl, OFFICIAL_SOURCES } from "../tools/pins.ts";
-import { downloadVerified } from "../tools/fetch_tools.ts";
+import { k0sUrl, OFFICIAL_SOURCES } from "../releases/pins.ts";
+import { downloadVerified } from "../releases/download.ts";
 import { UserError } from "../errors.ts";
 import { type OutputFormat } from "../log/output.ts";
 
@@ -14,7 +14,7 @@ export function k0sAssetName(version: string, arch: string): string {
   return `k0s-${version}-${arch}`;
 }
 
-/** The URL of a release file (`sha256sums.txt`; the binary's is `k0sUrl` of the build pins). */
+/** The URL of a release file (`sha256sums.txt`; the binary's is `k0sUrl` of `releases/pins.ts`). */
 export function k0sReleaseUrl(base: string, version: string, file: string): string {
   return `${base.replace(/\/+$/, "")}/${encodeURIComponent(version)}/${encodeURIComponent(file)}`;
 }

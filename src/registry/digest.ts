@@ -1,5 +1,5 @@
 /** Content digests (`sha256:<hex>`, `sha512:<hex>`): parsing, validation and streaming hashing. */
-import { createHash, type Hash } from "node:crypto";
+import { hashBytes, IncrementalHash } from "../hash/sha.ts";
 import { RegistryError } from "./errors.ts";
 
 /** Digest algorithms the registry accepts, with the length of their hex encoding. */
@@ -32,9 +32,9 @@ export function parseDigest(value: string): Digest {
 
 /** An incremental hash producing a digest string. */
 export class Hasher {
-  #hash: Hash;
+  #hash: IncrementalHash;
   constructor(readonly algorithm: DigestAlgorithm = "sha256") {
-    this.#hash = createHash(algorithm);
+    this.#hash = new IncrementalHash(algorithm);
   }
   /** Feeds bytes. */
   update(chunk: Uint8Array): void {
@@ -42,13 +42,11 @@ export class Hasher {
   }
   /** The digest of everything fed so far (once). */
   digest(): string {
-    return `${this.algorithm}:${this.#hash.digest("hex")}`;
+    return `${this.algorithm}:${this.#hash.hex()}`;
   }
 }
 
 /** The digest of `bytes` with `algorithm`. */
 export function digestOf(bytes: Uint8Array, algorithm: DigestAlgorithm = "sha256"): string {
-  const h = new Hasher(algorithm);
-  h.update(bytes);
-  return h.digest();
+  return `${algorithm}:${hashBytes(bytes, algorithm)}`;
 }

@@ -7,7 +7,7 @@ import { extractAsset } from "../assets/extract.ts";
 import type { Config } from "../config/schema.ts";
 import { errorMessage, UserError } from "../errors.ts";
 import { HostMutator } from "../host/mutator.ts";
-import { HOST, hostPath } from "../host/paths.ts";
+import { HOST } from "../host/paths.ts";
 import { containerdMirrorFiles, containerdMirrorOptions } from "../k0s/containerd_mirrors.ts";
 import { K0sCli } from "../k0s/k0s_cli.ts";
 import { log } from "../log/logger.ts";
@@ -20,9 +20,9 @@ import {
   endpointAddresses,
   registryEndpoint,
   splitAddresses,
-} from "../airgap/registry_endpoint.ts";
-import { resolveRegistry } from "../airgap/resolve_registry.ts";
-import { readRegistryCa } from "../airgap/registry_ca.ts";
+} from "../airgap_registry/endpoint.ts";
+import { resolveRegistry } from "../airgap_registry/resolve.ts";
+import { readRegistryCa } from "../airgap_registry/ca.ts";
 import { createJoinToken, invalidateJoinTokens, isController } from "../join/token.ts";
 import { storageLocation, writeImagesArchive } from "./system_images.ts";
 import {
@@ -73,6 +73,7 @@ interface K0sSource {
 async function k0sSource(
   options: ExportWorkerOptions,
   ctx: ExportWorkerContext,
+  host: HostMutator,
   info: BuildInfo,
 ): Promise<K0sSource> {
   const copyFrom = async (path: string, what: string): Promise<K0sSource> => {
@@ -104,7 +105,7 @@ async function k0sSource(
       };
     }
   }
-  const installed = hostPath(HOST.k0sBinary);
+  const installed = host.mapPath(HOST.k0sBinary);
   try {
     await Deno.stat(installed);
   } catch {
@@ -132,15 +133,16 @@ async function checkRegistryStorage(ctx: ExportWorkerContext): Promise<void> {
 /** Writes the k0s system images listed by the bundled k0s, read from `registry.storage`. */
 async function writeSystemImages(
   ctx: ExportWorkerContext,
+  host: HostMutator,
   target: string,
   k0sPath: string,
 ): Promise<void> {
   const dir = ctx.config.registry.storage;
-  const k0sYaml = hostPath(HOST.k0sConfig);
+  const k0sYaml = host.mapPath(HOST.k0sConfig);
   const hasConfig = await Deno.stat(k0sYaml).then(() => true, () => false);
   const bundled = new K0sCli({
     runner: ctx.runner,
-    host: new HostMutator(ctx.runner, ctx.dryRun),
+    host,
     program: k0sPath,
     signal: ctx.signal,
   });
@@ -164,7 +166,8 @@ export async function exportWorkerArtifacts(
   options: ExportWorkerOptions,
 ): Promise<{ plan: WorkerBundlePlan; summary?: BundleSummary }> {
   const info = await readBuildInfo();
-  const k0s = await k0sSource(options, ctx, info);
+  const host = new HostMutator(ctx.runner, ctx.dryRun);
+  const k0s = await k0sSource(options, ctx, host, info);
   const airgap = info.flavor === "airgap" || options.registryAddress !== undefined;
   // The registry as workers reach it: --registry-address, else the cluster's address for it
   // (the advertise address: never loopback), with the CA install would use.
@@ -206,7 +209,7 @@ export async function exportWorkerArtifacts(
 
   const cli = new K0sCli({
     runner: ctx.runner,
-    host: new HostMutator(ctx.runner, ctx.dryRun),
+    host,
     timeoutMs: 60_000,
     signal: ctx.signal,
   });
@@ -241,7 +244,7 @@ export async function exportWorkerArtifacts(
     registry: plan.registry,
     token,
     writeImages: options.withImages
-      ? (target, k0sPath) => writeSystemImages(ctx, target, k0sPath)
+      ? (target, k0sPath) => writeSystemImages(ctx, host, target, k0sPath)
       : undefined,
   };
   try {

@@ -1,5 +1,5 @@
 /** Generates the worker bundle's `README.md`: what is inside and the steps to join a worker. */
-import { splitAddresses } from "../airgap/registry_endpoint.ts";
+import { splitAddresses } from "../airgap_registry/endpoint.ts";
 import { BUNDLE, HOST_TOKEN_FILE, type HostFile } from "./layout.ts";
 
 /** What the bundle holds. */

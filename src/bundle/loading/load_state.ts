@@ -6,10 +6,10 @@
  * the latest load (read by `registry status`) and the in-use mark (`in_use.ts`). Writes are
  * atomic.
  */
-import { createHash } from "node:crypto";
 import { join, resolve } from "node:path";
 import { writeFileAtomic } from "../../fsx/atomic_write.ts";
 import { layout } from "../../registry/storage/layout.ts";
+import { hashText } from "../../hash/sha.ts";
 import type { StoredK0sBinary } from "./k0s_binaries.ts";
 import type { BundleInfo } from "../reading/source.ts";
 
@@ -79,9 +79,8 @@ export function inUsePath(storage: string): string {
 
 /** The journal path of `info` loaded with `prefix` (`layout.bundleJournal`). */
 export function journalPath(storage: string, info: BundleInfo, prefix: string): string {
-  const id = createHash("sha256")
-    .update(JSON.stringify([resolve(info.path), info.size, info.mtimeMs, prefix]))
-    .digest("hex").slice(0, 24);
+  const id = hashText(JSON.stringify([resolve(info.path), info.size, info.mtimeMs, prefix]))
+    .slice(0, 24);
   return join(storage, layout.bundleJournal(id));
 }
 

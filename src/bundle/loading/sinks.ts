@@ -4,7 +4,7 @@
  * free-space guard first) and reads past blobs it already has; {@link HashSink} only hashes and checks (verify); {@link DrainSink} only
  * reads past (inspect).
  */
-import { createHash } from "node:crypto";
+import { IncrementalHash } from "../../hash/sha.ts";
 import { parseDigest } from "../../registry/digest.ts";
 import { RegistryError } from "../../registry/errors.ts";
 import type { RegistryStorage } from "../../registry/storage/storage.ts";
@@ -74,14 +74,14 @@ export class HashSink implements BlobSink {
 
   async put(digest: string, size: number, body: ReadableStream<Uint8Array>): Promise<void> {
     const { algorithm, hex } = parseDigest(digest);
-    const hash = createHash(algorithm);
+    const hash = new IncrementalHash(algorithm);
     let n = 0;
     for await (const chunk of body) {
       hash.update(chunk);
       n += chunk.length;
     }
     if (n !== size) throw mismatch(digest, `${n} bytes, expected ${size}`);
-    const got = hash.digest("hex");
+    const got = hash.hex();
     if (got !== hex) throw mismatch(digest, `content has digest "${algorithm}:${got}"`);
     this.stats.present++;
     this.stats.presentBytes += size;

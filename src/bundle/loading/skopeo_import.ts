@@ -1,5 +1,5 @@
 /**
- * `bundle load --importer skopeo`: the extract-then-copy method, kept as an alternative and as
+ * `bundle load --importer skopeo`: the extract-then-copy method (skopeo copies into the registry), kept as an alternative and as
  * the benchmark baseline. The bundle is extracted to a temp dir, the registry is served on
  * 127.0.0.1 over the storage directory (`serveLoopbackRegistry`), and
  * `skopeo copy oci-archive:F docker://HOST/REPO:TAG` runs for every archive, 5 at a time.

@@ -53,7 +53,7 @@ export interface ArchiveContents {
   chartLayer?: { digest: string; size: number; bytes?: Uint8Array };
 }
 
-/** Helm media types (facts section 6). */
+/** Helm chart media types in OCI registries (Helm 3.8+): the config and the chart layer. */
 export const HELM = {
   config: "application/vnd.cncf.helm.config.v1+json",
   chart: "application/vnd.cncf.helm.chart.content.v1.tar+gzip",

@@ -1,5 +1,5 @@
 /**
- * Detached blob signatures as cosign makes them with a key (facts section 7): `<bundle>.sig`
+ * Detached blob signatures as `cosign sign-blob --key` makes them: `<bundle>.sig`
  * holds the base64 of an ASN.1/DER ECDSA signature over the SHA-256 of the bundle, checked
  * with a PEM public key. The native check streams: the loader feeds every byte of the bundle
  * into {@link SignatureCheck.update} during its one pass. (WebCrypto cannot verify a
@@ -162,7 +162,10 @@ export class SignatureCheck {
   }
 }
 
-/** argv of the offline `cosign verify-blob` check (facts section 7). */
+/**
+ * argv of the offline `cosign verify-blob` check: `--private-infrastructure=true` skips the
+ * transparency-log lookup, which an air gap cannot reach.
+ */
 export function cosignVerifyArgv(bundle: string, files: SignatureFiles): string[] {
   return [
     "cosign",

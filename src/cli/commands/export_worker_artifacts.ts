@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import { UsageError } from "../../errors.ts";
 import { checkExpiry, DEFAULT_TOKEN_EXPIRY } from "../../join/token.ts";
 import { splitHostPort } from "../../join/node_address.ts";
-import { splitAddresses } from "../../airgap/registry_endpoint.ts";
+import { splitAddresses } from "../../airgap_registry/endpoint.ts";
 import { log } from "../../log/logger.ts";
 import { printData } from "../../log/output.ts";
 import { exportWorkerArtifacts } from "../../worker_artifacts/export_worker_artifacts.ts";

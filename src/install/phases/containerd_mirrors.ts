@@ -5,8 +5,7 @@
  * fallback); k0s watches `containerd.d/` and reloads them. A joining node adds aliases.
  */
 import { join } from "node:path";
-import { readRegistryCa } from "../../airgap/registry_ca.ts";
-import { fileMatches } from "../../host/mutator.ts";
+import { readRegistryCa } from "../../airgap_registry/ca.ts";
 import { HOST } from "../../host/paths.ts";
 import {
   containerdMirrorFiles,
@@ -50,7 +49,7 @@ export function containerdMirrorsPhaseWith(aliases: RegistryAliases): Phase {
     async shouldRun(ctx) {
       if (!ctx.options.mirror) return false;
       for (const file of await mirrorFiles(ctx, aliases)) {
-        if (!await fileMatches(hostFile(file), file.content, file.mode)) return true;
+        if (!await ctx.host.matches(hostFile(file), file.content, file.mode)) return true;
       }
       return false;
     },

@@ -6,7 +6,8 @@
  */
 import { credentialNames, renderCredentials } from "../../k0rdent/credentials.ts";
 import type { InstallContext, Phase } from "../phase.ts";
-import { digestOf, saveState } from "../state.ts";
+import { saveState } from "../state.ts";
+import { hashText } from "../../hash/sha.ts";
 
 function manifests(ctx: InstallContext): string {
   return renderCredentials(ctx.config.k0rdent.credentials, ctx.config.k0rdent.helm.namespace);
@@ -18,7 +19,7 @@ export const credentialsPhase: Phase = {
   title: "Apply the provider credentials",
   shouldRun(ctx) {
     const text = manifests(ctx);
-    return Promise.resolve(text !== "" && ctx.state.credentialsDigest !== digestOf(text));
+    return Promise.resolve(text !== "" && ctx.state.credentialsDigest !== hashText(text));
   },
   async run(ctx) {
     const text = manifests(ctx);
@@ -28,6 +29,6 @@ export const credentialsPhase: Phase = {
       text,
       `apply --server-side -f - (credentials ${names.join(", ")})`,
     );
-    await saveState(ctx.host, ctx.state, { credentialsDigest: digestOf(text) });
+    await saveState(ctx.host, ctx.state, { credentialsDigest: hashText(text) });
   },
 };

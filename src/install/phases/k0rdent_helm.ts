@@ -6,9 +6,8 @@
  * are merge-patched into `Management.spec.core.kcm.config` instead (`k0rdent/management.ts`);
  * helm never upgrades the release again.
  */
-import { readRegistryCa } from "../../airgap/registry_ca.ts";
-import { fileMatches } from "../../host/mutator.ts";
-import { HOST, hostPath } from "../../host/paths.ts";
+import { readRegistryCa } from "../../airgap_registry/ca.ts";
+import { HOST } from "../../host/paths.ts";
 import { helmUpgradeInstallArgs } from "../../k0rdent/helm_command.ts";
 import {
   helmValues,
@@ -21,9 +20,10 @@ import { helmFor } from "../helm_binary.ts";
 import { kcmConfigPatch, MANAGEMENT_NAME, patchManagement } from "../../k0rdent/management.ts";
 import { log } from "../../log/logger.ts";
 import { type RegistryLogin, withRegistryConfig } from "../../helm/registry_config.ts";
-import { registryEndpoint } from "../../airgap/registry_endpoint.ts";
+import { registryEndpoint } from "../../airgap_registry/endpoint.ts";
 import type { InstallContext, Phase } from "../phase.ts";
-import { digestOf, saveState } from "../state.ts";
+import { saveState } from "../state.ts";
+import { hashText } from "../../hash/sha.ts";
 
 const VALUES_MODE = 0o600;
 
@@ -60,16 +60,16 @@ async function helmPlan(ctx: InstallContext): Promise<HelmPlan> {
       chart: valuesOptions.chart,
       version: config.k0rdent.version,
       namespace: config.k0rdent.helm.namespace,
-      valuesFile: hostPath(HOST.helmValues),
+      valuesFile: ctx.host.mapPath(HOST.helmValues),
       plainHttp: options.airgap && registry.insecure,
       caFile: tls ? registry.caFile : undefined,
-      kubeconfig: hostPath(HOST.k0sAdminKubeconfig),
+      kubeconfig: ctx.host.mapPath(HOST.k0sAdminKubeconfig),
       registryConfig,
     });
   const secrets = { ...(caPem ? { caPem } : {}), ...(auth ? { auth } : {}) };
   const planned = args(login && REGISTRY_CONFIG_PLACEHOLDER);
   // The digest covers the Secrets too, so a new CA or password is applied again.
-  const digest = digestOf([...planned, values, JSON.stringify(secrets)].join("\n"));
+  const digest = hashText([...planned, values, JSON.stringify(secrets)].join("\n"));
   return { values, valuesObject: helmValues(valuesOptions), args, secrets, login, digest };
 }
 
@@ -121,7 +121,7 @@ export const k0rdentHelmPhase: Phase = {
   async shouldRun(ctx) {
     const plan = await helmPlan(ctx);
     if (ctx.state.helmDigest !== plan.digest) return true;
-    if (!await fileMatches(HOST.helmValues, plan.values, VALUES_MODE)) return true;
+    if (!await ctx.host.matches(HOST.helmValues, plan.values, VALUES_MODE)) return true;
     const { releaseName, namespace } = ctx.config.k0rdent.helm;
     const release = await (await helmFor(ctx)).release(releaseName, namespace).catch(() => null);
     return release?.status !== "deployed";

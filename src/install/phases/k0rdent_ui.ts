@@ -1,6 +1,6 @@
 /**
  * Phase: expose the k0rdent UI (NodePort Service + Ingress, objects from
- * `k0rdent/ui.ts`), as the Go tool's `expose-ui` did. Skipped, with a
+ * `k0rdent/ui.ts`). Skipped, with a
  * warning, when the chart runs no UI. Also used by the `expose-ui` command.
  */
 import {
@@ -17,7 +17,8 @@ import {
 import { log } from "../../log/logger.ts";
 import type { Kubectl } from "../../kube/kubectl.ts";
 import type { InstallContext, Phase } from "../phase.ts";
-import { digestOf, saveState } from "../state.ts";
+import { saveState } from "../state.ts";
+import { hashText } from "../../hash/sha.ts";
 
 /** Where the UI can be reached. */
 export interface UiAccess {
@@ -76,7 +77,7 @@ export const k0rdentUiPhase: Phase = {
     }
     const { namespace } = ctx.config.k0rdent.helm;
     const exposed = await ctx.kubectl.getJson(["service", UI_NODEPORT_SERVICE, "-n", namespace]);
-    return !exposed || ctx.state.uiDigest !== digestOf(renderUiExpose(info));
+    return !exposed || ctx.state.uiDigest !== hashText(renderUiExpose(info));
   },
   async run(ctx) {
     const info = await chartUiService(ctx);
@@ -87,7 +88,7 @@ export const k0rdentUiPhase: Phase = {
       objects,
       `apply --server-side -f - (Service ${UI_NODEPORT_SERVICE} and Ingress)`,
     );
-    await saveState(ctx.host, ctx.state, { uiDigest: digestOf(objects) });
+    await saveState(ctx.host, ctx.state, { uiDigest: hashText(objects) });
   },
   // No dryRun(): under --dry-run run() goes through the dry-run mutator, which records the apply
   // as a planned change (so `expose-ui --dry-run` and install's plan list it).

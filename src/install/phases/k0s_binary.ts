@@ -1,11 +1,11 @@
 /**
  * Phase: put the k0s binary in `/usr/local/bin/k0s`, from `--k0s-binary`,
- * the embedded asset (air-gap build) or a checksum-verified download. Keeps
- * the Go tool's version rules: an installed k0s of the wanted version is
+ * the embedded asset (air-gap build) or a checksum-verified download. Version
+ * rules: an installed k0s of the wanted version is
  * used as is; another version is an error unless `--replace-k0s`; a running
  * k0s is stopped before its binary is replaced, never overwritten live.
  */
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { extractAsset, findAsset } from "../../assets/extract.ts";
 import { readBuildInfo } from "../../assets/build_info.ts";
 import { UserError } from "../../errors.ts";
@@ -13,7 +13,7 @@ import { Progress, progressMode } from "../../log/progress.ts";
 import { HOST } from "../../host/paths.ts";
 import { runChecked } from "../../process/runner.ts";
 import { downloadK0s } from "../../k0s/download.ts";
-import { k0sUrl, OFFICIAL_SOURCES } from "../../tools/pins.ts";
+import { k0sUrl, OFFICIAL_SOURCES } from "../../releases/pins.ts";
 import type { InstallContext, Phase } from "../phase.ts";
 import { saveState } from "../state.ts";
 
@@ -147,15 +147,9 @@ export const k0sBinaryPhase: Phase = {
  * so a half-written k0s is never visible. The caller stops a running k0s first.
  */
 export async function installK0sBinary(ctx: InstallContext, source: K0sSource): Promise<void> {
-  const target = ctx.host.mapPath(HOST.k0sBinary);
-  await ctx.host.wet(`install ${source.describe} as ${HOST.k0sBinary}`, async () => {
-    await Deno.mkdir(dirname(target), { recursive: true, mode: 0o755 });
-    const temp = join(dirname(target), `.k0s.${crypto.randomUUID().slice(0, 8)}.new`);
-    try {
-      await source.write(temp);
-      await Deno.rename(temp, target);
-    } finally {
-      await Deno.remove(temp).catch(() => {});
-    }
-  });
+  await ctx.host.installFile(
+    HOST.k0sBinary,
+    `install ${source.describe} as ${HOST.k0sBinary}`,
+    (temp) => source.write(temp),
+  );
 }

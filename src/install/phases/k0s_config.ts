@@ -3,8 +3,7 @@
  * when it changes under an installed k0s, the service phase restarts k0s
  * (`k0sRestartPending` in the state, so a failed restart is retried).
  */
-import { clusterEndpoint, repositoryBase } from "../../airgap/registry_endpoint.ts";
-import { fileMatches } from "../../host/mutator.ts";
+import { clusterEndpoint, repositoryBase } from "../../airgap_registry/endpoint.ts";
 import { HOST } from "../../host/paths.ts";
 import { clusterConfigOptions, renderClusterConfig } from "../../k0s/cluster_config.ts";
 import type { InstallContext, Phase } from "../phase.ts";
@@ -24,7 +23,7 @@ export const k0sConfigPhase: Phase = {
   id: "k0s-config",
   title: `Write the k0s config ${HOST.k0sConfig}`,
   async shouldRun(ctx) {
-    return !await fileMatches(HOST.k0sConfig, k0sYaml(ctx), K0S_CONFIG_MODE);
+    return !await ctx.host.matches(HOST.k0sConfig, k0sYaml(ctx), K0S_CONFIG_MODE);
   },
   async run(ctx) {
     const outcome = await ctx.host.writeFile(HOST.k0sConfig, k0sYaml(ctx), {

@@ -3,7 +3,7 @@
  * (once) and `k0s start`; starts a stopped k0s, restarts a running one only
  * when its config changed (`k0sRestartPending`), and leaves a running one alone.
  */
-import { HOST, hostPath } from "../../host/paths.ts";
+import { HOST } from "../../host/paths.ts";
 import type { Phase } from "../phase.ts";
 import { saveState } from "../state.ts";
 
@@ -22,7 +22,7 @@ export const k0sServicePhase: Phase = {
         role: "controller",
         enableWorker: true,
         noTaints: true,
-        configPath: hostPath(HOST.k0sConfig),
+        configPath: ctx.host.mapPath(HOST.k0sConfig),
       });
     } else if (ctx.state.k0sRestartPending && await ctx.k0s.status()) {
       await ctx.k0s.stop();

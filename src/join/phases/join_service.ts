@@ -4,7 +4,7 @@
  * `k0s start`; a node whose k0s runs under the other role is refused.
  */
 import { UserError } from "../../errors.ts";
-import { HOST, hostPath } from "../../host/paths.ts";
+import { HOST } from "../../host/paths.ts";
 import type { InstallContext, Phase } from "../../install/phase.ts";
 import { type JoinRole, joinTokenPath } from "../token.ts";
 
@@ -31,9 +31,9 @@ export function joinServicePhase(role: JoinRole): Phase {
       if (!await ctx.k0s.serviceInstalled(role)) {
         await ctx.k0s.install({
           role,
-          tokenFile: hostPath(joinTokenPath(role)),
+          tokenFile: ctx.host.mapPath(joinTokenPath(role)),
           ...(role === "controller"
-            ? { enableWorker: true, noTaints: true, configPath: hostPath(HOST.k0sConfig) }
+            ? { enableWorker: true, noTaints: true, configPath: ctx.host.mapPath(HOST.k0sConfig) }
             : {}),
         });
       }

@@ -1,5 +1,4 @@
 /** Join phase: write the join token to `/etc/k0s/<role>-token` (0600) for `k0s install --token-file`. */
-import { fileMatches } from "../../host/mutator.ts";
 import type { Phase } from "../../install/phase.ts";
 import { type JoinRole, joinTokenPath } from "../token.ts";
 
@@ -14,7 +13,7 @@ export function joinTokenPhase(role: JoinRole, token: string): Phase {
     title: `Write the join token ${path}`,
     async shouldRun(ctx) {
       if (await ctx.k0s.serviceInstalled(role)) return false;
-      return !await fileMatches(path, token + "\n", MODE);
+      return !await ctx.host.matches(path, token + "\n", MODE);
     },
     async run(ctx) {
       await ctx.host.writeFile(path, token + "\n", { mode: MODE });

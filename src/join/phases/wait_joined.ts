@@ -3,15 +3,12 @@
  * with the kubelet's credentials (`/var/lib/k0s/kubelet.conf`), which exist on workers and on
  * controllers with workloads alike, so no admin kubeconfig is needed.
  */
-import { HOST, hostPath } from "../../host/paths.ts";
+import { HOST } from "../../host/paths.ts";
 import type { InstallContext, Phase } from "../../install/phase.ts";
 import { type Probe, waitUntil } from "../../install/wait.ts";
 import { parseNodes } from "../../kube/kubectl.ts";
 import { formatDuration } from "../../log/progress.ts";
 import type { JoinRole } from "../token.ts";
-
-/** The kubeconfig k0s writes for the kubelet of a joined node. */
-export const KUBELET_KUBECONFIG = `${HOST.k0sData}/kubelet.conf`;
 
 /** The Node name k0s registers: the host name in lower case. */
 export function nodeName(): string {
@@ -22,7 +19,7 @@ async function probe(ctx: InstallContext, name: string): Promise<Probe> {
   if (!await ctx.k0s.status()) return { ready: false, detail: "k0s is not running yet" };
   const result = await ctx.k0s.kubectl([
     "--kubeconfig",
-    hostPath(KUBELET_KUBECONFIG),
+    ctx.host.mapPath(HOST.kubeletKubeconfig),
     "get",
     "nodes",
     "-o",

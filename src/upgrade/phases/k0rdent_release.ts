@@ -5,7 +5,7 @@
  * release_controller.go). kcm's sequence: hack/dev-upgrade.bash `kubectl apply` then
  * `kubectl wait release <name> --for=jsonpath={.status.ready}=true`.
  */
-import { registryEndpoint } from "../../airgap/registry_endpoint.ts";
+import { registryEndpoint } from "../../airgap_registry/endpoint.ts";
 import { airgapChartRepository } from "../../k0rdent/helm_command.ts";
 import type { Config } from "../../config/schema.ts";
 import { UserError } from "../../errors.ts";

@@ -8,9 +8,9 @@
  * a minor skip is refused ({@link k0sChange}). In an air gap, the new k0s's system images must be
  * in the registry before anything changes (the k0s-images check).
  */
-import { createHash } from "node:crypto";
 import { UserError } from "../../errors.ts";
 import { pathExists } from "../../fsx/exists.ts";
+import { hashFile, hashStream } from "../../hash/sha.ts";
 import { installK0sBinary, k0sSource, withWantedK0s } from "../../install/phases/k0s_binary.ts";
 import { checkK0sImages } from "../../install/k0s_images.ts";
 import type { InstallContext, K0sUpgradeReport, Phase } from "../../install/phase.ts";
@@ -36,7 +36,7 @@ import {
 import { airgapK0sURL } from "../../k0rdent/helm_values.ts";
 import { log } from "../../log/logger.ts";
 import { openK0sBinaryStore } from "../../registry/storage/k0s_binaries.ts";
-import { k0sUrl, OFFICIAL_SOURCES } from "../../tools/pins.ts";
+import { k0sUrl, OFFICIAL_SOURCES } from "../../releases/pins.ts";
 
 /** What the cluster runs and what the phase would do. */
 interface Assessment {
@@ -106,17 +106,6 @@ async function requireImages(ctx: InstallContext, target: K0sVersion): Promise<v
   }
 }
 
-/** Hex SHA-256 of a stream. */
-async function sha256Of(body: ReadableStream<Uint8Array>): Promise<string> {
-  const hash = createHash("sha256");
-  for await (const chunk of body) hash.update(chunk);
-  return hash.digest("hex");
-}
-
-async function fileSha256(path: string): Promise<string> {
-  return await sha256Of((await Deno.open(path)).readable);
-}
-
 /**
  * Where nodes of `arch` download the new k0s in an air gap: the registry's files listener (or
  * `airgap.k0sURL`). The binary of this host's architecture (`local`) is added to the registry
@@ -158,7 +147,7 @@ async function airgapBinary(
   const store = openK0sBinaryStore(storage);
   const stored = await store.open(name);
   if (stored) {
-    const sha256 = await sha256Of(stored);
+    const sha256 = await hashStream(stored);
     if (local && sha256 !== local.sha256) {
       throw new UserError(
         `The registry storage "${ctx.config.registry.storage}" holds another ${name} than the ` +
@@ -201,7 +190,7 @@ async function planPlatforms(
   const other = platforms.filter((p) => !p.startsWith("linux-"));
   if (other.length) throw new UserError(`Cannot upgrade k0s on ${other.join(", ")} nodes`);
   return await withWantedK0s(ctx, async (program) => {
-    const local = { path: program, sha256: await fileSha256(program) };
+    const local = { path: program, sha256: await hashFile(program) };
     const out: Record<string, PlatformBinary> = {};
     for (const platform of platforms) {
       const arch = platform.slice("linux-".length);

@@ -5,7 +5,7 @@
  */
 import type { Phase } from "../../install/phase.ts";
 import { saveState } from "../../install/state.ts";
-import { markVersionInUse } from "../../airgap/version_in_use.ts";
+import { markVersionInUse } from "../../install/version_in_use.ts";
 
 /** The record phase. */
 export const recordUpgradePhase: Phase = {

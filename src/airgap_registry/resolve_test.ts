@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { defaultConfig } from "../config/defaults.ts";
 import { UserError } from "../errors.ts";
-import { clusterEndpoint, localRegistryAliases, registryEndpoint } from "./registry_endpoint.ts";
-import { findRegistryCa, resolveRegistry } from "./resolve_registry.ts";
+import { clusterEndpoint, localRegistryAliases, registryEndpoint } from "./endpoint.ts";
+import { findRegistryCa, resolveRegistry } from "./resolve.ts";
 
 const node = () => "10.0.0.5";
 

@@ -9,7 +9,7 @@ import { UserError } from "../errors.ts";
 import { pathExists } from "../fsx/exists.ts";
 import { isLocalHost, pickNodeAddress, splitHostPort } from "../join/node_address.ts";
 import { layout } from "../registry/storage/layout.ts";
-import { splitAddresses } from "./registry_endpoint.ts";
+import { splitAddresses } from "./endpoint.ts";
 
 /** What {@link resolveRegistry} decided, for the log and the plan. */
 export interface RegistryResolution {

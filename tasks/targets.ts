@@ -1,12 +1,13 @@
 /** Release targets: the Rust-style triples `deno compile --target` takes, their arch names and ELF machine ids. */
-import { errorMessage, UsageError, UserError } from "../errors.ts";
+import { errorMessage, UsageError, UserError } from "../src/errors.ts";
+import type { ReleaseArch } from "../src/releases/pins.ts";
 
 /** What a target means for the build. */
 export interface Target {
   /** Triple passed to `deno compile --target`. */
   triple: string;
   /** Arch name in k0s/helm downloads and artifact names. */
-  arch: "amd64" | "arm64";
+  arch: ReleaseArch;
   /** `e_machine` of an ELF executable for this target (checked on `DENORT_BIN`). */
   elfMachine: number;
 }

@@ -1,7 +1,8 @@
 /**
- * Downloads k0s and helm for the air-gap build and checks them against SHA-256
- * sums (pinned in `pins.ts` or given on the command line). Downloads are cached
- * under `assets/build/downloads/` and reused when their digest still matches.
+ * Downloads k0s and helm releases and checks them against SHA-256 sums (pinned in `pins.ts`,
+ * given on the command line or published beside the file): the air-gap build caches them under
+ * `assets/build/downloads/` (reused while their digest still matches); install, upgrade and the
+ * online helm fallback download through {@link downloadVerified} at run time.
  */
 import { basename, join } from "node:path";
 import { createTarDecoder } from "modern-tar";
@@ -11,21 +12,21 @@ import { writeFileAtomic } from "../fsx/atomic_write.ts";
 import { log } from "../log/logger.ts";
 import type { OutputFormat } from "../log/output.ts";
 import { Progress, progressMode } from "../log/progress.ts";
-import { sha256File } from "../worker_artifacts/checksums.ts";
+import { hashFile } from "../hash/sha.ts";
 import {
   HELM_TARBALL_SHA256,
   helmUrl,
   K0S_SHA256,
   k0sUrl,
   OFFICIAL_SOURCES,
+  type ReleaseArch,
   type ToolSources,
 } from "./pins.ts";
-import type { Target } from "./targets.ts";
 
 /** Options of {@link fetchK0s} and {@link fetchHelm}. */
 export interface FetchToolOptions {
   version: string;
-  target: Target;
+  arch: ReleaseArch;
   /** Download cache dir. */
   dir: string;
   /** Expected SHA-256 (hex); default the pin for version and arch. */
@@ -46,11 +47,11 @@ function expectedSum(
   table: Readonly<Record<string, Readonly<Record<string, string>>>>,
   options: FetchToolOptions,
 ): string {
-  const sum = options.sha256 ?? table[options.version]?.[options.target.arch];
+  const sum = options.sha256 ?? table[options.version]?.[options.arch];
   if (sum === undefined) {
     throw new UserError(
-      `No pinned SHA-256 for ${tool} ${options.version} (${options.target.arch}): ` +
-        `pass ${flag} with the published sum, add it to src/tools/pins.ts, ` +
+      `No pinned SHA-256 for ${tool} ${options.version} (${options.arch}): ` +
+        `pass ${flag} with the published sum, add it to src/releases/pins.ts, ` +
         `or build from local files with --k0s-binary and --helm-binary`,
     );
   }
@@ -79,7 +80,7 @@ export async function downloadVerified(
   sha256: string,
   options: DownloadVerifiedOptions = {},
 ): Promise<void> {
-  const cached = await sha256File(dest).catch((err) => {
+  const cached = await hashFile(dest).catch((err) => {
     if (err instanceof Deno.errors.NotFound) return undefined;
     throw err;
   });
@@ -126,8 +127,8 @@ export async function downloadVerified(
 /** Downloads `k0s-<V>-<arch>`, checks its SHA-256 and returns the path of the binary. */
 export async function fetchK0s(options: FetchToolOptions): Promise<string> {
   const sha256 = expectedSum("k0s", "--k0s-sha256", K0S_SHA256, options);
-  const url = k0sUrl(options.sources ?? OFFICIAL_SOURCES, options.version, options.target.arch);
-  const dest = join(options.dir, `k0s-${options.version}-${options.target.arch}`);
+  const url = k0sUrl(options.sources ?? OFFICIAL_SOURCES, options.version, options.arch);
+  const dest = join(options.dir, `k0s-${options.version}-${options.arch}`);
   await downloadVerified(url, dest, sha256, options);
   return dest;
 }
@@ -138,7 +139,7 @@ export async function fetchK0s(options: FetchToolOptions): Promise<string> {
  */
 export async function fetchHelm(options: FetchToolOptions): Promise<string> {
   const sha256 = expectedSum("helm", "--helm-sha256", HELM_TARBALL_SHA256, options);
-  const { arch } = options.target;
+  const { arch } = options;
   const url = helmUrl(options.sources ?? OFFICIAL_SOURCES, options.version, arch);
   const tarball = join(options.dir, `helm-${options.version}-linux-${arch}.tar.gz`);
   await downloadVerified(url, tarball, sha256, options);
