@@ -147,6 +147,8 @@ Deno.test(
         headers: { accept: Object.values(MEDIA_TYPES).join(", ") },
       });
       assert.equal(digestOf(new Uint8Array(await res.arrayBuffer())), digest);
+      // Stopped, so no next pass (every 500 ms) is "syncing" while the status is read.
+      assert.equal(await daemonB.stop(), 0);
       const text = await runRegistryCli(["registry", "status", "--storage", b]);
       assert.match(
         text.stdout,
