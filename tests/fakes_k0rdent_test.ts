@@ -4,27 +4,19 @@
  * (k0rdent/kcm internal/webhook/management_webhook.go validateRelease) and on the fake helm
  * refusing to upgrade the release kcm owns.
  */
+import { ProcessRunner } from "../src/process/runner.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { FakeHost, FAKES_DIR } from "./helpers/fake_host.ts";
 import { releaseYaml } from "./fixtures/make_bundle.ts";
 
+/** Runs fake `name` with the host's environment (the project's process runner). */
 async function tool(host: FakeHost, name: string, args: string[], stdin?: string) {
-  const child = new Deno.Command(join(FAKES_DIR, name), {
-    args,
+  const res = await new ProcessRunner().run([join(FAKES_DIR, name), ...args], {
     env: host.env({ KUBECONFIG: join(host.dir, "kubeconfig") }),
-    stdin: stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  if (stdin !== undefined) {
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(stdin));
-    await w.close();
-  }
-  const out = await child.output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+    stdin,
+  });
+  return { code: res.code, stdout: res.stdout, stderr: res.stderrTail };
 }
 
 Deno.test("fake kcm: spec.release must name a ready Release; helm upgrade of kcm's release is refused", async () => {

@@ -3,6 +3,7 @@
 // skopeo push and pull and agree with the access log line for line, `/readyz` turning 503 while
 // the daemon drains on SIGTERM, the switches that turn both off, bad --debug-address values, and
 // `promtool check rules` on the alert rules shipped in deploy/prometheus/.
+import { ProcessRunner } from "../src/process/runner.ts";
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
@@ -51,20 +52,8 @@ function requests(s: Map<string, number>, method: string, route: string, status:
 }
 
 async function promtool(args: string[], stdin?: string) {
-  const child = new Deno.Command("promtool", {
-    args,
-    stdin: stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  if (stdin !== undefined) {
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(stdin));
-    await w.close();
-  }
-  const out = await child.output();
-  const dec = new TextDecoder();
-  return { code: out.code, output: dec.decode(out.stdout) + dec.decode(out.stderr) };
+  const res = await new ProcessRunner().run(["promtool", ...args], { stdin });
+  return { code: res.code, output: res.stdout + res.stderrTail };
 }
 
 /** Every stderr line parsed as a JSON object (fails on the first that is not one). */
