@@ -9,9 +9,8 @@ import { errorMessage } from "../../errors.ts";
 import { log } from "../../log/logger.ts";
 import { formatBytes, progressMode } from "../../log/progress.ts";
 import type { Runner } from "../../process/runner.ts";
-import { addSiblingK0sBinaries } from "./k0s_binaries.ts";
 import type { VerifyMode } from "../reading/signature.ts";
-import { loadBundle, recordK0sBinariesBeside } from "./load.ts";
+import { loadBundle, storeK0sBinariesBeside } from "./load.ts";
 import type { LoadStatus } from "./load_state.ts";
 
 /** Options of {@link startBackgroundLoad}. */
@@ -50,11 +49,7 @@ export function startBackgroundLoad(options: BackgroundLoadOptions): { done: Pro
             `${formatBytes(r.bytesStored)} new, ${formatBytes(r.bytesPresent)} reused, ` +
             `in ${r.seconds.toFixed(0)} s`,
       );
-      await addSiblingK0sBinaries(options.bundle, {
-        storage: options.storage,
-        verify: options.verify !== "off",
-        key: options.key,
-      }).then((beside) => recordK0sBinariesBeside(options, beside))
+      await storeK0sBinariesBeside(options)
         .catch((err) => log.error(`k0s binaries beside the bundle: ${errorMessage(err)}`));
     },
     (err) => log.error(`Bundle load failed: ${errorMessage(err)}`),

@@ -451,7 +451,7 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
  * {@link loadBundle}, by `addSiblingK0sBinaries`), so `registry gc --keep-bundles` removes them
  * with the bundle. Nothing happens when the bundle has no complete journal.
  */
-export async function recordK0sBinariesBeside(
+async function recordK0sBinariesBeside(
   options: Pick<LoadOptions, "bundle" | "storage" | "prefix">,
   binaries: readonly StoredK0sBinary[],
 ): Promise<void> {
@@ -474,13 +474,24 @@ export async function recordK0sBinariesBeside(
  */
 export async function loadBundleWithBeside(options: LoadOptions): Promise<LoadResult> {
   const result = await loadBundle(options);
+  const beside = await storeK0sBinariesBeside(options);
+  return { ...result, k0sBinaries: [...result.k0sBinaries, ...beside] };
+}
+
+/**
+ * After a load of `bundle`: stores the k0s binaries lying beside it (signature-checked with the
+ * same key unless `verify` is off) and records them in its journal; returns them.
+ */
+export async function storeK0sBinariesBeside(
+  options: Pick<LoadOptions, "bundle" | "storage" | "prefix" | "verify" | "key">,
+): Promise<StoredK0sBinary[]> {
   const beside = await addSiblingK0sBinaries(options.bundle, {
     storage: options.storage,
     verify: options.verify !== "off",
     key: options.key,
   });
   await recordK0sBinariesBeside(options, beside);
-  return { ...result, k0sBinaries: [...result.k0sBinaries, ...beside] };
+  return beside;
 }
 
 /** A signal aborted when any of `signals` is. */
