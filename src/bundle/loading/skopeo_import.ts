@@ -17,7 +17,8 @@ import { archiveReference, fileKind, loneTopFolder, NamingError } from "../readi
 import { checkSignaturePass } from "../reading/signature_pass.ts";
 import type { VerifyMode } from "../reading/signature.ts";
 import { bundleError, statBundle } from "../reading/source.ts";
-import { addSiblingK0sBinaries, type StoredK0sBinary } from "./k0s_binaries.ts";
+import type { StoredK0sBinary } from "./k0s_binaries.ts";
+import { storeK0sBinariesBeside } from "./load.ts";
 
 /** Options of {@link skopeoImport}. */
 export interface SkopeoImportOptions {
@@ -154,18 +155,9 @@ export interface SkopeoLoadResult {
  * k0s binaries lying beside the bundle (checked with the same key unless `verify` is off).
  */
 export async function importWithSkopeo(options: SkopeoLoadOptions): Promise<SkopeoLoadResult> {
-  await checkSignaturePass(options.bundle, {
-    mode: options.verify,
-    key: options.key,
-    signature: options.signature,
-    runner: options.runner,
-    signal: options.signal,
-  });
+  await checkSignaturePass(options.bundle, options);
   const refs = await skopeoImport(options);
-  const k0sBinaries = await addSiblingK0sBinaries(options.bundle, {
-    storage: options.storage,
-    verify: options.verify !== "off",
-    key: options.key,
-  });
+  // No journal records a skopeo import: the binaries are stored, not recorded.
+  const k0sBinaries = await storeK0sBinariesBeside(options);
   return { bundle: options.bundle, importer: "skopeo", refs, k0sBinaries };
 }

@@ -93,13 +93,7 @@ export function stagingRepository(prefix: string): string {
 /** Pushes the bundle; see the module comment. */
 export async function pushBundle(options: PushOptions): Promise<PushResult> {
   if (options.verify !== "native") {
-    await checkSignaturePass(options.bundle, {
-      mode: options.verify,
-      key: options.key,
-      signature: options.signature,
-      runner: options.runner,
-      signal: options.signal,
-    });
+    await checkSignaturePass(options.bundle, options);
   }
   const client = await RegistryClient.open(options.target);
   try {

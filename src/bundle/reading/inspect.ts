@@ -98,7 +98,13 @@ export async function verifyBundle(
 ): Promise<BundleReport> {
   const { mode, key, signature, runner, ...inspect } = options;
   if (mode !== "native") {
-    await checkSignaturePass(path, { mode, key, signature, runner, signal: options.signal });
+    await checkSignaturePass(path, {
+      verify: mode,
+      key,
+      signature,
+      runner,
+      signal: options.signal,
+    });
   }
   return await inspectBundle(path, {
     ...inspect,

@@ -41,8 +41,8 @@ export async function verifyWithCosign(
 
 /** Options of {@link checkSignaturePass}. */
 export interface SignaturePassOptions {
-  mode: VerifyMode;
-  /** PEM public key (required unless `mode` is `off`). */
+  verify: VerifyMode;
+  /** PEM public key (required unless `verify` is `off`). */
   key?: string;
   /** Detached signature; default `<bundle>.sig`. */
   signature?: string;
@@ -50,12 +50,12 @@ export interface SignaturePassOptions {
   signal?: AbortSignal;
 }
 
-/** Checks the signature of `bundle` as `mode` says, in a pass of its own (`off`: a warning). */
+/** Checks the signature of `bundle` as `verify` says, in a pass of its own (`off`: a warning). */
 export async function checkSignaturePass(
   bundle: string,
   options: SignaturePassOptions,
 ): Promise<void> {
-  const { mode, key, signature } = options;
+  const { verify: mode, key, signature } = options;
   if (mode === "off") log.warn(`Not checking the signature of "${bundle}" (--verify=false)`);
   else if (mode === "cosign") {
     await verifyWithCosign(options.runner, bundle, key, signature, options.signal);
