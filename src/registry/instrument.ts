@@ -37,7 +37,8 @@ export function instrument(
     start: number,
   ) => {
     const ms = performance.now() - start;
-    const route = routeOf(req.url);
+    const url = req.url; // a getter: read once
+    const route = routeOf(url);
     const sent = res && req.method !== "HEAD" ? contentLength(res.headers) : 0;
     metrics?.observe(route, req.method, status, ms / 1000, contentLength(req.headers), sent);
     accessLog?.record({
@@ -45,11 +46,11 @@ export function instrument(
       user: requestUser(req),
       method: req.method,
       route,
-      repository: repositoryOf(req.url, route),
+      repository: repositoryOf(url, route),
       status,
       bytes: sent,
       durationMs: ms,
-      url: req.url,
+      url,
     });
   };
   return async (req, info) => {
