@@ -193,7 +193,7 @@ Deno.test("registry /readyz answers 503 while the daemon drains after SIGTERM; /
     assert.equal(pulling.status, 200);
     const reader = pulling.body!.getReader();
     assert.ok((await reader.read()).value!.length > 0);
-    daemon.child.kill("SIGTERM");
+    daemon.signal("SIGTERM");
     let ready = await get(`${debug}/readyz`);
     const deadline = Date.now() + 5000;
     while (ready.status === 200 && Date.now() < deadline) {
