@@ -49,7 +49,14 @@ async function expectFailure(
     await writeBundle(bundle, [good, ...entries], format);
     const storage = join(dir, "storage");
     await assert.rejects(
-      loadBundle({ bundle, storage, prefix: "p", verify: "off", runner, decompressor }),
+      loadBundle({
+        bundle,
+        storage: openDiskStorage(storage),
+        prefix: "p",
+        verify: "off",
+        runner,
+        decompressor,
+      }),
       (err: Error) => {
         assert.ok(err instanceof UserError, `not a UserError: ${err.stack}`);
         assert.match(err.message, pattern);
@@ -156,7 +163,14 @@ async function truncatedBundle(dir: string, format: "tar.gz" | "tar"): Promise<s
 async function assertTruncatedFails(cut: string, decompressor: Decompressor) {
   const storage = `${cut}-${decompressor}-storage`;
   await assert.rejects(
-    loadBundle({ bundle: cut, storage, prefix: "p", verify: "off", runner, decompressor }),
+    loadBundle({
+      bundle: cut,
+      storage: openDiskStorage(storage),
+      prefix: "p",
+      verify: "off",
+      runner,
+      decompressor,
+    }),
     cut.endsWith(".tar.gz")
       ? /Cannot read bundle ".*cut\.tar\.gz": unexpected end of gzip stream/
       : /Cannot read bundle ".*cut\.tar": (archive ".*" )?tar archive is truncated/,
@@ -203,7 +217,7 @@ Deno.test("bundle load reports a missing bundle in one line", async () => {
   await assert.rejects(
     loadBundle({
       bundle: "/nonexistent/b.tar.gz",
-      storage: "/tmp/x",
+      storage: openDiskStorage("/tmp/x"),
       prefix: "",
       verify: "off",
       runner,
@@ -247,7 +261,7 @@ Deno.test("bundle load: the chart is read only after the signature checked out",
     await assert.rejects(
       loadBundle({
         bundle,
-        storage,
+        storage: openDiskStorage(storage),
         prefix: "p",
         verify: "native",
         key: join(dir, "other.pub"),
@@ -274,7 +288,7 @@ Deno.test("bundle load: data after the end of the gzip stream is named as such, 
     );
     const storage = join(dir, "storage");
     await assert.rejects(
-      loadBundle({ bundle, storage, prefix: "p", verify: "off", runner }),
+      loadBundle({ bundle, storage: openDiskStorage(storage), prefix: "p", verify: "off", runner }),
       (err: Error) => {
         assert.ok(err instanceof UserError, String(err));
         assert.equal(

@@ -61,7 +61,13 @@ Deno.test({
       const bundle = join(dir, "b.tar");
       await makeBundle(bundle, { images: 4, layerSize: 1024 * 1024, format: "tar" });
       await assert.rejects(
-        loadBundle({ bundle, storage: join(mnt, "s"), prefix: "p", verify: "off", runner }),
+        loadBundle({
+          bundle,
+          storage: openDiskStorage(join(mnt, "s")),
+          prefix: "p",
+          verify: "off",
+          runner,
+        }),
         /Not enough free space in ".*mnt\/s" to load bundle ".*b\.tar": it may add up to [\d.]+ MiB, [\d.]+ MiB free/,
       );
     }),
@@ -121,7 +127,13 @@ Deno.test({
       await expandingBundle(bundle, 3, 6);
       const storage = join(mnt, "s");
       await assert.rejects(
-        loadBundle({ bundle, storage, prefix: "p", verify: "off", runner }),
+        loadBundle({
+          bundle,
+          storage: openDiskStorage(storage),
+          prefix: "p",
+          verify: "off",
+          runner,
+        }),
         (err: Error) => {
           assert.ok(err instanceof UserError, String(err));
           assert.match(err.message, RESERVE_MESSAGE);
@@ -190,7 +202,7 @@ Deno.test({
         let status: { state: string; error?: string } | undefined;
         const deadline = Date.now() + 30_000;
         while (Date.now() < deadline) {
-          status = await readLoadStatus(storage);
+          status = await readLoadStatus(openDiskStorage(storage).driver);
           if (status?.state === "complete" || status?.state === "failed") break;
           await new Promise((r) => setTimeout(r, 100));
         }

@@ -141,7 +141,7 @@ Deno.test("bundle load: SIGTERM inside a 384 MiB blob of a 400 KiB .tar.gz stops
     assert.ok(await openDiskStorage(storage).hasBlob(small.digest), "stored before the signal");
     const resumed = await loadBundle({
       bundle,
-      storage,
+      storage: openDiskStorage(storage),
       prefix: "p",
       verify: "off",
       runner: new ProcessRunner(),

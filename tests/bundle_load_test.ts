@@ -47,7 +47,7 @@ Deno.test(
     const storage = join(tmp.path, "storage");
     const result = await loadBundle({
       bundle,
-      storage,
+      storage: openDiskStorage(storage),
       prefix: "k0rdent-enterprise",
       verify: "off",
       runner,
@@ -90,7 +90,7 @@ Deno.test(
     const t0 = performance.now();
     const again = await loadBundle({
       bundle,
-      storage,
+      storage: openDiskStorage(storage),
       prefix: "k0rdent-enterprise",
       verify: "off",
       runner,
@@ -106,7 +106,13 @@ Deno.test("bundle load: kill -9 mid-load, rerun: same tags and blobs as an unint
   const bundle = join(tmp.path, "b.tar");
   await makeBundle(bundle, { images: 12, layerSize: 4 * 1024 * 1024, format: "tar" });
   const reference = join(tmp.path, "reference");
-  await loadBundle({ bundle, storage: reference, prefix: "p", verify: "off", runner });
+  await loadBundle({
+    bundle,
+    storage: openDiskStorage(reference),
+    prefix: "p",
+    verify: "off",
+    runner,
+  });
 
   const storage = join(tmp.path, "storage");
   const child = new Deno.Command(Deno.execPath(), {
@@ -143,7 +149,13 @@ Deno.test("bundle load: kill -9 mid-load, rerun: same tags and blobs as an unint
   assert.ok(partial.length >= 6, "the load did not start");
   assert.deepEqual(await tagsOf(storage), {}, "no tag before the load completes");
 
-  const resumed = await loadBundle({ bundle, storage, prefix: "p", verify: "off", runner });
+  const resumed = await loadBundle({
+    bundle,
+    storage: openDiskStorage(storage),
+    prefix: "p",
+    verify: "off",
+    runner,
+  });
   assert.equal(resumed.alreadyLoaded, false);
   // Nothing stored twice: blobs present before the rerun were read past.
   assert.ok(resumed.blobsPresent >= partial.length, `${resumed.blobsPresent} < ${partial.length}`);
@@ -156,7 +168,13 @@ Deno.test("bundle load: an extracted directory and a plain .tar load like the .t
   const dir = join(tmp.path, "dir");
   const contents = await makeBundle(dir, { images: 2, format: "dir", topFolder: false });
   const storage = join(tmp.path, "s1");
-  const result = await loadBundle({ bundle: dir, storage, prefix: "", verify: "off", runner });
+  const result = await loadBundle({
+    bundle: dir,
+    storage: openDiskStorage(storage),
+    prefix: "",
+    verify: "off",
+    runner,
+  });
   assert.equal(result.k0rdentVersion, "1.2.3");
   assert.deepEqual(await tagsOf(storage), Object.fromEntries(contents.refs));
 });

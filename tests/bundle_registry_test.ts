@@ -105,7 +105,14 @@ Deno.test("background load (tagEarly, no signature to wait for): each image is t
     ], "tar");
     const storage = join(dir, "s");
     await assert.rejects(
-      loadBundle({ bundle, storage, prefix: "p", verify: "off", runner, tagEarly: true }),
+      loadBundle({
+        bundle,
+        storage: openDiskStorage(storage),
+        prefix: "p",
+        verify: "off",
+        runner,
+        tagEarly: true,
+      }),
       /archive "airgap-bundle-9\/capi\/broken_1\.0\.tar" .*not in the archive/,
     );
     assert.deepEqual(await openDiskStorage(storage).listTags("p/capi/ok"), ["1.0"]);
@@ -121,7 +128,7 @@ Deno.test("background load (tagEarly, no signature to wait for): each image is t
     const s2 = join(dir, "s2");
     await loadBundle({
       bundle: odd,
-      storage: s2,
+      storage: openDiskStorage(s2),
       prefix: "p",
       verify: "off",
       runner,

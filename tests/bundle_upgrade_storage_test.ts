@@ -129,7 +129,7 @@ async function ageBlobs(storage: string): Promise<void> {
 async function load(bundle: Bundle, storage: string) {
   return await loadBundle({
     bundle: bundle.path,
-    storage,
+    storage: openDiskStorage(storage),
     prefix: PREFIX,
     verify: "off",
     runner: new ProcessRunner(),
@@ -362,7 +362,10 @@ Deno.test("registry gc --keep-bundles 2 after a third bundle: the dry run report
     assert.equal(await k0s(VERSIONS[0].k0s), false);
     assert.equal(await k0s(VERSIONS[1].k0s), true);
     assert.equal(await k0s(VERSIONS[2].k0s), true);
-    assert.deepEqual((await readBundleRecords(storage)).map((r) => r.version), ["1.2.0", "1.1.0"]);
+    assert.deepEqual(
+      (await readBundleRecords(openDiskStorage(storage).driver)).map((r) => r.version),
+      ["1.2.0", "1.1.0"],
+    );
 
     const again = await gc();
     assert.deepEqual(again.bundles.tags, []);
@@ -400,12 +403,12 @@ Deno.test("collectOldBundles() keeps the version marked in use however old and a
       updatedAt: now,
       pid: Deno.ppid,
     };
-    await writeLoadStatus(storage, status);
+    await writeLoadStatus(openDiskStorage(storage).driver, status);
     const busy = await collectOldBundles(storage, { keep: 1, dryRun: false });
     assert.match(busy.bundles.skipped ?? "", /a load of ".*1\.2\.0\.tar\.gz" is in progress/);
     assert.deepEqual(busy.bundles.tags, []);
     assert.deepEqual(busy.blobs, []);
-    await writeLoadStatus(storage, { ...status, state: "complete" });
+    await writeLoadStatus(openDiskStorage(storage).driver, { ...status, state: "complete" });
 
     const report = await collectOldBundles(storage, { keep: 1, dryRun: false });
     assert.equal(report.bundles.skipped, undefined);

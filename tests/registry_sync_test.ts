@@ -102,7 +102,7 @@ Deno.test(
     const made = await makeBundle(bundle, { images: 4, layerSize: 256 * 1024 });
     await loadBundle({
       bundle,
-      storage: a,
+      storage: openDiskStorage(a),
       prefix: "k0rdent-enterprise",
       verify: "off",
       runner: new ProcessRunner(),

@@ -30,6 +30,7 @@ import {
 import { createRegistryApp } from "./http/app.ts";
 import { createFilesHandler } from "./http/files.ts";
 import { k0sFilesPath } from "./k0s_files.ts";
+import { readLoadStatus } from "../bundle/loading/load_state.ts";
 import { openK0sBinaryStore } from "./storage/k0s_binaries.ts";
 import type { ServeLimits } from "./limits.ts";
 import { openDiskStorage, type RegistryStorage } from "./storage/storage.ts";
@@ -294,7 +295,7 @@ export async function serveRegistry(
   const debug = debugListener && serveListener(
     debugListener,
     createDebugHandler({
-      storageDir: options.storage,
+      loadStatus: () => readLoadStatus(storage.driver),
       http: instruments.metrics!,
       usage: new StorageUsage(storage),
       loop: loop!,

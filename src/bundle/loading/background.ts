@@ -1,14 +1,15 @@
 /**
  * The registry daemon's `--bundle-path`: the bundle is loaded into the storage the daemon
  * serves, in the background, while `/v2/` answers; then the k0s binaries lying beside it are
- * stored too (served on `--files-port`). Progress and outcome go to
- * `<storage>/bundle/status.json` (see `load_state.ts`), which `registry status` prints, and on a
+ * stored too (served on `--files-port`). Progress and outcome go to `bundle/status.json` in the
+ * storage (see `load_state.ts`), which `registry status` prints, and on a
  * terminal the daemon shows the load's progress bar below its log lines.
  */
 import { errorMessage } from "../../errors.ts";
 import { log } from "../../log/logger.ts";
 import { formatBytes, progressMode } from "../../log/progress.ts";
 import type { Runner } from "../../process/runner.ts";
+import type { RegistryStorage } from "../../registry/storage/storage.ts";
 import type { VerifyMode } from "../reading/signature.ts";
 import { loadBundle, storeK0sBinariesBeside } from "./load.ts";
 import type { LoadStatus } from "./load_state.ts";
@@ -16,7 +17,8 @@ import type { LoadStatus } from "./load_state.ts";
 /** Options of {@link startBackgroundLoad}. */
 export interface BackgroundLoadOptions {
   bundle: string;
-  storage: string;
+  /** The storage the daemon serves. */
+  storage: RegistryStorage;
   prefix: string;
   verify: VerifyMode;
   key?: string;

@@ -14,11 +14,7 @@ import { errorMessage, UserError } from "../../errors.ts";
 import { pathExists } from "../../fsx/exists.ts";
 import { log } from "../../log/logger.ts";
 import { isK0sBinaryName, SIGNATURE_SUFFIX } from "../../registry/names.ts";
-import {
-  type K0sBinaryStore,
-  openK0sBinaryStore,
-  type StagedK0sBinary,
-} from "../../registry/storage/k0s_binaries.ts";
+import type { K0sBinaryStore, StagedK0sBinary } from "../../registry/storage/k0s_binaries.ts";
 import {
   decodeSignature,
   MAX_SIGNATURE_BYTES,
@@ -46,8 +42,8 @@ export interface StoredK0sBinary {
 export interface AddK0sBinaryOptions {
   /** The binary, named `k0s-<version>-<arch>`. */
   file: string;
-  /** Registry storage directory. */
-  storage: string;
+  /** The k0s binaries of the registry storage (`openK0sBinaryStore(dir)`). */
+  store: K0sBinaryStore;
   /** Check the signature (when there is one) with `key`; false is `--verify=false`. */
   verify: boolean;
   /** PEM public key (the bundle's cosign.pub). */
@@ -127,10 +123,10 @@ export async function addK0sBinary(options: AddK0sBinaryOptions): Promise<Stored
         "beside it); storing it unchecked",
     );
   }
-  const store = openK0sBinaryStore(options.storage);
+  const store = options.store;
   const failed = (err: unknown) =>
     new UserError(
-      `Cannot store k0s binary "${path}" in "${options.storage}": ${errorMessage(err)}`,
+      `Cannot store k0s binary "${path}" in "${store.driver.location}": ${errorMessage(err)}`,
       { cause: err },
     );
   try {

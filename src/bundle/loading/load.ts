@@ -13,8 +13,8 @@ import { log } from "../../log/logger.ts";
 import { formatBytes, type ProgressMode } from "../../log/progress.ts";
 import type { Runner } from "../../process/runner.ts";
 import { RegistryError } from "../../registry/errors.ts";
-import { openK0sBinaryStore } from "../../registry/storage/k0s_binaries.ts";
-import { openDiskStorage, type RegistryStorage } from "../../registry/storage/storage.ts";
+import { K0sBinaryStore } from "../../registry/storage/k0s_binaries.ts";
+import type { RegistryStorage } from "../../registry/storage/storage.ts";
 import {
   type BundlePlan,
   planArchive,
@@ -37,7 +37,7 @@ import { diskSpace, FreeSpaceGuard } from "./free_space.ts";
 import { addSiblingK0sBinaries, K0sFileSink, type StoredK0sBinary } from "./k0s_binaries.ts";
 import { LoadRecorder } from "./load_recorder.ts";
 import {
-  journalPath,
+  journalFile,
   type LoadedRef,
   type LoadJournal,
   readJournal,
@@ -48,7 +48,11 @@ import { StoreSink } from "./sinks.ts";
 /** Options of {@link loadBundle}. */
 export interface LoadOptions {
   bundle: string;
-  storage: string;
+  /**
+   * The registry storage to load into (`openDiskStorage(dir)`, or the memory storage in tests);
+   * its journal, status and k0s binaries go there too. On a disk, its free space is watched.
+   */
+  storage: RegistryStorage;
   /** Repository prefix (`k0rdent-enterprise`; may be empty). */
   prefix: string;
   verify: VerifyMode;
@@ -60,7 +64,7 @@ export interface LoadOptions {
   signal?: AbortSignal;
   progress?: ProgressMode;
   decompressor?: Decompressor;
-  /** Keep `<storage>/bundle/status.json` up to date (background loads). */
+  /** Keep `bundle/status.json` in the storage up to date (background loads). */
   writeStatus?: boolean;
   /**
    * Tag each image as soon as its archive is stored (the daemon's background load), when no
@@ -111,16 +115,12 @@ async function preflight(guard: FreeSpaceGuard, info: BundleInfo, alreadyStored:
  * True when every reference of a complete journal is tagged as recorded and its k0s binaries
  * are stored.
  */
-async function journalHolds(
-  storage: RegistryStorage,
-  dir: string,
-  journal: LoadJournal,
-): Promise<boolean> {
+async function journalHolds(storage: RegistryStorage, journal: LoadJournal): Promise<boolean> {
   if (journal.state !== "complete" || !journal.refs) return false;
   for (const ref of journal.refs) {
     if ((await storage.resolveTag(ref.repository, ref.tag)) !== ref.digest) return false;
   }
-  const k0s = openK0sBinaryStore(dir);
+  const k0s = new K0sBinaryStore(storage.driver);
   for (const b of journal.k0sBinaries ?? []) {
     if ((await k0s.stat(b.name))?.size !== b.size) return false;
   }
@@ -181,7 +181,7 @@ async function alreadyLoaded(run: LoadRun): Promise<LoadResult | undefined> {
   const previous = recorder.previous;
   const checkedBefore = options.verify === "off" || (previous?.verified ?? "off") !== "off";
   if (!previous || !checkedBefore) return undefined;
-  if (!await journalHolds(run.storage, options.storage, previous)) return undefined;
+  if (!await journalHolds(run.storage, previous)) return undefined;
   log.info(`Bundle "${run.info.path}" is already loaded (${previous.refs!.length} references)`);
   await recorder.alreadyLoaded(previous);
   return {
@@ -305,7 +305,8 @@ async function streamBundle(
     if (guard?.signal.aborted) throw guard.signal.reason;
     if (err instanceof RegistryError || isDiskFull(err)) {
       throw new UserError(
-        `Cannot load bundle "${info.path}" into "${options.storage}": ${(err as Error).message}`,
+        `Cannot load bundle "${info.path}" into "${run.storage.location}": ` +
+          (err as Error).message,
         { cause: err },
       );
     }
@@ -376,8 +377,8 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
   const run: LoadRun = {
     options,
     info,
-    storage: openDiskStorage(options.storage),
-    recorder: await LoadRecorder.open(options, info),
+    storage: options.storage,
+    recorder: await LoadRecorder.open(options.storage.driver, options, info),
     started,
   };
   const done = await alreadyLoaded(run);
@@ -391,16 +392,17 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
     await recorder.verifying();
     const signature = await checkSignature(run);
 
-    guard = await FreeSpaceGuard.open(
-      options.storage,
-      `Cannot load bundle "${info.path}" into "${options.storage}"`,
-    );
+    // Storage on a local filesystem: its free space is watched (memory storage has none).
+    const dir = storage.driver.directory;
+    guard = dir === undefined
+      ? undefined
+      : await FreeSpaceGuard.open(dir, `Cannot load bundle "${info.path}" into "${dir}"`);
     // A resumed load already stored part of what the bundle adds.
     if (guard) await preflight(guard, info, recorder.resumedBytes);
     const sink = new StoreSink(storage, guard);
     await recorder.loading(sink.stats);
     k0sFiles = new K0sFileSink(
-      openK0sBinaryStore(options.storage),
+      new K0sBinaryStore(storage.driver),
       info.path,
       signature.key,
       options.key,
@@ -456,15 +458,16 @@ async function recordK0sBinariesBeside(
   binaries: readonly StoredK0sBinary[],
 ): Promise<void> {
   if (!binaries.length) return;
-  const path = journalPath(options.storage, await statBundle(options.bundle), options.prefix);
-  const journal = await readJournal(path);
+  const driver = options.storage.driver;
+  const file = journalFile(await statBundle(options.bundle), options.prefix);
+  const journal = await readJournal(driver, file);
   if (journal?.state !== "complete") return;
   const names = new Set(binaries.map((b) => b.name));
   journal.k0sBinariesBeside = [
     ...(journal.k0sBinariesBeside ?? []).filter((b) => !names.has(b.name)),
     ...binaries.map(({ name, size, signature }) => ({ name, size, signature })),
   ];
-  await writeJournal(path, journal);
+  await writeJournal(driver, file, journal);
 }
 
 /**
@@ -486,7 +489,7 @@ export async function storeK0sBinariesBeside(
   options: Pick<LoadOptions, "bundle" | "storage" | "prefix" | "verify" | "key">,
 ): Promise<StoredK0sBinary[]> {
   const beside = await addSiblingK0sBinaries(options.bundle, {
-    storage: options.storage,
+    store: new K0sBinaryStore(options.storage.driver),
     verify: options.verify !== "off",
     key: options.key,
   });

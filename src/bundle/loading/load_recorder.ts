@@ -3,10 +3,11 @@
  * and the latest load's status (`bundle/status.json`, when asked to) in step with the load's
  * steps, so `load.ts` says what happened and this file says what is written, and when.
  */
+import type { StorageDriver } from "../../registry/storage/driver.ts";
 import type { BundleInfo } from "../reading/source.ts";
 import type { StoredK0sBinary } from "./k0s_binaries.ts";
 import {
-  journalPath,
+  journalFile,
   type LoadedRef,
   type LoadJournal,
   type LoadStatus,
@@ -40,10 +41,11 @@ export class LoadRecorder {
   #lastJournal = 0;
 
   private constructor(
-    readonly storage: string,
+    readonly driver: StorageDriver,
     readonly info: BundleInfo,
     readonly prefix: string,
-    readonly journalPath: string,
+    /** The journal's path in the storage. */
+    readonly journalFile: string,
     /** The journal an earlier load of this bundle left, if any. */
     readonly previous: LoadJournal | undefined,
     readonly writeStatus: boolean,
@@ -61,18 +63,22 @@ export class LoadRecorder {
     };
   }
 
-  /** The recorder of `info` loaded into `storage` with `prefix`, with the earlier journal read. */
+  /**
+   * The recorder of `info` loaded with `prefix` into the storage on `driver`, with the earlier
+   * journal read.
+   */
   static async open(
-    options: { storage: string; prefix: string; writeStatus?: boolean },
+    driver: StorageDriver,
+    options: { prefix: string; writeStatus?: boolean },
     info: BundleInfo,
   ): Promise<LoadRecorder> {
-    const path = journalPath(options.storage, info, options.prefix);
+    const file = journalFile(info, options.prefix);
     return new LoadRecorder(
-      options.storage,
+      driver,
       info,
       options.prefix,
-      path,
-      await readJournal(path),
+      file,
+      await readJournal(driver, file),
       options.writeStatus ?? false,
     );
   }
@@ -91,7 +97,7 @@ export class LoadRecorder {
   async alreadyLoaded(journal: LoadJournal): Promise<void> {
     if (!this.writeStatus) return;
     const now = new Date().toISOString();
-    await writeLoadStatus(this.storage, {
+    await writeLoadStatus(this.driver, {
       bundle: this.info.path,
       state: "complete",
       bytesRead: 0,
@@ -122,7 +128,7 @@ export class LoadRecorder {
       archives: this.previous?.archives,
       storedBytes: this.resumedBytes,
     };
-    await writeJournal(this.journalPath, this.#journal);
+    await writeJournal(this.driver, this.journalFile, this.#journal);
     this.#lastJournal = Date.now();
     this.#status.state = "loading";
     this.#stats = stats;
@@ -161,7 +167,7 @@ export class LoadRecorder {
 
   /** The load is complete: the journal lists what it tagged and stored. */
   async complete(outcome: LoadOutcome): Promise<void> {
-    await writeJournal(this.journalPath, {
+    await writeJournal(this.driver, this.journalFile, {
       ...this.#journal!,
       state: "complete",
       finishedAt: new Date().toISOString(),
@@ -181,7 +187,7 @@ export class LoadRecorder {
   async #writeStoredBytes(): Promise<void> {
     if (!this.#journal) return;
     this.#journal.storedBytes = this.resumedBytes + (this.#stats?.storedBytes ?? 0);
-    await writeJournal(this.journalPath, this.#journal);
+    await writeJournal(this.driver, this.journalFile, this.#journal);
   }
 
   async #saveStatus(force = false): Promise<void> {
@@ -194,6 +200,6 @@ export class LoadRecorder {
       this.#status.bytesPresent = this.#stats.presentBytes;
     }
     this.#status.updatedAt = new Date(now).toISOString();
-    await writeLoadStatus(this.storage, this.#status);
+    await writeLoadStatus(this.driver, this.#status);
   }
 }

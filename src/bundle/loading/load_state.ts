@@ -3,11 +3,12 @@
  * of the storage in `src/registry/storage/layout.ts`): the journal of each bundle (a rerun of a
  * complete bundle checks its tags and stops without reading the bundle; `records.ts` reads them
  * all, `registry gc --keep-bundles` removes those of the bundles it collected), the status of
- * the latest load (read by `registry status`) and the in-use mark (`in_use.ts`). Writes are
- * atomic.
+ * the latest load (read by `registry status`) and the in-use mark (`in_use.ts`). Journal and
+ * status are read and written through the storage's driver (atomic writes), so a load runs on
+ * any driver.
  */
 import { join, resolve } from "node:path";
-import { writeFileAtomic } from "../../fsx/atomic_write.ts";
+import type { StorageDriver } from "../../registry/storage/driver.ts";
 import { layout } from "../../registry/storage/layout.ts";
 import { hashText } from "../../hash/sha.ts";
 import type { StoredK0sBinary } from "./k0s_binaries.ts";
@@ -67,49 +68,51 @@ export function bundleStateDir(storage: string): string {
   return join(storage, layout.bundleState());
 }
 
-/** `<storage>/bundle/status.json` (`layout.bundleStatus`). */
-export function statusPath(storage: string): string {
-  return join(storage, layout.bundleStatus());
-}
-
 /** `<storage>/bundle/in_use.json` (`layout.inUse`): the k0rdent version marked in use. */
 export function inUsePath(storage: string): string {
   return join(storage, layout.inUse());
 }
 
-/** The journal path of `info` loaded with `prefix` (`layout.bundleJournal`). */
-export function journalPath(storage: string, info: BundleInfo, prefix: string): string {
+/** The journal of `info` loaded with `prefix`: its path in the storage (`layout.bundleJournal`). */
+export function journalFile(info: BundleInfo, prefix: string): string {
   const id = hashText(JSON.stringify([resolve(info.path), info.size, info.mtimeMs, prefix]))
     .slice(0, 24);
-  return join(storage, layout.bundleJournal(id));
+  return layout.bundleJournal(id);
 }
 
-async function readJson<T>(path: string): Promise<T | undefined> {
+async function readJson<T>(driver: StorageDriver, file: string): Promise<T | undefined> {
   try {
-    return JSON.parse(await Deno.readTextFile(path)) as T;
+    const bytes = await driver.readFile(file);
+    return bytes ? JSON.parse(new TextDecoder().decode(bytes)) as T : undefined;
   } catch {
     return undefined;
   }
 }
 
-/** Reads a journal, or undefined. */
-export function readJournal(path: string): Promise<LoadJournal | undefined> {
-  return readJson<LoadJournal>(path);
+function writeJson(driver: StorageDriver, file: string, value: unknown): Promise<void> {
+  return driver.writeFile(file, new TextEncoder().encode(JSON.stringify(value, null, 2) + "\n"));
+}
+
+/** Reads the journal at `file` (a `layout.bundleJournal` path), or undefined. */
+export function readJournal(driver: StorageDriver, file: string): Promise<LoadJournal | undefined> {
+  return readJson<LoadJournal>(driver, file);
 }
 
 /** Writes a journal atomically. */
-export async function writeJournal(path: string, journal: LoadJournal): Promise<void> {
-  await writeFileAtomic(path, JSON.stringify(journal, null, 2) + "\n", { mkdirMode: 0o755 });
+export function writeJournal(
+  driver: StorageDriver,
+  file: string,
+  journal: LoadJournal,
+): Promise<void> {
+  return writeJson(driver, file, journal);
 }
 
-/** Reads the latest load status of `storage`, or undefined. */
-export function readLoadStatus(storage: string): Promise<LoadStatus | undefined> {
-  return readJson<LoadStatus>(statusPath(storage));
+/** Reads the latest load status of the storage, or undefined. */
+export function readLoadStatus(driver: StorageDriver): Promise<LoadStatus | undefined> {
+  return readJson<LoadStatus>(driver, layout.bundleStatus());
 }
 
 /** Writes the load status atomically. */
-export async function writeLoadStatus(storage: string, status: LoadStatus): Promise<void> {
-  await writeFileAtomic(statusPath(storage), JSON.stringify(status, null, 2) + "\n", {
-    mkdirMode: 0o755,
-  });
+export function writeLoadStatus(driver: StorageDriver, status: LoadStatus): Promise<void> {
+  return writeJson(driver, layout.bundleStatus(), status);
 }

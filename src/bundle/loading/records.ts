@@ -5,7 +5,7 @@
  * Read by `registry gc --keep-bundles` (`retention.ts`) and `registry status`.
  */
 import semver from "semver";
-import { join } from "node:path";
+import type { StorageDriver } from "../../registry/storage/driver.ts";
 import { layout } from "../../registry/storage/layout.ts";
 import type { StoredK0sBinary } from "./k0s_binaries.ts";
 import { type LoadedRef, readJournal } from "./load_state.ts";
@@ -19,7 +19,7 @@ export interface BundleVersionRecord {
   version?: string;
   /** The version as the newest journal recorded it (the chart tag: `+` written as `_`). */
   k0rdentVersion?: string;
-  /** The complete journal files of this version. */
+  /** The complete journal files of this version (paths in the storage). */
   journals: string[];
   /** Every reference those journals tagged (one entry per repository, tag and digest). */
   refs: LoadedRef[];
@@ -44,23 +44,18 @@ export function tagKey(ref: { repository: string; tag: string }): string {
   return `${ref.repository}:${ref.tag}`;
 }
 
-/** The bundle records of `storage`: versions newest first (SemVer), then unknown versions. */
-export async function readBundleRecords(storage: string): Promise<BundleVersionRecord[]> {
-  const dir = join(storage, layout.bundleJournals());
-  let names: string[];
-  try {
-    names = [];
-    for await (const e of Deno.readDir(dir)) {
-      if (e.isFile && !e.name.startsWith(".") && e.name.endsWith(".json")) names.push(e.name);
-    }
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return [];
-    throw err;
-  }
+/**
+ * The bundle records of the storage on `driver`: versions newest first (SemVer), then unknown
+ * versions.
+ */
+export async function readBundleRecords(driver: StorageDriver): Promise<BundleVersionRecord[]> {
+  const names = (await driver.list(layout.bundleJournals()))
+    .filter((e) => !e.isDirectory && !e.name.startsWith(".") && e.name.endsWith(".json"))
+    .map((e) => e.name);
   const byVersion = new Map<string | undefined, BundleVersionRecord>();
   for (const name of names.sort()) {
-    const path = join(storage, layout.bundleJournal(name.slice(0, -".json".length)));
-    const journal = await readJournal(path);
+    const path = layout.bundleJournal(name.slice(0, -".json".length));
+    const journal = await readJournal(driver, path);
     if (journal?.state !== "complete" || !Array.isArray(journal.refs)) continue;
     const key = versionKey(journal.k0rdentVersion);
     let record = byVersion.get(key);

@@ -110,9 +110,9 @@ export async function collectOldBundles(
   }
   const storage = openDiskStorage(dir);
   const mark = await readInUse(dir);
-  const busy = await loadInProgress(dir);
+  const busy = await loadInProgress(storage);
   // A load not yet complete has no journal naming its tags: collect nothing while it runs.
-  const records = busy ? [] : await readBundleRecords(dir);
+  const records = busy ? [] : await readBundleRecords(storage.driver);
   const { kept, old, unversioned } = choose(
     records,
     options.keep,
@@ -183,11 +183,7 @@ export async function collectOldBundles(
   });
   const journals = old.flatMap((r) => r.journals);
   if (!options.dryRun) {
-    for (const path of journals) {
-      await Deno.remove(path).catch((err) => {
-        if (!(err instanceof Deno.errors.NotFound)) throw err;
-      });
-    }
+    for (const path of journals) await storage.driver.remove(path);
   }
   return {
     ...gc,
@@ -208,9 +204,9 @@ export async function collectOldBundles(
   };
 }
 
-/** What a bundle load running on `dir` right now is, or undefined when none runs. */
-async function loadInProgress(dir: string): Promise<string | undefined> {
-  const status = await readLoadStatus(dir);
+/** What a bundle load running on `storage` right now is, or undefined when none runs. */
+async function loadInProgress(storage: RegistryStorage): Promise<string | undefined> {
+  const status = await readLoadStatus(storage.driver);
   if (!status || status.state === "complete" || status.state === "failed") return undefined;
   if (status.pid === Deno.pid || !processAlive(status.pid)) return undefined;
   return `a load of "${status.bundle}" is in progress (pid ${status.pid})`;

@@ -1,7 +1,7 @@
 /**
  * `bundle load --importer skopeo`: the extract-then-copy method (skopeo copies into the registry), kept as an alternative and as
  * the benchmark baseline. The bundle is extracted to a temp dir, the registry is served on
- * 127.0.0.1 over the storage directory (`serveLoopbackRegistry`), and
+ * 127.0.0.1 over the storage (`serveLoopbackRegistry`), and
  * `skopeo copy oci-archive:F docker://HOST/REPO:TAG` runs for every archive, 5 at a time.
  * Names follow the same rules as the native load. {@link importWithSkopeo} is the whole
  * foreground command: signature pass, import, k0s binaries beside the bundle.
@@ -11,7 +11,7 @@ import { UserError } from "../../errors.ts";
 import { log } from "../../log/logger.ts";
 import { runChecked, type Runner } from "../../process/runner.ts";
 import { serveLoopbackRegistry } from "../../registry/server.ts";
-import { openDiskStorage } from "../../registry/storage/storage.ts";
+import type { RegistryStorage } from "../../registry/storage/storage.ts";
 import type { LoadedRef } from "./load_state.ts";
 import { archiveReference, fileKind, loneTopFolder, NamingError } from "../reading/naming.ts";
 import { checkSignaturePass } from "../reading/signature_pass.ts";
@@ -23,7 +23,8 @@ import { storeK0sBinariesBeside } from "./load.ts";
 /** Options of {@link skopeoImport}. */
 export interface SkopeoImportOptions {
   bundle: string;
-  storage: string;
+  /** The registry storage to import into. */
+  storage: RegistryStorage;
   prefix: string;
   runner: Runner;
   signal?: AbortSignal;
@@ -93,8 +94,7 @@ export async function skopeoImport(options: SkopeoImportOptions): Promise<Loaded
       }
     }
     // The registry's HTTP app on the storage, on loopback (pushes from loopback are allowed).
-    const storage = openDiskStorage(options.storage);
-    await Deno.mkdir(options.storage, { recursive: true });
+    const storage = options.storage;
     const server = serveLoopbackRegistry(storage, stop.signal);
     const port = server.port;
     const refs: LoadedRef[] = [];

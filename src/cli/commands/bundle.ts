@@ -10,6 +10,7 @@ import type { Config } from "../../config/schema.ts";
 import { log } from "../../log/logger.ts";
 import { printData } from "../../log/output.ts";
 import { formatBytes, progressMode } from "../../log/progress.ts";
+import { openDiskStorage } from "../../registry/storage/storage.ts";
 import { commandContext, flagOverrides } from "../context.ts";
 import { booleanFlag } from "../../config/boolean.ts";
 
@@ -151,7 +152,7 @@ a rerun of a complete bundle only checks its tags.`,
       if (opts.importer === "skopeo") {
         const r = await importWithSkopeo({
           bundle: path,
-          storage: ctx.config.registry.storage,
+          storage: openDiskStorage(ctx.config.registry.storage),
           prefix: ctx.config.registry.prefix,
           verify: mode,
           key: key(ctx.config),
@@ -170,7 +171,7 @@ a rerun of a complete bundle only checks its tags.`,
       }
       const result = await loadBundleWithBeside({
         bundle: path,
-        storage: ctx.config.registry.storage,
+        storage: openDiskStorage(ctx.config.registry.storage),
         prefix: ctx.config.registry.prefix,
         verify: mode,
         key: key(ctx.config),

@@ -235,7 +235,7 @@ export function registerRegistry(program: Command): void {
       const loading = r.bundlePath
         ? startBackgroundLoad({
           bundle: r.bundlePath,
-          storage: r.storage,
+          storage: openDiskStorage(r.storage),
           prefix: r.prefix,
           verify: r.verifySignature ? "native" : "off",
           key: r.cosignKey || undefined,
@@ -264,17 +264,18 @@ export function registerRegistry(program: Command): void {
       const ctx = await commandContext(cmd, subcommandOverrides(cmd, STORAGE_FLAG));
       const dir = ctx.config.registry.storage;
       await requireDir(dir);
-      const status = await readLoadStatus(dir);
+      const storage = openDiskStorage(dir);
+      const status = await readLoadStatus(storage.driver);
       const k0sBinaries = await openK0sBinaryStore(dir).list();
       const inUse = (await readInUse(dir))?.k0rdentVersion;
       const inUseKey = versionKey(inUse);
-      const bundles = (await readBundleRecords(dir)).map((r) => ({
+      const bundles = (await readBundleRecords(storage.driver)).map((r) => ({
         k0rdentVersion: r.k0rdentVersion,
         references: r.refs.length,
         loadedAt: r.loadedAt,
         inUse: inUseKey !== undefined && r.version === inUseKey,
       }));
-      const replication = await readSyncStatus(openDiskStorage(dir));
+      const replication = await readSyncStatus(storage);
       printData(
         ctx.output,
         { storage: dir, ...status, k0sBinaries, bundles, inUse, replication },
@@ -334,7 +335,7 @@ nothing is stored; a binary without a signature is stored with a warning.`,
       }
       const stored = await addK0sBinary({
         file,
-        storage: r.storage,
+        store: openK0sBinaryStore(r.storage),
         verify: r.verifySignature,
         key: r.cosignKey || undefined,
         signature: opts.signature,

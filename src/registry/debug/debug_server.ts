@@ -5,7 +5,7 @@
  * Plain HTTP, GET and HEAD only; anything else is 404 or 405.
  */
 import { errorMessage } from "../../errors.ts";
-import { type LoadStatus, readLoadStatus } from "../../bundle/loading/load_state.ts";
+import type { LoadStatus } from "../../bundle/loading/load_state.ts";
 import { Exposition, EXPOSITION_CONTENT_TYPE } from "./exposition.ts";
 import type { HttpMetrics } from "./http_metrics.ts";
 import { type EventLoopMonitor, renderProcessMetrics } from "./process_metrics.ts";
@@ -14,8 +14,8 @@ import type { SourceStatus, SyncStatus } from "../sync/sync_status.ts";
 
 /** What the debug listener reports on. */
 export interface DebugSources {
-  /** The storage directory (its bundle load status). */
-  storageDir: string;
+  /** The latest bundle load's status in the storage, or undefined. */
+  loadStatus: () => Promise<LoadStatus | undefined>;
   http: HttpMetrics;
   usage: StorageUsage;
   loop: EventLoopMonitor;
@@ -80,7 +80,7 @@ export async function metricsText(src: DebugSources): Promise<string> {
       Math.round(usage.at / 1000),
     );
   }
-  const load = await readLoadStatus(src.storageDir);
+  const load = await src.loadStatus();
   if (load) {
     out.family(
       "k0rdentd_bundle_load_state",
@@ -161,7 +161,7 @@ async function readiness(src: DebugSources): Promise<Response> {
   } catch (err) {
     problems.push(`storage not writable: ${errorMessage(err)}`);
   }
-  const load = await readLoadStatus(src.storageDir);
+  const load = await src.loadStatus();
   const loading = load && load.state !== "complete" && load.state !== "failed"
     ? `\nbundle load ${load.state}: ${load.imagesDone}${
       load.imagesTotal === undefined ? "" : `/${load.imagesTotal}`

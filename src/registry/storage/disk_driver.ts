@@ -140,6 +140,10 @@ export class DiskDriver implements StorageDriver {
     return this.root;
   }
 
+  get directory(): string {
+    return this.root;
+  }
+
   #abs(path: string): string {
     return join(this.root, path);
   }

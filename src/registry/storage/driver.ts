@@ -31,6 +31,11 @@ export interface AppendHandle {
 export interface StorageDriver {
   /** Where the storage lives, for messages (`/var/lib/k0rdentd/registry` or `memory`). */
   readonly location: string;
+  /**
+   * The directory the storage lives in when it is on a local filesystem (a bundle load watches
+   * its free space); undefined for storage that is not (memory).
+   */
+  readonly directory?: string;
   /** Size and time of `path`, or undefined when it does not exist. */
   stat(path: string): Promise<FileInfo | undefined>;
   /** Whole content of a small file, or undefined when it does not exist. */

@@ -8,6 +8,7 @@ import { loadBundleWithBeside } from "../../bundle/loading/load.ts";
 import type { Phase } from "../../install/phase.ts";
 import { log } from "../../log/logger.ts";
 import { formatBytes, progressMode } from "../../log/progress.ts";
+import { openDiskStorage } from "../../registry/storage/storage.ts";
 
 /** The load-the-new-bundle phase. */
 export const bundleLoadPhase: Phase = {
@@ -20,7 +21,7 @@ export const bundleLoadPhase: Phase = {
     const signature = ctx.options.bundleSignature ?? { verify: "native" as const };
     const result = await loadBundleWithBeside({
       bundle: ctx.config.airgap.bundlePath,
-      storage: ctx.config.registry.storage,
+      storage: openDiskStorage(ctx.config.registry.storage),
       prefix: ctx.config.airgap.registry.prefix,
       verify: signature.verify,
       key: signature.key,
