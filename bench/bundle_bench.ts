@@ -170,7 +170,7 @@ const inspect = await measure(cli("bundle", "inspect", bundle));
 const rerun = await measure(
   cli("bundle", "load", bundle, "--storage", storageA, "--cosign-key", join(dir, "cosign.pub")),
 );
-const seed = await measure(
+const skopeo = await measure(
   cli("bundle", "load", bundle, "--storage", storageB, "--importer", "skopeo", "--verify=false"),
   storageB,
 );
@@ -188,7 +188,7 @@ const row = (name: string, r: Run) =>
 console.log(row("(a) native load (signature checked in the pass)", native));
 console.log(row("(a') native load, --gunzip pigz", nativePigz));
 console.log(row("bundle inspect (same pass, no writes)", inspect));
-console.log(row("(b) seed: --importer skopeo (no signature)", seed));
+console.log(row("(b) skopeo importer: --importer skopeo (no signature)", skopeo));
 console.log(row("(c) floor: pigz -dc | openssl dgst -sha256", floor));
 console.log(row("rerun of a complete bundle", rerun));
 console.log(
@@ -196,7 +196,7 @@ console.log(
     `${((await Deno.stat(zeros)).size / MiB).toFixed(1)} MiB .tar.gz: ` +
     `${zerosRun.seconds.toFixed(1)} s, peak RSS ${zerosRun.peakRssMiB.toFixed(0)} MiB`,
 );
-console.log(`(a) vs (b): ${(seed.seconds / native.seconds).toFixed(1)}x faster`);
+console.log(`(a) vs (b): ${(skopeo.seconds / native.seconds).toFixed(1)}x faster`);
 console.log(`(a) throughput / (c) throughput: ${(floor.seconds / native.seconds).toFixed(2)}`);
 await Deno.remove(storageA, { recursive: true }).catch(() => {});
 await Deno.remove(`${storageA}-pigz`, { recursive: true }).catch(() => {});

@@ -2,6 +2,7 @@
 import { Command, Option } from "commander";
 import { log, LOG_FORMATS } from "../log/logger.ts";
 import { printOut } from "../log/output.ts";
+import { HOST } from "../host/paths.ts";
 import { registerBundle } from "./commands/bundle.ts";
 import { registerCompletion } from "./commands/completion.ts";
 import { registerConfig } from "./commands/config.ts";
@@ -39,7 +40,7 @@ export function buildProgram(): Command {
     .description("Install k0s and k0rdent on this host, online or air-gapped")
     .addOption(
       new Option("-c, --config-file <path>", "config file (env K0RDENTD_CONFIG_FILE)")
-        .default(undefined, "/etc/k0rdentd/k0rdentd.yaml"),
+        .default(undefined, HOST.configFile),
     )
     .addOption(
       new Option("--log-level <level>", "log level (env K0RDENTD_LOG_LEVEL)")

@@ -1,7 +1,8 @@
 /** The commented default configuration written by `config init`. */
+import { HOST } from "../host/paths.ts";
 
 /** A commented YAML file holding the defaults; valid as it is. */
-export const CONFIG_TEMPLATE = `# k0rdentd configuration (${"/etc/k0rdentd/k0rdentd.yaml"})
+export const CONFIG_TEMPLATE = `# k0rdentd configuration (${HOST.configFile})
 # Precedence: built-in defaults < this file < K0RDENTD_* environment < flags.
 # String values may use \${VAR} or \${VAR:-default} to read the environment,
 # so secrets can stay out of this file.
@@ -86,7 +87,7 @@ registry:
   filesPort: 5080                    # k0s binaries over plain HTTP; 0: off (K0RDENTD_REGISTRY_FILES_PORT)
   debugAddress: 127.0.0.1:5001       # /metrics, /healthz, /readyz; "": off
   accessLog: true                    # one log line per request
-  storage: /var/lib/k0rdentd/registry  # env K0RDENTD_REGISTRY_STORAGE
+  storage: ${HOST.registryStorage}  # env K0RDENTD_REGISTRY_STORAGE
   bundlePath: ""
   prefix: k0rdent-enterprise
   verifySignature: true              # env K0RDENTD_VERIFY_SIGNATURE

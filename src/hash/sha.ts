@@ -1,6 +1,8 @@
 /**
  * Every hash k0rdentd computes: SHA-256 (default) or SHA-512 of text, bytes, a stream or a file,
  * as lowercase hex. Registry digests (`sha256:<hex>`) are built on this in `registry/digest.ts`.
+ * The one hash computed elsewhere is inside a signature check: node:crypto's `Verify` hashes the
+ * signed file itself (`bundle/reading/signature.ts`, `SignatureCheck`).
  */
 import { createHash, type Hash } from "node:crypto";
 

@@ -18,10 +18,18 @@ export const HOST = {
   containerdDropIns: "/etc/k0s/containerd.d",
   containerdCertsD: "/etc/k0s/containerd.d/certs.d",
   k0sBinary: "/usr/local/bin/k0s",
+  /** Where a packaged k0rdentd lives (the registry's systemd unit runs it from there). */
+  k0rdentdBinary: "/usr/local/bin/k0rdentd",
   k0sControllerUnit: "/etc/systemd/system/k0scontroller.service",
   k0sWorkerUnit: "/etc/systemd/system/k0sworker.service",
   k0sControllerInitScript: "/etc/init.d/k0scontroller",
   k0sWorkerInitScript: "/etc/init.d/k0sworker",
+  /** Where k0s, containerd and the images keep their data (the free-space preflight). */
+  varLib: "/var/lib",
+  /** Present while systemd runs (an init system k0s can install its service into). */
+  systemdRuntime: "/run/systemd/system",
+  /** Present while OpenRC runs. */
+  openrcRuntime: "/run/openrc",
   k0sData: "/var/lib/k0s",
   k0sImages: "/var/lib/k0s/images",
   k0sAdminKubeconfig: "/var/lib/k0s/pki/admin.conf",

@@ -11,6 +11,7 @@ import { dirname } from "node:path";
 import { fetchErrorMessage, UsageError } from "../errors.ts";
 import { bundleK0rdentVersionWithProgress } from "../bundle/reading/k0rdent_version.ts";
 import { formatBytes } from "../log/progress.ts";
+import { HOST } from "../host/paths.ts";
 import type { InstallContext } from "./phase.ts";
 import { registryAccess, registryTags, registryUrl } from "./registry_probe.ts";
 import { registryEndpoint } from "../airgap_registry/endpoint.ts";
@@ -33,8 +34,8 @@ export const MIN_FREE_BYTES = 10 * 1024 ** 3;
 
 /** Init systems k0s can install its service into, by a path that proves them. */
 const INIT_SYSTEMS: readonly [string, string][] = [
-  ["systemd", "/run/systemd/system"],
-  ["openrc", "/run/openrc"],
+  ["systemd", HOST.systemdRuntime],
+  ["openrc", HOST.openrcRuntime],
 ];
 
 /** Maps Deno's architecture names to k0s's. */
@@ -108,12 +109,14 @@ export const PREFLIGHT_CHECKS: readonly PreflightCheck[] = [
   {
     name: "disk",
     async run(ctx) {
-      const at = await existingAncestor(ctx.host.mapPath("/var/lib"));
+      const at = await existingAncestor(ctx.host.mapPath(HOST.varLib));
       const fs = await statfs(at);
       const free = Number(fs.bavail) * Number(fs.bsize);
       return free >= MIN_FREE_BYTES
         ? null
-        : `only ${formatBytes(free)} free under /var/lib, need ${formatBytes(MIN_FREE_BYTES)}`;
+        : `only ${formatBytes(free)} free under ${HOST.varLib}, need ${
+          formatBytes(MIN_FREE_BYTES)
+        }`;
     },
   },
   {

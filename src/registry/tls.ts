@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { errorMessage, ToolError, UserError } from "../errors.ts";
 import { writeFileAtomic } from "../fsx/atomic_write.ts";
 import { runChecked, type Runner } from "../process/runner.ts";
-import { layout } from "./storage/layout.ts";
+import { layout, type TlsFile } from "./storage/layout.ts";
 
 /** Certificate and key, PEM, ready for `Deno.listenTls`. */
 export interface TlsMaterial {
@@ -83,8 +83,8 @@ export async function autoTls(
   sans: readonly string[],
   runner: Runner,
 ): Promise<TlsMaterial> {
-  const file = (name: string) => join(storageDir, layout.tls(name));
-  const dir = file("");
+  const file = (name: TlsFile) => join(storageDir, layout.tls(name));
+  const dir = join(storageDir, layout.tlsDir());
   const caKey = file("ca.key");
   const caCert = file("ca.crt");
   const certFile = file("server.crt");

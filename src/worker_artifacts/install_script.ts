@@ -1,4 +1,5 @@
 /** Generates the worker bundle's `install.sh`: a POSIX sh script that joins a node as a k0s worker. */
+import { HOST } from "../host/paths.ts";
 import { BUNDLE, HOST_TOKEN_FILE, type HostFile } from "./layout.ts";
 
 /** What the script installs. */
@@ -49,7 +50,7 @@ K0S_VERSION=${version}
 ROOT=\${K0RDENTD_ROOT:-}
 HEALTHZ_URL=\${K0RDENTD_KUBELET_HEALTHZ:-http://127.0.0.1:10248/healthz}
 BUNDLE_DIR=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd)
-K0S_BIN=$ROOT/usr/local/bin/k0s
+K0S_BIN=$ROOT${HOST.k0sBinary}
 TOKEN_DEST=$ROOT${HOST_TOKEN_FILE}
 TOKEN_FILE=$BUNDLE_DIR/${BUNDLE.token}
 DRY_RUN=0

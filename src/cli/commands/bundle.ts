@@ -11,6 +11,7 @@ import { log } from "../../log/logger.ts";
 import { printData } from "../../log/output.ts";
 import { formatBytes, progressMode } from "../../log/progress.ts";
 import { openDiskStorage } from "../../registry/storage/storage.ts";
+import { HOST } from "../../host/paths.ts";
 import { commandContext, flagOverrides } from "../context.ts";
 import { booleanFlag } from "../../config/boolean.ts";
 
@@ -121,7 +122,7 @@ Examples:
     bundle.command("load")
       .argument("<bundle>", ".tar.gz, .tar or extracted directory")
       .description("Load the bundle into the registry storage (resumable, safe while serving)")
-      .option("--storage <dir>", "registry storage (default /var/lib/k0rdentd/registry)")
+      .option("--storage <dir>", `registry storage (default ${HOST.registryStorage})`)
       .addOption(
         new Option("--importer <how>", "native (one pass) or skopeo (extract + skopeo copy, slow)")
           .choices(["native", "skopeo"]).default("native"),

@@ -24,6 +24,7 @@ import { readInUse } from "../../bundle/loading/in_use.ts";
 import { commandContext, flagOverrides } from "../context.ts";
 import { booleanFlag } from "../../config/boolean.ts";
 import { durationMs } from "../../config/duration.ts";
+import { HOST } from "../../host/paths.ts";
 
 const STORAGE_FLAG = { storage: { path: ["registry", "storage"], flag: "--storage" } };
 
@@ -151,7 +152,7 @@ export function registerRegistry(program: Command): void {
       "--prefix <prefix>",
       'repository prefix and URL path of the k0s binaries (default "k0rdent-enterprise")',
     )
-    .option("--storage <dir>", "storage directory (default /var/lib/k0rdentd/registry)")
+    .option("--storage <dir>", `storage directory (default ${HOST.registryStorage})`)
     .addOption(
       new Option(
         "--tls <mode>",
@@ -217,7 +218,7 @@ export function registerRegistry(program: Command): void {
       const options = serveOptions(ctx.config);
       if (opts.printSystemdUnit) {
         const exec = Deno.execPath();
-        const binary = /\/deno$/.test(exec) ? "/usr/local/bin/k0rdentd" : exec;
+        const binary = /\/deno$/.test(exec) ? HOST.k0rdentdBinary : exec;
         printOut(systemdUnit(binary, options).trimEnd());
         return;
       }
@@ -255,7 +256,7 @@ export function registerRegistry(program: Command): void {
     .description(
       "Show the latest bundle load, the bundle versions loaded, the stored k0s binaries and replication (--sync-from)",
     )
-    .option("--storage <dir>", "storage directory (default /var/lib/k0rdentd/registry)")
+    .option("--storage <dir>", `storage directory (default ${HOST.registryStorage})`)
     .addHelpText(
       "after",
       "\nExamples:\n  k0rdentd registry status\n  k0rdentd registry status --output json",
@@ -301,7 +302,7 @@ export function registerRegistry(program: Command): void {
     .argument("<file>", "a k0s release binary named k0s-<version>-<arch>")
     .description("Store a k0s binary for child clusters (served on --files-port)")
     .option("--signature <file>", "its cosign signature (default <file>.sig when present)")
-    .option("--storage <dir>", "storage directory (default /var/lib/k0rdentd/registry)")
+    .option("--storage <dir>", `storage directory (default ${HOST.registryStorage})`)
     .addOption(
       new Option("--verify [bool]", "check the signature with the key (default true)")
         .argParser(booleanFlag("--verify")),
@@ -345,7 +346,7 @@ nothing is stored; a binary without a signature is stored with a warning.`,
 
   registry.command("verify")
     .description("Re-hash every blob and check every manifest and tag; exit 1 on damage")
-    .option("--storage <dir>", "storage directory (default /var/lib/k0rdentd/registry)")
+    .option("--storage <dir>", `storage directory (default ${HOST.registryStorage})`)
     .addHelpText(
       "after",
       "\nExamples:\n  k0rdentd registry verify\n  k0rdentd registry verify --storage ./var/registry --output json",
@@ -382,7 +383,7 @@ nothing is stored; a binary without a signature is stored with a warning.`,
       "Remove the tags of old bundles, then blobs no manifest references and stale uploads " +
         "(safe while serving)",
     )
-    .option("--storage <dir>", "storage directory (default /var/lib/k0rdentd/registry)")
+    .option("--storage <dir>", `storage directory (default ${HOST.registryStorage})`)
     .option(
       "--keep-bundles <n>",
       "keep the bundles of the n newest k0rdent versions and the one in use (default 2)",

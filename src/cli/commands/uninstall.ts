@@ -1,6 +1,7 @@
 /** `k0rdentd uninstall`: flags to options and confirmations; the work is in `src/install/uninstall.ts`. */
 import type { Command } from "commander";
 import { UserError } from "../../errors.ts";
+import { HOST } from "../../host/paths.ts";
 import { DEFAULT_TIMEOUTS, parseDuration } from "../../install/options.ts";
 import { formatUninstall, uninstall } from "../../install/uninstall.ts";
 import { printData } from "../../log/output.ts";
@@ -10,7 +11,7 @@ import { commandContext } from "../context.ts";
 /** Registers `uninstall`. */
 export function registerUninstall(program: Command): void {
   program.command("uninstall")
-    .description("Stop and reset k0s and remove what install wrote; keeps /etc/k0rdentd")
+    .description(`Stop and reset k0s and remove what install wrote; keeps ${HOST.k0rdentdEtc}`)
     .option("--force", "do not ask for confirmation")
     .option("--purge", "also delete the registry storage (asks separately)")
     .option("--command-timeout <duration>", "limit for any one k0s command (default 10m)")

@@ -30,7 +30,11 @@
  * │   └── partial/<alg>-<hex>             the upload id a blob copy is streaming into, kept until
  * │                                       it is stored: a copy cut off (crash, lost connection)
  * │                                       resumes from the upload's size
- * ├── tls/                                `--tls auto` CA and server certificate
+ * ├── tls/                                `--tls auto` material (`tls.ts`), written by openssl in a
+ │   │                                   `.gen-*` temp dir here and renamed into place
+ │   ├── ca.key, ca.crt                  the CA (key mode 0600)
+ │   ├── server.key, server.crt          the server certificate the CA signed
+ │   └── server.sans                     the names it was issued for (a change reissues it)
  * └── bundle/                             written by bundle loads (`src/bundle/loading/`), read
  *     │                                   by `registry status` and `registry gc`; never served
  *     ├── loads/<id>.json                 journal of one bundle (path, size, mtime, prefix):
@@ -69,6 +73,9 @@ export const MANIFESTS_DIR = "_manifests";
 const UPLOAD_ID_RE = /^[a-f0-9-]{36}$/;
 /** A journal id: one path component, not hidden (the load names them by a hash). */
 const JOURNAL_ID_RE = /^[^/.\\][^/\\]*$/;
+
+/** A file of the `--tls auto` material in `tls/`. */
+export type TlsFile = "ca.key" | "ca.crt" | "server.key" | "server.crt" | "server.sans";
 
 /** True when `id` has the shape of an upload id (a UUID). */
 export function isUploadId(id: string): boolean {
@@ -189,8 +196,12 @@ export const layout = {
     const { algorithm, hex } = parseDigest(digest);
     return join(SYNC_DIR, "partial", `${algorithm}-${hex}`);
   },
+  /** `tls`: the `--tls auto` material. */
+  tlsDir(): string {
+    return TLS_DIR;
+  },
   /** `tls/<file>`. */
-  tls(file: string): string {
+  tls(file: TlsFile): string {
     return join(TLS_DIR, file);
   },
   /** `bundle`: what bundle loads record (its presence says a bundle was loaded here). */
