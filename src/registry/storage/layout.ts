@@ -32,7 +32,7 @@
  * │                                       resumes from the upload's size
  * ├── tls/                                `--tls auto` material (`tls.ts`), written by openssl in a
  │   │                                   `.gen-*` temp dir here and renamed into place
- │   ├── ca.key, ca.crt                  the CA (key mode 0600)
+ │   ├── ca.key, ca.crt                  the CA (both keys are mode 0600)
  │   ├── server.key, server.crt          the server certificate the CA signed
  │   └── server.sans                     the names it was issued for (a change reissues it)
  * └── bundle/                             written by bundle loads (`src/bundle/loading/`), read
