@@ -232,16 +232,20 @@ export function serveLoopbackRegistry(
   return { port: server.addr.port, finished: server.finished };
 }
 
-/** Serves the registry until `signal` aborts, then shuts down gracefully. */
+/**
+ * Serves the registry until `signal` aborts, then shuts down gracefully. `deps.storage`, when
+ * given, is the storage object to serve (on `options.storage`): the one the daemon's background
+ * bundle load writes to, so both share one object; default: a new one on `options.storage`.
+ */
 export async function serveRegistry(
   options: ServeOptions,
-  deps: { runner: Runner; signal: AbortSignal },
+  deps: { runner: Runner; signal: AbortSignal; storage?: RegistryStorage },
 ): Promise<void> {
   const access = await accessPolicy(options.auth, options.limits);
   await checkStorage(options.storage);
   const tls = await tlsMaterial(options, deps.runner);
   const sources = options.sync ? await prepareSources(options.sync, options.storage) : [];
-  const storage = openDiskStorage(options.storage);
+  const storage = deps.storage ?? openDiskStorage(options.storage);
   const sessions = new UploadSessions(storage, options.limits.uploads);
   await sessions.load();
   const app = createRegistryApp({ storage, access, sessions });

@@ -233,10 +233,12 @@ export function registerRegistry(program: Command): void {
         return;
       }
       const r = ctx.config.registry;
+      // One storage object for the daemon and its background load.
+      const storage = openDiskStorage(options.storage);
       const loading = r.bundlePath
         ? startBackgroundLoad({
           bundle: r.bundlePath,
-          storage: openDiskStorage(r.storage),
+          storage,
           prefix: r.prefix,
           verify: r.verifySignature ? "native" : "off",
           key: r.cosignKey || undefined,
@@ -247,7 +249,7 @@ export function registerRegistry(program: Command): void {
       // A bundle load needs more than the serving path (node:crypto, statfs): keep permissions.
       await serveRegistry(
         { ...options, dropPermissions: loading === undefined },
-        { runner: ctx.runner, signal: ctx.signal },
+        { runner: ctx.runner, signal: ctx.signal, storage },
       );
       await loading?.done;
     });
