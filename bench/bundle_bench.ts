@@ -188,7 +188,7 @@ const row = (name: string, r: Run) =>
 console.log(row("(a) native load (signature checked in the pass)", native));
 console.log(row("(a') native load, --gunzip pigz", nativePigz));
 console.log(row("bundle inspect (same pass, no writes)", inspect));
-console.log(row("(b) skopeo importer: --importer skopeo (no signature)", skopeo));
+console.log(row("(b) baseline: --importer skopeo (no signature)", skopeo));
 console.log(row("(c) floor: pigz -dc | openssl dgst -sha256", floor));
 console.log(row("rerun of a complete bundle", rerun));
 console.log(
