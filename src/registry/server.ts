@@ -239,7 +239,11 @@ export async function serveRegistry(
   const access = await accessPolicy(options.auth, options.limits);
   await checkStorage(options.storage);
   const tls = await tlsMaterial(options, deps.runner);
-  const sources = options.sync ? await prepareSources(options.sync, options.storage) : [];
+  // The sources' k0s binaries come from their files listeners, configured like this one's.
+  const sources = options.sync
+    ? await prepareSources({ files: options.files, ...options.sync }, options.storage)
+    : [];
+  const k0sFiles = openK0sBinaryStore(options.storage);
   const storage = openDiskStorage(options.storage);
   const sessions = new UploadSessions(storage, options.limits.uploads);
   await sessions.load();
@@ -281,7 +285,7 @@ export async function serveRegistry(
     filesListener,
     instrument(
       createFilesHandler({
-        store: openK0sBinaryStore(options.storage),
+        store: k0sFiles,
         prefix: options.files.prefix,
       }),
       () => Route.files,
@@ -351,6 +355,7 @@ export async function serveRegistry(
       intervalMs: sync.intervalMs,
       concurrency: sync.concurrency,
       signal: deps.signal,
+      k0sFiles,
     })
     : undefined;
   if (sync && replication) {

@@ -4,6 +4,7 @@
  * `uploads/<uuid>` (fsynced), is renamed into place only when its writer commits it (after a
  * signature check), and is read back whole or by range for the files listener.
  */
+import { IncrementalHash } from "../../hash/sha.ts";
 import { DiskDriver } from "./disk_driver.ts";
 import type { FileInfo, StorageDriver } from "./driver.ts";
 import { isK0sBinaryName, SIGNATURE_SUFFIX } from "../names.ts";
@@ -32,7 +33,45 @@ export interface StagedK0sBinary {
 
 /** The k0s binaries of one registry storage; see the module comment. */
 export class K0sBinaryStore {
+  /** SHA-256 of stored files, by name, valid while their size and time are unchanged. */
+  #hashes = new Map<string, { size: number; mtimeMs: number; sha256: string }>();
+
   constructor(readonly driver: StorageDriver) {}
+
+  /**
+   * The lowercase hex SHA-256 of a stored file (`fileName` as served), or undefined when absent.
+   * Computed once per file version (size and modification time) and kept in memory, so the
+   * files listener's `SHA256SUMS` and a replica's comparison do not read 250 MB binaries again.
+   */
+  async sha256(fileName: string): Promise<string | undefined> {
+    const info = await this.stat(fileName);
+    if (!info) return undefined;
+    const known = this.#hashes.get(fileName);
+    if (known && known.size === info.size && known.mtimeMs === info.mtimeMs) return known.sha256;
+    const stream = await this.open(fileName, { offset: 0, length: info.size });
+    if (!stream) return undefined;
+    const hash = new IncrementalHash();
+    for await (const chunk of stream) hash.update(chunk);
+    const sha256 = hash.hex();
+    this.#hashes.set(fileName, { size: info.size, mtimeMs: info.mtimeMs, sha256 });
+    return sha256;
+  }
+
+  /**
+   * `SHA256SUMS` of every stored binary and `.sig`, in `sha256sum` format (`<hex>  <name>`),
+   * sorted by name: what a replica (`registry --sync-from`) copies and checks the files by.
+   */
+  async sha256Sums(): Promise<string> {
+    const lines: string[] = [];
+    for (const binary of await this.list()) {
+      const names = [binary.name, ...(binary.signature ? [binary.name + SIGNATURE_SUFFIX] : [])];
+      for (const name of names) {
+        const sha256 = await this.sha256(name);
+        if (sha256) lines.push(`${sha256}  ${name}\n`);
+      }
+    }
+    return lines.join("");
+  }
 
   /**
    * Streams `body` into the uploads area as binary `name`, handing every chunk to `onChunk`
