@@ -84,6 +84,7 @@ export class K0sBinaryStore {
   ): Promise<StagedK0sBinary> {
     if (!isK0sBinaryName(name)) throw new Error(`Invalid k0s binary name "${name}"`);
     const driver = this.driver;
+    const hashes = this.#hashes;
     const upload = layout.upload(crypto.randomUUID());
     const handle = (await driver.openAppend(upload, true))!;
     let size = 0;
@@ -116,6 +117,9 @@ export class K0sBinaryStore {
       size,
       async commit(signature?: Uint8Array) {
         settle();
+        // Another process's change is seen by size and time; this one's is known for sure.
+        hashes.delete(name);
+        hashes.delete(name + SIGNATURE_SUFFIX);
         const sig = layout.k0sFile(name + SIGNATURE_SUFFIX);
         // The old signature goes first, so a binary is never beside one that is not its own.
         await driver.remove(sig);
@@ -162,6 +166,8 @@ export class K0sBinaryStore {
 
   /** Removes a stored binary and its `.sig` (`registry gc --keep-bundles`); false when absent. */
   async remove(name: string): Promise<boolean> {
+    this.#hashes.delete(name);
+    this.#hashes.delete(name + SIGNATURE_SUFFIX);
     await this.driver.remove(layout.k0sFile(name + SIGNATURE_SUFFIX));
     return await this.driver.remove(layout.k0sFile(name));
   }
