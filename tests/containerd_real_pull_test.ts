@@ -449,7 +449,14 @@ async function waitInSync(storage: string, daemon: Daemon, sources: number, k0sF
   const deadline = Date.now() + 90_000;
   let last = "";
   while (Date.now() < deadline) {
-    const res = await runRegistryCli(["registry", "status", "--storage", storage, "--output", "json"]);
+    const res = await runRegistryCli([
+      "registry",
+      "status",
+      "--storage",
+      storage,
+      "--output",
+      "json",
+    ]);
     last = res.stdout;
     const status = res.code === 0 ? JSON.parse(res.stdout).replication : undefined;
     if (

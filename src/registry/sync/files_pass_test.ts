@@ -67,7 +67,10 @@ Deno.test("syncK0sFiles() refuses bytes that do not match the listed SHA-256 and
   const result = await syncK0sFiles(src.base, store, { signal });
   assert.deepEqual(result.copied, []);
   assert.equal(result.errors.length, 1);
-  assert.match(result.errors[0], /k0s binary "k0s-v1\.32\.8\+k0s\.0-amd64": the source sent SHA-256 [0-9a-f]{64}, not [0-9a-f]{64} as listed \(refused\)/);
+  assert.match(
+    result.errors[0],
+    /k0s binary "k0s-v1\.32\.8\+k0s\.0-amd64": the source sent SHA-256 [0-9a-f]{64}, not [0-9a-f]{64} as listed \(refused\)/,
+  );
   assert.equal(await store.sha256(NAME), hashBytes(enc.encode("good")), "the old copy stays");
   assert.deepEqual(await store.driver.list("uploads"), [], "the refused copy was removed");
 });
@@ -79,7 +82,10 @@ Deno.test("syncK0sFiles(): bad listing lines are errors; an unreadable listing t
   const result = await syncK0sFiles(src.base, store, { signal });
   assert.equal(result.files, 0);
   assert.equal(result.errors.length, 2);
-  assert.match(result.errors[1], /SHA256SUMS line "0{64} {2}\.\.\/\.\.\/etc\/passwd": not "<sha256> {2}<k0s file>"/);
+  assert.match(
+    result.errors[1],
+    /SHA256SUMS line "0{64} {2}\.\.\/\.\.\/etc\/passwd": not "<sha256> {2}<k0s file>"/,
+  );
   await assert.rejects(
     () => syncK0sFiles(`${src.base}/missing`, store, { signal }),
     /GET http:\/\/127\.0\.0\.1:\d+\/p\/missing\/SHA256SUMS: HTTP 404/,

@@ -108,11 +108,21 @@ export async function prepareSources(
         `--sync-username "${options.username}" has no password: pass --sync-password-file`,
       );
     }
+    let mode: number;
     try {
+      mode = (await Deno.stat(options.passwordFile)).mode ?? 0;
       password = (await Deno.readTextFile(options.passwordFile)).replace(/\r?\n$/, "");
     } catch (err) {
       throw new UserError(
         `Cannot read --sync-password-file "${options.passwordFile}": ${errorMessage(err)}`,
+      );
+    }
+    // A secret other users can read is refused, as ssh refuses such keys.
+    if (mode & 0o077) {
+      throw new UserError(
+        `Refusing --sync-password-file "${options.passwordFile}": other users can access it (mode ${
+          (mode & 0o777).toString(8).padStart(4, "0")
+        }): chmod 600 it`,
       );
     }
   }
