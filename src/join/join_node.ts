@@ -86,6 +86,12 @@ export async function resolveJoin(flags: JoinFlags, config: Config): Promise<Joi
   return { role: mode as JoinRole, token };
 }
 
+// The cluster's k0s.yaml may name images after the first node's localhost:5000, which on this
+// node must lead to the registry it reaches.
+const joinMirrorsPhase = containerdMirrorsPhaseWith((ctx) =>
+  ctx.options.airgap ? registryAliases(registryEndpoint(ctx.config).address) : []
+);
+
 /** Preflight checks about the first install only. */
 const JOIN_SKIPS: readonly string[] = ["k0s-images", "k0rdent-version", "bundle-version"];
 
@@ -102,11 +108,7 @@ export function joinPhases(spec: JoinSpec, replica = false): Phase[] {
     ),
     k0sBinaryPhase,
     ...(spec.role === "controller" ? [k0sConfigPhase] : []),
-    // The cluster's k0s.yaml may name images after the first node's localhost:5000, which on
-    // this node must lead to the registry it reaches.
-    containerdMirrorsPhaseWith((ctx) =>
-      ctx.options.airgap ? registryAliases(registryEndpoint(ctx.config).address) : []
-    ),
+    joinMirrorsPhase,
     ...(replica ? [registryReplicaPhase] : []),
     joinTokenPhase(spec.role, spec.token),
     joinServicePhase(spec.role),
@@ -172,15 +174,15 @@ async function joinLocked(request: InstallRequest, spec: JoinSpec): Promise<Join
   });
   const status = await ctx.k0s.status();
   if (status && await ctx.k0s.serviceInstalled(spec.role)) {
-    log.info(`k0s ${status.version} already runs here as ${status.role}: nothing to do`);
-    // A replica asked for on a controller that joined earlier is still set up (or kept current).
-    const phases = request.config.join.registryReplica
-      ? await runPhases(
-        [registryReplicaPhase],
-        ctx,
-        'Fix the cause and run "k0rdentd install --join" again',
-      )
-      : [];
+    log.info(`k0s ${status.version} already runs here as ${status.role}: not joining again`);
+    // What a config change can still move on a joined node: the registry drop-ins (a longer
+    // airgap.registry.address list) and the replica (asked for on a controller that joined
+    // earlier). Both are skipped when current.
+    const phases = await runPhases(
+      [joinMirrorsPhase, ...(request.config.join.registryReplica ? [registryReplicaPhase] : [])],
+      ctx,
+      'Fix the cause and run "k0rdentd install --join" again',
+    );
     return { ...summary(true, phases), k0sVersion: status.version };
   }
   const phases = await runPhases(
@@ -203,7 +205,9 @@ export function formatJoinSummary(s: JoinSummary): string {
   const done = s.phases.filter((p) => p.status === "done").length;
   return [
     s.alreadyJoined
-      ? `Node ${s.node} already runs k0s ${s.k0sVersion ?? "?"} as a ${s.role}; nothing changed`
+      ? `Node ${s.node} already runs k0s ${s.k0sVersion ?? "?"} as a ${s.role}; ${
+        done ? `registry settings brought up to date (${done} phase(s) run)` : "nothing changed"
+      }`
       : `Node ${s.node} joined the cluster as a ${s.role} with k0s ${s.k0sVersion ?? "?"}${
         s.airgap ? " (air-gapped)" : ""
       } (${done} phase(s) run)`,
