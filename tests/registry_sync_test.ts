@@ -361,6 +361,16 @@ Deno.test("registry --sync-from: bad sources and a missing password file are cle
     ],
     [["--sync-from", "x:5000", "--sync-interval", "soon"], 2, /--sync-interval "soon".*duration/],
     [
+      ["--sync-from", "x:5000", "--sync-from", "y:5000", "--sync-files-from", "http://x:5080/p"],
+      1,
+      /^ERROR Got 1 --sync-files-from for 2 --sync-from: give one per source/,
+    ],
+    [
+      ["--sync-from", "x:5000", "--sync-files-from", "ftp://x/p"],
+      2,
+      /--sync-files-from "ftp:\/\/x\/p"/,
+    ],
+    [
       ["--sync-from", "x:5000", "--sync-username", "u", "--sync-password-file", "/nonexistent"],
       1,
       /^ERROR Cannot read --sync-password-file "\/nonexistent"/,

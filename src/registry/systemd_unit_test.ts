@@ -104,17 +104,22 @@ Deno.test("serveArgs() and systemdUnit() pass the replication sources, CA and pa
     limits: defaultServeLimits(),
     sync: {
       from: ["https://10.0.0.5:5000", "https://10.0.0.6:5000"],
+      filesFrom: ["http://10.0.0.5:8080/k0s", "http://10.0.0.6:8080/k0s"],
       intervalMs: 60_000,
       caFile: "/etc/k0rdentd/peer-ca.crt",
       username: "replica",
       passwordFile: "/etc/k0rdentd/sync.pw",
     },
   };
-  assert.deepEqual(serveArgs(options).slice(-12), [
+  assert.deepEqual(serveArgs(options).slice(-16), [
     "--sync-from",
     "https://10.0.0.5:5000",
     "--sync-from",
     "https://10.0.0.6:5000",
+    "--sync-files-from",
+    "http://10.0.0.5:8080/k0s",
+    "--sync-files-from",
+    "http://10.0.0.6:8080/k0s",
     "--sync-interval",
     "1m",
     "--sync-ca",

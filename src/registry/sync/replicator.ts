@@ -98,7 +98,7 @@ export async function prepareSources(
   const filesFrom = options.filesFrom ?? [];
   if (filesFrom.length && filesFrom.length !== targets.length) {
     throw new UserError(
-      `--sync-files-from is given ${filesFrom.length} times for ${targets.length} --sync-from: give one per source, in the same order`,
+      `Got ${filesFrom.length} --sync-files-from for ${targets.length} --sync-from: give one per source, in the same order`,
     );
   }
   let password: string | undefined;
