@@ -34,27 +34,38 @@ export interface StagedK0sBinary {
 /** The k0s binaries of one registry storage; see the module comment. */
 export class K0sBinaryStore {
   /** SHA-256 of stored files, by name, valid while their size and time are unchanged. */
-  #hashes = new Map<string, { size: number; mtimeMs: number; sha256: string }>();
+  #hashes = new Map<
+    string,
+    { size: number; mtimeMs: number; sha256: Promise<string | undefined> }
+  >();
 
   constructor(readonly driver: StorageDriver) {}
 
   /**
    * The lowercase hex SHA-256 of a stored file (`fileName` as served), or undefined when absent.
    * Computed once per file version (size and modification time) and kept in memory, so the
-   * files listener's `SHA256SUMS` and a replica's comparison do not read 250 MB binaries again.
+   * files listener's `SHA256SUMS` and a replica's comparison do not read 250 MB binaries again;
+   * callers asking while it is computed share that computation.
    */
   async sha256(fileName: string): Promise<string | undefined> {
     const info = await this.stat(fileName);
     if (!info) return undefined;
     const known = this.#hashes.get(fileName);
     if (known && known.size === info.size && known.mtimeMs === info.mtimeMs) return known.sha256;
-    const stream = await this.open(fileName, { offset: 0, length: info.size });
+    const sha256 = this.#hash(fileName, info.size);
+    const entry = { size: info.size, mtimeMs: info.mtimeMs, sha256 };
+    this.#hashes.set(fileName, entry);
+    // A failed read is not remembered.
+    sha256.catch(() => this.#hashes.get(fileName) === entry && this.#hashes.delete(fileName));
+    return await sha256;
+  }
+
+  async #hash(fileName: string, size: number): Promise<string | undefined> {
+    const stream = await this.open(fileName, { offset: 0, length: size });
     if (!stream) return undefined;
     const hash = new IncrementalHash();
     for await (const chunk of stream) hash.update(chunk);
-    const sha256 = hash.hex();
-    this.#hashes.set(fileName, { size: info.size, mtimeMs: info.mtimeMs, sha256 });
-    return sha256;
+    return hash.hex();
   }
 
   /**
