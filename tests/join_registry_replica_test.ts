@@ -6,7 +6,8 @@
  * the way systemd runs it: its `ExecStart=` argv (systemd's word splitting, tests/helpers/
  * systemd_exec.ts) with the real `k0rdentd registry` (main.ts, the binary's permissions), host
  * paths under the temp root. That replica serves a certificate of A's CA and replicates A's
- * image and k0s binary (SHA-256 checked).
+ * image and k0s binary (SHA-256 checked). Real systemd (`systemd-analyze verify`, Debian's
+ * systemd 252) accepts the unit a plain-HTTP replica gets.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -21,6 +22,8 @@ import { freePort } from "./helpers/free_port.ts";
 import { storeManifest } from "./helpers/store_image.ts";
 import { execStartArgv } from "./helpers/systemd_exec.ts";
 import { cleanEnv, startDaemon } from "./registry_helpers.ts";
+import { serveAirgapRegistry } from "./helpers/airgap_registry.ts";
+import { needsTools } from "./helpers/tools.ts";
 
 const FAKES = fileURLToPath(new URL("./fakes/", import.meta.url));
 const FAKE_K0S = join(FAKES, "k0s_worker.sh");
@@ -262,3 +265,98 @@ Deno.test("install --join --registry-replica: usage errors for a worker and with
     await daemon.stop();
   }
 });
+
+Deno.test(
+  await needsTools(
+    "install --join --registry-replica: real systemd (systemd-analyze verify) accepts the unit of a plain-HTTP replica with pull credentials",
+    "systemd-analyze",
+  ),
+  async () => {
+    await using work = await tempDir("join-replica-verify-");
+    await using registry = await serveAirgapRegistry({ insecure: true });
+    const root = join(work.path, "root");
+    await Deno.mkdir(join(root, "run/systemd/system"), { recursive: true });
+    const bin = join(work.path, "bin");
+    await Deno.mkdir(bin);
+    await Deno.symlink(join(FAKES, "systemctl"), join(bin, "systemctl"));
+    await Deno.writeTextFile(join(work.path, "token"), "H4sIAAAAAAAC_fake_join_token\n");
+    const r = await runCli([
+      "install",
+      "--join",
+      "--mode",
+      "controller",
+      "--token-file",
+      "token",
+      "--registry-replica",
+      "--airgap",
+      "--registry-insecure",
+      "--registry-address",
+      registry.address,
+      "--registry-username",
+      "puller",
+      "--registry-password-stdin",
+      "--k0s-binary",
+      FAKE_K0S,
+      "--ignore-preflight-errors=root,ports",
+      "--poll-interval",
+      "20ms",
+      "--timeout",
+      "5s",
+    ], {
+      env: {
+        K0RDENTD_ROOT: root,
+        FAKE_K0S_LOG: join(work.path, "k0s.log"),
+        FAKE_STATE: join(work.path, "state"),
+        FAKE_TOOLS_DIR: FAKES,
+        PATH: `${bin}:${Deno.env.get("PATH") ?? "/usr/bin:/bin"}`,
+      },
+      cwd: work.path,
+      stdin: "pull-secret\n",
+    });
+    assert.equal(r.code, 0, r.stderr);
+    const unitPath = "etc/systemd/system/k0rdentd-registry.service";
+    const unit = await Deno.readTextFile(join(root, unitPath));
+    const argv = execStartArgv(unit);
+    const flag = (name: string) => argv[argv.indexOf(name) + 1];
+    assert.equal(flag("--sync-from"), `http://${registry.address}`);
+    assert.equal(flag("--tls"), "off");
+    assert.equal(flag("--sync-username"), "puller");
+    const pw = join(root, flag("--sync-password-file"));
+    assert.equal(await Deno.readTextFile(pw), "pull-secret\n");
+    assert.equal(await mode(pw), 0o600);
+    assert.doesNotMatch(unit + r.stdout + r.stderr, /pull-secret/, "the password only in its file");
+    // systemd's own parser on a root holding the unit, its binary and the system's units.
+    const sa = join(work.path, "sa");
+    await Deno.mkdir(join(sa, "etc/systemd/system"), { recursive: true });
+    await Deno.mkdir(join(sa, "usr/local/bin"), { recursive: true });
+    await Deno.mkdir(join(sa, "usr/lib/systemd"), { recursive: true });
+    await Deno.copyFile(join(root, unitPath), join(sa, unitPath));
+    await Deno.copyFile("/bin/true", join(sa, argv[0]));
+    const units = ["/usr/lib/systemd/system", "/lib/systemd/system"].find((d) => {
+      try {
+        return Deno.statSync(join(d, "multi-user.target")).isFile;
+      } catch {
+        return false;
+      }
+    });
+    assert.ok(units, "the system's units (systemd package)");
+    const cp = await new Deno.Command("cp", { args: ["-r", units, join(sa, "usr/lib/systemd/")] })
+      .output();
+    assert.equal(cp.code, 0);
+    const verify = async () => {
+      const out = await new Deno.Command("systemd-analyze", {
+        args: ["verify", `--root=${sa}`, `/${unitPath}`],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      return { code: out.code, text: new TextDecoder().decode(out.stderr) };
+    };
+    const ok = await verify();
+    assert.equal(ok.code, 0, ok.text);
+    // It can fail: a unit with broken quoting is refused.
+    await Deno.writeTextFile(join(sa, unitPath), unit.replace("--sync-from", '"--sync-from'));
+    const bad = await verify();
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.text, /Unbalanced quoting/);
+  },
+);

@@ -74,6 +74,9 @@ export function serveArgs(options: ServeOptions): string[] {
     for (const san of options.tls.sans) args.push("--tls-san", san);
   } else if (options.tls.mode === "files") {
     args.push("--tls-cert", options.tls.cert, "--tls-key", options.tls.key);
+  } else {
+    // Said outright: without it the daemon serves its default, --tls auto.
+    args.push("--tls", "off");
   }
   if (options.auth.htpasswd) args.push("--htpasswd", options.auth.htpasswd);
   if (options.auth.authPulls) args.push("--auth-pulls");

@@ -64,7 +64,16 @@ Deno.test("serveArgs() keeps a disabled files port, an empty prefix and no debug
     accessLog: true,
     limits: defaultServeLimits(),
   });
-  assert.deepEqual(args.slice(7), ["--files-port", "0", "--prefix", "", "--debug-address", ""]);
+  assert.deepEqual(args.slice(7), [
+    "--files-port",
+    "0",
+    "--prefix",
+    "",
+    "--debug-address",
+    "",
+    "--tls",
+    "off",
+  ]);
   assert.equal(systemdQuote(""), '""');
 });
 
@@ -84,7 +93,8 @@ Deno.test("systemdUnit() passes --log-format json through to ExecStart, and noth
   assert.equal(
     exec(systemdUnit("/usr/local/bin/k0rdentd", options, "json")),
     "ExecStart=/usr/local/bin/k0rdentd --log-format json registry --host 0.0.0.0 --port 5000 " +
-      "--storage /s --files-port 5080 --prefix k0rdent-enterprise --debug-address 127.0.0.1:5001",
+      "--storage /s --files-port 5080 --prefix k0rdent-enterprise --debug-address 127.0.0.1:5001 " +
+      "--tls off",
   );
   assert.ok(
     !exec(systemdUnit("/usr/local/bin/k0rdentd", options, "text"))!.includes("--log-format"),
