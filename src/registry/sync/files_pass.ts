@@ -62,7 +62,13 @@ async function get(url: string, signal: AbortSignal): Promise<Response> {
 export async function syncK0sFiles(
   base: string,
   store: K0sBinaryStore,
-  options: { signal: AbortSignal; requestTimeoutMs?: number },
+  options: {
+    signal: AbortSignal;
+    /** The listing and a `.sig` fail after this long (default 60 s). */
+    requestTimeoutMs?: number;
+    /** A binary that delivers nothing for this long fails (default 60 s). */
+    stallTimeoutMs?: number;
+  },
 ): Promise<FilesPassResult> {
   const requestSignal = () =>
     AbortSignal.any([options.signal, AbortSignal.timeout(options.requestTimeoutMs ?? 60_000)]);
@@ -99,17 +105,31 @@ export async function syncK0sFiles(
           throw new Error(`the source sent "${sigName}" with SHA-256 ${hex}, not ${sigSha}`);
         }
       }
-      // The binary: no overall timeout (250 MB over a slow link), the daemon's signal stops it.
-      const res = await get(`${base}/${encodeURIComponent(name)}`, options.signal);
+      // The binary: no overall timeout (250 MB over a slow link), but one that delivers nothing
+      // for the stall timeout fails; the daemon's signal stops it too.
+      const stallMs = options.stallTimeoutMs ?? 60_000;
+      const stall = new AbortController();
+      let timer = setTimeout(() => stall.abort(new Error(`no data for ${stallMs} ms`)), stallMs);
       const hash = new IncrementalHash();
       let size = 0;
-      const staged = await store.stage(name, res.body!, (chunk) => {
-        size += chunk.length;
-        if (size > MAX_K0S_BINARY_BYTES) {
-          throw new Error(`the source sent more than ${MAX_K0S_BINARY_BYTES} bytes`);
-        }
-        hash.update(chunk);
-      });
+      let staged;
+      try {
+        const res = await get(
+          `${base}/${encodeURIComponent(name)}`,
+          AbortSignal.any([options.signal, stall.signal]),
+        );
+        staged = await store.stage(name, res.body!, (chunk) => {
+          clearTimeout(timer);
+          timer = setTimeout(() => stall.abort(new Error(`no data for ${stallMs} ms`)), stallMs);
+          size += chunk.length;
+          if (size > MAX_K0S_BINARY_BYTES) {
+            throw new Error(`the source sent more than ${MAX_K0S_BINARY_BYTES} bytes`);
+          }
+          hash.update(chunk);
+        });
+      } finally {
+        clearTimeout(timer);
+      }
       const hex = hash.hex();
       if (hex !== sha256) {
         await staged.discard();

@@ -98,3 +98,38 @@ Deno.test("parseSha256Sums() reads sha256sum's text and binary markers", () => {
   assert.deepEqual([...sums], [[NAME, hex], [`${NAME}.sig`, hex]]);
   assert.deepEqual(errors, []);
 });
+
+Deno.test("syncK0sFiles(): a binary that stops arriving fails after the stall timeout, nothing stored", async () => {
+  const body = enc.encode("the first part of a binary");
+  let release = () => {};
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+    if (new URL(req.url).pathname === "/p/SHA256SUMS") {
+      return new Response(`${hashBytes(enc.encode("whole binary"))}  ${NAME}\n`);
+    }
+    // Sends a part, then nothing until the test ends.
+    return new Response(
+      new ReadableStream({
+        async start(c) {
+          c.enqueue(body);
+          await new Promise<void>((r) => release = r);
+          c.close();
+        },
+      }),
+    );
+  });
+  try {
+    const store = new K0sBinaryStore(new MemoryDriver());
+    const base = `http://127.0.0.1:${server.addr.port}/p`;
+    const result = await syncK0sFiles(base, store, { signal, stallTimeoutMs: 200 });
+    assert.deepEqual(result.copied, []);
+    assert.match(
+      result.errors[0],
+      /k0s binary "k0s-v1\.32\.8\+k0s\.0-amd64": .*no data for 200 ms/,
+    );
+    assert.equal(await store.stat(NAME), undefined);
+    assert.deepEqual(await store.driver.list("uploads"), []);
+  } finally {
+    release();
+    await server.shutdown();
+  }
+});
