@@ -17,7 +17,18 @@ import {
   type GeneratedFile,
 } from "../src/k0s/containerd_mirrors.ts";
 import { HOST } from "../src/host/paths.ts";
-import { skopeo, startDaemon, tagLayout, writeImage } from "./registry_helpers.ts";
+import { hashBytes } from "../src/hash/sha.ts";
+import { openK0sBinaryStore } from "../src/registry/storage/k0s_binaries.ts";
+import type { SourceStatus } from "../src/registry/sync/sync_status.ts";
+import {
+  type Daemon,
+  runRegistryCli,
+  skopeo,
+  startDaemon,
+  tagLayout,
+  writeImage,
+} from "./registry_helpers.ts";
+import { freePort } from "./helpers/free_port.ts";
 import { type Containerd, requestURLs, startContainerd } from "./helpers/containerd_daemon.ts";
 import { registryURLs } from "./helpers/containerd_resolver.ts";
 import { CriError, criPullImage } from "./helpers/cri_client.ts";
@@ -29,6 +40,7 @@ async function containerdGate(name: string) {
   return root.ignore ? root : await needsTools(name, "containerd", "ctr");
 }
 const PREFIX = "k0rdent-enterprise";
+const K0S_NAME = "k0s-v1.32.8+k0s.0-amd64";
 /** gRPC status NOT_FOUND. */
 const NOT_FOUND = 5;
 
@@ -428,6 +440,139 @@ Deno.test({
       await ctrd?.stop();
       await b?.stop();
       await a.stop();
+    }
+  },
+});
+
+/** Polls `registry status --output json` of `storage` until every source is in sync with `k0sFiles`. */
+async function waitInSync(storage: string, daemon: Daemon, sources: number, k0sFiles: number) {
+  const deadline = Date.now() + 90_000;
+  let last = "";
+  while (Date.now() < deadline) {
+    const res = await runRegistryCli([
+      "registry",
+      "status",
+      "--storage",
+      storage,
+      "--output",
+      "json",
+    ]);
+    last = res.stdout;
+    const status = res.code === 0 ? JSON.parse(res.stdout).replication : undefined;
+    if (
+      status?.sources.length === sources &&
+      status.sources.every((s: SourceStatus) => s.state === "in sync" && s.k0sFiles === k0sFiles)
+    ) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${storage} not in sync: ${last}\n${daemon.stderr()}`);
+}
+
+Deno.test({
+  ...(await containerdGate(
+    "three registries (B and C replicate A, k0s binaries too): real containerd pulls with any one down, and with only the third up",
+  )),
+  async fn() {
+    await using work = await tempDir("containerd-real-three-");
+    const filesPorts = [freePort(), freePort(), freePort()];
+    const files = (i: number) => `http://127.0.0.1:${filesPorts[i]}/${PREFIX}`;
+    const storages = ["a", "b", "c"].map((n) => join(work.path, n));
+    const args = (i: number, sync: number[]) => [
+      "--host",
+      "127.0.0.1",
+      "--storage",
+      storages[i],
+      "--files-port",
+      String(filesPorts[i]),
+      "--sync-interval",
+      "500ms",
+      ...sync.flatMap((s) => ["--sync-from", `http://127.0.0.1:${ports[s]}`]),
+      // One host, so each daemon's files listener has a port of its own.
+      ...sync.flatMap((s) => ["--sync-files-from", files(s)]),
+    ];
+    const ports = [freePort(), freePort(), freePort()];
+    const syncs = [[], [0], [0, 1]];
+    const daemons: (Daemon | undefined)[] = [undefined, undefined, undefined];
+    const start = async (i: number) => {
+      daemons[i] = await startDaemon(args(i, syncs[i]), ports[i]);
+    };
+    let ctrd: Containerd | undefined;
+    try {
+      await start(0);
+      const addresses = ports.map((p) => `127.0.0.1:${p}`);
+      // One image per round, so every round resolves and fetches again.
+      const repos = ["pause:3.10", "coredns:1.12.0", "kube-proxy:v1.32.8", "metrics-server:v0.7.2"];
+      const pushed = new Map<string, Pushed>();
+      for (const repo of repos) {
+        pushed.set(
+          repo,
+          await push(work.path, addresses[0], `${PREFIX}/k0sproject/${repo}`, [
+            "--dest-tls-verify=false",
+          ]),
+        );
+      }
+      const k0s = new TextEncoder().encode("a k0s release binary\n".repeat(100_000));
+      const sig = new TextEncoder().encode("MEUCIQ...signature\n");
+      await (await openK0sBinaryStore(storages[0]).stage(K0S_NAME, new Blob([k0s]).stream()))
+        .commit(sig);
+      await start(1);
+      await start(2);
+      await waitInSync(storages[1], daemons[1]!, 1, 1);
+      await waitInSync(storages[2], daemons[2]!, 2, 1);
+      // Every registry serves the k0s binary and its .sig byte-identical on its files listener.
+      for (const i of [1, 2]) {
+        for (const [name, bytes] of [[K0S_NAME, k0s], [`${K0S_NAME}.sig`, sig]] as const) {
+          const res = await fetch(`${files(i)}/${name}`);
+          assert.equal(res.status, 200, `${files(i)}/${name}`);
+          assert.equal(hashBytes(new Uint8Array(await res.arrayBuffer())), hashBytes(bytes));
+        }
+      }
+
+      const dropInDir = join(work.path, "containerd.d");
+      const generated = await writeDropIns({
+        k0sVersion: "v1.32.8+k0s.0",
+        registry: {
+          address: addresses[0],
+          fallbacks: addresses.slice(1),
+          prefix: PREFIX,
+          insecure: true,
+        },
+        mirrors: ["quay.io"],
+        caPem: "",
+        upstreamFallback: false,
+      }, dropInDir);
+      const name = (repo: string) => `quay.io/k0sproject/${repo}`;
+      assert.deepEqual(
+        registryURLs(generated, name(repos[0])).map((u) => new URL(u).host).slice(0, 3),
+        addresses,
+        "hosts.toml lists A, B, C in order",
+      );
+      const ctrdDir = join(work.path, "containerd");
+      await Deno.mkdir(ctrdDir);
+      ctrd = await startContainerd(
+        ctrdDir,
+        generated.find((f) => f.path === CRI_REGISTRY_FILE)!.content,
+      );
+      // Rounds: each registry down in turn (then back), then only C up.
+      const rounds: number[][] = [[0], [1], [2], [0, 1]];
+      for (const [round, down] of rounds.entries()) {
+        for (const i of down) assert.equal(await daemons[i]!.stop("SIGKILL"), 137);
+        const repo = repos[round];
+        const from = ctrd.log().length;
+        assert.equal(
+          await criPullWhenReady(ctrd.socket, name(repo)),
+          pushed.get(repo)!.config,
+          `${repo} with ${down.map((i) => "ABC"[i]).join("+")} down`,
+        );
+        const hosts = new Set(ctrd.requests(from).map((u) => new URL(u).host));
+        const up = addresses.filter((_, i) => !down.includes(i));
+        assert.ok(up.some((a) => hosts.has(a)), `${repo}: ${[...hosts].join(" ")}`);
+        if (round === rounds.length - 1) assert.ok(hosts.has(addresses[2]), "C served");
+        for (const i of down) await start(i);
+      }
+    } finally {
+      await ctrd?.stop();
+      for (const d of daemons) await d?.stop();
     }
   },
 });

@@ -191,6 +191,40 @@ Deno.test("install --join --airgap writes the registry drop-ins and skips the k0
   assert.ok(!hosts.includes(`127.0.0.1:${port}`), hosts.join(" "));
 });
 
+Deno.test("install --join rerun on a joined node rewrites the registry drop-ins for a longer address list, and nothing else", async () => {
+  await using n = await node();
+  await using first = await serveAirgapRegistry({ insecure: true });
+  await using replica = await serveAirgapRegistry({ insecure: true });
+  const join_ = (addresses: string) =>
+    n.install([
+      "--join",
+      "--mode",
+      "worker",
+      "--token-file",
+      "token",
+      "--airgap",
+      "--registry-insecure",
+      "--registry-address",
+      addresses,
+    ]);
+  assert.equal((await join_(first.address)).code, 0);
+  const hostsToml = join(n.root, "etc/k0s/containerd.d/certs.d/quay.io/hosts.toml");
+  const hosts = async () => Object.keys(parse(await Deno.readTextFile(hostsToml)).host as object);
+  const url = (address: string) => `http://${address}/v2/k0rdent-enterprise`;
+  assert.deepEqual(await hosts(), [url(first.address)]);
+  const calls = mutating(await n.k0sCalls());
+  const again = await join_(`${first.address},${replica.address}`);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(
+    again.stdout,
+    /already runs k0s .* as a worker; registry settings brought up to date/,
+  );
+  assert.deepEqual(await hosts(), [url(first.address), url(replica.address)]);
+  assert.deepEqual(mutating(await n.k0sCalls()), calls, "k0s is not joined again");
+  const same = await join_(`${first.address},${replica.address}`);
+  assert.match(same.stdout, /already runs k0s .* as a worker; nothing changed/);
+});
+
 // The registry at a non-loopback address: this host's own IPv4 on a port nothing listens on, so
 // the registry preflight (ignored) fails at once with "connection refused"; only the drop-ins
 // are checked, nothing is pulled.

@@ -347,6 +347,9 @@ Deno.test("registry --sync-from: a lying source gets nothing tagged, an unreacha
 
 Deno.test("registry --sync-from: bad sources and a missing password file are clear errors before serving", async () => {
   await using work = await tempDir("sync-flags-");
+  const readable = join(work.path, "pw");
+  await Deno.writeTextFile(readable, "secret\n", { mode: 0o644 });
+  await Deno.chmod(readable, 0o644);
   const cases: [string[], number, RegExp][] = [
     [["--sync-from", "ftp://x:21"], 2, /^ERROR Invalid --sync-from "ftp:\/\/x:21": expected a URL/],
     [["--sync-from", "https://u:p@x:5000"], 2, /^ERROR Invalid --sync-from "https:\/\/u:p@x/],
@@ -358,6 +361,16 @@ Deno.test("registry --sync-from: bad sources and a missing password file are cle
     ],
     [["--sync-from", "x:5000", "--sync-interval", "soon"], 2, /--sync-interval "soon".*duration/],
     [
+      ["--sync-from", "x:5000", "--sync-from", "y:5000", "--sync-files-from", "http://x:5080/p"],
+      1,
+      /^ERROR Got 1 --sync-files-from for 2 --sync-from: give one per source/,
+    ],
+    [
+      ["--sync-from", "x:5000", "--sync-files-from", "ftp://x/p"],
+      2,
+      /--sync-files-from "ftp:\/\/x\/p"/,
+    ],
+    [
       ["--sync-from", "x:5000", "--sync-username", "u", "--sync-password-file", "/nonexistent"],
       1,
       /^ERROR Cannot read --sync-password-file "\/nonexistent"/,
@@ -366,6 +379,11 @@ Deno.test("registry --sync-from: bad sources and a missing password file are cle
       ["--sync-from", "x:5000", "--sync-username", "u"],
       1,
       /has no password: pass --sync-password-file/,
+    ],
+    [
+      ["--sync-from", "x:5000", "--sync-username", "u", "--sync-password-file", readable],
+      1,
+      /^ERROR Refusing --sync-password-file ".*pw": other users can access it \(mode 0644\): chmod 600 it$/,
     ],
   ];
   for (const [args, code, pattern] of cases) {
@@ -387,3 +405,71 @@ Deno.test("registry --sync-from: bad sources and a missing password file are cle
     assert.ok(!(await exists(join(work.path, "s", "sync"))), "nothing was written");
   }
 });
+
+Deno.test(
+  await needsTools(
+    "registry --sync-from: basic auth on a --htpasswd --auth-pulls source from a 0600 password file; a wrong password is shown, never the password",
+    "htpasswd",
+  ),
+  async () => {
+    await using work = await tempDir("sync-auth-");
+    const a = join(work.path, "a");
+    const storage = openDiskStorage(a);
+    await storeBigImage(storage, "k0rdent-enterprise/app", "v1", 64 * 1024);
+    const htpasswd = join(work.path, "htpasswd");
+    const made = await new Deno.Command("htpasswd", {
+      args: ["-c", "-B", "-i", htpasswd, "replica"],
+      stdin: "piped",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    const writer = made.stdin.getWriter();
+    await writer.write(new TextEncoder().encode("s3cret-pass\n"));
+    await writer.close();
+    assert.equal((await made.status).code, 0);
+    const daemonA = await startDaemon(["--storage", a, "--htpasswd", htpasswd, "--auth-pulls"]);
+    const from = `http://127.0.0.1:${daemonA.port}`;
+    const good = join(work.path, "good.pw");
+    const bad = join(work.path, "bad.pw");
+    await Deno.writeTextFile(good, "s3cret-pass\n", { mode: 0o600 });
+    await Deno.writeTextFile(bad, "wrong-pass\n", { mode: 0o600 });
+    const replica = (dir: string, pw: string) =>
+      startDaemon([
+        "--storage",
+        join(work.path, dir),
+        "--sync-from",
+        from,
+        "--sync-username",
+        "replica",
+        "--sync-password-file",
+        pw,
+        "--sync-interval",
+        "500ms",
+      ]);
+    let b: Daemon | undefined;
+    let c: Daemon | undefined;
+    try {
+      b = await replica("b", good);
+      await waitFor(join(work.path, "b"), b, inSync);
+      const want = await contents(storage);
+      assert.deepEqual((await contents(openDiskStorage(join(work.path, "b")))).tags, want.tags);
+      c = await replica("c", bad);
+      const status = await waitFor(
+        join(work.path, "c"),
+        c,
+        (s) => s.sources[0].state === "unreachable",
+      );
+      assert.match(status.sources[0].lastError ?? "", /401|unauthorized|credentials/i);
+      for (const d of [b, c]) {
+        assert.doesNotMatch(d.stderr(), /s3cret-pass|wrong-pass/);
+        const argv = await Deno.readTextFile(`/proc/${d.child.pid}/cmdline`);
+        assert.doesNotMatch(argv, /s3cret-pass|wrong-pass/);
+      }
+      assert.doesNotMatch(JSON.stringify(status), /wrong-pass/);
+    } finally {
+      await c?.stop();
+      await b?.stop();
+      await daemonA.stop();
+    }
+  },
+);

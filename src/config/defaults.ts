@@ -49,7 +49,7 @@ export function defaultConfig(): Config {
         mirrors: [...DEFAULT_MIRRORS],
       },
     },
-    join: { mode: "", server: "", token: "", tokenFile: "" },
+    join: { mode: "", server: "", token: "", tokenFile: "", registryReplica: false },
     registry: {
       host: "0.0.0.0",
       port: 5000,
@@ -63,6 +63,7 @@ export function defaultConfig(): Config {
       cosignKey: "",
       verifier: "native",
       syncFrom: [],
+      syncFilesFrom: [],
       syncInterval: "30s",
       syncCaFile: "",
       syncUsername: "",

@@ -150,6 +150,11 @@ export const configSchema = z.strictObject({
     server: z.string(),
     token: z.string(),
     tokenFile: z.string(),
+    /**
+     * Air gap, joining controller: also run a registry replica here (`k0rdentd registry
+     * --sync-from` every `airgap.registry.address`) as the systemd unit `k0rdentd-registry`.
+     */
+    registryReplica: z.boolean(),
   }),
   registry: z.strictObject({
     host: z.string().min(1),
@@ -173,6 +178,17 @@ export const configSchema = z.strictObject({
       z.string().regex(
         /^(https?:\/\/)?[^\s/@]+\/?$/,
         "expected a URL such as https://10.0.0.5:5000",
+      ),
+    ),
+    /**
+     * The files listeners of the `syncFrom` sources, in the same order (`--sync-files-from`):
+     * `http://HOST:PORT/<prefix>`; empty: each source's host with this registry's `filesPort`
+     * and `prefix`.
+     */
+    syncFilesFrom: z.array(
+      z.string().regex(
+        /^http:\/\/[^\s/@]+(\/[^\s]*)?$/,
+        "expected a URL such as http://10.0.0.5:5080/k0rdent-enterprise",
       ),
     ),
     /** Pause between two replication passes of one source. */

@@ -80,6 +80,7 @@ join:
   server: ""
   token: ""           # prefer tokenFile, or \${K0S_JOIN_TOKEN}
   tokenFile: ""
+  registryReplica: false  # air-gap controller: run a registry replica here (registry --sync-from)
 
 registry:
   host: 0.0.0.0                      # env K0RDENTD_REGISTRY_HOST
@@ -95,6 +96,7 @@ registry:
   verifier: native                   # native (in the load's one pass) or cosign (verify-blob)
   # Replicate every repository and tag of other registries and keep following them
   syncFrom: []                       # e.g. [https://10.0.0.5:5000]
+  syncFilesFrom: []                  # their k0s binaries; [] = each source's host, this filesPort and prefix
   syncInterval: 30s                  # pause between two passes of one source
   syncCaFile: ""                     # "" = system roots + this registry's --tls auto CA
   syncUsername: ""                   # basic auth on the sources; password from syncPasswordFile

@@ -13,6 +13,15 @@ export const HOST = {
   k0rdentdEtc: "/etc/k0rdentd",
   /** Where a joining node reads the registry CA from (the join files point there). */
   joinRegistryCa: "/etc/k0rdentd/registry-ca.crt",
+  /**
+   * The cluster registry's CA key, copied there by the operator (from the first controller's
+   * `<registry.storage>/tls/ca.key`) for a joining controller's registry replica.
+   */
+  joinRegistryCaKey: "/etc/k0rdentd/registry-ca.key",
+  /** The password a registry replica authenticates to its sources with (0600). */
+  replicaSyncPassword: "/etc/k0rdentd/registry-sync-password",
+  /** The systemd unit of the registry replica of a joining controller. */
+  registryUnit: "/etc/systemd/system/k0rdentd-registry.service",
   k0sEtc: "/etc/k0s",
   k0sConfig: "/etc/k0s/k0s.yaml",
   containerdDropIns: "/etc/k0s/containerd.d",

@@ -67,6 +67,15 @@ export function renderJoinConfig(input: JoinConfigInput): string {
         `# Registry ${addresses.join(", ")}: ${input.registry.insecure ? "plain HTTP" : "HTTPS"}${
           input.registry.ca ? `; copy ${JOIN_CA_FILE} to ${HOST.joinRegistryCa} first` : ""
         }.`,
+        ...(input.role === "controller"
+          ? [
+            `# To run a registry replica here too: install --join --registry-replica${
+              !input.registry.insecure
+                ? ` (first copy <registry.storage>/tls/ca.key of this controller to ${HOST.joinRegistryCaKey}, mode 0600)`
+                : ""
+            }.`,
+          ]
+          : []),
       ]
       : []),
   ];

@@ -24,3 +24,23 @@ Deno.test("renderJoinConfig() carries every registry address, in order, as a lis
     "10.0.0.5:5000",
   );
 });
+
+Deno.test("renderJoinConfig(): a controller's file says how to add a registry replica (with the CA key for TLS); a worker's does not", () => {
+  const controller = renderJoinConfig({ ...input("10.0.0.5:5000"), role: "controller" });
+  assert.match(
+    controller,
+    /^# To run a registry replica here too: install --join --registry-replica \(first copy <registry\.storage>\/tls\/ca\.key of this controller to \/etc\/k0rdentd\/registry-ca\.key, mode 0600\)\.$/m,
+  );
+  assert.equal(parse(controller).join.registryReplica, undefined, "off unless asked for");
+  const plain = input("10.0.0.5:5000");
+  const http = renderJoinConfig({
+    ...plain,
+    role: "controller",
+    registry: { ...plain.registry, insecure: true, ca: false },
+  });
+  assert.match(
+    http,
+    /^# To run a registry replica here too: install --join --registry-replica\.$/m,
+  );
+  assert.doesNotMatch(renderJoinConfig(input("10.0.0.5:5000")), /registry replica/);
+});

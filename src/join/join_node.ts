@@ -22,6 +22,7 @@ import { log } from "../log/logger.ts";
 import { registryEndpoint } from "../airgap_registry/endpoint.ts";
 import { registryAliases } from "./node_address.ts";
 import { joinServicePhase } from "./phases/join_service.ts";
+import { registryReplicaPhase } from "./phases/registry_replica.ts";
 import { joinTokenPhase } from "./phases/join_token.ts";
 import { nodeName, waitJoinedPhase } from "./phases/wait_joined.ts";
 import { type JoinRole, readTokenFile } from "./token.ts";
@@ -85,11 +86,20 @@ export async function resolveJoin(flags: JoinFlags, config: Config): Promise<Joi
   return { role: mode as JoinRole, token };
 }
 
+// The cluster's k0s.yaml may name images after the first node's localhost:5000, which on this
+// node must lead to the registry it reaches.
+const joinMirrorsPhase = containerdMirrorsPhaseWith((ctx) =>
+  ctx.options.airgap ? registryAliases(registryEndpoint(ctx.config).address) : []
+);
+
 /** Preflight checks about the first install only. */
 const JOIN_SKIPS: readonly string[] = ["k0s-images", "k0rdent-version", "bundle-version"];
 
-/** The phases of a join as `role`. */
-export function joinPhases(spec: JoinSpec): Phase[] {
+/**
+ * The phases of a join as `role`; `replica`: an air-gap controller also runs a registry replica
+ * (`join.registryReplica`), before k0s joins, so its own pulls have one more registry.
+ */
+export function joinPhases(spec: JoinSpec, replica = false): Phase[] {
   return [
     // The k0s system images are those of the cluster's config, in the registry the first
     // install checked (k0s-images); a worker has no k0s.yaml to list them with.
@@ -98,11 +108,8 @@ export function joinPhases(spec: JoinSpec): Phase[] {
     ),
     k0sBinaryPhase,
     ...(spec.role === "controller" ? [k0sConfigPhase] : []),
-    // The cluster's k0s.yaml may name images after the first node's localhost:5000, which on
-    // this node must lead to the registry it reaches.
-    containerdMirrorsPhaseWith((ctx) =>
-      ctx.options.airgap ? registryAliases(registryEndpoint(ctx.config).address) : []
-    ),
+    joinMirrorsPhase,
+    ...(replica ? [registryReplicaPhase] : []),
     joinTokenPhase(spec.role, spec.token),
     joinServicePhase(spec.role),
     waitJoinedPhase(spec.role),
@@ -122,10 +129,23 @@ export interface JoinSummary {
   changes: string[];
   /** Dry run: the preflight checks that failed (the join would stop there); else empty. */
   preflightFindings: PreflightFinding[];
+  /**
+   * The registry replica started here (`join.registryReplica`): its port, which the operator
+   * adds to `airgap.registry.address` of the other nodes (docs/multi-node.md).
+   */
+  registryReplica?: { port: number };
 }
 
 /** Joins this host to the cluster as `spec.role`. */
 export async function joinNode(request: InstallRequest, spec: JoinSpec): Promise<JoinSummary> {
+  if (request.config.join.registryReplica) {
+    if (spec.role !== "controller") {
+      throw new UsageError("--registry-replica (join.registryReplica) is for --mode controller");
+    }
+    if (!request.options.airgap) {
+      throw new UsageError("--registry-replica (join.registryReplica) needs --airgap");
+    }
+  }
   await checkInputFiles(request.options, request.config);
   const host = hostMutatorFor(request);
   const release = await lockHost(host);
@@ -148,14 +168,25 @@ async function joinLocked(request: InstallRequest, spec: JoinSpec): Promise<Join
     phases,
     changes: ctx.host.changes,
     preflightFindings: ctx.facts.preflightFindings ?? [],
+    ...(request.config.join.registryReplica
+      ? { registryReplica: { port: request.config.registry.port } }
+      : {}),
   });
   const status = await ctx.k0s.status();
   if (status && await ctx.k0s.serviceInstalled(spec.role)) {
-    log.info(`k0s ${status.version} already runs here as ${status.role}: nothing to do`);
-    return { ...summary(true, []), k0sVersion: status.version };
+    log.info(`k0s ${status.version} already runs here as ${status.role}: not joining again`);
+    // What a config change can still move on a joined node: the registry drop-ins (a longer
+    // airgap.registry.address list) and the replica (asked for on a controller that joined
+    // earlier). Both are skipped when current.
+    const phases = await runPhases(
+      [joinMirrorsPhase, ...(request.config.join.registryReplica ? [registryReplicaPhase] : [])],
+      ctx,
+      'Fix the cause and run "k0rdentd install --join" again',
+    );
+    return { ...summary(true, phases), k0sVersion: status.version };
   }
   const phases = await runPhases(
-    joinPhases(spec),
+    joinPhases(spec, request.config.join.registryReplica),
     ctx,
     'Fix the cause and run "k0rdentd install --join" again with the same flags: finished phases are skipped',
   );
@@ -174,11 +205,18 @@ export function formatJoinSummary(s: JoinSummary): string {
   const done = s.phases.filter((p) => p.status === "done").length;
   return [
     s.alreadyJoined
-      ? `Node ${s.node} already runs k0s ${s.k0sVersion ?? "?"} as a ${s.role}; nothing changed`
+      ? `Node ${s.node} already runs k0s ${s.k0sVersion ?? "?"} as a ${s.role}; ${
+        done ? `registry settings brought up to date (${done} phase(s) run)` : "nothing changed"
+      }`
       : `Node ${s.node} joined the cluster as a ${s.role} with k0s ${s.k0sVersion ?? "?"}${
         s.airgap ? " (air-gapped)" : ""
       } (${done} phase(s) run)`,
     `Check it on a controller: k0s kubectl get node ${s.node}`,
+    ...(s.registryReplica
+      ? [
+        `Registry replica: systemctl status k0rdentd-registry; k0rdentd registry status. Once in sync, add <this node's IP>:${s.registryReplica.port} to airgap.registry.address on every node and rerun its install (docs/multi-node.md, "A registry replica on a joining controller")`,
+      ]
+      : []),
     ...(s.role === "controller" ? [`Kubeconfig here: ${HOST.k0sAdminKubeconfig}`] : []),
   ].join("\n");
 }

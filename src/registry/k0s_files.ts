@@ -10,6 +10,12 @@
 import { trimPrefix } from "./names.ts";
 
 /**
+ * The listing beside the binaries, `<path>/SHA256SUMS` (`sha256sum` format): replicas
+ * (`registry --sync-from`) read it to learn which files to copy and check each copy by it.
+ */
+export const K0S_SUMS_FILE = "SHA256SUMS";
+
+/**
  * The URL to set as `controller.globalK0sURL`: `http://<host>:<filesPort>/<prefix>` (an IPv6
  * host in brackets; no trailing slash, since the templates append `/k0s-...`).
  */

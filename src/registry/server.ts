@@ -31,7 +31,7 @@ import { createRegistryApp } from "./http/app.ts";
 import { createFilesHandler } from "./http/files.ts";
 import { k0sFilesPath } from "./k0s_files.ts";
 import { readLoadStatus } from "../bundle/loading/load_state.ts";
-import { openK0sBinaryStore } from "./storage/k0s_binaries.ts";
+import { K0sBinaryStore } from "./storage/k0s_binaries.ts";
 import type { ServeLimits } from "./limits.ts";
 import { openDiskStorage, type RegistryStorage } from "./storage/storage.ts";
 import { prepareSources, startReplication, type SyncOptions } from "./sync/replicator.ts";
@@ -244,8 +244,12 @@ export async function serveRegistry(
   const access = await accessPolicy(options.auth, options.limits);
   await checkStorage(options.storage);
   const tls = await tlsMaterial(options, deps.runner);
-  const sources = options.sync ? await prepareSources(options.sync, options.storage) : [];
+  // The sources' k0s binaries come from their files listeners, configured like this one's.
+  const sources = options.sync
+    ? await prepareSources({ files: options.files, ...options.sync }, options.storage)
+    : [];
   const storage = deps.storage ?? openDiskStorage(options.storage);
+  const k0sFiles = new K0sBinaryStore(storage.driver);
   const sessions = new UploadSessions(storage, options.limits.uploads);
   await sessions.load();
   const app = createRegistryApp({ storage, access, sessions });
@@ -286,7 +290,7 @@ export async function serveRegistry(
     filesListener,
     instrument(
       createFilesHandler({
-        store: openK0sBinaryStore(options.storage),
+        store: k0sFiles,
         prefix: options.files.prefix,
       }),
       () => Route.files,
@@ -356,6 +360,7 @@ export async function serveRegistry(
       intervalMs: sync.intervalMs,
       concurrency: sync.concurrency,
       signal: deps.signal,
+      k0sFiles,
     })
     : undefined;
   if (sync && replication) {

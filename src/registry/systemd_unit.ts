@@ -1,11 +1,49 @@
-/** `registry --print-systemd-unit`: a hardened systemd unit running the registry with the same flags. */
+/**
+ * `registry --print-systemd-unit` and the replica of `install --join --mode controller`: a
+ * hardened systemd unit running the registry with the flags of the config.
+ */
 import { durationMs, formatDuration } from "../config/duration.ts";
 import { defaultConfig } from "../config/defaults.ts";
-import { limitFlags } from "./limits.ts";
+import type { Config } from "../config/schema.ts";
+import { limitFlags, serveLimits } from "./limits.ts";
 import { log, type LogFormat } from "../log/logger.ts";
 import type { ServeOptions } from "./server.ts";
+import { HOST } from "../host/paths.ts";
 
 const DEFAULT_SYNC_INTERVAL_MS = durationMs(defaultConfig().registry.syncInterval);
+
+/** The serve options of `config.registry` (flags already applied to it). */
+export function serveOptions(config: Config): ServeOptions {
+  const r = config.registry;
+  return {
+    host: r.host,
+    port: r.port,
+    storage: r.storage,
+    tls: { ...r.tls, sans: [...r.tls.sans] },
+    auth: { ...r.auth },
+    files: { port: r.filesPort, prefix: r.prefix },
+    debugAddress: r.debugAddress,
+    accessLog: r.accessLog,
+    limits: serveLimits(r.limits),
+    sync: {
+      from: [...r.syncFrom],
+      filesFrom: [...r.syncFilesFrom],
+      intervalMs: durationMs(r.syncInterval) as number,
+      caFile: r.syncCaFile,
+      username: r.syncUsername,
+      passwordFile: r.syncPasswordFile,
+    },
+  };
+}
+
+/**
+ * The binary a unit runs: this executable (the compiled k0rdentd), or `/usr/local/bin/k0rdentd`
+ * when running under `deno` (development).
+ */
+export function unitBinary(): string {
+  const exec = Deno.execPath();
+  return /\/deno$/.test(exec) ? HOST.k0rdentdBinary : exec;
+}
 
 /** Quotes one ExecStart argument for systemd (`%` and `$` escaped, quoted when needed). */
 export function systemdQuote(arg: string): string {
@@ -37,6 +75,9 @@ export function serveArgs(options: ServeOptions): string[] {
     for (const san of options.tls.sans) args.push("--tls-san", san);
   } else if (options.tls.mode === "files") {
     args.push("--tls-cert", options.tls.cert, "--tls-key", options.tls.key);
+  } else {
+    // Said outright: without it the daemon serves its default, --tls auto.
+    args.push("--tls", "off");
   }
   if (options.auth.htpasswd) args.push("--htpasswd", options.auth.htpasswd);
   if (options.auth.authPulls) args.push("--auth-pulls");
@@ -45,6 +86,7 @@ export function serveArgs(options: ServeOptions): string[] {
   const sync = options.sync;
   if (sync?.from.length) {
     for (const url of sync.from) args.push("--sync-from", url);
+    for (const url of sync.filesFrom ?? []) args.push("--sync-files-from", url);
     if (sync.intervalMs !== DEFAULT_SYNC_INTERVAL_MS) {
       args.push("--sync-interval", formatDuration(sync.intervalMs));
     }

@@ -64,7 +64,16 @@ Deno.test("serveArgs() keeps a disabled files port, an empty prefix and no debug
     accessLog: true,
     limits: defaultServeLimits(),
   });
-  assert.deepEqual(args.slice(7), ["--files-port", "0", "--prefix", "", "--debug-address", ""]);
+  assert.deepEqual(args.slice(7), [
+    "--files-port",
+    "0",
+    "--prefix",
+    "",
+    "--debug-address",
+    "",
+    "--tls",
+    "off",
+  ]);
   assert.equal(systemdQuote(""), '""');
 });
 
@@ -84,7 +93,8 @@ Deno.test("systemdUnit() passes --log-format json through to ExecStart, and noth
   assert.equal(
     exec(systemdUnit("/usr/local/bin/k0rdentd", options, "json")),
     "ExecStart=/usr/local/bin/k0rdentd --log-format json registry --host 0.0.0.0 --port 5000 " +
-      "--storage /s --files-port 5080 --prefix k0rdent-enterprise --debug-address 127.0.0.1:5001",
+      "--storage /s --files-port 5080 --prefix k0rdent-enterprise --debug-address 127.0.0.1:5001 " +
+      "--tls off",
   );
   assert.ok(
     !exec(systemdUnit("/usr/local/bin/k0rdentd", options, "text"))!.includes("--log-format"),
@@ -104,17 +114,22 @@ Deno.test("serveArgs() and systemdUnit() pass the replication sources, CA and pa
     limits: defaultServeLimits(),
     sync: {
       from: ["https://10.0.0.5:5000", "https://10.0.0.6:5000"],
+      filesFrom: ["http://10.0.0.5:8080/k0s", "http://10.0.0.6:8080/k0s"],
       intervalMs: 60_000,
       caFile: "/etc/k0rdentd/peer-ca.crt",
       username: "replica",
       passwordFile: "/etc/k0rdentd/sync.pw",
     },
   };
-  assert.deepEqual(serveArgs(options).slice(-12), [
+  assert.deepEqual(serveArgs(options).slice(-16), [
     "--sync-from",
     "https://10.0.0.5:5000",
     "--sync-from",
     "https://10.0.0.6:5000",
+    "--sync-files-from",
+    "http://10.0.0.5:8080/k0s",
+    "--sync-files-from",
+    "http://10.0.0.6:8080/k0s",
     "--sync-interval",
     "1m",
     "--sync-ca",

@@ -19,6 +19,10 @@ export function registerInstall(program: Command): void {
     .option("--mode <role>", "with --join: controller or worker")
     .option("--token-file <file>", "with --join: file holding a join token (k0s token create)")
     .option("--token <token>", "with --join: join token (prefer --token-file: argv is visible)")
+    .option(
+      "--registry-replica",
+      "with --join --mode controller --airgap: also run a registry replica here that syncs from every --registry-address (config join.registryReplica)",
+    )
     .addHelpText(
       "after",
       `
@@ -35,10 +39,17 @@ Examples:
     --registry-username robot --registry-password-stdin
   sudo k0rdentd install --ignore-preflight-errors=ports,disk
   sudo k0rdentd install --join --mode worker --token-file ./worker-token
-  sudo k0rdentd -c worker-join.yaml install --join`,
+  sudo k0rdentd -c worker-join.yaml install --join
+  sudo k0rdentd -c controller-join.yaml install --join --registry-replica`,
     )
     .action(async (flags, cmd: Command) => {
-      const request = await installRequest(cmd, flags);
+      const request = await installRequest(
+        cmd,
+        flags,
+        flags.registryReplica
+          ? [{ path: ["join", "registryReplica"], value: true, flag: "--registry-replica" }]
+          : [],
+      );
       const join = await resolveJoin(flags, request.config);
       if (join) {
         const joined = await joinNode(request, join);

@@ -7,11 +7,9 @@ import { UsageError, UserError } from "../../errors.ts";
 import { log } from "../../log/logger.ts";
 import { printData, printOut } from "../../log/output.ts";
 import { formatBytes, Progress, progressMode } from "../../log/progress.ts";
-import type { Config } from "../../config/schema.ts";
-import { serveLimits } from "../../registry/limits.ts";
-import { type ServeOptions, serveRegistry } from "../../registry/server.ts";
+import { serveRegistry } from "../../registry/server.ts";
 import { openDiskStorage } from "../../registry/storage/storage.ts";
-import { systemdUnit } from "../../registry/systemd_unit.ts";
+import { serveOptions, systemdUnit, unitBinary } from "../../registry/systemd_unit.ts";
 import { readSyncStatus, syncStatusLines } from "../../registry/sync/sync_status.ts";
 import { verifyStorage } from "../../registry/verify.ts";
 import { startBackgroundLoad, statusText } from "../../bundle/loading/background.ts";
@@ -23,7 +21,6 @@ import { readBundleRecords, versionKey } from "../../bundle/loading/records.ts";
 import { readInUse } from "../../bundle/loading/in_use.ts";
 import { commandContext, flagOverrides } from "../context.ts";
 import { booleanFlag } from "../../config/boolean.ts";
-import { durationMs } from "../../config/duration.ts";
 import { HOST } from "../../host/paths.ts";
 
 const STORAGE_FLAG = { storage: { path: ["registry", "storage"], flag: "--storage" } };
@@ -64,6 +61,7 @@ const SERVE_FLAGS = {
     flag: "--max-login-failures",
   },
   syncFrom: { path: ["registry", "syncFrom"], flag: "--sync-from" },
+  syncFilesFrom: { path: ["registry", "syncFilesFrom"], flag: "--sync-files-from" },
   syncInterval: { path: ["registry", "syncInterval"], flag: "--sync-interval" },
   syncCa: { path: ["registry", "syncCaFile"], flag: "--sync-ca" },
   syncUsername: { path: ["registry", "syncUsername"], flag: "--sync-username" },
@@ -77,28 +75,6 @@ function numberArg(value: string): number | string {
 
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
-}
-
-function serveOptions(config: Config): ServeOptions {
-  const r = config.registry;
-  return {
-    host: r.host,
-    port: r.port,
-    storage: r.storage,
-    tls: { ...r.tls, sans: [...r.tls.sans] },
-    auth: { ...r.auth },
-    files: { port: r.filesPort, prefix: r.prefix },
-    debugAddress: r.debugAddress,
-    accessLog: r.accessLog,
-    limits: serveLimits(r.limits),
-    sync: {
-      from: [...r.syncFrom],
-      intervalMs: durationMs(r.syncInterval) as number,
-      caFile: r.syncCaFile,
-      username: r.syncUsername,
-      passwordFile: r.syncPasswordFile,
-    },
-  };
 }
 
 const EXAMPLES = `
@@ -119,6 +95,7 @@ Examples:
   k0rdentd registry add-k0s-binary ./k0s-v1.32.6+k0s.0-amd64 --cosign-key ./cosign.pub
   k0rdentd registry --files-port 0      # no k0s binaries listener
   k0rdentd registry --sync-from https://10.0.0.5:5000 --sync-from https://10.0.0.6:5000
+  k0rdentd registry --sync-from https://10.0.0.5:5000 --sync-files-from http://10.0.0.5:8080/k0s
   k0rdentd registry --sync-from https://10.0.0.5:5000 --sync-interval 1m \\
     --sync-ca /etc/k0rdentd/peer-ca.crt --sync-username replica --sync-password-file /etc/k0rdentd/sync.pw
   k0rdentd registry --debug-address 0.0.0.0:5001   # /metrics, /healthz, /readyz for Prometheus
@@ -128,7 +105,7 @@ Env: K0RDENTD_REGISTRY_HOST, K0RDENTD_REGISTRY_PORT, K0RDENTD_REGISTRY_FILES_POR
 K0RDENTD_REGISTRY_STORAGE.
 Config: registry.host, registry.port, registry.filesPort, registry.debugAddress,
 registry.accessLog, registry.prefix, registry.storage, registry.tls.*, registry.auth.*,
-registry.limits.*, registry.syncFrom, registry.syncInterval, registry.syncCaFile,
+registry.limits.*, registry.syncFrom, registry.syncFilesFrom, registry.syncInterval, registry.syncCaFile,
 registry.syncUsername, registry.syncPasswordFile.
 Replication state per source (last sync, tags and bytes behind, last error): registry status.`;
 
@@ -193,6 +170,11 @@ export function registerRegistry(program: Command): void {
       "replicate every repository and tag of this registry and keep following it (repeatable)",
       collect,
     )
+    .option(
+      "--sync-files-from <url>",
+      "the k0s binaries of the --sync-from registries, in the same order (default: http://<source host>:<--files-port>/<--prefix>)",
+      collect,
+    )
     .option("--sync-interval <duration>", "pause between two replication passes (default 30s)")
     .option(
       "--sync-ca <file>",
@@ -217,9 +199,7 @@ export function registerRegistry(program: Command): void {
       const ctx = await commandContext(cmd, overrides);
       const options = serveOptions(ctx.config);
       if (opts.printSystemdUnit) {
-        const exec = Deno.execPath();
-        const binary = /\/deno$/.test(exec) ? HOST.k0rdentdBinary : exec;
-        printOut(systemdUnit(binary, options).trimEnd());
+        printOut(systemdUnit(unitBinary(), options).trimEnd());
         return;
       }
       if (ctx.dryRun) {

@@ -1,9 +1,10 @@
 /**
  * The files listener (`--files-port`): `GET`/`HEAD /<prefix>/<name>` for the stored k0s
  * binaries and their `.sig`, read-only, plain HTTP, streamed from disk with single `Range`
- * support. Anything else is 404 (unknown path) or 405 (another method).
+ * support, and `/<prefix>/SHA256SUMS` listing them with their SHA-256 (for replicas). Anything
+ * else is 404 (unknown path) or 405 (another method).
  */
-import { k0sFilesPath } from "../k0s_files.ts";
+import { K0S_SUMS_FILE, k0sFilesPath } from "../k0s_files.ts";
 import { isK0sFileName } from "../names.ts";
 import type { K0sBinaryStore } from "../storage/k0s_binaries.ts";
 import { rangedResponse } from "./range.ts";
@@ -42,7 +43,18 @@ export function createFilesHandler(deps: FilesDeps): (req: Request) => Promise<R
     if (req.method !== "GET" && req.method !== "HEAD") {
       return plain(405, "method not allowed", { Allow: "GET, HEAD" });
     }
-    const name = requestedFile(new URL(req.url).pathname, deps.prefix);
+    const pathname = new URL(req.url).pathname;
+    if (pathname === `${k0sFilesPath(deps.prefix)}/${K0S_SUMS_FILE}`) {
+      const sums = new TextEncoder().encode(await deps.store.sha256Sums());
+      return new Response(req.method === "HEAD" ? null : sums, {
+        headers: {
+          "Content-Type": "text/plain; charset=utf-8",
+          "Content-Length": String(sums.length),
+          "Cache-Control": "no-store",
+        },
+      });
+    }
+    const name = requestedFile(pathname, deps.prefix);
     const info = name ? await deps.store.stat(name) : undefined;
     if (!name || !info) return plain(404, "not found");
     const headers: Record<string, string> = {

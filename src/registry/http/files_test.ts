@@ -1,6 +1,7 @@
 // The files listener's handler in-process over a memory store: which paths name a file, GET,
 // HEAD, Range, 404 and 405.
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { K0sBinaryStore } from "../storage/k0s_binaries.ts";
 import { MemoryDriver } from "../storage/memory_driver.ts";
 import { createFilesHandler, requestedFile } from "./files.ts";
@@ -94,4 +95,27 @@ Deno.test("files handler: an empty prefix serves at /<name>", async () => {
   const res = await h(get(`/${NAME}`));
   assert.equal(res.status, 200);
   await res.body?.cancel();
+});
+
+Deno.test("files handler: /<prefix>/SHA256SUMS lists every binary and .sig in sha256sum format, fresh after a change", async () => {
+  const store = new K0sBinaryStore(new MemoryDriver());
+  const h = createFilesHandler({ store, prefix: P });
+  assert.equal(await (await h(get(`/${P}/SHA256SUMS`))).text(), "");
+  await (await store.stage(NAME, new Blob([DATA]).stream())).commit(
+    new TextEncoder().encode("c2ln"),
+  );
+  const res = await h(get(`/${P}/SHA256SUMS`));
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("Content-Type"), "text/plain; charset=utf-8");
+  const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
+  const want = `${sha(DATA)}  ${NAME}\n${sha(new TextEncoder().encode("c2ln"))}  ${NAME}.sig\n`;
+  assert.equal(await res.text(), want);
+  const head = await h(get(`/${P}/SHA256SUMS`, { method: "HEAD" }));
+  assert.equal(head.body, null);
+  assert.equal(head.headers.get("Content-Length"), String(want.length));
+  // Replaced under the same name (no signature): the listing follows.
+  const other = new TextEncoder().encode("another k0s build");
+  await (await store.stage(NAME, new Blob([other]).stream())).commit();
+  assert.equal(await (await h(get(`/${P}/SHA256SUMS`))).text(), `${sha(other)}  ${NAME}\n`);
+  assert.equal((await h(get(`/other/SHA256SUMS`))).status, 404);
 });

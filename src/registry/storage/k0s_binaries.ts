@@ -4,6 +4,7 @@
  * `uploads/<uuid>` (fsynced), is renamed into place only when its writer commits it (after a
  * signature check), and is read back whole or by range for the files listener.
  */
+import { IncrementalHash } from "../../hash/sha.ts";
 import { DiskDriver } from "./disk_driver.ts";
 import type { FileInfo, StorageDriver } from "./driver.ts";
 import { isK0sBinaryName, SIGNATURE_SUFFIX } from "../names.ts";
@@ -32,7 +33,56 @@ export interface StagedK0sBinary {
 
 /** The k0s binaries of one registry storage; see the module comment. */
 export class K0sBinaryStore {
+  /** SHA-256 of stored files, by name, valid while their size and time are unchanged. */
+  #hashes = new Map<
+    string,
+    { size: number; mtimeMs: number; sha256: Promise<string | undefined> }
+  >();
+
   constructor(readonly driver: StorageDriver) {}
+
+  /**
+   * The lowercase hex SHA-256 of a stored file (`fileName` as served), or undefined when absent.
+   * Computed once per file version (size and modification time) and kept in memory, so the
+   * files listener's `SHA256SUMS` and a replica's comparison do not read 250 MB binaries again;
+   * callers asking while it is computed share that computation.
+   */
+  async sha256(fileName: string): Promise<string | undefined> {
+    const info = await this.stat(fileName);
+    if (!info) return undefined;
+    const known = this.#hashes.get(fileName);
+    if (known && known.size === info.size && known.mtimeMs === info.mtimeMs) return known.sha256;
+    const sha256 = this.#hash(fileName, info.size);
+    const entry = { size: info.size, mtimeMs: info.mtimeMs, sha256 };
+    this.#hashes.set(fileName, entry);
+    // A failed read is not remembered.
+    sha256.catch(() => this.#hashes.get(fileName) === entry && this.#hashes.delete(fileName));
+    return await sha256;
+  }
+
+  async #hash(fileName: string, size: number): Promise<string | undefined> {
+    const stream = await this.open(fileName, { offset: 0, length: size });
+    if (!stream) return undefined;
+    const hash = new IncrementalHash();
+    for await (const chunk of stream) hash.update(chunk);
+    return hash.hex();
+  }
+
+  /**
+   * `SHA256SUMS` of every stored binary and `.sig`, in `sha256sum` format (`<hex>  <name>`),
+   * sorted by name: what a replica (`registry --sync-from`) copies and checks the files by.
+   */
+  async sha256Sums(): Promise<string> {
+    const lines: string[] = [];
+    for (const binary of await this.list()) {
+      const names = [binary.name, ...(binary.signature ? [binary.name + SIGNATURE_SUFFIX] : [])];
+      for (const name of names) {
+        const sha256 = await this.sha256(name);
+        if (sha256) lines.push(`${sha256}  ${name}\n`);
+      }
+    }
+    return lines.join("");
+  }
 
   /**
    * Streams `body` into the uploads area as binary `name`, handing every chunk to `onChunk`
@@ -45,6 +95,7 @@ export class K0sBinaryStore {
   ): Promise<StagedK0sBinary> {
     if (!isK0sBinaryName(name)) throw new Error(`Invalid k0s binary name "${name}"`);
     const driver = this.driver;
+    const hashes = this.#hashes;
     const upload = layout.upload(crypto.randomUUID());
     const handle = (await driver.openAppend(upload, true))!;
     let size = 0;
@@ -77,6 +128,9 @@ export class K0sBinaryStore {
       size,
       async commit(signature?: Uint8Array) {
         settle();
+        // Another process's change is seen by size and time; this one's is known for sure.
+        hashes.delete(name);
+        hashes.delete(name + SIGNATURE_SUFFIX);
         const sig = layout.k0sFile(name + SIGNATURE_SUFFIX);
         // The old signature goes first, so a binary is never beside one that is not its own.
         await driver.remove(sig);
@@ -123,6 +177,8 @@ export class K0sBinaryStore {
 
   /** Removes a stored binary and its `.sig` (`registry gc --keep-bundles`); false when absent. */
   async remove(name: string): Promise<boolean> {
+    this.#hashes.delete(name);
+    this.#hashes.delete(name + SIGNATURE_SUFFIX);
     await this.driver.remove(layout.k0sFile(name + SIGNATURE_SUFFIX));
     return await this.driver.remove(layout.k0sFile(name));
   }

@@ -4,6 +4,8 @@ import assert from "node:assert/strict";
 import type { StorageDriver } from "./driver.ts";
 import { K0sBinaryStore } from "./k0s_binaries.ts";
 import { layout } from "./layout.ts";
+import { MemoryDriver } from "./memory_driver.ts";
+import { hashBytes } from "../../hash/sha.ts";
 import { assertNoLeftovers, STORAGE_DRIVERS } from "../../../tests/helpers/storage_drivers.ts";
 
 const enc = new TextEncoder();
@@ -115,3 +117,24 @@ for (const d of STORAGE_DRIVERS) {
     });
   }
 }
+
+Deno.test("K0sBinaryStore.sha256(): read once per file version, shared by concurrent callers, fresh after a change", async () => {
+  const driver = new MemoryDriver();
+  let reads = 0;
+  const openRead = driver.openRead.bind(driver);
+  driver.openRead = (...args: Parameters<typeof driver.openRead>) => {
+    reads++;
+    return openRead(...args);
+  };
+  const store = new K0sBinaryStore(driver);
+  assert.equal(await store.sha256(NAME), undefined);
+  await (await store.stage(NAME, chunks("one ", "binary"))).commit();
+  const [a, b] = await Promise.all([store.sha256(NAME), store.sha256(NAME)]);
+  assert.equal(a, hashBytes(enc.encode("one binary")));
+  assert.equal(b, a);
+  assert.equal(await store.sha256(NAME), a);
+  assert.equal(reads, 1);
+  await (await store.stage(NAME, chunks("two binary"))).commit();
+  assert.equal(await store.sha256(NAME), hashBytes(enc.encode("two binary")));
+  assert.equal(reads, 2);
+});

@@ -9,8 +9,11 @@ import { RegistryClient, type RegistryTarget } from "../../bundle/pushing/regist
 import { errorMessage, UserError } from "../../errors.ts";
 import { pathExists } from "../../fsx/exists.ts";
 import { log } from "../../log/logger.ts";
+import { k0sFilesURL } from "../k0s_files.ts";
+import type { K0sBinaryStore } from "../storage/k0s_binaries.ts";
 import { layout } from "../storage/layout.ts";
 import type { RegistryStorage } from "../storage/storage.ts";
+import { syncK0sFiles } from "./files_pass.ts";
 import { syncPass } from "./sync_pass.ts";
 import { type SourceStatus, type SyncStatus, writeSyncStatus } from "./sync_status.ts";
 
@@ -18,6 +21,11 @@ import { type SourceStatus, type SyncStatus, writeSyncStatus } from "./sync_stat
 export interface SyncOptions {
   /** Source registries: `https://HOST:PORT`, `http://HOST:PORT` or `HOST:PORT` (HTTPS). */
   from: string[];
+  /**
+   * Their files listeners (`--sync-files-from`), in the same order: `http://HOST:PORT/<prefix>`;
+   * empty or absent: derived from each source's host and {@link files}.
+   */
+  filesFrom?: string[];
   /** Pause between two passes of one source. */
   intervalMs: number;
   /**
@@ -31,12 +39,20 @@ export interface SyncOptions {
   passwordFile: string;
   /** Requests in flight per source (default 4). */
   concurrency?: number;
+  /**
+   * The files listener of the sources (this daemon's own `--files-port` and `--prefix`: every
+   * controller's registry is configured alike): the k0s binaries are copied from
+   * `http://<source host>:<port>/<prefix>`. Absent or port 0: only images replicate.
+   */
+  files?: { port: number; prefix: string };
 }
 
 /** A source with its client, ready to replicate. */
 export interface PreparedSource {
   url: string;
   client: RegistryClient;
+  /** The source's files listener, `http://HOST:PORT/<prefix>`; absent: no k0s binaries. */
+  filesBase?: string;
 }
 
 /** The target of a `--sync-from` value; a usage mistake is a {@link UserError}. */
@@ -79,6 +95,12 @@ export async function prepareSources(
 ): Promise<PreparedSource[]> {
   if (options.from.length === 0) return [];
   const targets = options.from.map(parseSyncSource);
+  const filesFrom = options.filesFrom ?? [];
+  if (filesFrom.length && filesFrom.length !== targets.length) {
+    throw new UserError(
+      `Got ${filesFrom.length} --sync-files-from for ${targets.length} --sync-from: give one per source, in the same order`,
+    );
+  }
   let password: string | undefined;
   if (options.username) {
     if (!options.passwordFile) {
@@ -86,11 +108,21 @@ export async function prepareSources(
         `--sync-username "${options.username}" has no password: pass --sync-password-file`,
       );
     }
+    let mode: number;
     try {
+      mode = (await Deno.stat(options.passwordFile)).mode ?? 0;
       password = (await Deno.readTextFile(options.passwordFile)).replace(/\r?\n$/, "");
     } catch (err) {
       throw new UserError(
         `Cannot read --sync-password-file "${options.passwordFile}": ${errorMessage(err)}`,
+      );
+    }
+    // A secret other users can read is refused, as ssh refuses such keys.
+    if (mode & 0o077) {
+      throw new UserError(
+        `Refusing --sync-password-file "${options.passwordFile}": other users can access it (mode ${
+          (mode & 0o777).toString(8).padStart(4, "0")
+        }): chmod 600 it`,
       );
     }
   }
@@ -105,7 +137,16 @@ export async function prepareSources(
       username: options.username || undefined,
       password,
     });
-    out.push({ url: options.from[i], client });
+    const files = options.filesFrom?.length
+      ? options.filesFrom[i].replace(/\/+$/, "")
+      : options.files?.port
+      ? k0sFilesURL(
+        new URL(`http://${target.host}`).hostname,
+        options.files.port,
+        options.files.prefix,
+      )
+      : undefined;
+    out.push({ url: options.from[i], client, ...(files ? { filesBase: files } : {}) });
   }
   return out;
 }
@@ -133,7 +174,13 @@ export interface Replication {
 export function startReplication(
   storage: RegistryStorage,
   sources: PreparedSource[],
-  options: { intervalMs: number; concurrency?: number; signal: AbortSignal },
+  options: {
+    intervalMs: number;
+    concurrency?: number;
+    signal: AbortSignal;
+    /** Where the sources' k0s binaries go (for sources with a `filesBase`). */
+    k0sFiles?: K0sBinaryStore;
+  },
 ): Replication {
   const statuses: SourceStatus[] = sources.map((s) => ({
     source: s.url,
@@ -198,7 +245,23 @@ export function startReplication(
           save(true);
           continue;
         }
-        if (result.errors.length === 0 && result.tagsBehind === 0) {
+        const errors = [...result.errors];
+        if (source.filesBase && options.k0sFiles) {
+          try {
+            const files = await syncK0sFiles(source.filesBase, options.k0sFiles, options);
+            status.k0sFiles = files.files;
+            errors.push(...files.errors);
+            if (files.copied.length) {
+              log.info(
+                `Registry replicated k0s binaries ${files.copied.join(", ")} from ${source.url}`,
+              );
+            }
+          } catch (err) {
+            if (options.signal.aborted) throw err;
+            errors.push(`k0s binaries: ${errorMessage(err)}`);
+          }
+        }
+        if (errors.length === 0 && result.tagsBehind === 0) {
           status.state = "in sync";
           status.lastSyncAt = new Date().toISOString();
           delete status.lastError;
@@ -211,8 +274,8 @@ export function startReplication(
           }
         } else {
           status.state = "behind";
-          const more = result.errors.length > 1 ? ` (and ${result.errors.length - 1} more)` : "";
-          status.lastError = `${result.errors[0] ?? "tags left behind"}${more}`;
+          const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : "";
+          status.lastError = `${errors[0] ?? "tags left behind"}${more}`;
           status.lastErrorAt = new Date().toISOString();
           log.warn(`Registry replication from ${source.url}: ${status.lastError}`);
         }

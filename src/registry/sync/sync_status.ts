@@ -27,6 +27,8 @@ export interface SourceStatus {
    * count nothing), less what the running pass stored so far.
    */
   bytesBehind?: number;
+  /** k0s binaries the source's files listener lists (absent: not read yet, or no listener). */
+  k0sFiles?: number;
   /** Blob bytes copied from this source since the daemon started. */
   bytesCopied: number;
   /** Why the last pass failed or left tags behind (cleared by a complete pass). */
@@ -78,7 +80,8 @@ export function syncStatusLines(status: SyncStatus, now = Date.now()): string[] 
           formatBytes(s.bytesBehind ?? 0)
         } to copy)`
         : ""),
-      `    last sync: ${ago(s.lastSyncAt, now)}; copied ${formatBytes(s.bytesCopied)}`,
+      `    last sync: ${ago(s.lastSyncAt, now)}; copied ${formatBytes(s.bytesCopied)}` +
+      (s.k0sFiles !== undefined ? `; k0s binaries at the source: ${s.k0sFiles}` : ""),
       ...(s.lastError ? [`    last error: ${s.lastError} (${s.lastErrorAt ?? "?"})`] : []),
     ]),
   ];
