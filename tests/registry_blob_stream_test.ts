@@ -74,7 +74,7 @@ Deno.test("blob GET: slow readers, a range across reused buffers and more downlo
       assert.equal(got.length, BLOB.length);
       assert.equal(got.digest, DIGEST);
     }
-    // A range that starts inside the second 1 MiB read and spans more reads than buffers.
+    // A range that starts inside a read and spans more reads than there are buffers.
     const from = MIB + 500_000;
     const to = 9 * MIB + 77;
     const res = await fetch(`${base}/v2/stream/test/blobs/${DIGEST}`, {

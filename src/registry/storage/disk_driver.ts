@@ -1,9 +1,9 @@
-/** The storage driver on a local directory: temp file + fsync + rename writes, 1 MiB streaming reads. */
+/** The storage driver on a local directory: temp file + fsync + rename writes, 512 KiB streaming reads. */
 import { dirname, join } from "node:path";
 import type { AppendHandle, DirEntry, FileInfo, ReadOptions, StorageDriver } from "./driver.ts";
 
 /** Size of each read when streaming a blob out (larger reads are much faster than 64 KiB). */
-export const READ_CHUNK = 1 << 20;
+export const READ_CHUNK = 512 << 10;
 /** Files up to this size are cached by path, validated by `stat` (tags). */
 const SMALL_FILE = 1024;
 const SMALL_FILE_ENTRIES = 10_000;
@@ -22,26 +22,26 @@ function notFound(err: unknown): boolean {
  * what asks for chunk k + 2. So when chunk k + 2's buffer is filled, everything before the last
  * 64 KiB of chunk k - 1 has left the channel, and the HTTP layer holds at most its own write
  * queue of it (hyper: about 400 KiB for HTTP/1.1, `max_buf_size`; HTTP/2 `max_send_buffer_size`
- * likewise; rustls copies as it encrypts). With 5 buffers, chunk k + 2 reuses chunk k - 3's,
- * which is safe while the layers below hold less than 2 chunks minus 64 KiB (1.94 MiB).
+ * likewise; rustls copies as it encrypts). With 7 buffers of 512 KiB, chunk k + 2 reuses chunk
+ * k - 5's, which is safe while the layers below hold less than 4 chunks minus 64 KiB (1.94 MiB).
  * tests/registry_blob_stream_test.ts reads a large blob slowly through a real daemon to catch a
- * runtime that buffers more.
+ * runtime that buffers more (it fails with 3 buffers).
  */
-export const RESPONSE_RING = 5;
+export const RESPONSE_RING = 7;
 /**
- * Response streams through JS at once (each holds up to {@link RESPONSE_RING} MiB); further
+ * Response streams through JS at once (each holds up to 3.5 MiB, {@link RESPONSE_RING}); further
  * whole-file downloads use the runtime's pump, `FsFile.readable`.
  */
 const MAX_RING_STREAMS = 8;
 
 /**
- * Streams `length` bytes of an open file in 1 MiB buffers (one read ahead, so the disk read
+ * Streams `length` bytes of an open file in 512 KiB buffers (one read ahead, so the disk read
  * overlaps the socket write), closing it at the end and then calling `onClose`. Buffers are
  * fresh for every chunk unless `ring` is set: then chunk k reuses chunk k - `ring`'s buffer
  * (allocated on first use), which only a reader that lets go of each chunk in time may read
- * ({@link RESPONSE_RING}). Fresh 1 MiB buffers are what made a download cost 2-4x
- * docker-registry's CPU: zeroing, page faults and collecting 256 of them per 256 MiB blob
- * (docs/benchmarks.md).
+ * ({@link RESPONSE_RING}). A fresh buffer for every read (of 1 MiB) is what made a download
+ * cost 2-4x docker-registry's CPU: zeroing, page faults and collecting 256 of them per 256 MiB
+ * blob (docs/benchmarks.md).
  */
 function fileStream(
   file: Deno.FsFile,
@@ -153,7 +153,7 @@ class DiskAppend implements AppendHandle {
  * renamed into place by another process is seen at once.
  *
  * Blob downloads (reads for a response, {@link ReadOptions.forResponse}): up to
- * {@link MAX_RING_STREAMS} at a time stream through JS in 1 MiB reads that cycle through
+ * {@link MAX_RING_STREAMS} at a time stream through JS in 512 KiB reads that cycle through
  * {@link RESPONSE_RING} reused buffers each (faster than the runtime's 64 KiB `FsFile.readable`
  * for one client, and no garbage); further whole-file downloads use `FsFile.readable`, which
  * Deno pumps without JS buffers (flat memory, CPU per download close to docker-registry's, but
