@@ -1,4 +1,4 @@
-/** The storage driver on a local directory: temp file + fsync + rename writes, 512 KiB streaming reads. */
+/** Storage driver on a local directory: temp + fsync + rename writes, 512 KiB streaming reads. */
 import { dirname, join } from "node:path";
 import type { AppendHandle, DirEntry, FileInfo, ReadOptions, StorageDriver } from "./driver.ts";
 
@@ -27,7 +27,7 @@ function notFound(err: unknown): boolean {
  * tests/registry_blob_stream_test.ts reads a large blob slowly through a real daemon to catch a
  * runtime that buffers more (it fails with 3 buffers).
  */
-export const RESPONSE_RING = 7;
+const RESPONSE_RING = 7;
 /**
  * Response streams through JS at once (each holds up to 3.5 MiB, {@link RESPONSE_RING}); further
  * whole-file downloads use the runtime's pump, `FsFile.readable`.
@@ -158,7 +158,8 @@ class DiskAppend implements AppendHandle {
  * for one client, and no garbage); further whole-file downloads use `FsFile.readable`, which
  * Deno pumps without JS buffers (flat memory, CPU per download close to docker-registry's, but
  * one read at a time through the blocking pool: about 0.8 GiB/s for one client). Other reads
- * (bundle export, verify) get fresh buffers, one such stream at a time, the rest the pump.
+ * (bundle export, verify) get fresh buffers while no other stream runs through JS, else (whole
+ * files) the pump.
  */
 export class DiskDriver implements StorageDriver {
   readonly #small = new Map<
