@@ -6,6 +6,12 @@
  * chunked: POST + PATCHes with Content-Range + PUT), and the peak RSS of each server.
  *
  *   npx deno run -A bench/registry_bench.ts [--blob-mib 256] [--push-mib 1024] [--seconds 5]
+ *     [--blob-rounds 3] [--blob-only]
+ *
+ * Blob GET rounds alternate the servers (every other round in reverse order) and also report, per
+ * client count, the median of the per-round throughput ratio, each server's CPU time per download
+ * (user + system from `/proc/<pid>/stat`, which other load on the machine disturbs less than wall
+ * time) and its peak RSS during those downloads. `--blob-only` stops after the blob GETs.
  *
  * With `--observability`, instead: manifest GET req/s and p99 (wrk -c32) of k0rdentd alone with
  * metrics and access log off ("today"), metrics only, access log only, both (the defaults), and
@@ -39,6 +45,8 @@ const { values: args } = parseArgs({
     observability: { type: "boolean", default: false },
     rounds: { type: "string", default: "5" },
     variants: { type: "string", default: "0,1,2,3,4" },
+    "blob-rounds": { type: "string", default: "3" },
+    "blob-only": { type: "boolean", default: false },
   },
 });
 const MIB = 1 << 20;
@@ -513,16 +521,42 @@ try {
   };
 
   const gib = (x: number) => `${x.toFixed(2)} GiB/s`;
+  const blobDetails: string[] = [];
+  const ticks = Number((await run("getconf", ["CLK_TCK"])).trim());
+  const cpuMs = (pid: number) => cpuSeconds(pid, ticks) * 1000;
   for (const clients of [1, 8]) {
     const runs: number[][] = [[], []];
-    for (let i = 0; i < 3; i++) {
-      for (const [k, s] of servers.entries()) {
+    const cpu: number[][] = [[], []];
+    for (const s of servers) s.peakRssKiB = 0;
+    for (let i = 0; i < Number(args["blob-rounds"]); i++) {
+      const order = i % 2 === 0 ? [0, 1] : [1, 0];
+      for (const k of order) {
+        const s = servers[k];
+        const before = cpuMs(s.child.pid);
         runs[k].push(await blobGet(`${s.base}/v2/bench/app/blobs/${blobDigest}`, clients, BLOB));
+        cpu[k].push((cpuMs(s.child.pid) - before) / clients);
       }
     }
     const v = runs.map(median);
     add(`blob GET ${BLOB / MIB} MiB, ${clients} client(s)`, v, gib);
+    blobDetails.push(
+      `| ${clients} | ${median(runs[0].map((x, i) => x / runs[1][i])).toFixed(2)}x | ` +
+        `${runs[0].map((x) => x.toFixed(2)).join(" ")} | ${
+          runs[1].map((x) => x.toFixed(2)).join(" ")
+        } | ${median(cpu[0]).toFixed(0)} / ${median(cpu[1]).toFixed(0)} | ${
+          (servers[0].peakRssKiB / 1024).toFixed(0)
+        } / ${(servers[1].peakRssKiB / 1024).toFixed(0)} MiB |`,
+    );
   }
+  console.log("");
+  console.log(
+    "| clients | per-round ratio (median) | k0rdentd GiB/s by round | docker-registry GiB/s " +
+      "by round | CPU ms a download, k0rdentd / docker-registry (median) | peak RSS |",
+  );
+  console.log("|---|---|---|---|---|---|");
+  for (const line of blobDetails) console.log(line);
+  console.log(`load average: ${Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3)}`);
+  if (args["blob-only"]) Deno.exit(0);
   const manifestResults: WrkResult[] = [];
   for (const s of servers) {
     manifestResults.push(

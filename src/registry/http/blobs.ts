@@ -35,7 +35,8 @@ export async function readBlob(
     return new Response(null, { status: 304, headers });
   }
   return await rangedResponse(req, info.size, headers, async (range) => {
-    const blob = await storage.openBlob(digest, range);
+    // Straight into the Response below: the disk driver may reuse its read buffers.
+    const blob = await storage.openBlob(digest, range, { forResponse: true });
     if (!blob) throw new RegistryError("BLOB_UNKNOWN", `Blob "${digest}" is not stored`);
     return blob.stream;
   });

@@ -5,7 +5,7 @@
  */
 import { DIGEST_ALGORITHMS, type DigestAlgorithm, Hasher, parseDigest } from "../digest.ts";
 import { RegistryError } from "../errors.ts";
-import type { StorageDriver } from "./driver.ts";
+import type { ReadOptions, StorageDriver } from "./driver.ts";
 import { isUploadId, layout, UPLOADS_DIR } from "./layout.ts";
 import { pumpUpload, toStream, type UploadState } from "./upload_pump.ts";
 
@@ -83,16 +83,20 @@ export class BlobStore {
     return (await this.statBlob(digest)) !== undefined;
   }
 
-  /** Streams a blob (or `length` bytes from `offset`); undefined when it is not stored. */
+  /**
+   * Streams a blob (or `length` bytes from `offset`); undefined when it is not stored. `options`
+   * as in {@link StorageDriver.openRead}.
+   */
   async openBlob(
     digest: string,
     range?: { offset: number; length: number },
+    options?: ReadOptions,
   ): Promise<{ size: number; stream: ReadableStream<Uint8Array> } | undefined> {
     const info = await this.statBlob(digest);
     if (!info) return undefined;
     const offset = range?.offset ?? 0;
     const length = range?.length ?? info.size - offset;
-    const stream = await this.driver.openRead(layout.blob(digest), offset, length);
+    const stream = await this.driver.openRead(layout.blob(digest), offset, length, options);
     if (!stream) {
       this.#sizeCache.delete(digest);
       return undefined;

@@ -1,9 +1,9 @@
-/** The storage driver on a local directory: temp file + fsync + rename writes, 1 MiB streaming reads. */
+/** Storage driver on a local directory: temp + fsync + rename writes, 512 KiB streaming reads. */
 import { dirname, join } from "node:path";
-import type { AppendHandle, DirEntry, FileInfo, StorageDriver } from "./driver.ts";
+import type { AppendHandle, DirEntry, FileInfo, ReadOptions, StorageDriver } from "./driver.ts";
 
 /** Size of each read when streaming a blob out (larger reads are much faster than 64 KiB). */
-export const READ_CHUNK = 1 << 20;
+export const READ_CHUNK = 512 << 10;
 /** Files up to this size are cached by path, validated by `stat` (tags). */
 const SMALL_FILE = 1024;
 const SMALL_FILE_ENTRIES = 10_000;
@@ -15,14 +15,42 @@ function notFound(err: unknown): boolean {
 }
 
 /**
- * Streams `length` bytes of an open file in fresh 1 MiB buffers (one read ahead, so the disk
- * read overlaps the socket write), closing it at the end and then calling `onClose`.
+ * Buffers a {@link ReadOptions.forResponse} stream cycles through. The runtime's response sink
+ * (denoland/deno `ext/web/06_streams.js` `resourceForReadableStream`) takes chunk k only once
+ * less than 64 KiB of earlier chunks wait in its channel (`ext/web/stream_resource.rs`,
+ * `BUFFER_BACKPRESSURE_LIMIT`), and reads chunk k + 1 from this stream only after that, which is
+ * what asks for chunk k + 2. So when chunk k + 2's buffer is filled, everything before the last
+ * 64 KiB of chunk k - 1 has left the channel, and the HTTP layer holds at most its own write
+ * queue of it (hyper: about 400 KiB for HTTP/1.1, `max_buf_size`; HTTP/2 `max_send_buffer_size`
+ * likewise; rustls copies as it encrypts). With 7 buffers of 512 KiB, chunk k + 2 reuses chunk
+ * k - 5's, which is safe while the layers below hold less than 4 chunks minus 64 KiB (1.94 MiB).
+ * tests/registry_blob_stream_test.ts reads a large blob slowly through a real daemon to catch a
+ * runtime that buffers more (it fails with 3 buffers).
+ */
+const RESPONSE_RING = 7;
+/**
+ * Response streams through JS at once (each holds up to 3.5 MiB, {@link RESPONSE_RING}); further
+ * whole-file downloads use the runtime's pump, `FsFile.readable`.
+ */
+const MAX_RING_STREAMS = 8;
+
+/**
+ * Streams `length` bytes of an open file in 512 KiB buffers (one read ahead, so the disk read
+ * overlaps the socket write), closing it at the end and then calling `onClose`. Buffers are
+ * fresh for every chunk unless `ring` is set: then chunk k reuses chunk k - `ring`'s buffer
+ * (allocated on first use), which only a reader that lets go of each chunk in time may read
+ * ({@link RESPONSE_RING}). A fresh buffer for every read (of 1 MiB) is what made a download
+ * cost 2-4x docker-registry's CPU: zeroing, page faults and collecting 256 of them per 256 MiB
+ * blob (docs/benchmarks.md).
  */
 function fileStream(
   file: Deno.FsFile,
   length: number,
   onClose: () => void,
+  ring = 0,
 ): ReadableStream<Uint8Array> {
+  const buffers: Uint8Array[] = [];
+  let chunks = 0;
   let remaining = length;
   let closed = false;
   const close = () => {
@@ -32,6 +60,12 @@ function fileStream(
       onClose();
     }
   };
+  const nextBuffer = (size: number): Uint8Array => {
+    if (ring === 0) return new Uint8Array(size);
+    const slot = chunks++ % ring;
+    buffers[slot] ??= new Uint8Array(READ_CHUNK);
+    return buffers[slot].subarray(0, size);
+  };
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       if (remaining <= 0) {
@@ -39,7 +73,7 @@ function fileStream(
         controller.close();
         return;
       }
-      const buf = new Uint8Array(Math.min(READ_CHUNK, remaining));
+      const buf = nextBuffer(Math.min(READ_CHUNK, remaining));
       let filled = 0;
       try {
         while (filled < buf.length) {
@@ -118,12 +152,14 @@ class DiskAppend implements AppendHandle {
  * are cached by path and checked against `stat` (inode, size, mtime) on every read, so a tag
  * renamed into place by another process is seen at once.
  *
- * Blob downloads: one at a time streams through JS in 1 MiB reads (faster than the runtime's
- * 64 KiB `FsFile.readable` for a single client); while one does, further whole-file downloads
- * use `FsFile.readable`, which Deno pumps without JS buffers. Measured with
- * `bench/registry_bench.ts`: 1 MiB JS reads for every stream reached the same 8-client
- * throughput but grew server RSS to about 250 MiB with garbage buffers; the runtime pump alone
- * kept RSS under 100 MiB but served one client at about 0.8 GiB/s.
+ * Blob downloads (reads for a response, {@link ReadOptions.forResponse}): up to
+ * {@link MAX_RING_STREAMS} at a time stream through JS in 512 KiB reads that cycle through
+ * {@link RESPONSE_RING} reused buffers each (faster than the runtime's 64 KiB `FsFile.readable`
+ * for one client, and no garbage); further whole-file downloads use `FsFile.readable`, which
+ * Deno pumps without JS buffers (flat memory, CPU per download close to docker-registry's, but
+ * one read at a time through the blocking pool: about 0.8 GiB/s for one client). Other reads
+ * (bundle export, verify) get fresh buffers while no other stream runs through JS, else (whole
+ * files) the pump.
  */
 export class DiskDriver implements StorageDriver {
   readonly #small = new Map<
@@ -243,7 +279,9 @@ export class DiskDriver implements StorageDriver {
     path: string,
     offset: number,
     length: number,
+    options?: ReadOptions,
   ): Promise<ReadableStream<Uint8Array> | undefined> {
+    const ring = options?.forResponse && length > READ_CHUNK ? RESPONSE_RING : 0;
     let file: Deno.FsFile;
     try {
       file = await Deno.open(this.#abs(path), { read: true });
@@ -253,9 +291,10 @@ export class DiskDriver implements StorageDriver {
     }
     try {
       if (offset > 0) await file.seek(offset, Deno.SeekMode.Start);
-      if (offset === 0 && this.#jsStreams > 0 && (await file.stat()).size === length) {
-        // Another download already streams through JS: serve this whole file through the
-        // runtime's own resource pump (no per-chunk JS buffers, so memory stays flat).
+      const busy = this.#jsStreams >= (ring ? MAX_RING_STREAMS : 1);
+      if (offset === 0 && busy && (await file.stat()).size === length) {
+        // Enough downloads already stream through JS: serve this whole file through the
+        // runtime's own resource pump (no JS buffers, so memory stays flat).
         return file.readable;
       }
     } catch (err) {
@@ -263,7 +302,7 @@ export class DiskDriver implements StorageDriver {
       throw err;
     }
     this.#jsStreams++;
-    return fileStream(file, length, () => this.#jsStreams--);
+    return fileStream(file, length, () => this.#jsStreams--, ring);
   }
 
   async truncate(path: string, size: number): Promise<void> {

@@ -27,6 +27,17 @@ export interface AppendHandle {
   abort(): void;
 }
 
+/** Options of {@link StorageDriver.openRead}. */
+export interface ReadOptions {
+  /**
+   * The stream goes straight into an HTTP response body of `Deno.serve`/`serveHttpOnConnection`,
+   * whose sink takes a chunk only when less than 64 KiB of earlier ones wait to be sent: chunks
+   * may then share a few reused buffers. Any other reader (one that keeps chunks, or a
+   * transform in between) must not set it.
+   */
+  forResponse?: boolean;
+}
+
 /** File operations on a storage root. Every write is atomic (temp + rename) or an append. */
 export interface StorageDriver {
   /** Where the storage lives, for messages (`/var/lib/k0rdentd/registry` or `memory`). */
@@ -47,11 +58,17 @@ export interface StorageDriver {
   writeFile(path: string, data: Uint8Array): Promise<void>;
   /** Opens `path` for appending, creating it (and parents) when `create` is set. */
   openAppend(path: string, create: boolean): Promise<AppendHandle | undefined>;
-  /** Streams `length` bytes of `path` from `offset`, or undefined when it does not exist. */
+  /**
+   * Streams `length` bytes of `path` from `offset`, or undefined when it does not exist. With
+   * `forResponse`, the caller hands the stream straight to a `Response` served by the runtime
+   * (no transform, no other reader): the driver may then refill a chunk's buffer a few chunks
+   * later (see {@link ReadOptions}).
+   */
   openRead(
     path: string,
     offset: number,
     length: number,
+    options?: ReadOptions,
   ): Promise<ReadableStream<Uint8Array> | undefined>;
   /** Cuts `path` to its first `size` bytes (undoing an append that must not stand). */
   truncate(path: string, size: number): Promise<void>;

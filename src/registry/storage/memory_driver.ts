@@ -86,6 +86,7 @@ export class MemoryDriver implements StorageDriver {
     offset: number,
     length: number,
   ): Promise<ReadableStream<Uint8Array> | undefined> {
+    // ReadOptions.forResponse changes nothing here: every chunk is a fresh copy.
     const f = this.files.get(normalise(path));
     if (!f) return Promise.resolve(undefined);
     const bytes = concat(f).slice(offset, offset + length);

@@ -37,7 +37,7 @@ import type { DigestAlgorithm } from "../digest.ts";
 import type { Descriptor } from "../manifest.ts";
 import { type BlobExpectation, type BlobInfo, BlobStore, type UploadInfo } from "./blob_store.ts";
 import { DiskDriver } from "./disk_driver.ts";
-import type { StorageDriver } from "./driver.ts";
+import type { ReadOptions, StorageDriver } from "./driver.ts";
 import { MemoryDriver } from "./memory_driver.ts";
 import {
   type PutManifestOptions,
@@ -78,12 +78,16 @@ export class RegistryStorage {
     return this.blobs.hasBlob(digest);
   }
 
-  /** Streams a blob (or `length` bytes from `offset`); undefined when it is not stored. */
+  /**
+   * Streams a blob (or `length` bytes from `offset`); undefined when it is not stored. With
+   * `forResponse`, only for a stream handed straight to a `Response` (see `ReadOptions`).
+   */
   openBlob(
     digest: string,
     range?: { offset: number; length: number },
+    options?: ReadOptions,
   ): Promise<{ size: number; stream: ReadableStream<Uint8Array> } | undefined> {
-    return this.blobs.openBlob(digest, range);
+    return this.blobs.openBlob(digest, range, options);
   }
 
   /** Stores a blob from a stream or bytes, checking `digest` and `size` when given. */
