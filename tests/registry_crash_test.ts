@@ -105,10 +105,11 @@ Deno.test("kill -9 during a large upload and tag updates leaves a sound storage"
 
     const uploads = join(storage, "uploads");
     // Generous: on a loaded 2-core machine (the whole suite in parallel) progress is slow.
-    const deadline = Date.now() + 60_000;
+    const deadline = Date.now() + 120_000;
     // A tag write fsyncs, which on ext4 (data=ordered) waits for the upload's dirty data: with
-    // other work on the disk, a few flips are what a minute gives; they are enough to be cut.
-    while ((await dirSize(uploads)) < 16 << 20 || flips < 4) {
+    // other work on the disk (a loaded CI machine gave 2-3 flips a minute), a flip done and the
+    // next one under way is what the kill must cut.
+    while ((await dirSize(uploads)) < 16 << 20 || flips < 2) {
       assert.ok(
         Date.now() < deadline,
         `no progress: ${await dirSize(uploads)} bytes, ${flips} flips`,

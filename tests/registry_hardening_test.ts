@@ -276,7 +276,12 @@ Deno.test("upload sessions are bound to their repository, capped per client and 
   } finally {
     assert.equal(await daemon.stop(), 0, daemon.stderr());
   }
-  assert.match(daemon.stderr(), /Registry removed 5 upload session\(s\) untouched for 2s/);
+  // One sweep usually takes all five; under load the PATCHed one can fall into a later sweep.
+  const removed = [
+    ...daemon.stderr().matchAll(/Registry removed (\d+) upload session\(s\) untouched for 2s/g),
+  ]
+    .reduce((sum, m) => sum + Number(m[1]), 0);
+  assert.equal(removed, 5, daemon.stderr());
 });
 
 Deno.test("a manifest whose descriptor size disagrees with a stored blob is 400 MANIFEST_INVALID", async () => {

@@ -286,7 +286,9 @@ Deno.test("registry --sync-from: a lying source gets nothing tagged, an unreacha
   await using work = await tempDir("sync-bad-");
   const b = join(work.path, "b");
   const fake = fakeSource();
-  const closed = `http://127.0.0.1:${freePort()}`;
+  // Port 1 (tcpmux, privileged, unused on any host the suite runs on): a port freed by
+  // freePort() could be taken by another test before the replica dials it.
+  const closed = "http://127.0.0.1:1";
   const liar = `http://${fake.address}`;
   let daemonB: Daemon | undefined;
   try {

@@ -335,6 +335,13 @@ export async function serveRegistry(
         `${k0sFilesPath(options.files.prefix)}/<name> (see: k0rdentd registry status)`,
     );
   }
+  // "Registry serving" is the last start-up line: whoever waits for it has read the rest.
+  if (tls?.caFile) {
+    log.info(`Clients must trust the registry CA "${tls.caFile}"`);
+  }
+  if (!access.credentials && !access.readOnly) {
+    log.info("Pushes are accepted from this host only (loopback); others may pull");
+  }
   const addr = server.addr;
   log.info(
     `Registry serving ${scheme}://${
@@ -348,12 +355,6 @@ export async function serveRegistry(
       `${options.limits.headerTimeoutMs} ms, idle connections closed after ` +
       `${options.limits.idleTimeoutMs} ms`,
   );
-  if (tls?.caFile) {
-    log.info(`Clients must trust the registry CA "${tls.caFile}"`);
-  }
-  if (!access.credentials && !access.readOnly) {
-    log.info("Pushes are accepted from this host only (loopback); others may pull");
-  }
   const sync = options.sync;
   const replication = sync && sources.length
     ? startReplication(storage, sources, {
