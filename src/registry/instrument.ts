@@ -17,9 +17,12 @@ export interface Instruments {
   accessLog?: AccessLog;
 }
 
+/** A `Content-Length` header's value; 0 when absent or not a finite number. */
 function contentLength(headers: Headers): number {
   const value = headers.get("content-length");
-  return value === null ? 0 : Number(value) || 0;
+  if (value === null) return 0;
+  const n = Number(value);
+  return Number.isFinite(n) ? n : 0;
 }
 
 /** `handler` counted and logged; `routeOf` maps the request URL to a route index. */
@@ -29,6 +32,8 @@ export function instrument(
   { metrics, accessLog }: Instruments,
 ): Deno.ServeHandler<Deno.NetAddr> {
   if (!metrics && !accessLog) return handler;
+  // Per request: the getters read once, numbers and strings the request already has; the
+  // access log stores them as they are (its lines are built later, in batches).
   const done = (
     req: Request,
     info: Deno.ServeHandlerInfo<Deno.NetAddr>,
@@ -37,21 +42,21 @@ export function instrument(
     start: number,
   ) => {
     const ms = performance.now() - start;
-    const url = req.url; // a getter: read once
+    const url = req.url;
+    const method = req.method;
     const route = routeOf(url);
-    const sent = res && req.method !== "HEAD" ? contentLength(res.headers) : 0;
-    metrics?.observe(route, req.method, status, ms / 1000, contentLength(req.headers), sent);
-    accessLog?.record({
-      client: info.remoteAddr.hostname,
-      user: requestUser(req),
-      method: req.method,
+    const sent = res && method !== "HEAD" ? contentLength(res.headers) : 0;
+    metrics?.observe(route, method, status, ms / 1000, contentLength(req.headers), sent);
+    accessLog?.record(
+      info.remoteAddr.hostname,
+      requestUser(req),
+      method,
       route,
-      repository: repositoryOf(url, route),
-      status,
-      bytes: sent,
-      durationMs: ms,
       url,
-    });
+      status,
+      sent,
+      ms,
+    );
   };
   return async (req, info) => {
     const start = performance.now();
