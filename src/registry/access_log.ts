@@ -50,7 +50,8 @@ function textValue(value: string): string {
   return BARE_TEXT.test(value) ? value : JSON.stringify(value);
 }
 
-/** What `JSON.stringify` writes unescaped between its quotes. */
+/** What `JSON.stringify` writes unescaped between its quotes (it escapes control characters). */
+// deno-lint-ignore no-control-regex
 const PLAIN_JSON = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/;
 /** `JSON.stringify(value)`, without its call for the common plain string. */
 function jsonString(value: string): string {

@@ -8,7 +8,7 @@
  * (tests/registry_crash_test.ts in a loaded suite), which no metric is worth.
  */
 import type { AccessLog } from "./access_log.ts";
-import { type HttpMetrics, repositoryOf } from "./debug/http_metrics.ts";
+import type { HttpMetrics } from "./debug/http_metrics.ts";
 import { requestUser } from "./auth/access.ts";
 
 /** What {@link instrument} feeds. */
