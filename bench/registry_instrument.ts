@@ -7,8 +7,7 @@
  * between the variants for `--rounds` rounds; the median microseconds per request is reported.
  * Then the parts alone, the same way (blocks of 100,000 calls): `HttpMetrics.observe`, the route
  * classification, and per access line (text, JSON) apart: `AccessLog.record`, what a request
- * pays, and `AccessLog.flush`, formatting its batch of 256 and starting the write, off the
- * request path.
+ * pays, and the batch's work (building the lines of a full batch and starting their write).
  *
  *   npx deno run -A bench/registry_instrument.ts [--requests 20000] [--rounds 9]
  */
@@ -17,7 +16,7 @@ import process from "node:process";
 import { parseArgs } from "node:util";
 import { Logger } from "../src/log/logger.ts";
 import { OrderedWriter } from "../src/log/ordered_writer.ts";
-import { AccessLog } from "../src/registry/access_log.ts";
+import { AccessLog, BATCH } from "../src/registry/access_log.ts";
 import { HttpMetrics, registryRoute, repositoryOf } from "../src/registry/debug/http_metrics.ts";
 import { Hasher } from "../src/registry/digest.ts";
 import { createRegistryApp } from "../src/registry/http/app.ts";
@@ -167,8 +166,8 @@ try {
     ["registryRoute + repositoryOf", () => repositoryOf(url, registryRoute(url))],
   ];
   const partUs: number[][] = parts.map(() => []);
-  // The access log apart: `record` (what a request pays) and `flush` (formatting a batch and
-  // starting its write, off the request path), per line, in batches of 256 as the daemon does.
+  // The access log apart: `record` (what a request pays) and the batch's work (building its
+  // lines and starting their write, done by the entry that fills a batch), per line.
   const logs = [new AccessLog(logger("text")), new AccessLog(logger("json"))];
   const recordUs: number[][] = logs.map(() => []);
   const flushUs: number[][] = logs.map(() => []);
@@ -181,20 +180,21 @@ try {
     for (const [k, access] of logs.entries()) {
       let recording = 0;
       let flushing = 0;
-      for (let b = 0; b < 100_000 / 256; b++) {
+      for (let b = 0; b < 100_000 / BATCH; b++) {
         const t0 = performance.now();
-        for (let i = 0; i < 256; i++) {
-          access.record("127.0.0.1", undefined, "GET", 3, url, 200, 400, 0.123456);
+        for (let i = 0; i < BATCH - 1; i++) {
+          access.record("127.0.0.1", undefined, "GET", 3, url, 200, 400, t0, 0.123456);
         }
         const t1 = performance.now();
-        access.flush();
+        // The batch's last entry: the lines are built and their write started.
+        access.record("127.0.0.1", undefined, "GET", 3, url, 200, 400, t0, 0.123456);
         flushing += performance.now() - t1;
         recording += t1 - t0;
         await lastWrite; // the write's end (in the background), outside the timings
       }
-      const lines = Math.floor(100_000 / 256) * 256;
-      recordUs[k].push(recording * 1000 / lines);
-      flushUs[k].push(flushing * 1000 / lines);
+      const batches = Math.floor(100_000 / BATCH);
+      recordUs[k].push(recording * 1000 / (batches * (BATCH - 1)));
+      flushUs[k].push(flushing * 1000 / (batches * BATCH));
     }
   }
   for (const access of logs) await access.close();
@@ -207,7 +207,7 @@ try {
   for (const [k, name] of ["text", "JSON"].entries()) {
     console.log(`| AccessLog.record, ${name} (request path) | ${median(recordUs[k]).toFixed(3)} |`);
     console.log(
-      `| AccessLog.flush, ${name}, per line (format + start the write) | ${
+      `| AccessLog batch, ${name}, per line (build the lines + start the write) | ${
         median(flushUs[k]).toFixed(3)
       } |`,
     );

@@ -41,7 +41,8 @@ export function instrument(
     res: Response | undefined,
     start: number,
   ) => {
-    const ms = performance.now() - start;
+    const end = performance.now();
+    const ms = end - start;
     const url = req.url;
     const method = req.method;
     const route = routeOf(url);
@@ -55,6 +56,7 @@ export function instrument(
       url,
       status,
       sent,
+      end,
       ms,
     );
   };
