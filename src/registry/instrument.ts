@@ -2,8 +2,9 @@
  * Wraps a listener's request handler to count every request in the {@link HttpMetrics} and write
  * its {@link AccessLog} line. Either may be off; with both off the handler is not wrapped.
  *
- * Bytes received are the request's `Content-Length`: a body sent without one (chunked, as skopeo
- * sends upload chunks) is not counted. Counting it as it streams (a transform on the body) starved
+ * Bytes received are the request's `Content-Length` (not looked up for GET and HEAD, whose bodies
+ * the registry never reads): a body sent without one (chunked, as skopeo sends upload chunks) is
+ * not counted. Counting it as it streams (a transform on the body) starved
  * the event loop under load: a tag update waited for minutes behind two slow uploads
  * (tests/registry_crash_test.ts in a loaded suite), which no metric is worth.
  */
@@ -47,7 +48,16 @@ export function instrument(
     const method = req.method;
     const route = routeOf(url);
     const sent = res && method !== "HEAD" ? contentLength(res.headers) : 0;
-    metrics?.observe(route, method, status, ms / 1000, contentLength(req.headers), sent);
+    // A GET or HEAD body is never read: its Content-Length is not looked up (a header lookup
+    // is one of the larger costs here).
+    metrics?.observe(
+      route,
+      method,
+      status,
+      ms / 1000,
+      method === "GET" || method === "HEAD" ? 0 : contentLength(req.headers),
+      sent,
+    );
     accessLog?.record(
       info.remoteAddr.hostname,
       requestUser(req),
