@@ -18,7 +18,12 @@
  * figure in the same round: adjacent in time, the pair shares most of the other load.
  *
  *   npx deno run -A bench/registry_bench.ts --observability [--rounds 5] [--seconds 5]
- *     [--variants 0,1,2,3,4] [--cpu-prof]
+ *     [--variants 0,1,2,3,4] [--compare-with DIR] [--cpu-prof]
+ *
+ * `--compare-with DIR` runs every variant but the first (the baseline) twice: from `DIR/main.ts`
+ * (another checkout, e.g. `git worktree add /tmp/before <commit>` with node_modules linked) and
+ * from this tree, interleaved in the same rounds: a before/after comparison the machine's other
+ * load disturbs alike.
  *
  * `--cpu-prof` runs the daemons under `deno run --cpu-prof` and reports, per daemon, the share of
  * its busy JS-thread samples spent in the instrument's per-request `done` (metrics and the access
@@ -44,6 +49,7 @@ const { values: args } = parseArgs({
     rounds: { type: "string", default: "5" },
     variants: { type: "string", default: "0,1,2,3,4" },
     "cpu-prof": { type: "boolean", default: false },
+    "compare-with": { type: "string" },
   },
 });
 const MIB = 1 << 20;
@@ -71,6 +77,7 @@ async function startOurs(
   extra: string[] = [],
   name = "k0rdentd",
   denoFlags: string[] = [],
+  main = MAIN_TS,
 ): Promise<Server> {
   const port = freePort();
   const logFile = `${dir}.log`;
@@ -85,7 +92,7 @@ async function startOurs(
       "--quiet",
       ...denoFlags,
       ...REGISTRY_SERVE_PERMISSIONS,
-      MAIN_TS,
+      main,
       "registry",
       "--host",
       "127.0.0.1",
@@ -365,15 +372,26 @@ async function observabilityBench(dir: string): Promise<void> {
     ["metrics on, access log on (defaults)", []],
     ["metrics on, access log on, --log-format json", ["--log-format", "json"]],
   ];
-  const variants = args.variants.split(",").map((i) => all[Number(i)]);
+  let variants: [string, string[], string?][] = args.variants.split(",").map((i) => all[Number(i)]);
+  const other = args["compare-with"];
+  if (other) {
+    // Each variant after the baseline also from the other checkout's main.ts, beside this one's.
+    const main = join(other, "main.ts");
+    variants = variants.flatMap(([name, extra], i) =>
+      i === 0 ? [[`${name}, this tree`, extra]] : [
+        [`${name}, ${other}`, extra, main],
+        [`${name}, this tree`, extra],
+      ]
+    );
+  }
   const image = smallImage();
   const configPath = join(dir, "config.json");
   await Deno.writeTextFile(configPath, image.config);
   const servers: Server[] = [];
   try {
-    for (const [i, [name, extra]] of variants.entries()) {
+    for (const [i, [name, extra, main]] of variants.entries()) {
       const prof = args["cpu-prof"] ? ["--cpu-prof", "--cpu-prof-dir", join(dir, `prof${i}`)] : [];
-      const s = await startOurs(join(dir, `v${i}`), extra, name, prof);
+      const s = await startOurs(join(dir, `v${i}`), extra, name, prof, main);
       servers.push(s);
       await pushMonolithic(s, "bench/app", configPath, image.configDigest);
       await putManifest(s, "bench/app", "v1", image.manifest);
