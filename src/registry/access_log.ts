@@ -129,8 +129,8 @@ export class AccessLog {
   /**
    * Stores one answered request: `route` indexes {@link ROUTES}, `url` is the request URL (for its
    * repository and `ns` parameter), `bytes` the response body bytes, `end` the `performance.now()`
-   * it was answered at (no clock is read here: a clock read costs as much as the rest on a machine
-   * without a vDSO clock; the wall time is worked out per batch).
+   * it was answered at (no clock is read here: on the VM measured, a clock read cost more than the
+   * rest of this; the wall time is worked out per batch).
    */
   record(
     client: string,
