@@ -24,7 +24,16 @@
  * figure in the same round: adjacent in time, the pair shares most of the other load.
  *
  *   npx deno run -A bench/registry_bench.ts --observability [--rounds 5] [--seconds 5]
- *     [--variants 0,1,2,3,4]
+ *     [--variants 0,1,2,3,4] [--compare-with DIR] [--cpu-prof]
+ *
+ * `--compare-with DIR` runs every variant but the first (the baseline) twice: from `DIR/main.ts`
+ * (another checkout, e.g. `git worktree add /tmp/before <commit>` with node_modules linked) and
+ * from this tree, interleaved in the same rounds: a before/after comparison the machine's other
+ * load disturbs alike.
+ *
+ * `--cpu-prof` runs the daemons under `deno run --cpu-prof` and reports, per daemon, the share of
+ * its busy JS-thread samples spent in the instrument's per-request `done` (metrics and the access
+ * log's `record`), in the access log's batch work and in the ordered stderr writer.
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -47,6 +56,8 @@ const { values: args } = parseArgs({
     variants: { type: "string", default: "0,1,2,3,4" },
     "blob-rounds": { type: "string", default: "3" },
     "blob-only": { type: "boolean", default: false },
+    "cpu-prof": { type: "boolean", default: false },
+    "compare-with": { type: "string" },
   },
 });
 const MIB = 1 << 20;
@@ -69,7 +80,13 @@ interface Server {
  * Starts k0rdentd on `dir` (plain HTTP, no files listener) with `extra` arguments. Its stderr
  * goes to `<dir>.log` (as journald stores a service's), which is counted in lines.
  */
-async function startOurs(dir: string, extra: string[] = [], name = "k0rdentd"): Promise<Server> {
+async function startOurs(
+  dir: string,
+  extra: string[] = [],
+  name = "k0rdentd",
+  denoFlags: string[] = [],
+  main = MAIN_TS,
+): Promise<Server> {
   const port = freePort();
   const logFile = `${dir}.log`;
   const child = new Deno.Command("sh", {
@@ -81,8 +98,9 @@ async function startOurs(dir: string, extra: string[] = [], name = "k0rdentd"): 
       Deno.execPath(),
       "run",
       "--quiet",
+      ...denoFlags,
       ...REGISTRY_SERVE_PERMISSIONS,
-      MAIN_TS,
+      main,
       "registry",
       "--host",
       "127.0.0.1",
@@ -362,14 +380,26 @@ async function observabilityBench(dir: string): Promise<void> {
     ["metrics on, access log on (defaults)", []],
     ["metrics on, access log on, --log-format json", ["--log-format", "json"]],
   ];
-  const variants = args.variants.split(",").map((i) => all[Number(i)]);
+  let variants: [string, string[], string?][] = args.variants.split(",").map((i) => all[Number(i)]);
+  const other = args["compare-with"];
+  if (other) {
+    // Each variant after the baseline also from the other checkout's main.ts, beside this one's.
+    const main = join(other, "main.ts");
+    variants = variants.flatMap(([name, extra], i) =>
+      i === 0 ? [[`${name}, this tree`, extra]] : [
+        [`${name}, ${other}`, extra, main],
+        [`${name}, this tree`, extra],
+      ]
+    );
+  }
   const image = smallImage();
   const configPath = join(dir, "config.json");
   await Deno.writeTextFile(configPath, image.config);
   const servers: Server[] = [];
   try {
-    for (const [i, [name, extra]] of variants.entries()) {
-      const s = await startOurs(join(dir, `v${i}`), extra, name);
+    for (const [i, [name, extra, main]] of variants.entries()) {
+      const prof = args["cpu-prof"] ? ["--cpu-prof", "--cpu-prof-dir", join(dir, `prof${i}`)] : [];
+      const s = await startOurs(join(dir, `v${i}`), extra, name, prof, main);
       servers.push(s);
       await pushMonolithic(s, "bench/app", configPath, image.configDigest);
       await putManifest(s, "bench/app", "v1", image.manifest);
@@ -443,6 +473,66 @@ async function observabilityBench(dir: string): Promise<void> {
       await s.child.status;
     }
   }
+  if (args["cpu-prof"]) {
+    console.log("");
+    console.log(
+      "| daemon | CPU samples busy | instrument `done` (metrics + record) | access log (timer: " +
+        "lines, write start) | ordered writer (background write) |",
+    );
+    console.log("|---|---|---|---|---|");
+    for (const [i, [name]] of variants.entries()) {
+      const shares = await profileShares(join(dir, `prof${i}`));
+      const pct = (x: number) => `${(100 * x / shares.busy).toFixed(2)}%`;
+      console.log(
+        `| ${name} | ${shares.busy} | ${pct(shares.done)} | ${pct(shares.accessLog)} | ${
+          pct(shares.writer)
+        } |`,
+      );
+    }
+  }
+}
+
+/** A node of a V8 `.cpuprofile`. */
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string };
+  hitCount?: number;
+  children?: number[];
+}
+
+/**
+ * Samples of the daemon's `--cpu-prof` profile (in `dir`): busy (all but idle), and those spent
+ * in (including what they call) the instrument's per-request `done`, the access log's functions
+ * and the ordered stderr writer's: shares of the JS thread that other load on the machine
+ * disturbs far less than a rate.
+ */
+async function profileShares(dir: string) {
+  const shares = { busy: 0, done: 0, accessLog: 0, writer: 0 };
+  for await (const entry of Deno.readDir(dir)) {
+    const profile = JSON.parse(await Deno.readTextFile(join(dir, entry.name)));
+    const nodes = new Map<number, ProfileNode>();
+    for (const n of profile.nodes as ProfileNode[]) nodes.set(n.id, n);
+    const total = (n: ProfileNode): number =>
+      (n.hitCount ?? 0) + (n.children ?? []).reduce((a, c) => a + total(nodes.get(c)!), 0);
+    const walk = (n: ProfileNode) => {
+      const { functionName, url } = n.callFrame;
+      if (functionName === "(idle)") return;
+      shares.busy += n.hitCount ?? 0;
+      let part: "done" | "accessLog" | "writer" | undefined;
+      if (url.endsWith("/src/registry/instrument.ts") && functionName === "done") part = "done";
+      else if (url.endsWith("/src/registry/access_log.ts")) part = "accessLog";
+      else if (url.endsWith("/src/log/ordered_writer.ts")) part = "writer";
+      if (part) {
+        const t = total(n);
+        shares[part] += t;
+        shares.busy += t - (n.hitCount ?? 0);
+        return;
+      }
+      for (const c of n.children ?? []) walk(nodes.get(c)!);
+    };
+    walk(profile.nodes[0]);
+  }
+  return shares;
 }
 
 if (args.observability) {

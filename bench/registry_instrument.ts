@@ -5,16 +5,18 @@
  * calls it) plain and through `instrument()` with metrics, access log (text or JSON, written in
  * batches to a file as journald would store them) or both. Blocks of `--requests` calls alternate
  * between the variants for `--rounds` rounds; the median microseconds per request is reported.
- * Then the parts alone, the same way (blocks of 100,000 calls): `HttpMetrics.observe`,
- * `AccessLog.record` (text, JSON; flushes included) and the route classification.
+ * Then the parts alone, the same way (blocks of 100,000 calls): `HttpMetrics.observe`, the route
+ * classification, and per access line (text, JSON) apart: `AccessLog.record`, what a request
+ * pays, and the batch's work (building the lines of a full batch and starting their write).
  *
  *   npx deno run -A bench/registry_instrument.ts [--requests 20000] [--rounds 9]
  */
 import { join } from "node:path";
+import process from "node:process";
 import { parseArgs } from "node:util";
 import { Logger } from "../src/log/logger.ts";
-import { writeAllSync } from "../src/log/write_all.ts";
-import { AccessLog } from "../src/registry/access_log.ts";
+import { OrderedWriter } from "../src/log/ordered_writer.ts";
+import { AccessLog, BATCH } from "../src/registry/access_log.ts";
 import { HttpMetrics, registryRoute, repositoryOf } from "../src/registry/debug/http_metrics.ts";
 import { Hasher } from "../src/registry/digest.ts";
 import { createRegistryApp } from "../src/registry/http/app.ts";
@@ -57,6 +59,8 @@ try {
   );
   const app = createRegistryApp({ storage });
   const plain: Deno.ServeHandler<Deno.NetAddr> = (req, info) => app.fetch(req, info);
+  /** The last background write of the loggers below. */
+  let lastWrite = Promise.resolve();
   const logger = (format: "text" | "json") => {
     const file = Deno.openSync(join(dir, `access-${format}.log`), {
       write: true,
@@ -64,11 +68,14 @@ try {
       append: true,
     });
     const encoder = new TextEncoder();
+    // As the daemon's stderr sink: log lines at once, access log batches in the background.
+    const stream = new OrderedWriter(file);
     const l = new Logger();
     l.configure({
       format,
       sink: {
-        write: (line) => writeAllSync(file, encoder.encode(line + "\n")),
+        write: (line) => stream.writeSync(encoder.encode(line + "\n")),
+        writeLater: (text) => lastWrite = stream.write(text),
         isTerminal: () => false,
       },
     });
@@ -76,6 +83,8 @@ try {
   };
   const variants: [string, Deno.ServeHandler<Deno.NetAddr>][] = [
     ["plain handler (metrics and access log off)", plain],
+    // A control: what wrapping the handler in an async function alone does.
+    ["plain handler in an async wrapper", async (req, info) => await plain(req, info)],
     ["metrics", instrument(plain, registryRoute, { metrics: new HttpMetrics() })],
     [
       "access log (text)",
@@ -101,7 +110,9 @@ try {
     remoteAddr: { hostname: "127.0.0.1", port: 40000, transport: "tcp" as const },
     completed: Promise.resolve(),
   } as Deno.ServeHandlerInfo<Deno.NetAddr>;
+  /** Wall and process CPU (user + system, all threads) microseconds a request of one block. */
   const block = async (handler: Deno.ServeHandler<Deno.NetAddr>) => {
+    const cpu = process.cpuUsage();
     const t = performance.now();
     for (let i = 0; i < REQUESTS; i++) {
       const res = await handler(
@@ -111,63 +122,95 @@ try {
       if (res.status !== 200) throw new Error(`GET gave ${res.status}`);
       await res.arrayBuffer();
     }
-    return (performance.now() - t) * 1000 / REQUESTS;
+    const wall = (performance.now() - t) * 1000 / REQUESTS;
+    const used = process.cpuUsage(cpu);
+    return [wall, (used.user + used.system) / REQUESTS];
   };
   for (const [, handler] of variants) await block(handler); // warm up
   const us: number[][] = variants.map(() => []);
+  const cpuUs: number[][] = variants.map(() => []);
   for (let r = 0; r < ROUNDS; r++) {
-    for (const [k, [, handler]] of variants.entries()) us[k].push(await block(handler));
+    // Every other round in reverse order: running first or last in a round favours none.
+    const order = [...variants.entries()];
+    if (r % 2) order.reverse();
+    for (const [k, [, handler]] of order) {
+      const [wall, cpu] = await block(handler);
+      us[k][r] = wall;
+      cpuUs[k][r] = cpu;
+    }
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  const base = median(us[0]);
+  const pct = (x: number) => `${x >= 0 ? "+" : ""}${(100 * x).toFixed(1)}%`;
   console.log(
-    `registry instrument bench: ${ROUNDS} rounds of ${REQUESTS} manifest GETs per variant`,
+    `registry instrument bench: ${ROUNDS} rounds of ${REQUESTS} manifest GETs per variant ` +
+      `(load average ${Deno.loadavg().map((x) => x.toFixed(2)).join(", ")} at the end)`,
   );
   console.log("");
-  console.log("| handler | us/request (median) | added us | added % |");
-  console.log("|---|---|---|---|");
+  console.log(
+    "| handler | us/request (median) | per-round ratio to plain (median) " +
+      "| CPU us/request (median) | per-round CPU ratio (median) |",
+  );
+  console.log("|---|---|---|---|---|");
   for (const [k, [name]] of variants.entries()) {
-    const m = median(us[k]);
+    const ratio = median(us[k].map((x, r) => x / us[0][r] - 1));
+    const cpuRatio = median(cpuUs[k].map((x, r) => x / cpuUs[0][r] - 1));
     console.log(
-      `| ${name} | ${m.toFixed(2)} | ${(m - base).toFixed(2)} | ${
-        (100 * (m / base - 1)).toFixed(1)
-      }% |`,
+      `| ${name} | ${median(us[k]).toFixed(2)} | ${pct(ratio)} | ${median(cpuUs[k]).toFixed(2)} | ${
+        pct(cpuRatio)
+      } |`,
     );
   }
   const metrics = new HttpMetrics();
-  const text = new AccessLog(logger("text"));
-  const json = new AccessLog(logger("json"));
-  const entry = {
-    client: "127.0.0.1",
-    method: "GET",
-    route: 3,
-    repository: "bench/app",
-    status: 200,
-    bytes: 400,
-    durationMs: 0.123456,
-    url,
-  };
   const parts: [string, () => void][] = [
     ["HttpMetrics.observe", () => metrics.observe(3, "GET", 200, 0.000123, 0, 400)],
     ["registryRoute + repositoryOf", () => repositoryOf(url, registryRoute(url))],
-    ["AccessLog.record, text", () => text.record(entry)],
-    ["AccessLog.record, JSON", () => json.record(entry)],
   ];
   const partUs: number[][] = parts.map(() => []);
+  // The access log apart: `record` (what a request pays) and the batch's work (building its
+  // lines and starting their write, done by the entry that fills a batch), per line.
+  const logs = [new AccessLog(logger("text")), new AccessLog(logger("json"))];
+  const recordUs: number[][] = logs.map(() => []);
+  const flushUs: number[][] = logs.map(() => []);
   for (let r = 0; r < ROUNDS; r++) {
     for (const [k, [, fn]] of parts.entries()) {
       const t = performance.now();
       for (let i = 0; i < 100_000; i++) fn();
       partUs[k].push((performance.now() - t) * 1000 / 100_000);
     }
+    for (const [k, access] of logs.entries()) {
+      let recording = 0;
+      let flushing = 0;
+      for (let b = 0; b < 100_000 / BATCH; b++) {
+        const t0 = performance.now();
+        for (let i = 0; i < BATCH - 1; i++) {
+          access.record("127.0.0.1", undefined, "GET", 3, url, 200, 400, t0, 0.123456);
+        }
+        const t1 = performance.now();
+        // The batch's last entry: the lines are built and their write started.
+        access.record("127.0.0.1", undefined, "GET", 3, url, 200, 400, t0, 0.123456);
+        flushing += performance.now() - t1;
+        recording += t1 - t0;
+        await lastWrite; // the write's end (in the background), outside the timings
+      }
+      const batches = Math.floor(100_000 / BATCH);
+      recordUs[k].push(recording * 1000 / (batches * (BATCH - 1)));
+      flushUs[k].push(flushing * 1000 / (batches * BATCH));
+    }
   }
-  text.close();
-  json.close();
+  for (const access of logs) await access.close();
   console.log("");
   console.log("| part | us/call (median) |");
   console.log("|---|---|");
   for (const [k, [name]] of parts.entries()) {
     console.log(`| ${name} | ${median(partUs[k]).toFixed(3)} |`);
+  }
+  for (const [k, name] of ["text", "JSON"].entries()) {
+    console.log(`| AccessLog.record, ${name} (request path) | ${median(recordUs[k]).toFixed(3)} |`);
+    console.log(
+      `| AccessLog batch, ${name}, per line (build the lines + start the write) | ${
+        median(flushUs[k]).toFixed(3)
+      } |`,
+    );
   }
 } finally {
   await Deno.remove(dir, { recursive: true });

@@ -134,6 +134,10 @@ export interface Daemon {
   signal(signal: Deno.Signal): void;
   /** Sends `signal` unless one was sent already, and waits for the exit code. */
   stop(signal?: Deno.Signal): Promise<number>;
+  /** Stops reading its stderr: the pipe fills up, as when journald does not keep up. */
+  pauseStderr(): void;
+  /** Reads its stderr again. */
+  resumeStderr(): void;
 }
 
 /** Environment for CLI subprocesses: a clean one without the host's K0RDENTD_* settings. */
@@ -196,8 +200,11 @@ export async function startDaemon(
   }).spawn();
   let log = "";
   const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let paused: Promise<void> | undefined;
+  let resume = () => {};
   const pump = (async () => {
     while (true) {
+      await paused;
       const { done, value } = await reader.read();
       if (done) break;
       log += value;
@@ -223,6 +230,13 @@ export async function startDaemon(
       signalled = true;
       child.kill(signal);
     },
+    pauseStderr() {
+      paused ??= new Promise((r) => resume = r);
+    },
+    resumeStderr() {
+      paused = undefined;
+      resume();
+    },
     async stop(signal: Deno.Signal = "SIGTERM") {
       // A second SIGTERM after the daemon's own shutdown could land after it removed its
       // handlers and kill it with 143: a test that signalled already only waits.
@@ -234,6 +248,8 @@ export async function startDaemon(
         }
       }
       const status = await child.status;
+      paused = undefined;
+      resume();
       await pump;
       return status.code;
     },

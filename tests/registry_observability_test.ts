@@ -134,6 +134,8 @@ Deno.test(
       assert.ok((after.get("process_resident_memory_bytes") ?? 0) > 10_000_000);
       assert.ok(after.has("k0rdentd_event_loop_delay_max_seconds"));
       assert.equal(after.get('k0rdentd_registry_connections{listener="files"}'), 0);
+      assert.equal(after.get('k0rdentd_registry_log_dropped_lines_total{log="access"}'), 0);
+      assert.equal(after.get('k0rdentd_registry_log_dropped_lines_total{log="daemon"}'), 0);
 
       // One access line per counted request, with the same method, route and status.
       let total = 0;
@@ -222,6 +224,54 @@ Deno.test("registry /readyz answers 503 while the daemon drains after SIGTERM; /
     / method=GET route=\/v2\/<name>\/blobs\/<digest> repository=team\/app status=200 bytes=33554432 /,
   );
   assert.match(access[0], /^INFO +access time=\d{4}-\d\d-\d\dT[\d:.]+Z client=127\.0\.0\.1 /);
+});
+
+Deno.test("registry access log: a stderr nobody reads stalls no request; lines beyond the buffer are dropped, counted in /metrics and reported once it moves", async () => {
+  await using work = await tempDir("registry-stuck-log-");
+  const daemon = await startDaemon(["--host", "127.0.0.1", "--storage", work.path]);
+  const base = `http://127.0.0.1:${daemon.port}/v2/`;
+  const debug = debugBase(daemon);
+  const dropped = async () =>
+    samples((await get(`${debug}/metrics`)).body)
+      .get('k0rdentd_registry_log_dropped_lines_total{log="access"}');
+  let sent = 0;
+  let lost: number | undefined;
+  try {
+    assert.equal(await dropped(), 0);
+    daemon.pauseStderr();
+    const deadline = Date.now() + 90_000;
+    // Requests until the daemon drops lines: its stderr pipe and the buffer behind it are full.
+    while (!lost) {
+      assert.ok(Date.now() < deadline, `no line dropped after ${sent} requests`);
+      await Promise.all(Array.from({ length: 16 }, async () => {
+        for (let i = 0; i < 125; i++) {
+          // A daemon blocked on its stderr would not answer: the timeout fails the test.
+          const res = await fetch(base, { signal: AbortSignal.timeout(20_000) });
+          assert.equal(res.status, 200);
+          await res.arrayBuffer();
+          sent++;
+        }
+      }));
+      lost = await dropped();
+    }
+    assert.ok(sent - lost! >= 8192, `${sent} sent, ${lost} dropped`);
+    daemon.resumeStderr();
+    const reported = () =>
+      [...daemon.stderr().matchAll(/^WARN +Registry access log dropped (\d+) line\(s\): /gm)]
+        .reduce((sum, m) => sum + Number(m[1]), 0);
+    while (reported() < lost! && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(reported(), lost);
+  } finally {
+    daemon.resumeStderr();
+    assert.equal(await daemon.stop(), 0, daemon.stderr().slice(-2000));
+  }
+  // Every request not dropped has its line, in order after the ones before.
+  const access = daemon.stderr().split("\n").filter((l) => /^INFO +access /.test(l));
+  assert.equal(access.length, sent - lost!);
+  const times = access.map((l) => Date.parse(/ time=(\S+)/.exec(l)![1]));
+  assert.ok(times.every((t, i) => i === 0 || t >= times[i - 1]), "lines out of order");
 });
 
 Deno.test('registry --no-access-log --debug-address "": no access lines, no debug listener', async () => {

@@ -4,7 +4,7 @@
  * and the line's fields, for journald and log shippers.
  */
 
-import { writeAllSync } from "./write_all.ts";
+import { OrderedWriter } from "./ordered_writer.ts";
 
 /** Log levels from least to most verbose. */
 export const LOG_LEVELS = ["error", "warn", "info", "debug"] as const;
@@ -26,19 +26,33 @@ export interface LogSink {
   isTerminal(): boolean;
   /** Writes `text` as it is, without a newline (the status line of a terminal). */
   writeText?(text: string): void;
+  /**
+   * Writes `text` and a newline in the background, after every line before it; lines written
+   * meanwhile follow it. Resolves once written (the access log's batches).
+   */
+  writeLater?(text: string): Promise<void>;
+  /** Lines dropped because the stream did not take them in time. */
+  dropped?(): number;
   /** The terminal's width in columns, when it is a terminal. */
   columns?(): number | undefined;
 }
 
 const encoder = new TextEncoder();
+const stderr = new OrderedWriter(Deno.stderr);
 
-/** Writes lines to the process's stderr. */
+/** Writes lines to the process's stderr, in order (see {@link OrderedWriter}). */
 export const stderrSink: LogSink = {
   write(line) {
-    writeAllSync(Deno.stderr, encoder.encode(line + "\n"));
+    stderr.writeSync(encoder.encode(line + "\n"));
   },
   writeText(text) {
-    writeAllSync(Deno.stderr, encoder.encode(text));
+    stderr.writeSync(encoder.encode(text));
+  },
+  writeLater(text) {
+    return stderr.write(text);
+  },
+  dropped() {
+    return stderr.dropped;
   },
   isTerminal() {
     return Deno.stderr.isTerminal();
@@ -170,9 +184,20 @@ export class Logger {
     return `${stamp}${label} ${message}${textFields(fields)}`;
   }
 
-  /** Writes lines already formatted (the registry's access log batches) in one write, whatever the level. */
-  writeLines(lines: readonly string[]): void {
-    if (lines.length) this.#write(lines.join("\n"));
+  /**
+   * Writes lines already formatted (`text`, the registry's access log batches: lines joined by
+   * newlines) in one write, whatever the level: in the background when the sink can, else at once.
+   * Resolves once written.
+   */
+  writeLines(text: string): Promise<void> {
+    if (this.#sink.writeLater && this.#status === undefined) return this.#sink.writeLater(text);
+    this.#write(text);
+    return Promise.resolve();
+  }
+
+  /** Lines of this logger's sink dropped because the stream did not take them in time. */
+  droppedLines(): number {
+    return this.#sink.dropped?.() ?? 0;
   }
 
   #log(level: LogLevel, message: string, fields?: LogFields): void {

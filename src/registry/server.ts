@@ -312,6 +312,10 @@ export async function serveRegistry(
       stopping: () => stopping,
       checkStorage: () => checkStorage(options.storage),
       replication: () => readSyncStatus(storage),
+      droppedLogLines: () => ({
+        access: instruments.accessLog?.dropped ?? 0,
+        daemon: log.droppedLines(),
+      }),
     }),
     {
       ...served("Metrics"),
@@ -382,7 +386,7 @@ export async function serveRegistry(
   // The debug listener answers until the registry has stopped (`/readyz`: 503 meanwhile).
   await debug?.shutdown(1000);
   loop?.stop();
-  instruments.accessLog?.close();
+  await instruments.accessLog?.close();
   const finished = done.every(Boolean);
   if (!finished) {
     log.warn(`Registry stopped with requests still running after ${timeout} ms`);

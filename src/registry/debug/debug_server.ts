@@ -29,6 +29,11 @@ export interface DebugSources {
   checkStorage: () => Promise<void>;
   /** Replication state per `--sync-from` source; undefined when nothing replicates. */
   replication: () => Promise<SyncStatus | undefined>;
+  /**
+   * Log lines dropped because stderr did not take them in time: of the access log, and of the
+   * daemon's other lines.
+   */
+  droppedLogLines: () => { access: number; daemon: number };
 }
 
 const LOAD_STATES: LoadStatus["state"][] = [
@@ -64,6 +69,14 @@ export async function metricsText(src: DebugSources): Promise<string> {
     "Upload sessions open now.",
     src.uploadSessions(),
   );
+  out.family(
+    "k0rdentd_registry_log_dropped_lines_total",
+    "counter",
+    "Log lines dropped because stderr did not take them in time, by log (access, daemon).",
+  );
+  for (const [name, n] of Object.entries(src.droppedLogLines())) {
+    out.sample("k0rdentd_registry_log_dropped_lines_total", n, { log: name });
+  }
   const usage = await src.usage.current();
   if (usage) {
     out.single("k0rdentd_registry_storage_blobs", "gauge", "Blobs stored.", usage.blobs);
