@@ -19,6 +19,17 @@
  *
  *   npx deno run -A bench/registry_bench.ts --observability [--rounds 5] [--seconds 5]
  *     [--variants 0,1,2,3,4]
+ *
+ * With `--hot-reads`, instead: the registry's metadata reads against the runtime's ceiling. A
+ * bare server (`bare_registry_server.ts`: the same manifest bytes and headers, no storage) on
+ * `Deno.serve` and on the daemon's own listener code, and k0rdentd with access log and metrics
+ * off and with both on (the defaults), all up at once, measured in interleaved rounds for
+ * manifest GET by tag and by digest (wrk -t2 -c32), manifest HEAD by tag and by digest and blob
+ * HEAD (`ab -k -i -c32`: wrk waits for a body after HEAD). Per read type and server: req/s
+ * (best round, median), p99, the server's CPU time per request (from /proc, steadier than req/s
+ * on a shared machine) and the per-round ratio to bare `Deno.serve`.
+ *
+ *   npx deno run -A bench/registry_bench.ts --hot-reads [--rounds 3] [--seconds 3]
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -39,6 +50,7 @@ const { values: args } = parseArgs({
     observability: { type: "boolean", default: false },
     rounds: { type: "string", default: "5" },
     variants: { type: "string", default: "0,1,2,3,4" },
+    "hot-reads": { type: "boolean", default: false },
   },
 });
 const MIB = 1 << 20;
@@ -277,12 +289,17 @@ function ms(value: string, unit: string): number {
   return Number(value) * ({ us: 0.001, ms: 1, s: 1000 }[unit] ?? 1);
 }
 
-/** Blob HEAD load with `ab -k -i` (wrk waits for a body after HEAD and stalls). */
-async function abHead(url: string): Promise<WrkResult> {
+/**
+ * HEAD load with `ab -k -i` at 32 connections (wrk waits for a body after HEAD and stalls),
+ * optionally with an `Accept` header.
+ */
+async function abHead(url: string, accept?: string): Promise<WrkResult> {
+  const extra = accept ? ["-H", `Accept: ${accept}`] : [];
   const out = await run("ab", [
     "-q",
     "-k",
     "-i",
+    ...extra,
     "-c",
     "32",
     "-t",
@@ -296,6 +313,7 @@ async function abHead(url: string): Promise<WrkResult> {
     p99ms: Number(/^\s*99%\s+(\d+)/m.exec(out)?.[1]),
     errors: Number(/Failed requests:\s+(\d+)/.exec(out)?.[1] ?? 0) +
       Number(/Non-2xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0),
+    requests: Number(/Complete requests:\s+(\d+)/.exec(out)?.[1]),
   };
 }
 
@@ -435,6 +453,155 @@ async function observabilityBench(dir: string): Promise<void> {
       await s.child.status;
     }
   }
+}
+
+/** Starts `bare_registry_server.ts` on `listener` answering `manifest` and the blob's HEAD. */
+async function startBare(
+  dir: string,
+  listener: string,
+  manifest: string,
+  blob: { digest: string; size: number },
+): Promise<Server> {
+  const port = freePort();
+  const path = join(dir, `bare-${listener}.json`);
+  await Deno.writeTextFile(path, manifest);
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--quiet",
+      "-A",
+      fileURLToPath(new URL("./bare_registry_server.ts", import.meta.url)),
+      "--port",
+      String(port),
+      "--manifest",
+      path,
+      "--media-type",
+      MEDIA_TYPES.ociManifest,
+      "--blob-digest",
+      blob.digest,
+      "--blob-size",
+      String(blob.size),
+      "--listener",
+      listener,
+    ],
+    stdout: "null",
+  }).spawn();
+  const base = `http://127.0.0.1:${port}`;
+  await waitUp(base);
+  return {
+    name: `bare ${listener === "connections" ? "serveListener" : "Deno.serve"}`,
+    base,
+    child,
+    peakRssKiB: 0,
+  };
+}
+
+/** The `--hot-reads` run; see the file comment. */
+async function hotReadsBench(dir: string): Promise<void> {
+  const rounds = Number(args.rounds);
+  const image = smallImage();
+  const configPath = join(dir, "config.json");
+  await Deno.writeTextFile(configPath, image.config);
+  const hasher = new Hasher();
+  hasher.update(new TextEncoder().encode(image.manifest));
+  const manifestDigest = hasher.digest();
+  const blob = { digest: image.configDigest, size: image.config.length };
+  const servers: Server[] = [];
+  try {
+    servers.push(await startBare(dir, "deno-serve", image.manifest, blob));
+    servers.push(await startBare(dir, "connections", image.manifest, blob));
+    for (
+      const [name, extra] of [
+        ["k0rdentd, access log and metrics off", ["--no-access-log", "--debug-address", ""]],
+        ["k0rdentd, defaults (access log and metrics on)", []],
+      ] as [string, string[]][]
+    ) {
+      const s = await startOurs(join(dir, `k${servers.length}`), extra, name);
+      servers.push(s);
+      await pushMonolithic(s, "bench/app", configPath, image.configDigest);
+      await putManifest(s, "bench/app", "v1", image.manifest);
+    }
+    const accept = MEDIA_TYPES.ociManifest;
+    const loads: [string, (base: string) => Promise<WrkResult>][] = [
+      ["manifest GET by tag", (b) => wrk(`${b}/v2/bench/app/manifests/v1`, accept)],
+      [
+        "manifest GET by digest",
+        (b) => wrk(`${b}/v2/bench/app/manifests/${manifestDigest}`, accept),
+      ],
+      ["manifest HEAD by tag", (b) => abHead(`${b}/v2/bench/app/manifests/v1`, accept)],
+      [
+        "manifest HEAD by digest",
+        (b) => abHead(`${b}/v2/bench/app/manifests/${manifestDigest}`, accept),
+      ],
+      ["blob HEAD", (b) => abHead(`${b}/v2/bench/app/blobs/${blob.digest}`)],
+    ];
+    console.log(
+      `registry hot reads bench: ${rounds} interleaved rounds of ${servers.length} servers, ` +
+        `${SECONDS} s each, 32 connections; load average ${
+          Deno.loadavg().map((x) => x.toFixed(2)).join(" ")
+        }`,
+    );
+    const ticks = Number((await run("getconf", ["CLK_TCK"])).trim());
+    // results[load][server][round]
+    const results: WrkResult[][][] = loads.map(() => servers.map(() => []));
+    const cpuUs: number[][][] = loads.map(() => servers.map(() => []));
+    for (let r = 0; r < rounds; r++) {
+      for (const [l, [loadName, load]] of loads.entries()) {
+        // Every other round in reverse order (see the observability run).
+        const order = [...servers.entries()];
+        if (r % 2 === 1) order.reverse();
+        for (const [k, s] of order) {
+          const cpu = cpuSeconds(s.child.pid, ticks);
+          const res = await load(s.base);
+          cpuUs[l][k][r] = (cpuSeconds(s.child.pid, ticks) - cpu) / res.requests! * 1e6;
+          results[l][k][r] = res;
+          console.log(
+            `  round ${r + 1} ${loadName}, ${s.name}: ${res.rps.toFixed(0)} req/s, p99 ` +
+              `${res.p99ms} ms, ${cpuUs[l][k][r].toFixed(1)} us CPU/request, ${res.errors} errors`,
+          );
+        }
+      }
+    }
+    console.log("");
+    console.log(`load average at the end: ${Deno.loadavg().map((x) => x.toFixed(2)).join(" ")}`);
+    console.log(
+      "| read | server | req/s best | req/s median | ratio to bare Deno.serve (per round, median) " +
+        "| p99 ms median | CPU us/request least | errors |",
+    );
+    console.log("|---|---|---|---|---|---|---|---|");
+    for (const [l, [loadName]] of loads.entries()) {
+      for (const [k, s] of servers.entries()) {
+        const rs = results[l][k];
+        const ratio = median(rs.map((x, i) => x.rps / results[l][0][i].rps));
+        console.log(
+          `| ${loadName} | ${s.name} | ${Math.max(...rs.map((x) => x.rps)).toFixed(0)} | ${
+            median(rs.map((x) => x.rps)).toFixed(0)
+          } | ${ratio.toFixed(2)}x | ${median(rs.map((x) => x.p99ms)).toFixed(2)} | ${
+            Math.min(...cpuUs[l][k]).toFixed(1)
+          } | ${rs.reduce((a, x) => a + x.errors, 0)} |`,
+        );
+      }
+    }
+  } finally {
+    for (const s of servers) {
+      try {
+        s.child.kill("SIGTERM");
+      } catch {
+        // Gone.
+      }
+      await s.child.status;
+    }
+  }
+}
+
+if (args["hot-reads"]) {
+  const dir = await Deno.makeTempDir({ prefix: "registry-bench-" });
+  try {
+    await hotReadsBench(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  Deno.exit(0);
 }
 
 if (args.observability) {

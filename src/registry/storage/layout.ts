@@ -30,6 +30,9 @@
  * │   └── partial/<alg>-<hex>             the upload id a blob copy is streaming into, kept until
  * │                                       it is stored: a copy cut off (crash, lost connection)
  * │                                       resumes from the upload's size
+ * ├── generation                          grows by one byte after every change to a tag, manifest
+ * │                                       or link by any process (`metadata_index.ts`): a
+ * │                                       daemon holding it open sees other writers at once
  * ├── tls/                                `--tls auto` CA and server certificate
  * └── bundle/                             written by bundle loads (`src/bundle/loading/`), read
  *     │                                   by `registry status` and `registry gc`; never served
@@ -103,6 +106,10 @@ export const layout = {
   sessionId(fileName: string): string | undefined {
     const id = fileName.endsWith(".session") ? fileName.slice(0, -".session".length) : "";
     return isUploadId(id) ? id : undefined;
+  },
+  /** `generation`: the change counter of repository metadata (see `metadata_index.ts`). */
+  generation(): string {
+    return "generation";
   },
   /** `repositories/<name>`. */
   repository(name: string): string {

@@ -3,6 +3,8 @@
  * links, manifests (blobs plus a revision link), tags and referrers, with the manifest cache.
  * Part of {@link RegistryStorage} (`storage.ts`), which documents the interface; it stores
  * manifest bytes and checks blobs through the {@link BlobStore}. Paths come from `layout.ts`.
+ * Reads of tags, revisions and links go through the {@link MetadataIndex}; every change to
+ * them is reported to it after it is on disk (`#index.changed`), which tells other processes.
  */
 import { DIGEST_ALGORITHMS, type DigestAlgorithm, Hasher, parseDigest } from "../digest.ts";
 import { RegistryError } from "../errors.ts";
@@ -11,6 +13,7 @@ import { checkRepositoryName, checkTag, isRepositoryName } from "../names.ts";
 import type { BlobInfo, BlobStore } from "./blob_store.ts";
 import type { StorageDriver } from "./driver.ts";
 import { layout, MANIFESTS_DIR } from "./layout.ts";
+import { MetadataIndex } from "./metadata_index.ts";
 
 /** A stored manifest. */
 export interface StoredManifest {
@@ -46,8 +49,11 @@ function isDigestReference(reference: string): boolean {
 export class RepositoryStore {
   readonly #manifestCache = new Map<string, StoredManifest>();
   #manifestCacheBytes = 0;
+  readonly #index: MetadataIndex;
 
-  constructor(readonly driver: StorageDriver, readonly blobs: BlobStore) {}
+  constructor(readonly driver: StorageDriver, readonly blobs: BlobStore) {
+    this.#index = new MetadataIndex(driver);
+  }
 
   // ---- repository links --------------------------------------------------------------------
 
@@ -57,12 +63,19 @@ export class RepositoryStore {
     if (!(await this.blobs.hasBlob(digest))) {
       throw new RegistryError("BLOB_UNKNOWN", `Blob "${digest}" is not stored`);
     }
-    if (!(await this.driver.stat(path))) await this.driver.writeFile(path, EMPTY);
+    if (await this.driver.stat(path)) return;
+    await this.driver.writeFile(path, EMPTY);
+    this.#index.changed(repo, { digest });
   }
 
   /** The blob when it is linked into `repo` and stored, else undefined. */
   async statRepoBlob(repo: string, digest: string): Promise<BlobInfo | undefined> {
-    if (!(await this.driver.stat(layout.blobLink(repo, digest)))) return undefined;
+    const linked = await this.#index.link(
+      repo,
+      digest,
+      async () => (await this.driver.stat(layout.blobLink(repo, digest))) !== undefined,
+    );
+    if (!linked) return undefined;
     return await this.blobs.statBlob(digest);
   }
 
@@ -86,7 +99,9 @@ export class RepositoryStore {
 
   /** Removes the blob's link from `repo` (the content stays until gc); false when not linked. */
   async unlinkBlob(repo: string, digest: string): Promise<boolean> {
-    return await this.driver.remove(layout.blobLink(repo, digest));
+    const removed = await this.driver.remove(layout.blobLink(repo, digest));
+    if (removed) this.#index.changed(repo, { digest });
+    return removed;
   }
 
   /** Links a blob of repository `from` into `to`; false when `from` does not have it. */
@@ -148,6 +163,7 @@ export class RepositoryStore {
     }
     if (!(await this.blobs.hasBlob(digest))) await this.blobs.putBlob(bytes, { digest });
     await this.driver.writeFile(layout.revision(repo, digest), EMPTY);
+    this.#index.changed(repo, { digest });
     if (info.subject) {
       await this.driver.writeFile(layout.referrer(repo, info.subject.digest, digest), EMPTY);
     }
@@ -161,7 +177,12 @@ export class RepositoryStore {
     let digest: string | undefined;
     if (isDigestReference(reference)) {
       parseDigest(reference);
-      if (!(await this.driver.stat(layout.revision(repo, reference)))) return undefined;
+      const stored = await this.#index.revision(
+        repo,
+        reference,
+        async () => (await this.driver.stat(layout.revision(repo, reference))) !== undefined,
+      );
+      if (!stored) return undefined;
       digest = reference;
     } else {
       digest = await this.resolveTag(repo, reference);
@@ -172,13 +193,18 @@ export class RepositoryStore {
 
   /** The digest tag `tag` of `repo` points at, or undefined. */
   async resolveTag(repo: string, tag: string): Promise<string | undefined> {
+    return (await this.#index.tag(repo, tag, () => this.#readTag(repo, tag))) ?? undefined;
+  }
+
+  /** The digest in the tag file, or null when there is none (or no digest in it). */
+  async #readTag(repo: string, tag: string): Promise<string | null> {
     const bytes = await this.driver.readFile(layout.tag(repo, tag));
-    if (!bytes) return undefined;
+    if (!bytes) return null;
     const digest = new TextDecoder().decode(bytes).trim();
     try {
       parseDigest(digest);
     } catch {
-      return undefined;
+      return null;
     }
     return digest;
   }
@@ -194,6 +220,7 @@ export class RepositoryStore {
 
   async #writeTag(repo: string, tag: string, digest: string): Promise<void> {
     await this.driver.writeFile(layout.tag(repo, tag), new TextEncoder().encode(digest + "\n"));
+    this.#index.changed(repo, { tag });
   }
 
   /**
@@ -215,7 +242,9 @@ export class RepositoryStore {
 
   /** Deletes a tag; false when it did not exist. */
   async deleteTag(repo: string, tag: string): Promise<boolean> {
-    return await this.driver.remove(layout.tag(repo, tag));
+    const removed = await this.driver.remove(layout.tag(repo, tag));
+    if (removed) this.#index.changed(repo, { tag });
+    return removed;
   }
 
   /**
@@ -237,7 +266,9 @@ export class RepositoryStore {
         // A stored manifest that no longer parses has no referrer link to remove.
       }
     }
-    return await this.driver.remove(revision);
+    const removed = await this.driver.remove(revision);
+    if (removed) this.#index.changed(repo, { digest });
+    return removed;
   }
 
   /** Tags of `repo`, sorted; undefined when the repository does not exist. */

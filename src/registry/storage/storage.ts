@@ -29,9 +29,11 @@
  *   `listRevisions(repo)`, `referrers(repo, subject, artifactType?)`, `listBlobs()`.
  *
  * Failures are {@link RegistryError}s carrying an OCI code (`BLOB_UNKNOWN`, `DIGEST_INVALID`, ...).
- * No state lives in memory that a restart or another process would need: a tag written by
- * another process is visible on the next request. Only immutable content is cached (manifest
- * bytes and blob sizes, by digest).
+ * No state lives in memory that a restart or another process would need. Tags, revisions and
+ * blob links are held in an index (`metadata_index.ts`) that every write through this code, in
+ * any process, invalidates through the storage's generation file, so a tag written by another
+ * process is visible on the next request; immutable content is cached by digest (manifest
+ * bytes and blob sizes).
  */
 import type { DigestAlgorithm } from "../digest.ts";
 import type { Descriptor } from "../manifest.ts";
