@@ -43,7 +43,7 @@ export function hotRead(
   req: Request,
   storage: RegistryStorage,
   onError: (err: unknown) => Response,
-): Promise<Response> | undefined {
+): Response | Promise<Response> | undefined {
   if (req.method !== "GET" && req.method !== "HEAD") return undefined;
   const parts = splitReadPath(req.url);
   if (!parts) return undefined;
@@ -51,5 +51,10 @@ export function hotRead(
   if (parts.kind === "manifests") handler = readManifest;
   else if (parts.kind === "blobs" && parts.ref.includes(":")) handler = readBlob;
   else return undefined;
-  return handler(storage, req, parts.name, parts.ref).catch(onError);
+  try {
+    const res = handler(storage, req, parts.name, parts.ref);
+    return res instanceof Response ? res : res.catch(onError);
+  } catch (err) {
+    return onError(err);
+  }
 }

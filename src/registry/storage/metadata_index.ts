@@ -88,6 +88,29 @@ export class MetadataIndex {
     return value;
   }
 
+  /**
+   * What the index holds under `key` now, without touching the disk beyond the generation
+   * check: undefined when it holds nothing (or cannot be used).
+   */
+  #peek<V>(map: Map<string, V>, key: string): V | undefined {
+    return this.#check() === undefined ? undefined : map.get(key);
+  }
+
+  /** The digest tag `tag` of `repo` points at when the index knows it (no load), else undefined. */
+  peekTag(repo: string, tag: string): string | undefined {
+    return this.#peek(this.#tags, `${repo}:${tag}`) ?? undefined;
+  }
+
+  /** True when the index knows manifest `digest` is in `repo` (no load). */
+  peekRevision(repo: string, digest: string): boolean {
+    return this.#peek(this.#revisions, `${repo}@${digest}`) === true;
+  }
+
+  /** True when the index knows blob `digest` is linked into `repo` (no load). */
+  peekLink(repo: string, digest: string): boolean {
+    return this.#peek(this.#links, `${repo}@${digest}`) === true;
+  }
+
   /** The digest tag `tag` of `repo` points at (or null), through `load` on a miss. */
   tag(repo: string, tag: string, load: () => Promise<TagEntry>): Promise<TagEntry> {
     return this.#lookup(this.#tags, `${repo}:${tag}`, load);

@@ -79,6 +79,16 @@ export class RepositoryStore {
     return await this.blobs.statBlob(digest);
   }
 
+  /**
+   * The blob when the index knows it is linked into `repo` and its size is cached, without
+   * waiting (the hot read path); undefined means "ask {@link statRepoBlob}".
+   */
+  peekRepoBlob(repo: string, digest: string): BlobInfo | undefined {
+    if (!this.#index.peekLink(repo, digest)) return undefined;
+    const size = this.blobs.cachedSize(digest);
+    return size === undefined ? undefined : { digest, size };
+  }
+
   /** Digests of the blobs linked into `repo`. */
   async listBlobLinks(repo: string): Promise<string[]> {
     return await this.#listDigestEntries(layout.blobLinks(repo));
@@ -170,6 +180,17 @@ export class RepositoryStore {
     if (ref && !isDigestReference(ref)) await this.#writeTag(repo, ref, digest);
     this.#cacheManifest({ digest, mediaType: info.mediaType, bytes });
     return { digest, subject: info.subject?.digest };
+  }
+
+  /**
+   * The manifest `reference` (tag or digest) of `repo` when the index and the manifest cache
+   * hold it, without waiting (the hot read path); undefined means "ask {@link getManifest}".
+   */
+  peekManifest(repo: string, reference: string): StoredManifest | undefined {
+    const digest = isDigestReference(reference)
+      ? (this.#index.peekRevision(repo, reference) ? reference : undefined)
+      : this.#index.peekTag(repo, reference);
+    return digest === undefined ? undefined : this.#manifestCache.get(digest);
   }
 
   /** The manifest `reference` (tag or digest) of `repo`, or undefined. */

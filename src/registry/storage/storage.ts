@@ -163,6 +163,11 @@ export class RegistryStorage {
     return this.repositories.statRepoBlob(repo, digest);
   }
 
+  /** {@link statRepoBlob} when memory answers it at once (hot reads); undefined: ask it. */
+  peekRepoBlob(repo: string, digest: string): BlobInfo | undefined {
+    return this.repositories.peekRepoBlob(repo, digest);
+  }
+
   /** Digests of the blobs linked into `repo`. */
   listBlobLinks(repo: string): Promise<string[]> {
     return this.repositories.listBlobLinks(repo);
@@ -192,6 +197,11 @@ export class RegistryStorage {
   /** The manifest `reference` (tag or digest) of `repo`, or undefined. */
   getManifest(repo: string, reference: string): Promise<StoredManifest | undefined> {
     return this.repositories.getManifest(repo, reference);
+  }
+
+  /** {@link getManifest} when memory answers it at once (hot reads); undefined: ask it. */
+  peekManifest(repo: string, reference: string): StoredManifest | undefined {
+    return this.repositories.peekManifest(repo, reference);
   }
 
   /** The digest tag `tag` of `repo` points at, or undefined. */
