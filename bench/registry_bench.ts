@@ -37,6 +37,7 @@ import { parseArgs } from "node:util";
 import { Hasher } from "../src/registry/digest.ts";
 import { MEDIA_TYPES } from "../src/registry/manifest.ts";
 import { REGISTRY_SERVE_PERMISSIONS } from "../src/permissions.ts";
+import { openDiskStorage } from "../src/registry/storage/storage.ts";
 import { freePort } from "../tests/helpers/free_port.ts";
 import { waitUp } from "./wait_up.ts";
 
@@ -67,6 +68,8 @@ interface Server {
   peakRssKiB: number;
   /** Lines the server wrote to stderr so far (k0rdentd only). */
   stderrLines?: () => number;
+  /** `user:password` its reads need (`--auth-pulls`), when they do. */
+  basicAuth?: string;
 }
 
 /**
@@ -293,8 +296,9 @@ function ms(value: string, unit: string): number {
  * HEAD load with `ab -k -i` at 32 connections (wrk waits for a body after HEAD and stalls),
  * optionally with an `Accept` header.
  */
-async function abHead(url: string, accept?: string): Promise<WrkResult> {
+async function abHead(url: string, accept?: string, basicAuth?: string): Promise<WrkResult> {
   const extra = accept ? ["-H", `Accept: ${accept}`] : [];
+  if (basicAuth) extra.push("-A", basicAuth);
   const out = await run("ab", [
     "-q",
     "-k",
@@ -317,7 +321,8 @@ async function abHead(url: string, accept?: string): Promise<WrkResult> {
   };
 }
 
-async function wrk(url: string, accept: string): Promise<WrkResult> {
+async function wrk(url: string, accept: string, basicAuth?: string): Promise<WrkResult> {
+  const auth = basicAuth ? ["-H", `Authorization: Basic ${btoa(basicAuth)}`] : [];
   const out = await run("wrk", [
     "-t2",
     "-c32",
@@ -325,6 +330,7 @@ async function wrk(url: string, accept: string): Promise<WrkResult> {
     "--latency",
     "-H",
     `Accept: ${accept}`,
+    ...auth,
     url,
   ]);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
@@ -496,12 +502,13 @@ async function startBare(
   };
 }
 
+/** The repository the `--hot-reads` run reads. */
+const REPO = "bench/app";
+
 /** The `--hot-reads` run; see the file comment. */
 async function hotReadsBench(dir: string): Promise<void> {
   const rounds = Number(args.rounds);
   const image = smallImage();
-  const configPath = join(dir, "config.json");
-  await Deno.writeTextFile(configPath, image.config);
   const hasher = new Hasher();
   hasher.update(new TextEncoder().encode(image.manifest));
   const manifestDigest = hasher.digest();
@@ -510,30 +517,51 @@ async function hotReadsBench(dir: string): Promise<void> {
   try {
     servers.push(await startBare(dir, "deno-serve", image.manifest, blob));
     servers.push(await startBare(dir, "connections", image.manifest, blob));
+    const htpasswd = join(dir, "htpasswd");
+    await run("htpasswd", ["-bBc", htpasswd, "bench", "bench-password"]);
+    const off = ["--no-access-log", "--debug-address", ""];
     for (
       const [name, extra] of [
-        ["k0rdentd, access log and metrics off", ["--no-access-log", "--debug-address", ""]],
+        ["k0rdentd, access log and metrics off", off],
         ["k0rdentd, defaults (access log and metrics on)", []],
+        [
+          "k0rdentd, --auth-pulls (htpasswd, cached check), access log and metrics off",
+          [...off, "--htpasswd", htpasswd, "--auth-pulls"],
+        ],
       ] as [string, string[]][]
     ) {
-      const s = await startOurs(join(dir, `k${servers.length}`), extra, name);
+      // Stored before the daemon starts (an --htpasswd daemon takes no anonymous pushes).
+      const storageDir = join(dir, `k${servers.length}`);
+      const storage = openDiskStorage(storageDir);
+      const config = await storage.putBlob(new TextEncoder().encode(image.config));
+      await storage.linkBlob(REPO, config.digest);
+      await storage.putManifest(REPO, new TextEncoder().encode(image.manifest), {
+        reference: "v1",
+        contentType: MEDIA_TYPES.ociManifest,
+      });
+      const s = await startOurs(storageDir, extra, name);
+      if (extra.includes("--auth-pulls")) s.basicAuth = "bench:bench-password";
       servers.push(s);
-      await pushMonolithic(s, "bench/app", configPath, image.configDigest);
-      await putManifest(s, "bench/app", "v1", image.manifest);
     }
     const accept = MEDIA_TYPES.ociManifest;
-    const loads: [string, (base: string) => Promise<WrkResult>][] = [
-      ["manifest GET by tag", (b) => wrk(`${b}/v2/bench/app/manifests/v1`, accept)],
+    const loads: [string, (s: Server) => Promise<WrkResult>][] = [
+      ["manifest GET by tag", (s) => wrk(`${s.base}/v2/${REPO}/manifests/v1`, accept, s.basicAuth)],
       [
         "manifest GET by digest",
-        (b) => wrk(`${b}/v2/bench/app/manifests/${manifestDigest}`, accept),
+        (s) => wrk(`${s.base}/v2/${REPO}/manifests/${manifestDigest}`, accept, s.basicAuth),
       ],
-      ["manifest HEAD by tag", (b) => abHead(`${b}/v2/bench/app/manifests/v1`, accept)],
+      [
+        "manifest HEAD by tag",
+        (s) => abHead(`${s.base}/v2/${REPO}/manifests/v1`, accept, s.basicAuth),
+      ],
       [
         "manifest HEAD by digest",
-        (b) => abHead(`${b}/v2/bench/app/manifests/${manifestDigest}`, accept),
+        (s) => abHead(`${s.base}/v2/${REPO}/manifests/${manifestDigest}`, accept, s.basicAuth),
       ],
-      ["blob HEAD", (b) => abHead(`${b}/v2/bench/app/blobs/${blob.digest}`)],
+      [
+        "blob HEAD",
+        (s) => abHead(`${s.base}/v2/${REPO}/blobs/${blob.digest}`, undefined, s.basicAuth),
+      ],
     ];
     console.log(
       `registry hot reads bench: ${rounds} interleaved rounds of ${servers.length} servers, ` +
@@ -552,7 +580,7 @@ async function hotReadsBench(dir: string): Promise<void> {
         if (r % 2 === 1) order.reverse();
         for (const [k, s] of order) {
           const cpu = cpuSeconds(s.child.pid, ticks);
-          const res = await load(s.base);
+          const res = await load(s);
           cpuUs[l][k][r] = (cpuSeconds(s.child.pid, ticks) - cpu) / res.requests! * 1e6;
           results[l][k][r] = res;
           console.log(

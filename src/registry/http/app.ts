@@ -3,12 +3,7 @@
  * envelope. Manifest and blob reads are answered by `hot_reads.ts` before the router.
  */
 import { Hono } from "hono";
-import {
-  accessControl,
-  type AccessPolicy,
-  REALM,
-  recentlyVerifiedUser,
-} from "../auth/access.ts";
+import { accessControl, type AccessPolicy, REALM, recentlyVerifiedUser } from "../auth/access.ts";
 import { errorMessage } from "../../errors.ts";
 import { BodyReadError, errorBody, isStorageFull, RegistryError } from "../errors.ts";
 import { log } from "../../log/logger.ts";

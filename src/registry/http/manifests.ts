@@ -63,20 +63,15 @@ export function readManifest(
     );
   }
   const known = storage.peekManifest(repo, ref);
-  if (known) return manifestResponse(req, repo, ref, known);
+  if (known) return manifestResponse(req, ref, known);
   return storage.getManifest(repo, ref).then((m) => {
     if (!m) throw new RegistryError("MANIFEST_UNKNOWN", `Manifest "${ref}" is not in "${repo}"`);
-    return manifestResponse(req, repo, ref, m);
+    return manifestResponse(req, ref, m);
   });
 }
 
-/** The answer to a read of manifest `m` (`ref` of `repo`): 200, 304 or `MANIFEST_UNKNOWN`. */
-function manifestResponse(
-  req: Request,
-  repo: string,
-  ref: string,
-  m: StoredManifest,
-): Response {
+/** The answer to a read of manifest `m` (by `ref`): 200, 304 or `MANIFEST_UNKNOWN`. */
+function manifestResponse(req: Request, ref: string, m: StoredManifest): Response {
   if (!acceptable(req.headers.get("Accept") ?? undefined, m.mediaType)) {
     throw new RegistryError(
       "MANIFEST_UNKNOWN",

@@ -25,7 +25,7 @@ import type { ChangeCounter, StorageDriver } from "./driver.ts";
 import { layout } from "./layout.ts";
 
 /** Entries kept of each kind (tags, revisions, links) before the oldest go. */
-export const MAX_ENTRIES = 100_000;
+export const MAX_ENTRIES = 50_000;
 
 /** A tag's digest, or null for a tag known to be absent. */
 type TagEntry = string | null;
