@@ -25,6 +25,8 @@
  *   referrers API and, when `reference` is a tag, points the tag at it (atomic rename, so a
  *   tag moves from one complete manifest to another). `getManifest(repo, tagOrDigest)`,
  *   `tagManifest(repo, tag, digest)`, `deleteManifest(repo, digest)`, `deleteTag(repo, tag)`.
+ * - Hot reads: `peekManifest(repo, ref)` and `peekRepoBlob(repo, digest)` answer from memory
+ *   without waiting, or undefined (then ask `getManifest` / `statRepoBlob`).
  * - Listing: `listRepositories()`, `listTags(repo)` (sorted; undefined for an unknown repo),
  *   `listRevisions(repo)`, `referrers(repo, subject, artifactType?)`, `listBlobs()`.
  *
