@@ -34,6 +34,17 @@
  * `--cpu-prof` runs the daemons under `deno run --cpu-prof` and reports, per daemon, the share of
  * its busy JS-thread samples spent in the instrument's per-request `done` (metrics and the access
  * log's `record`), in the access log's batch work and in the ordered stderr writer.
+ *
+ * With `--hot-reads`, instead: the registry's metadata reads against the runtime's ceiling. A
+ * bare server (`bare_registry_server.ts`: the same manifest bytes and headers, no storage) on
+ * `Deno.serve` and on the daemon's own listener code, and k0rdentd with access log and metrics
+ * off and with both on (the defaults), all up at once, measured in interleaved rounds for
+ * manifest GET by tag and by digest (wrk -t2 -c32), manifest HEAD by tag and by digest and blob
+ * HEAD (`ab -k -i -c32`: wrk waits for a body after HEAD). Per read type and server: req/s
+ * (best round, median), p99, the server's CPU time per request (from /proc, steadier than req/s
+ * on a shared machine) and the per-round ratio to bare `Deno.serve`.
+ *
+ *   npx deno run -A bench/registry_bench.ts --hot-reads [--rounds 3] [--seconds 3]
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -41,6 +52,7 @@ import { parseArgs } from "node:util";
 import { Hasher } from "../src/registry/digest.ts";
 import { MEDIA_TYPES } from "../src/registry/manifest.ts";
 import { REGISTRY_SERVE_PERMISSIONS } from "../src/permissions.ts";
+import { openDiskStorage } from "../src/registry/storage/storage.ts";
 import { freePort } from "../tests/helpers/free_port.ts";
 import { waitUp } from "./wait_up.ts";
 
@@ -58,6 +70,7 @@ const { values: args } = parseArgs({
     "blob-only": { type: "boolean", default: false },
     "cpu-prof": { type: "boolean", default: false },
     "compare-with": { type: "string" },
+    "hot-reads": { type: "boolean", default: false },
   },
 });
 const MIB = 1 << 20;
@@ -74,6 +87,8 @@ interface Server {
   peakRssKiB: number;
   /** Lines the server wrote to stderr so far (k0rdentd only). */
   stderrLines?: () => number;
+  /** `user:password` its reads need (`--auth-pulls`), when they do. */
+  basicAuth?: string;
 }
 
 /**
@@ -303,12 +318,18 @@ function ms(value: string, unit: string): number {
   return Number(value) * ({ us: 0.001, ms: 1, s: 1000 }[unit] ?? 1);
 }
 
-/** Blob HEAD load with `ab -k -i` (wrk waits for a body after HEAD and stalls). */
-async function abHead(url: string): Promise<WrkResult> {
+/**
+ * HEAD load with `ab -k -i` at 32 connections (wrk waits for a body after HEAD and stalls),
+ * optionally with an `Accept` header.
+ */
+async function abHead(url: string, accept?: string, basicAuth?: string): Promise<WrkResult> {
+  const extra = accept ? ["-H", `Accept: ${accept}`] : [];
+  if (basicAuth) extra.push("-A", basicAuth);
   const out = await run("ab", [
     "-q",
     "-k",
     "-i",
+    ...extra,
     "-c",
     "32",
     "-t",
@@ -322,10 +343,12 @@ async function abHead(url: string): Promise<WrkResult> {
     p99ms: Number(/^\s*99%\s+(\d+)/m.exec(out)?.[1]),
     errors: Number(/Failed requests:\s+(\d+)/.exec(out)?.[1] ?? 0) +
       Number(/Non-2xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0),
+    requests: Number(/Complete requests:\s+(\d+)/.exec(out)?.[1]),
   };
 }
 
-async function wrk(url: string, accept: string): Promise<WrkResult> {
+async function wrk(url: string, accept: string, basicAuth?: string): Promise<WrkResult> {
+  const auth = basicAuth ? ["-H", `Authorization: Basic ${btoa(basicAuth)}`] : [];
   const out = await run("wrk", [
     "-t2",
     "-c32",
@@ -333,6 +356,7 @@ async function wrk(url: string, accept: string): Promise<WrkResult> {
     "--latency",
     "-H",
     `Accept: ${accept}`,
+    ...auth,
     url,
   ]);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
@@ -533,6 +557,177 @@ async function profileShares(dir: string) {
     walk(profile.nodes[0]);
   }
   return shares;
+}
+
+/** Starts `bare_registry_server.ts` on `listener` answering `manifest` and the blob's HEAD. */
+async function startBare(
+  dir: string,
+  listener: string,
+  manifest: string,
+  blob: { digest: string; size: number },
+): Promise<Server> {
+  const port = freePort();
+  const path = join(dir, `bare-${listener}.json`);
+  await Deno.writeTextFile(path, manifest);
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--quiet",
+      "-A",
+      fileURLToPath(new URL("./bare_registry_server.ts", import.meta.url)),
+      "--port",
+      String(port),
+      "--manifest",
+      path,
+      "--media-type",
+      MEDIA_TYPES.ociManifest,
+      "--blob-digest",
+      blob.digest,
+      "--blob-size",
+      String(blob.size),
+      "--listener",
+      listener,
+    ],
+    stdout: "null",
+  }).spawn();
+  const base = `http://127.0.0.1:${port}`;
+  await waitUp(base);
+  return {
+    name: `bare ${listener === "connections" ? "serveListener" : "Deno.serve"}`,
+    base,
+    child,
+    peakRssKiB: 0,
+  };
+}
+
+/** The repository the `--hot-reads` run reads. */
+const REPO = "bench/app";
+
+/** The `--hot-reads` run; see the file comment. */
+async function hotReadsBench(dir: string): Promise<void> {
+  const rounds = Number(args.rounds);
+  const image = smallImage();
+  const hasher = new Hasher();
+  hasher.update(new TextEncoder().encode(image.manifest));
+  const manifestDigest = hasher.digest();
+  const blob = { digest: image.configDigest, size: image.config.length };
+  const servers: Server[] = [];
+  try {
+    servers.push(await startBare(dir, "deno-serve", image.manifest, blob));
+    servers.push(await startBare(dir, "connections", image.manifest, blob));
+    const htpasswd = join(dir, "htpasswd");
+    await run("htpasswd", ["-bBc", htpasswd, "bench", "bench-password"]);
+    const off = ["--no-access-log", "--debug-address", ""];
+    for (
+      const [name, extra] of [
+        ["k0rdentd, access log and metrics off", off],
+        ["k0rdentd, defaults (access log and metrics on)", []],
+        [
+          "k0rdentd, --auth-pulls (htpasswd, cached check), access log and metrics off",
+          [...off, "--htpasswd", htpasswd, "--auth-pulls"],
+        ],
+      ] as [string, string[]][]
+    ) {
+      // Stored before the daemon starts (an --htpasswd daemon takes no anonymous pushes).
+      const storageDir = join(dir, `k${servers.length}`);
+      const storage = openDiskStorage(storageDir);
+      const config = await storage.putBlob(new TextEncoder().encode(image.config));
+      await storage.linkBlob(REPO, config.digest);
+      await storage.putManifest(REPO, new TextEncoder().encode(image.manifest), {
+        reference: "v1",
+        contentType: MEDIA_TYPES.ociManifest,
+      });
+      const s = await startOurs(storageDir, extra, name);
+      if (extra.includes("--auth-pulls")) s.basicAuth = "bench:bench-password";
+      servers.push(s);
+    }
+    const accept = MEDIA_TYPES.ociManifest;
+    const loads: [string, (s: Server) => Promise<WrkResult>][] = [
+      ["manifest GET by tag", (s) => wrk(`${s.base}/v2/${REPO}/manifests/v1`, accept, s.basicAuth)],
+      [
+        "manifest GET by digest",
+        (s) => wrk(`${s.base}/v2/${REPO}/manifests/${manifestDigest}`, accept, s.basicAuth),
+      ],
+      [
+        "manifest HEAD by tag",
+        (s) => abHead(`${s.base}/v2/${REPO}/manifests/v1`, accept, s.basicAuth),
+      ],
+      [
+        "manifest HEAD by digest",
+        (s) => abHead(`${s.base}/v2/${REPO}/manifests/${manifestDigest}`, accept, s.basicAuth),
+      ],
+      [
+        "blob HEAD",
+        (s) => abHead(`${s.base}/v2/${REPO}/blobs/${blob.digest}`, undefined, s.basicAuth),
+      ],
+    ];
+    console.log(
+      `registry hot reads bench: ${rounds} interleaved rounds of ${servers.length} servers, ` +
+        `${SECONDS} s each, 32 connections; load average ${
+          Deno.loadavg().map((x) => x.toFixed(2)).join(" ")
+        }`,
+    );
+    const ticks = Number((await run("getconf", ["CLK_TCK"])).trim());
+    // results[load][server][round]
+    const results: WrkResult[][][] = loads.map(() => servers.map(() => []));
+    const cpuUs: number[][][] = loads.map(() => servers.map(() => []));
+    for (let r = 0; r < rounds; r++) {
+      for (const [l, [loadName, load]] of loads.entries()) {
+        // Every other round in reverse order (see the observability run).
+        const order = [...servers.entries()];
+        if (r % 2 === 1) order.reverse();
+        for (const [k, s] of order) {
+          const cpu = cpuSeconds(s.child.pid, ticks);
+          const res = await load(s);
+          cpuUs[l][k][r] = (cpuSeconds(s.child.pid, ticks) - cpu) / res.requests! * 1e6;
+          results[l][k][r] = res;
+          console.log(
+            `  round ${r + 1} ${loadName}, ${s.name}: ${res.rps.toFixed(0)} req/s, p99 ` +
+              `${res.p99ms} ms, ${cpuUs[l][k][r].toFixed(1)} us CPU/request, ${res.errors} errors`,
+          );
+        }
+      }
+    }
+    console.log("");
+    console.log(`load average at the end: ${Deno.loadavg().map((x) => x.toFixed(2)).join(" ")}`);
+    console.log(
+      "| read | server | req/s best | req/s median | ratio to bare Deno.serve (per round, median) " +
+        "| p99 ms median | CPU us/request least | errors |",
+    );
+    console.log("|---|---|---|---|---|---|---|---|");
+    for (const [l, [loadName]] of loads.entries()) {
+      for (const [k, s] of servers.entries()) {
+        const rs = results[l][k];
+        const ratio = median(rs.map((x, i) => x.rps / results[l][0][i].rps));
+        console.log(
+          `| ${loadName} | ${s.name} | ${Math.max(...rs.map((x) => x.rps)).toFixed(0)} | ${
+            median(rs.map((x) => x.rps)).toFixed(0)
+          } | ${ratio.toFixed(2)}x | ${median(rs.map((x) => x.p99ms)).toFixed(2)} | ${
+            Math.min(...cpuUs[l][k]).toFixed(1)
+          } | ${rs.reduce((a, x) => a + x.errors, 0)} |`,
+        );
+      }
+    }
+  } finally {
+    for (const s of servers) {
+      try {
+        s.child.kill("SIGTERM");
+      } catch {
+        // Gone.
+      }
+      await s.child.status;
+    }
+  }
+}
+
+if (args["hot-reads"]) {
+  const dir = await Deno.makeTempDir({ prefix: "registry-bench-" });
+  try {
+    await hotReadsBench(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  Deno.exit(0);
 }
 
 if (args.observability) {

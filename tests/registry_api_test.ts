@@ -9,6 +9,7 @@ import { createRegistryApp } from "../src/registry/http/app.ts";
 import type { ConnInfo } from "../src/registry/http/context.ts";
 import { MEDIA_TYPES } from "../src/registry/manifest.ts";
 import { openMemoryStorage } from "../src/registry/storage/storage.ts";
+import { storeManifest } from "./helpers/store_image.ts";
 
 const enc = new TextEncoder();
 const LOCAL: ConnInfo = { remoteAddr: { hostname: "127.0.0.1" } };
@@ -443,6 +444,25 @@ Deno.test("access: htpasswd makes writes (and with authPulls, reads) need creden
   res = await closed.req("/v2/_catalog", { headers: basic("alice", "s3cret") });
   assert.equal(res.status, 200);
   await res.body?.cancel();
+  // Verified lately: reads take the hot path, a wrong password or none still gets 401.
+  const m = await storeManifest(closed.storage, "a", "amd64", "v1");
+  for (const method of ["GET", "HEAD"]) {
+    res = await closed.req("/v2/a/manifests/v1", { method, headers: basic("alice", "s3cret") });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("Docker-Content-Digest"), m.digest);
+    await res.body?.cancel();
+    res = await closed.req(`/v2/a/blobs/${m.layer.digest}`, {
+      method,
+      headers: basic("alice", "s3cret"),
+    });
+    assert.equal(res.status, 200);
+    await res.body?.cancel();
+    for (const headers of [basic("alice", "wrong"), basic("bob", "s3cret"), {}]) {
+      res = await closed.req("/v2/a/manifests/v1", { method, headers });
+      assert.equal(res.status, 401, `${method} with ${JSON.stringify(headers)}`);
+      await res.body?.cancel();
+    }
+  }
   credentials.close();
   assert.throws(() => parseHtpasswd("bob:{SHA}abc"), /line 1 is not a "user:bcrypt-hash"/);
 });

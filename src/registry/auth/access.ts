@@ -51,6 +51,17 @@ export function requestUser(req: Request): string | undefined {
   return users.get(req);
 }
 
+/**
+ * The user whose `Authorization` on `req` the checker verified lately (recorded for the access
+ * log), else undefined: then the request takes the full check of {@link accessControl}.
+ */
+export function recentlyVerifiedUser(checker: CredentialChecker, req: Request): string | undefined {
+  const creds = basicCredentials(req.headers.get("Authorization") ?? undefined);
+  const user = creds && checker.verified(creds[0], creds[1]);
+  if (user !== undefined) users.set(req, user);
+  return user;
+}
+
 function unauthorized(): RegistryError {
   return new RegistryError("UNAUTHORIZED", "Authentication required", undefined);
 }

@@ -3,7 +3,7 @@
  * envelope. Manifest and blob reads are answered by `hot_reads.ts` before the router.
  */
 import { Hono } from "hono";
-import { accessControl, type AccessPolicy, REALM } from "../auth/access.ts";
+import { accessControl, type AccessPolicy, REALM, recentlyVerifiedUser } from "../auth/access.ts";
 import { errorMessage } from "../../errors.ts";
 import { BodyReadError, errorBody, isStorageFull, RegistryError } from "../errors.ts";
 import { log } from "../../log/logger.ts";
@@ -104,11 +104,19 @@ export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
   const failure = failureHandler(options.storage);
   app.onError((err, c) => failure(err, { method: c.req.method, path: c.req.path }));
   const access = options.access;
-  if (!(access?.credentials && access.authPulls)) {
+  const route = app.fetch;
+  const onReadError = (err: unknown) => failure(err);
+  const checker = access?.authPulls ? access.credentials : undefined;
+  if (!checker) {
     // Reads need no credentials: answer the hot ones before the router and the middleware.
-    const route = app.fetch;
-    const onReadError = (err: unknown) => failure(err);
     app.fetch = (req, ...rest) => hotRead(req, options.storage, onReadError) ?? route(req, ...rest);
+  } else {
+    // Reads need credentials: the hot ones skip the router when theirs were verified lately
+    // (no bcrypt); any other request, a first login and a wrong password take the full check.
+    app.fetch = (req, ...rest) =>
+      (recentlyVerifiedUser(checker, req) !== undefined
+        ? hotRead(req, options.storage, onReadError)
+        : undefined) ?? route(req, ...rest);
   }
   return app;
 }

@@ -1,7 +1,7 @@
 /** Blob routes: `GET|HEAD|DELETE /v2/<name>/blobs/<digest>`, streamed, with `Range` support. */
 import { RegistryError } from "../errors.ts";
 import { checkRepositoryName } from "../names.ts";
-import type { RegistryStorage } from "../storage/storage.ts";
+import type { BlobInfo, RegistryStorage } from "../storage/storage.ts";
 import {
   API_VERSION,
   digestValue,
@@ -12,17 +12,34 @@ import {
 } from "./context.ts";
 import { rangedResponse } from "./range.ts";
 
-/** Answers `GET|HEAD /v2/<name>/blobs/<digest>` (also called by `hot_reads.ts`). */
-export async function readBlob(
+/**
+ * Answers `GET|HEAD /v2/<name>/blobs/<digest>` (also called by `hot_reads.ts`); a HEAD is
+ * answered without waiting when the storage's index and size cache know the blob. Failures are
+ * thrown, or rejected once it waits.
+ */
+export function readBlob(
   storage: RegistryStorage,
   req: Request,
   repo: string,
   digestParam: string,
-): Promise<Response> {
+): Response | Promise<Response> {
   checkRepositoryName(repo);
   const digest = digestValue(digestParam);
-  const info = await storage.statRepoBlob(repo, digest);
-  if (!info) throw new RegistryError("BLOB_UNKNOWN", `Blob "${digest}" is not in "${repo}"`);
+  const known = storage.peekRepoBlob(repo, digest);
+  if (known) return blobResponse(storage, req, known);
+  return storage.statRepoBlob(repo, digest).then((info) => {
+    if (!info) throw new RegistryError("BLOB_UNKNOWN", `Blob "${digest}" is not in "${repo}"`);
+    return blobResponse(storage, req, info);
+  });
+}
+
+/** The answer to a read of a stored blob: 304, 416, or its bytes (or headers, for HEAD). */
+function blobResponse(
+  storage: RegistryStorage,
+  req: Request,
+  info: BlobInfo,
+): Response | Promise<Response> {
+  const digest = info.digest;
   const headers: Record<string, string> = {
     "Docker-Distribution-API-Version": API_VERSION,
     "Docker-Content-Digest": digest,
@@ -34,7 +51,7 @@ export async function readBlob(
   if (req.headers.get("If-None-Match") === `"${digest}"`) {
     return new Response(null, { status: 304, headers });
   }
-  return await rangedResponse(req, info.size, headers, async (range) => {
+  return rangedResponse(req, info.size, headers, async (range) => {
     // Straight into the Response below: the disk driver may reuse its read buffers.
     const blob = await storage.openBlob(digest, range, { forResponse: true });
     if (!blob) throw new RegistryError("BLOB_UNKNOWN", `Blob "${digest}" is not stored`);

@@ -4,7 +4,7 @@ import { RegistryError } from "../errors.ts";
 import { readLimited } from "../limits.ts";
 import { MANIFEST_MEDIA_TYPES, MAX_MANIFEST_BYTES } from "../manifest.ts";
 import { checkRepositoryName, checkTag, isTag } from "../names.ts";
-import type { RegistryStorage } from "../storage/storage.ts";
+import type { RegistryStorage, StoredManifest } from "../storage/storage.ts";
 import {
   API_VERSION,
   type HandlerDeps,
@@ -33,7 +33,7 @@ function referenceParam(c: RegistryContext): string {
  * or a list naming no manifest type at all (such clients take whatever is stored).
  */
 export function acceptable(accept: string | undefined, mediaType: string): boolean {
-  if (!accept) return true;
+  if (!accept || accept === mediaType) return true;
   const types = accept.split(",").map((t) => t.split(";")[0].trim().toLowerCase());
   if (types.includes(mediaType) || types.includes("*/*") || types.includes("application/*")) {
     return true;
@@ -44,14 +44,16 @@ export function acceptable(accept: string | undefined, mediaType: string): boole
 /**
  * Answers `GET|HEAD /v2/<name>/manifests/<reference>` (also called by `hot_reads.ts`). A
  * reference that is no valid tag or digest names nothing stored: 404 `MANIFEST_UNKNOWN`, as the
- * OCI conformance suite requires for reads (a PUT to it stays 400).
+ * OCI conformance suite requires for reads (a PUT to it stays 400). Answered without waiting
+ * when the storage's index and manifest cache hold the reference (no promise on the hot path);
+ * failures are thrown, or rejected once it waits.
  */
-export async function readManifest(
+export function readManifest(
   storage: RegistryStorage,
   req: Request,
   repo: string,
   reference: string,
-): Promise<Response> {
+): Response | Promise<Response> {
   checkRepositoryName(repo);
   const ref = reference;
   if (!(ref.includes(":") ? isDigest(ref) : isTag(ref))) {
@@ -60,8 +62,16 @@ export async function readManifest(
       `Manifest "${ref.slice(0, 200)}" is not in "${repo}": it is no valid tag or digest`,
     );
   }
-  const m = await storage.getManifest(repo, ref);
-  if (!m) throw new RegistryError("MANIFEST_UNKNOWN", `Manifest "${ref}" is not in "${repo}"`);
+  const known = storage.peekManifest(repo, ref);
+  if (known) return manifestResponse(req, ref, known);
+  return storage.getManifest(repo, ref).then((m) => {
+    if (!m) throw new RegistryError("MANIFEST_UNKNOWN", `Manifest "${ref}" is not in "${repo}"`);
+    return manifestResponse(req, ref, m);
+  });
+}
+
+/** The answer to a read of manifest `m` (by `ref`): 200, 304 or `MANIFEST_UNKNOWN`. */
+function manifestResponse(req: Request, ref: string, m: StoredManifest): Response {
   if (!acceptable(req.headers.get("Accept") ?? undefined, m.mediaType)) {
     throw new RegistryError(
       "MANIFEST_UNKNOWN",

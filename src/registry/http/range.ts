@@ -59,12 +59,12 @@ export function parseContentRange(header: string | undefined): ByteRange | undef
  * `Content-Length` and `Content-Range`. The body comes from `open(range)` (undefined: the
  * whole), which may answer with a Response of its own instead (e.g. a 404).
  */
-export async function rangedResponse(
+export function rangedResponse(
   req: Request,
   size: number,
   headers: Record<string, string>,
   open: (range?: ByteRange) => Promise<ReadableStream<Uint8Array> | Response>,
-): Promise<Response> {
+): Response | Promise<Response> {
   let range;
   try {
     range = parseRange(req.headers.get("Range") ?? undefined, size);
@@ -82,6 +82,7 @@ export async function rangedResponse(
     headers["Content-Range"] = `bytes ${range.offset}-${range.offset + length - 1}/${size}`;
   }
   if (req.method === "HEAD") return new Response(null, { status, headers });
-  const body = await open(range);
-  return body instanceof Response ? body : new Response(body, { status, headers });
+  return open(range).then((body) =>
+    body instanceof Response ? body : new Response(body, { status, headers })
+  );
 }

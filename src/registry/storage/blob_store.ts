@@ -78,6 +78,11 @@ export class BlobStore {
     return { digest, size: info.size };
   }
 
+  /** The size of a blob when it is cached (no disk access), else undefined. */
+  cachedSize(digest: string): number | undefined {
+    return this.#sizeCache.get(digest);
+  }
+
   /** True when the blob is stored. */
   async hasBlob(digest: string): Promise<boolean> {
     return (await this.statBlob(digest)) !== undefined;

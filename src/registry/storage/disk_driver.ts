@@ -1,6 +1,13 @@
 /** Storage driver on a local directory: temp + fsync + rename writes, 512 KiB streaming reads. */
 import { dirname, join } from "node:path";
-import type { AppendHandle, DirEntry, FileInfo, ReadOptions, StorageDriver } from "./driver.ts";
+import type {
+  AppendHandle,
+  ChangeCounter,
+  DirEntry,
+  FileInfo,
+  ReadOptions,
+  StorageDriver,
+} from "./driver.ts";
 
 /** Size of each read when streaming a blob out (larger reads are much faster than 64 KiB). */
 export const READ_CHUNK = 512 << 10;
@@ -328,6 +335,30 @@ export class DiskDriver implements StorageDriver {
       if (notFound(err)) return false;
       throw err;
     }
+  }
+
+  openCounter(path: string): ChangeCounter | undefined {
+    const abs = this.#abs(path);
+    const open = () => Deno.openSync(abs, { append: true, create: true, mode: 0o644 });
+    let file: Deno.FsFile;
+    try {
+      try {
+        file = open();
+      } catch (err) {
+        if (!notFound(err)) throw err;
+        Deno.mkdirSync(dirname(abs), { recursive: true });
+        file = open();
+      }
+    } catch {
+      return undefined;
+    }
+    const one = new Uint8Array(1);
+    return {
+      value: () => file.seekSync(0, Deno.SeekMode.End),
+      bump: () => {
+        if (file.writeSync(one) !== 1) throw new Error(`Cannot write "${abs}"`);
+      },
+    };
   }
 
   async list(dir: string): Promise<DirEntry[]> {

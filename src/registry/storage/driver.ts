@@ -38,6 +38,17 @@ export interface ReadOptions {
   forResponse?: boolean;
 }
 
+/**
+ * A counter shared by every process on a storage root: a file that only grows, by one byte a
+ * bump (see `metadata_index.ts`).
+ */
+export interface ChangeCounter {
+  /** The count now: the file's size (one `lseek` on an open descriptor, no path lookup). */
+  value(): number;
+  /** Adds one (an `O_APPEND` one-byte write: bumps from several processes never collide). */
+  bump(): void;
+}
+
 /** File operations on a storage root. Every write is atomic (temp + rename) or an append. */
 export interface StorageDriver {
   /** Where the storage lives, for messages (`/var/lib/k0rdentd/registry` or `memory`). */
@@ -78,4 +89,9 @@ export interface StorageDriver {
   remove(path: string, recursive?: boolean): Promise<boolean>;
   /** Entries of a directory; empty when it does not exist. */
   list(dir: string): Promise<DirEntry[]>;
+  /**
+   * Opens the counter file `path` (creating it and its parents) and keeps it open; undefined
+   * when it cannot be opened (a read-only storage).
+   */
+  openCounter(path: string): ChangeCounter | undefined;
 }

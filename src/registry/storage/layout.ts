@@ -30,11 +30,14 @@
  * │   └── partial/<alg>-<hex>             the upload id a blob copy is streaming into, kept until
  * │                                       it is stored: a copy cut off (crash, lost connection)
  * │                                       resumes from the upload's size
+ * ├── generation                          grows by one byte after every change to a tag, manifest
+ * │                                       or link by any process (`metadata_index.ts`): a
+ * │                                       daemon holding it open sees other writers at once
  * ├── tls/                                `--tls auto` material (`tls.ts`), written by openssl in a
- │   │                                   `.gen-*` temp dir here and renamed into place
- │   ├── ca.key, ca.crt                  the CA (both keys are mode 0600)
- │   ├── server.key, server.crt          the server certificate the CA signed
- │   └── server.sans                     the names it was issued for (a change reissues it)
+ * │   │                                   `.gen-*` temp dir here and renamed into place
+ * │   ├── ca.key, ca.crt                  the CA (both keys are mode 0600)
+ * │   ├── server.key, server.crt          the server certificate the CA signed
+ * │   └── server.sans                     the names it was issued for (a change reissues it)
  * └── bundle/                             written by bundle loads (`src/bundle/loading/`), read
  *     │                                   by `registry status` and `registry gc`; never served
  *     ├── loads/<id>.json                 journal of one bundle (path, size, mtime, prefix):
@@ -110,6 +113,10 @@ export const layout = {
   sessionId(fileName: string): string | undefined {
     const id = fileName.endsWith(".session") ? fileName.slice(0, -".session".length) : "";
     return isUploadId(id) ? id : undefined;
+  },
+  /** `generation`: the change counter of repository metadata (see `metadata_index.ts`). */
+  generation(): string {
+    return "generation";
   },
   /** `repositories/<name>`. */
   repository(name: string): string {

@@ -1,5 +1,5 @@
 /** The storage driver in memory: same contract as the disk driver, for fast tests. */
-import type { AppendHandle, DirEntry, FileInfo, StorageDriver } from "./driver.ts";
+import type { AppendHandle, ChangeCounter, DirEntry, FileInfo, StorageDriver } from "./driver.ts";
 
 interface MemFile {
   chunks: Uint8Array[];
@@ -128,6 +128,29 @@ export class MemoryDriver implements StorageDriver {
     for (const k of [...this.files.keys()]) if (k.startsWith(key + "/")) this.files.delete(k);
     for (const d of [...this.dirs]) if (d === key || d.startsWith(key + "/")) this.dirs.delete(d);
     return Promise.resolve(true);
+  }
+
+  openCounter(path: string): ChangeCounter {
+    const key = normalise(path);
+    const file = () => {
+      let f = this.files.get(key);
+      if (!f) {
+        f = { chunks: [], size: 0, mtimeMs: Date.now() };
+        this.#mkdirs(path);
+        this.files.set(key, f);
+      }
+      return f;
+    };
+    file();
+    return {
+      value: () => file().size,
+      bump: () => {
+        const f = file();
+        f.chunks.push(new Uint8Array(1));
+        f.size++;
+        f.mtimeMs = Date.now();
+      },
+    };
   }
 
   list(dir: string): Promise<DirEntry[]> {

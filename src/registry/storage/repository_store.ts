@@ -3,6 +3,8 @@
  * links, manifests (blobs plus a revision link), tags and referrers, with the manifest cache.
  * Part of {@link RegistryStorage} (`storage.ts`), which documents the interface; it stores
  * manifest bytes and checks blobs through the {@link BlobStore}. Paths come from `layout.ts`.
+ * Reads of tags, revisions and links go through the {@link MetadataIndex}; every change to
+ * them is reported to it after it is on disk (`#index.changed`), which tells other processes.
  */
 import { DIGEST_ALGORITHMS, type DigestAlgorithm, Hasher, parseDigest } from "../digest.ts";
 import { RegistryError } from "../errors.ts";
@@ -11,6 +13,7 @@ import { checkRepositoryName, checkTag, isRepositoryName } from "../names.ts";
 import type { BlobInfo, BlobStore } from "./blob_store.ts";
 import type { StorageDriver } from "./driver.ts";
 import { layout, MANIFESTS_DIR } from "./layout.ts";
+import { MetadataIndex } from "./metadata_index.ts";
 
 /** A stored manifest. */
 export interface StoredManifest {
@@ -46,8 +49,11 @@ function isDigestReference(reference: string): boolean {
 export class RepositoryStore {
   readonly #manifestCache = new Map<string, StoredManifest>();
   #manifestCacheBytes = 0;
+  readonly #index: MetadataIndex;
 
-  constructor(readonly driver: StorageDriver, readonly blobs: BlobStore) {}
+  constructor(readonly driver: StorageDriver, readonly blobs: BlobStore) {
+    this.#index = new MetadataIndex(driver);
+  }
 
   // ---- repository links --------------------------------------------------------------------
 
@@ -57,13 +63,30 @@ export class RepositoryStore {
     if (!(await this.blobs.hasBlob(digest))) {
       throw new RegistryError("BLOB_UNKNOWN", `Blob "${digest}" is not stored`);
     }
-    if (!(await this.driver.stat(path))) await this.driver.writeFile(path, EMPTY);
+    if (await this.driver.stat(path)) return;
+    await this.driver.writeFile(path, EMPTY);
+    this.#index.changed(repo, { digest });
   }
 
   /** The blob when it is linked into `repo` and stored, else undefined. */
   async statRepoBlob(repo: string, digest: string): Promise<BlobInfo | undefined> {
-    if (!(await this.driver.stat(layout.blobLink(repo, digest)))) return undefined;
+    const linked = await this.#index.link(
+      repo,
+      digest,
+      async () => (await this.driver.stat(layout.blobLink(repo, digest))) !== undefined,
+    );
+    if (!linked) return undefined;
     return await this.blobs.statBlob(digest);
+  }
+
+  /**
+   * The blob when the index knows it is linked into `repo` and its size is cached, without
+   * waiting (the hot read path); undefined means "ask {@link statRepoBlob}".
+   */
+  peekRepoBlob(repo: string, digest: string): BlobInfo | undefined {
+    if (!this.#index.peekLink(repo, digest)) return undefined;
+    const size = this.blobs.cachedSize(digest);
+    return size === undefined ? undefined : { digest, size };
   }
 
   /** Digests of the blobs linked into `repo`. */
@@ -86,7 +109,9 @@ export class RepositoryStore {
 
   /** Removes the blob's link from `repo` (the content stays until gc); false when not linked. */
   async unlinkBlob(repo: string, digest: string): Promise<boolean> {
-    return await this.driver.remove(layout.blobLink(repo, digest));
+    const removed = await this.driver.remove(layout.blobLink(repo, digest));
+    if (removed) this.#index.changed(repo, { digest });
+    return removed;
   }
 
   /** Links a blob of repository `from` into `to`; false when `from` does not have it. */
@@ -148,6 +173,7 @@ export class RepositoryStore {
     }
     if (!(await this.blobs.hasBlob(digest))) await this.blobs.putBlob(bytes, { digest });
     await this.driver.writeFile(layout.revision(repo, digest), EMPTY);
+    this.#index.changed(repo, { digest });
     if (info.subject) {
       await this.driver.writeFile(layout.referrer(repo, info.subject.digest, digest), EMPTY);
     }
@@ -156,12 +182,28 @@ export class RepositoryStore {
     return { digest, subject: info.subject?.digest };
   }
 
+  /**
+   * The manifest `reference` (tag or digest) of `repo` when the index and the manifest cache
+   * hold it, without waiting (the hot read path); undefined means "ask {@link getManifest}".
+   */
+  peekManifest(repo: string, reference: string): StoredManifest | undefined {
+    const digest = isDigestReference(reference)
+      ? (this.#index.peekRevision(repo, reference) ? reference : undefined)
+      : this.#index.peekTag(repo, reference);
+    return digest === undefined ? undefined : this.#manifestCache.get(digest);
+  }
+
   /** The manifest `reference` (tag or digest) of `repo`, or undefined. */
   async getManifest(repo: string, reference: string): Promise<StoredManifest | undefined> {
     let digest: string | undefined;
     if (isDigestReference(reference)) {
       parseDigest(reference);
-      if (!(await this.driver.stat(layout.revision(repo, reference)))) return undefined;
+      const stored = await this.#index.revision(
+        repo,
+        reference,
+        async () => (await this.driver.stat(layout.revision(repo, reference))) !== undefined,
+      );
+      if (!stored) return undefined;
       digest = reference;
     } else {
       digest = await this.resolveTag(repo, reference);
@@ -172,13 +214,18 @@ export class RepositoryStore {
 
   /** The digest tag `tag` of `repo` points at, or undefined. */
   async resolveTag(repo: string, tag: string): Promise<string | undefined> {
+    return (await this.#index.tag(repo, tag, () => this.#readTag(repo, tag))) ?? undefined;
+  }
+
+  /** The digest in the tag file, or null when there is none (or no digest in it). */
+  async #readTag(repo: string, tag: string): Promise<string | null> {
     const bytes = await this.driver.readFile(layout.tag(repo, tag));
-    if (!bytes) return undefined;
+    if (!bytes) return null;
     const digest = new TextDecoder().decode(bytes).trim();
     try {
       parseDigest(digest);
     } catch {
-      return undefined;
+      return null;
     }
     return digest;
   }
@@ -194,6 +241,7 @@ export class RepositoryStore {
 
   async #writeTag(repo: string, tag: string, digest: string): Promise<void> {
     await this.driver.writeFile(layout.tag(repo, tag), new TextEncoder().encode(digest + "\n"));
+    this.#index.changed(repo, { tag });
   }
 
   /**
@@ -215,7 +263,9 @@ export class RepositoryStore {
 
   /** Deletes a tag; false when it did not exist. */
   async deleteTag(repo: string, tag: string): Promise<boolean> {
-    return await this.driver.remove(layout.tag(repo, tag));
+    const removed = await this.driver.remove(layout.tag(repo, tag));
+    if (removed) this.#index.changed(repo, { tag });
+    return removed;
   }
 
   /**
@@ -237,7 +287,9 @@ export class RepositoryStore {
         // A stored manifest that no longer parses has no referrer link to remove.
       }
     }
-    return await this.driver.remove(revision);
+    const removed = await this.driver.remove(revision);
+    if (removed) this.#index.changed(repo, { digest });
+    return removed;
   }
 
   /** Tags of `repo`, sorted; undefined when the repository does not exist. */

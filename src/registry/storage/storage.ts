@@ -25,13 +25,17 @@
  *   referrers API and, when `reference` is a tag, points the tag at it (atomic rename, so a
  *   tag moves from one complete manifest to another). `getManifest(repo, tagOrDigest)`,
  *   `tagManifest(repo, tag, digest)`, `deleteManifest(repo, digest)`, `deleteTag(repo, tag)`.
+ * - Hot reads: `peekManifest(repo, ref)` and `peekRepoBlob(repo, digest)` answer from memory
+ *   without waiting, or undefined (then ask `getManifest` / `statRepoBlob`).
  * - Listing: `listRepositories()`, `listTags(repo)` (sorted; undefined for an unknown repo),
  *   `listRevisions(repo)`, `referrers(repo, subject, artifactType?)`, `listBlobs()`.
  *
  * Failures are {@link RegistryError}s carrying an OCI code (`BLOB_UNKNOWN`, `DIGEST_INVALID`, ...).
- * No state lives in memory that a restart or another process would need: a tag written by
- * another process is visible on the next request. Only immutable content is cached (manifest
- * bytes and blob sizes, by digest).
+ * No state lives in memory that a restart or another process would need. Tags, revisions and
+ * blob links are held in an index (`metadata_index.ts`) that every write through this code, in
+ * any process, invalidates through the storage's generation file, so a tag written by another
+ * process is visible on the next request; immutable content is cached by digest (manifest
+ * bytes and blob sizes).
  */
 import type { DigestAlgorithm } from "../digest.ts";
 import type { Descriptor } from "../manifest.ts";
@@ -165,6 +169,11 @@ export class RegistryStorage {
     return this.repositories.statRepoBlob(repo, digest);
   }
 
+  /** {@link statRepoBlob} when memory answers it at once (hot reads); undefined: ask it. */
+  peekRepoBlob(repo: string, digest: string): BlobInfo | undefined {
+    return this.repositories.peekRepoBlob(repo, digest);
+  }
+
   /** Digests of the blobs linked into `repo`. */
   listBlobLinks(repo: string): Promise<string[]> {
     return this.repositories.listBlobLinks(repo);
@@ -194,6 +203,11 @@ export class RegistryStorage {
   /** The manifest `reference` (tag or digest) of `repo`, or undefined. */
   getManifest(repo: string, reference: string): Promise<StoredManifest | undefined> {
     return this.repositories.getManifest(repo, reference);
+  }
+
+  /** {@link getManifest} when memory answers it at once (hot reads); undefined: ask it. */
+  peekManifest(repo: string, reference: string): StoredManifest | undefined {
+    return this.repositories.peekManifest(repo, reference);
   }
 
   /** The digest tag `tag` of `repo` points at, or undefined. */
