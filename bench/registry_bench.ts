@@ -488,14 +488,7 @@ async function observabilityBench(dir: string): Promise<void> {
       );
     }
   } finally {
-    for (const s of servers) {
-      try {
-        s.child.kill("SIGTERM");
-      } catch {
-        // Gone.
-      }
-      await s.child.status;
-    }
+    await stopServers(servers);
   }
   if (args["cpu-prof"]) {
     console.log("");
@@ -557,6 +550,18 @@ async function profileShares(dir: string) {
     walk(profile.nodes[0]);
   }
   return shares;
+}
+
+/** Stops every server (SIGTERM) and waits for each to exit. */
+async function stopServers(servers: Server[]): Promise<void> {
+  for (const s of servers) {
+    try {
+      s.child.kill("SIGTERM");
+    } catch {
+      // Gone.
+    }
+    await s.child.status;
+  }
 }
 
 /** Starts `bare_registry_server.ts` on `listener` answering `manifest` and the blob's HEAD. */
@@ -709,14 +714,7 @@ async function hotReadsBench(dir: string): Promise<void> {
       }
     }
   } finally {
-    for (const s of servers) {
-      try {
-        s.child.kill("SIGTERM");
-      } catch {
-        // Gone.
-      }
-      await s.child.status;
-    }
+    await stopServers(servers);
   }
 }
 
@@ -886,13 +884,6 @@ try {
   );
 } finally {
   clearInterval(timer);
-  for (const s of servers) {
-    try {
-      s.child.kill("SIGTERM");
-    } catch {
-      // Gone.
-    }
-    await s.child.status;
-  }
+  await stopServers(servers);
   await Deno.remove(dir, { recursive: true });
 }
