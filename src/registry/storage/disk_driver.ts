@@ -45,8 +45,8 @@ const MAX_RING_STREAMS = 8;
  * Streams `length` bytes of an open file in 512 KiB buffers (one read ahead), closing it at the
  * end and then calling `onClose`. While `readsSync()` says so, a read is `readSync` on this
  * thread; else it goes through the runtime's blocking pool, so the disk read overlaps the socket
- * writes of other downloads. Buffers are
- * fresh for every chunk unless `ring` is set: then chunk k reuses chunk k - `ring`'s buffer
+ * writes of other downloads. Buffers are fresh for every chunk unless `ring` is set: then chunk
+ * k reuses chunk k - `ring`'s buffer
  * (allocated on first use), which only a reader that lets go of each chunk in time may read
  * ({@link RESPONSE_RING}). A fresh buffer for every read (of 1 MiB) is what made a download
  * cost 2-4x docker-registry's CPU: zeroing, page faults and collecting 256 of them per 256 MiB
@@ -173,13 +173,14 @@ class DiskAppend implements AppendHandle {
  * (bundle export, verify) get fresh buffers while no other stream runs through JS, else (whole
  * files) the pump.
  *
- * A download that streams through JS alone reads with `readSync`: each thread-pool read is two
- * thread wake-ups (about 1,260 context switches a 256 MiB download against 370 synchronous,
- * docker-registry ~1,000), which cost the one-client case more CPU than the read itself, and
- * the bytes are still in this core's cache when they are sent (docs/benchmarks.md, "Blob GET:
- * synchronous reads"). With more downloads at once the reads go back to the pool so that the
- * other core reads while this thread sends. A read of a cold blob then blocks this thread for a
- * disk read (a 512 KiB read: about a millisecond on an SSD), as the metadata reads above do.
+ * A download that streams through JS alone reads with `readSync`: each thread-pool read wakes a
+ * pool thread and then this one (about 1,300 context switches a 256 MiB download, against
+ * 230-320 with synchronous reads and docker-registry's 670-1,030), and with one client that cost
+ * more CPU a download than reading on this thread (docs/benchmarks.md, "Blob GET: synchronous
+ * reads"). With more downloads at once the reads go back to the pool, so that the other core
+ * reads while this thread sends (all reads on this thread were slower there). A read of a blob
+ * not in the page cache then blocks this thread for that disk read, as the metadata reads above
+ * do.
  */
 export class DiskDriver implements StorageDriver {
   readonly #small = new Map<
