@@ -395,6 +395,9 @@ function cpuSeconds(pid: number, ticksPerSecond: number): number {
   return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
 }
 
+/** Thrown to end a `--blob-only` run after the blob GETs. */
+const BLOB_ONLY_DONE = Symbol("blob-only done");
+
 /** Context switches (voluntary and not) all threads of process `pid` have made so far. */
 function contextSwitches(pid: number): number {
   let n = 0;
@@ -864,7 +867,9 @@ try {
   console.log("|---|---|---|---|---|---|---|");
   for (const line of blobDetails) console.log(line);
   console.log(`load average: ${Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3)}`);
-  if (args["blob-only"]) Deno.exit(0);
+  // `--blob-only` ends here, through the `finally` below, which stops both servers and removes
+  // the temp dir (a `Deno.exit` here left them running, with GiBs of files).
+  if (args["blob-only"]) throw BLOB_ONLY_DONE;
   const manifestResults: WrkResult[] = [];
   for (const s of servers) {
     manifestResults.push(
@@ -907,6 +912,8 @@ try {
       (servers[1].peakRssKiB / 1024).toFixed(0)
     } MiB | |`,
   );
+} catch (err) {
+  if (err !== BLOB_ONLY_DONE) throw err;
 } finally {
   clearInterval(timer);
   for (const s of servers) {
