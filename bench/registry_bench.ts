@@ -11,7 +11,8 @@
  * Blob GET rounds alternate the servers (every other round in reverse order) and also report, per
  * client count, the median of the per-round throughput ratio, each server's CPU time per download
  * (user + system from `/proc/<pid>/stat`, which other load on the machine disturbs less than wall
- * time) and its peak RSS during those downloads. `--blob-only` stops after the blob GETs.
+ * time), its context switches per download (all threads, `/proc/<pid>/task/<tid>/status`) and
+ * its peak RSS during those downloads. `--blob-only` stops after the blob GETs.
  *
  * With `--observability`, instead: manifest GET req/s and p99 (wrk -c32) of k0rdentd alone with
  * metrics and access log off ("today"), metrics only, access log only, both (the defaults), and
@@ -392,6 +393,25 @@ function cpuSeconds(pid: number, ticksPerSecond: number): number {
   const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
+}
+
+/** Thrown to end a `--blob-only` run after the blob GETs. */
+const BLOB_ONLY_DONE = Symbol("blob-only done");
+
+/** Context switches (voluntary and not) all threads of process `pid` have made so far. */
+function contextSwitches(pid: number): number {
+  let n = 0;
+  for (const task of Deno.readDirSync(`/proc/${pid}/task`)) {
+    try {
+      const status = Deno.readTextFileSync(`/proc/${pid}/task/${task.name}/status`);
+      for (const m of status.matchAll(/^(?:non)?voluntary_ctxt_switches:\s+(\d+)$/gm)) {
+        n += Number(m[1]);
+      }
+    } catch {
+      // The thread ended.
+    }
+  }
+  return n;
 }
 
 /** The `--observability` run; see the file comment. */
@@ -810,14 +830,17 @@ try {
   for (const clients of [1, 8]) {
     const runs: number[][] = [[], []];
     const cpu: number[][] = [[], []];
+    const switches: number[][] = [[], []];
     for (const s of servers) s.peakRssKiB = 0;
     for (let i = 0; i < Number(args["blob-rounds"]); i++) {
       const order = i % 2 === 0 ? [0, 1] : [1, 0];
       for (const k of order) {
         const s = servers[k];
         const before = cpuMs(s.child.pid);
+        const switchesBefore = contextSwitches(s.child.pid);
         runs[k].push(await blobGet(`${s.base}/v2/bench/app/blobs/${blobDigest}`, clients, BLOB));
         cpu[k].push((cpuMs(s.child.pid) - before) / clients);
+        switches[k].push((contextSwitches(s.child.pid) - switchesBefore) / clients);
       }
     }
     const v = runs.map(median);
@@ -827,19 +850,24 @@ try {
         `${runs[0].map((x) => x.toFixed(2)).join(" ")} | ${
           runs[1].map((x) => x.toFixed(2)).join(" ")
         } | ${median(cpu[0]).toFixed(0)} / ${median(cpu[1]).toFixed(0)} | ${
-          (servers[0].peakRssKiB / 1024).toFixed(0)
-        } / ${(servers[1].peakRssKiB / 1024).toFixed(0)} MiB |`,
+          median(switches[0]).toFixed(0)
+        } / ${median(switches[1]).toFixed(0)} | ${(servers[0].peakRssKiB / 1024).toFixed(0)} / ${
+          (servers[1].peakRssKiB / 1024).toFixed(0)
+        } MiB |`,
     );
   }
   console.log("");
   console.log(
     "| clients | per-round ratio (median) | k0rdentd GiB/s by round | docker-registry GiB/s " +
-      "by round | CPU ms a download, k0rdentd / docker-registry (median) | peak RSS |",
+      "by round | CPU ms a download, k0rdentd / docker-registry (median) | context switches a " +
+      "download (median) | peak RSS |",
   );
-  console.log("|---|---|---|---|---|---|");
+  console.log("|---|---|---|---|---|---|---|");
   for (const line of blobDetails) console.log(line);
   console.log(`load average: ${Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3)}`);
-  if (args["blob-only"]) Deno.exit(0);
+  // `--blob-only` ends here, through the `finally` below, which stops both servers and removes
+  // the temp dir (a `Deno.exit` here left them running, with GiBs of files).
+  if (args["blob-only"]) throw BLOB_ONLY_DONE;
   const manifestResults: WrkResult[] = [];
   for (const s of servers) {
     manifestResults.push(
@@ -882,6 +910,8 @@ try {
       (servers[1].peakRssKiB / 1024).toFixed(0)
     } MiB | |`,
   );
+} catch (err) {
+  if (err !== BLOB_ONLY_DONE) throw err;
 } finally {
   clearInterval(timer);
   await stopServers(servers);

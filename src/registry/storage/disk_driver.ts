@@ -42,9 +42,11 @@ const RESPONSE_RING = 7;
 const MAX_RING_STREAMS = 8;
 
 /**
- * Streams `length` bytes of an open file in 512 KiB buffers (one read ahead, so the disk read
- * overlaps the socket write), closing it at the end and then calling `onClose`. Buffers are
- * fresh for every chunk unless `ring` is set: then chunk k reuses chunk k - `ring`'s buffer
+ * Streams `length` bytes of an open file in 512 KiB buffers (one read ahead), closing it at the
+ * end and then calling `onClose`. While `readsSync()` says so, a read is `readSync` on this
+ * thread; else it goes through the runtime's blocking pool, so the disk read overlaps the socket
+ * writes of other downloads. Buffers are fresh for every chunk unless `ring` is set: then chunk
+ * k reuses chunk k - `ring`'s buffer
  * (allocated on first use), which only a reader that lets go of each chunk in time may read
  * ({@link RESPONSE_RING}). A fresh buffer for every read (of 1 MiB) is what made a download
  * cost 2-4x docker-registry's CPU: zeroing, page faults and collecting 256 of them per 256 MiB
@@ -55,6 +57,7 @@ function fileStream(
   length: number,
   onClose: () => void,
   ring = 0,
+  readsSync: () => boolean = () => false,
 ): ReadableStream<Uint8Array> {
   const buffers: Uint8Array[] = [];
   let chunks = 0;
@@ -82,9 +85,11 @@ function fileStream(
       }
       const buf = nextBuffer(Math.min(READ_CHUNK, remaining));
       let filled = 0;
+      const sync = readsSync();
       try {
         while (filled < buf.length) {
-          const n = await file.read(buf.subarray(filled));
+          const part = buf.subarray(filled);
+          const n = sync ? file.readSync(part) : await file.read(part);
           if (n === null) break;
           filled += n;
         }
@@ -167,6 +172,15 @@ class DiskAppend implements AppendHandle {
  * one read at a time through the blocking pool: about 0.8 GiB/s for one client). Other reads
  * (bundle export, verify) get fresh buffers while no other stream runs through JS, else (whole
  * files) the pump.
+ *
+ * A download that streams through JS alone reads with `readSync`: each thread-pool read wakes a
+ * pool thread and then this one (about 1,300 context switches a 256 MiB download, against
+ * 230-320 with synchronous reads and docker-registry's 670-1,030), and with one client that cost
+ * more CPU a download than reading on this thread (docs/benchmarks.md, "Blob GET: synchronous
+ * reads"). With more downloads at once the reads go back to the pool, so that the other core
+ * reads while this thread sends (all reads on this thread were slower there). A read of a blob
+ * not in the page cache then blocks this thread for that disk read, as the metadata reads above
+ * do.
  */
 export class DiskDriver implements StorageDriver {
   readonly #small = new Map<
@@ -309,7 +323,8 @@ export class DiskDriver implements StorageDriver {
       throw err;
     }
     this.#jsStreams++;
-    return fileStream(file, length, () => this.#jsStreams--, ring);
+    const alone = () => ring > 0 && this.#jsStreams === 1;
+    return fileStream(file, length, () => this.#jsStreams--, ring, alone);
   }
 
   async truncate(path: string, size: number): Promise<void> {
