@@ -72,7 +72,7 @@ export function readManifest(
 
 /** The answer to a read of manifest `m` (by `ref`): 200, 304 or `MANIFEST_UNKNOWN`. */
 function manifestResponse(req: Request, ref: string, m: StoredManifest): Response {
-  if (!acceptable(req.headers.get("accept") ?? undefined, m.mediaType)) {
+  if (!acceptable(req.headers.get("Accept") ?? undefined, m.mediaType)) {
     throw new RegistryError(
       "MANIFEST_UNKNOWN",
       `Manifest "${ref}" is a "${m.mediaType}", which the client does not accept`,
@@ -85,7 +85,7 @@ function manifestResponse(req: Request, ref: string, m: StoredManifest): Respons
     "Docker-Content-Digest": m.digest,
     "ETag": `"${m.digest}"`,
   };
-  if (req.headers.get("if-none-match") === `"${m.digest}"`) {
+  if (req.headers.get("If-None-Match") === `"${m.digest}"`) {
     return new Response(null, { status: 304, headers });
   }
   return new Response(req.method === "HEAD" ? null : m.bytes as Uint8Array<ArrayBuffer>, {
