@@ -4,10 +4,15 @@
  * one blob's headers, the same headers k0rdentd sends, and nothing else: no storage, no checks.
  * `--listener deno-serve` runs it on `Deno.serve`; `--listener connections` on the daemon's own
  * listener code (`serveListener` in src/registry/connections.ts), to tell the listener's cost
- * from the handler's.
+ * from the handler's. Without `--read-headers` it reads nothing of the request but its method
+ * and URL; with it, it also reads the request headers a registry has to read for these answers
+ * (`Accept` and `If-None-Match` of a manifest read, `If-None-Match` and `Range` of a blob HEAD),
+ * as k0rdentd does: in Deno 2.9 the first look at `req.headers` makes the runtime copy all the
+ * request's headers when it answers and finish the answer through a promise (`ext/http/00_serve.ts`,
+ * `requestHeadersExposed` and `cacheRequestHeaders` in `ext/fetch/23_request.js`).
  *
  *   npx deno run -A bench/bare_registry_server.ts --port 5099 --manifest FILE --media-type T \
- *     --blob-digest sha256:... --blob-size N [--listener deno-serve|connections]
+ *     --blob-digest sha256:... --blob-size N [--listener deno-serve|connections] [--read-headers]
  */
 import { parseArgs } from "node:util";
 import { ConnectionGate, serveListener } from "../src/registry/connections.ts";
@@ -22,6 +27,7 @@ const { values: args } = parseArgs({
     "blob-digest": { type: "string" },
     "blob-size": { type: "string" },
     listener: { type: "string", default: "deno-serve" },
+    "read-headers": { type: "boolean", default: false },
   },
 });
 const bytes = Deno.readFileSync(args.manifest!);
@@ -29,6 +35,9 @@ const hasher = new Hasher();
 hasher.update(bytes);
 const digest = hasher.digest();
 const blobDigest = args["blob-digest"]!;
+const readHeaders = args["read-headers"];
+const manifestTag = `"${digest}"`;
+const blobTag = `"${blobDigest}"`;
 
 function handler(req: Request): Response {
   const url = req.url;
@@ -40,9 +49,22 @@ function handler(req: Request): Response {
       "Docker-Content-Digest": digest,
       "ETag": `"${digest}"`,
     };
+    if (readHeaders) {
+      // What k0rdentd reads; the bench's Accept is the stored type and it sends no If-None-Match.
+      const accept = req.headers.get("accept");
+      if (accept !== null && accept !== args["media-type"]) {
+        return new Response(null, { status: 404 });
+      }
+      if (req.headers.get("if-none-match") === manifestTag) {
+        return new Response(null, { status: 304, headers });
+      }
+    }
     return new Response(req.method === "HEAD" ? null : bytes, { status: 200, headers });
   }
   if (url.includes("/blobs/") && req.method === "HEAD") {
+    if (readHeaders && (req.headers.get("if-none-match") === blobTag || req.headers.get("range"))) {
+      return new Response(null, { status: 400 }); // Not what the bench sends.
+    }
     return new Response(null, {
       status: 200,
       headers: {

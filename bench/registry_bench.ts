@@ -38,8 +38,9 @@
  *
  * With `--hot-reads`, instead: the registry's metadata reads against the runtime's ceiling. A
  * bare server (`bare_registry_server.ts`: the same manifest bytes and headers, no storage) on
- * `Deno.serve` and on the daemon's own listener code, and k0rdentd with access log and metrics
- * off and with both on (the defaults), all up at once, measured in interleaved rounds for
+ * `Deno.serve` and on the daemon's own listener code, the same on `Deno.serve` reading the request
+ * headers k0rdentd reads (`--read-headers`), and k0rdentd with access log and metrics off, with
+ * both on (the defaults) and with `--auth-pulls`, all up at once, measured in interleaved rounds for
  * manifest GET by tag and by digest (wrk -t2 -c32), manifest HEAD by tag and by digest and blob
  * HEAD (`ab -k -i -c32`: wrk waits for a body after HEAD). Per read type and server: req/s
  * (best round, median), p99, the server's CPU time per request (from /proc, steadier than req/s
@@ -590,9 +591,10 @@ async function startBare(
   listener: string,
   manifest: string,
   blob: { digest: string; size: number },
+  readHeaders = false,
 ): Promise<Server> {
   const port = freePort();
-  const path = join(dir, `bare-${listener}.json`);
+  const path = join(dir, `bare-${listener}${readHeaders ? "-headers" : ""}.json`);
   await Deno.writeTextFile(path, manifest);
   const child = new Deno.Command(Deno.execPath(), {
     args: [
@@ -612,13 +614,16 @@ async function startBare(
       String(blob.size),
       "--listener",
       listener,
+      ...(readHeaders ? ["--read-headers"] : []),
     ],
     stdout: "null",
   }).spawn();
   const base = `http://127.0.0.1:${port}`;
   await waitUp(base);
   return {
-    name: `bare ${listener === "connections" ? "serveListener" : "Deno.serve"}`,
+    name: `bare ${listener === "connections" ? "serveListener" : "Deno.serve"}${
+      readHeaders ? " reading the request headers" : ""
+    }`,
     base,
     child,
     peakRssKiB: 0,
@@ -640,6 +645,7 @@ async function hotReadsBench(dir: string): Promise<void> {
   try {
     servers.push(await startBare(dir, "deno-serve", image.manifest, blob));
     servers.push(await startBare(dir, "connections", image.manifest, blob));
+    servers.push(await startBare(dir, "deno-serve", image.manifest, blob, true));
     const htpasswd = join(dir, "htpasswd");
     await run("htpasswd", ["-bBc", htpasswd, "bench", "bench-password"]);
     const off = ["--no-access-log", "--debug-address", ""];

@@ -30,6 +30,7 @@ export function isLoopback(hostname: string | undefined): boolean {
   return h === "::1" || /^127\./.test(h) || /^::ffff:127\./.test(h);
 }
 
+/** User and password of a Basic `Authorization` value, or undefined. */
 function basicCredentials(header: string | undefined): [string, string] | undefined {
   const m = /^basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header ?? "");
   if (!m) return undefined;
@@ -53,11 +54,15 @@ export function requestUser(req: Request): string | undefined {
 
 /**
  * The user whose `Authorization` on `req` the checker verified lately (recorded for the access
- * log), else undefined: then the request takes the full check of {@link accessControl}.
+ * log), else undefined: then the request takes the full check of {@link accessControl}. A value
+ * verified in the last seconds is matched as it came, without decoding or hashing it
+ * ({@link CredentialChecker.verifiedHeader}).
  */
 export function recentlyVerifiedUser(checker: CredentialChecker, req: Request): string | undefined {
-  const creds = basicCredentials(req.headers.get("Authorization") ?? undefined);
-  const user = creds && checker.verified(creds[0], creds[1]);
+  // Lower case: the runtime looks these names up without validating them.
+  const header = req.headers.get("authorization");
+  if (header === null) return undefined;
+  const user = checker.verifiedHeader(header, basicCredentials);
   if (user !== undefined) users.set(req, user);
   return user;
 }

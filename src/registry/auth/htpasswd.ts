@@ -45,6 +45,13 @@ export interface LoginLimits {
 
 /** Successful checks remembered at most (oldest forgotten first). */
 const CACHE_ENTRIES = 1000;
+/**
+ * How long a verified `Authorization` value is kept as it came (the credentials in base64, hence
+ * as good as the password) for the pull fast path: a client pulling without pause has it
+ * re-checked against the digest cache every few seconds, and it leaves memory at most about
+ * twice this long after the client's last request.
+ */
+export const HEADER_CACHE_MS = 5_000;
 /** Client addresses whose failures are counted at most (expired ones dropped first). */
 const CLIENT_ENTRIES = 10_000;
 
@@ -59,6 +66,9 @@ function cost(hash: string): number {
  *   result thrown away), so answer times do not tell which user names exist;
  * - a success is remembered for `cacheMs` by a hash of user, password and entry (never the
  *   secret itself), so a client's many requests cost one bcrypt, not one each;
+ * - for the pull fast path ({@link verifiedHeader}), the `Authorization` value a client sent is
+ *   also kept as it came for at most {@link HEADER_CACHE_MS} once verified: a later request
+ *   matches it by string equality (no hash, no decoding), which no other value can pass;
  * - comparisons run one at a time in a worker ({@link BcryptWorker}), never on the event loop
  *   that serves pulls; beyond `maxWaiting` in line a check is refused (429);
  * - a client address with `maxFailures` failures in the window is refused (429) without bcrypt
@@ -66,6 +76,9 @@ function cost(hash: string): number {
  */
 export class CredentialChecker {
   readonly #verified = new Map<string, number>();
+  /** Verified `Authorization` values: the user and until when (see {@link HEADER_CACHE_MS}). */
+  readonly #headers = new Map<string, { user: string; until: number }>();
+  #sweep?: ReturnType<typeof setTimeout>;
   readonly #failures = new Map<string, { count: number; since: number }>();
   readonly #decoy: string;
   readonly #bcrypt = new BcryptWorker();
@@ -116,15 +129,58 @@ export class CredentialChecker {
   }
 
   /**
-   * The user name when `user:password` passed {@link check} lately (its cache), else undefined;
-   * no bcrypt and no waiting: the fast path of authenticated pulls.
+   * The user whose Basic credentials `header` (an `Authorization` value) carries when they
+   * passed {@link check} lately, else undefined: no bcrypt and no waiting, the fast path of
+   * authenticated pulls. `parse` splits the header into user and password; it runs only when
+   * this exact value was not verified in the last {@link HEADER_CACHE_MS}.
    */
-  verified(user: string, password: string): string | undefined {
+  verifiedHeader(
+    header: string,
+    parse: (header: string) => [string, string] | undefined,
+  ): string | undefined {
+    const now = this.now();
+    const hit = this.#headers.get(header);
+    if (hit !== undefined && hit.until > now) return hit.user;
+    const creds = parse(header);
+    if (!creds) return undefined;
+    const [user, password] = creds;
     const hash = this.users.get(user);
     if (hash === undefined) return undefined;
-    return (this.#verified.get(this.#key(user, password, hash)) ?? 0) > this.now()
-      ? user
-      : undefined;
+    const until = this.#verified.get(this.#key(user, password, hash)) ?? 0;
+    if (until <= now) return undefined;
+    this.#rememberHeader(header, user, Math.min(until, now + HEADER_CACHE_MS), now);
+    return user;
+  }
+
+  /** Keeps a verified `Authorization` value (drops the expired ones first, then the oldest). */
+  #rememberHeader(header: string, user: string, until: number, now: number): void {
+    this.#headers.delete(header);
+    this.#dropExpiredHeaders(now);
+    if (this.#headers.size >= CACHE_ENTRIES) {
+      this.#headers.delete(this.#headers.keys().next().value as string);
+    }
+    this.#headers.set(header, { user, until });
+    this.#scheduleSweep();
+  }
+
+  /** Forgets expired values when no request comes to do it (without keeping the process up). */
+  #scheduleSweep(): void {
+    if (this.#sweep !== undefined) return;
+    const timer = setTimeout(() => {
+      this.#sweep = undefined;
+      this.#dropExpiredHeaders(this.now());
+      if (this.#headers.size > 0) this.#scheduleSweep();
+    }, HEADER_CACHE_MS);
+    Deno.unrefTimer(timer);
+    this.#sweep = timer;
+  }
+
+  /** Drops expired `Authorization` values from the oldest on (kept in insertion order). */
+  #dropExpiredHeaders(now: number): void {
+    for (const [header, entry] of this.#headers) {
+      if (entry.until > now) break;
+      this.#headers.delete(header);
+    }
   }
 
   /** The cache key of a checked login (a digest: no password kept in memory). */
@@ -134,6 +190,9 @@ export class CredentialChecker {
 
   /** Stops the bcrypt worker (when the daemon stops). */
   close(): void {
+    clearTimeout(this.#sweep);
+    this.#sweep = undefined;
+    this.#headers.clear();
     this.#bcrypt.close();
   }
 

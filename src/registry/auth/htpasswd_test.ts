@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import bcrypt from "bcryptjs";
 import { RegistryError } from "../errors.ts";
-import { CredentialChecker, parseHtpasswd } from "./htpasswd.ts";
+import { CredentialChecker, HEADER_CACHE_MS, parseHtpasswd } from "./htpasswd.ts";
 
 const USERS = parseHtpasswd(`alice:${bcrypt.hashSync("s3cret", 10)}\n`);
 
@@ -64,6 +64,44 @@ Deno.test("CredentialChecker: a success is remembered for cacheMs, then checked 
     const [late, slowAgain] = await timed(() => checker.check("alice", "s3cret", "c"));
     assert.equal(late, "alice");
     assert.ok(slowAgain > fast * 5, "after cacheMs bcrypt runs again");
+  } finally {
+    checker.close();
+  }
+});
+
+Deno.test("CredentialChecker: verifiedHeader passes only the exact verified Authorization, for a while", async () => {
+  let now = 1_000_000;
+  const checker = new CredentialChecker(USERS, { maxFailures: 100, cacheMs: 60_000 }, () => now);
+  const header = (creds: string) => `Basic ${btoa(creds)}`;
+  let parsed = 0;
+  const parse = (h: string): [string, string] | undefined => {
+    parsed++;
+    const creds = atob(h.slice("Basic ".length));
+    const colon = creds.indexOf(":");
+    return colon < 0 ? undefined : [creds.slice(0, colon), creds.slice(colon + 1)];
+  };
+  try {
+    const good = header("alice:s3cret");
+    assert.equal(checker.verifiedHeader(good, parse), undefined, "nothing verified yet");
+    assert.equal(await checker.check("alice", "s3cret", "c"), "alice");
+    assert.equal(checker.verifiedHeader(good, parse), "alice");
+    const parsedOnce = parsed;
+    assert.equal(checker.verifiedHeader(good, parse), "alice");
+    assert.equal(parsed, parsedOnce, "the same value again is matched as it came");
+    for (const wrong of ["alice:s3cretX", "alice:s3cre", "alice:", "bob:s3cret", "alice"]) {
+      assert.equal(checker.verifiedHeader(header(wrong), parse), undefined, wrong);
+    }
+    assert.equal(
+      checker.verifiedHeader(`${good} `, parse),
+      "alice",
+      "same credentials, other text",
+    );
+    now += HEADER_CACHE_MS + 1;
+    const before = parsed;
+    assert.equal(checker.verifiedHeader(good, parse), "alice", "still within cacheMs");
+    assert.equal(parsed, before + 1, "checked again once the value was forgotten");
+    now += 60_000;
+    assert.equal(checker.verifiedHeader(good, parse), undefined, "after cacheMs: a full check");
   } finally {
     checker.close();
   }

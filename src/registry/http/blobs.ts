@@ -48,7 +48,7 @@ function blobResponse(
     "Content-Type": "application/octet-stream",
     "Cache-Control": "max-age=31536000",
   };
-  if (req.headers.get("If-None-Match") === `"${digest}"`) {
+  if (req.headers.get("if-none-match") === `"${digest}"`) {
     return new Response(null, { status: 304, headers });
   }
   return rangedResponse(req, info.size, headers, async (range) => {

@@ -1,6 +1,6 @@
 /** Types and helpers shared by the HTTP handlers: the app's env, validated path parameters. */
 import type { Context, Hono } from "hono";
-import { parseDigest } from "../digest.ts";
+import { isDigest, parseDigest } from "../digest.ts";
 import { RegistryError } from "../errors.ts";
 import { checkRepositoryName } from "../names.ts";
 import type { RegistryStorage } from "../storage/storage.ts";
@@ -52,7 +52,7 @@ export function digestValue(value: string | undefined): string {
   if (value === undefined || value === "") {
     throw new RegistryError("DIGEST_INVALID", "Digest is missing");
   }
-  parseDigest(value);
+  if (!isDigest(value)) parseDigest(value); // Throws DIGEST_INVALID (no parse on the hot path).
   return value;
 }
 

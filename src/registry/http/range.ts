@@ -67,7 +67,7 @@ export function rangedResponse(
 ): Response | Promise<Response> {
   let range;
   try {
-    range = parseRange(req.headers.get("Range") ?? undefined, size);
+    range = parseRange(req.headers.get("range") ?? undefined, size);
   } catch (err) {
     if (!(err instanceof RegistryError)) throw err;
     return new Response(null, {
