@@ -51,7 +51,7 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { Hasher } from "../src/registry/digest.ts";
+import { digestOf, Hasher } from "../src/registry/digest.ts";
 import { MEDIA_TYPES } from "../src/registry/manifest.ts";
 import { REGISTRY_SERVE_PERMISSIONS } from "../src/permissions.ts";
 import { openDiskStorage } from "../src/registry/storage/storage.ts";
@@ -370,12 +370,12 @@ async function wrk(url: string, accept: string, basicAuth?: string): Promise<Wrk
   return { rps, p99ms: p99 ? ms(p99[1], p99[2]) : NaN, errors, requests };
 }
 
-/** A config blob and a manifest naming it, as JSON text with the config's digest. */
-function smallImage(): { config: string; configDigest: string; manifest: string } {
+/** A config blob and a manifest naming it (and `layers`), as JSON text with the config's digest. */
+function smallImage(
+  layers: { digest: string; size: number }[] = [],
+): { config: string; configDigest: string; manifest: string } {
   const config = '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}';
-  const hasher = new Hasher();
-  hasher.update(new TextEncoder().encode(config));
-  const configDigest = hasher.digest();
+  const configDigest = digestOf(new TextEncoder().encode(config));
   const manifest = JSON.stringify({
     schemaVersion: 2,
     mediaType: MEDIA_TYPES.ociManifest,
@@ -384,7 +384,7 @@ function smallImage(): { config: string; configDigest: string; manifest: string 
       digest: configDigest,
       size: config.length,
     },
-    layers: [],
+    layers: layers.map((l) => ({ mediaType: "application/vnd.oci.image.layer.v1.tar", ...l })),
   });
   return { config, configDigest, manifest };
 }
@@ -637,9 +637,7 @@ const REPO = "bench/app";
 async function hotReadsBench(dir: string): Promise<void> {
   const rounds = Number(args.rounds);
   const image = smallImage();
-  const hasher = new Hasher();
-  hasher.update(new TextEncoder().encode(image.manifest));
-  const manifestDigest = hasher.digest();
+  const manifestDigest = digestOf(new TextEncoder().encode(image.manifest));
   const blob = { digest: image.configDigest, size: image.config.length };
   const servers: Server[] = [];
   try {
@@ -777,27 +775,9 @@ try {
   const pushPath = join(dir, "push.bin");
   const blobDigest = await randomFile(blobPath, BLOB);
   const pushDigest = await randomFile(pushPath, PUSH);
-  const configBody =
-    '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}';
+  const image = smallImage([{ digest: blobDigest, size: BLOB }]);
   const configPath = join(dir, "config.json");
-  await Deno.writeTextFile(configPath, configBody);
-  const configHasher = new Hasher();
-  configHasher.update(new TextEncoder().encode(configBody));
-  const configDigest = configHasher.digest();
-  const manifest = JSON.stringify({
-    schemaVersion: 2,
-    mediaType: MEDIA_TYPES.ociManifest,
-    config: {
-      mediaType: "application/vnd.oci.image.config.v1+json",
-      digest: configDigest,
-      size: configBody.length,
-    },
-    layers: [{
-      mediaType: "application/vnd.oci.image.layer.v1.tar",
-      digest: blobDigest,
-      size: BLOB,
-    }],
-  });
+  await Deno.writeTextFile(configPath, image.config);
   const chunkDir = join(dir, "chunks");
   await Deno.mkdir(chunkDir);
   await run("split", ["-b", String(CHUNK), "-d", "-a", "4", pushPath, join(chunkDir, "c")]);
@@ -807,9 +787,9 @@ try {
   servers.push(await startOurs(join(dir, "ours")), await startDistribution(join(dir, "theirs")));
   timer = sampleRss(servers);
   for (const s of servers) {
-    await pushMonolithic(s, "bench/app", configPath, configDigest);
+    await pushMonolithic(s, "bench/app", configPath, image.configDigest);
     await pushMonolithic(s, "bench/app", blobPath, blobDigest);
-    await putManifest(s, "bench/app", "v1", manifest);
+    await putManifest(s, "bench/app", "v1", image.manifest);
   }
 
   const ratio = (a: number, b: number, higherBetter: boolean) => higherBetter ? a / b : b / a;
