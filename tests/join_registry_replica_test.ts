@@ -240,7 +240,7 @@ Deno.test("install --join --registry-replica: usage errors for a worker and with
   // A TLS registry and no CA key on this node: refused before k0s is touched.
   const daemon = await startDaemon(["--storage", join(work.path, "a"), "--tls", "auto"]);
   try {
-    const noKey = await runCli([
+    const noKeyArgs = [
       ...base,
       "--mode",
       "controller",
@@ -252,13 +252,25 @@ Deno.test("install --join --registry-replica: usage errors for a worker and with
       "--k0s-binary",
       FAKE_K0S,
       "--ignore-preflight-errors=root,ports",
-    ], { env, cwd: work.path });
+    ];
+    const noKey = await runCli(noKeyArgs, { env, cwd: work.path });
     assert.equal(noKey.code, 1, noKey.stderr);
     assert.match(
       noKey.stderr,
       /needs the cluster registry's CA key "\/etc\/k0rdentd\/registry-ca\.key": .*copy <registry\.storage>\/tls\/ca\.key/,
     );
     assert.doesNotMatch(noKey.stderr, /\n\s+at /, "no stack trace");
+    // A key other users can read is refused, as a --sync-password-file is.
+    const keyPath = join(root, "etc/k0rdentd/registry-ca.key");
+    await Deno.mkdir(join(root, "etc/k0rdentd"), { recursive: true });
+    await Deno.copyFile(join(work.path, "a", "tls", "ca.key"), keyPath);
+    await Deno.chmod(keyPath, 0o644);
+    const openKey = await runCli(noKeyArgs, { env, cwd: work.path });
+    assert.equal(openKey.code, 1, openKey.stderr);
+    assert.match(
+      openKey.stderr,
+      /Refusing the registry CA key "\/etc\/k0rdentd\/registry-ca\.key": other users can access it \(mode 0644\): chmod 600 it/,
+    );
     const k0s = await Deno.readTextFile(join(work.path, "k0s.log")).catch(() => "");
     assert.doesNotMatch(k0s, /^install /m, "k0s was not joined");
   } finally {
@@ -325,6 +337,10 @@ Deno.test(
     assert.equal(await Deno.readTextFile(pw), "pull-secret\n");
     assert.equal(await mode(pw), 0o600);
     assert.doesNotMatch(unit + r.stdout + r.stderr, /pull-secret/, "the password only in its file");
+    // systemd refuses to start a unit whose ReadWritePaths= does not exist: the storage is made.
+    const rw = /^ReadWritePaths=(.+)$/m.exec(unit)![1];
+    assert.ok((await Deno.stat(join(root, rw))).isDirectory, `${rw} exists`);
+    assert.equal(await mode(join(root, rw)), 0o700);
     // systemd's own parser on a root holding the unit, its binary and the system's units.
     const sa = join(work.path, "sa");
     await Deno.mkdir(join(sa, "etc/systemd/system"), { recursive: true });

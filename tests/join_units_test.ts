@@ -8,6 +8,7 @@ import {
   type InterfaceAddress,
   pickNodeAddress,
   registryAliases,
+  withoutOwnAddresses,
 } from "../src/join/node_address.ts";
 import { checkExpiry } from "../src/join/token.ts";
 
@@ -34,6 +35,33 @@ Deno.test("pickNodeAddress() skips loopback, link-local, CNI and container inter
   ];
   assert.equal(pickNodeAddress(interfaces), "10.0.0.5");
   assert.equal(pickNodeAddress(interfaces.slice(0, 9)), undefined);
+});
+
+Deno.test("withoutOwnAddresses() drops this host's interface addresses at the replica's port only", () => {
+  const interfaces: InterfaceAddress[] = [
+    v4("lo", "127.0.0.1"),
+    v4("eth0", "10.0.0.5"),
+    { name: "eth0", family: "IPv6", address: "fd00::5" },
+  ];
+  const list = [
+    "10.0.0.4:5000",
+    "10.0.0.5:5000",
+    "10.0.0.5:5001",
+    "[fd00::5]:5000",
+    "127.0.0.1:5000",
+  ];
+  // Loopback stays: the replica phase refuses it with its own message.
+  assert.deepEqual(withoutOwnAddresses(list, 5000, interfaces), [
+    "10.0.0.4:5000",
+    "10.0.0.5:5001",
+    "127.0.0.1:5000",
+  ]);
+  assert.deepEqual(withoutOwnAddresses(list, 5001, interfaces), [
+    "10.0.0.4:5000",
+    "10.0.0.5:5000",
+    "[fd00::5]:5000",
+    "127.0.0.1:5000",
+  ]);
 });
 
 Deno.test("registryAliases() names the local registry names another node must map to the registry", () => {

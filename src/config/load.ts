@@ -3,6 +3,7 @@
  * with `${VAR}` expansion in the file, and validation that reports every
  * problem with its field path and, for file values, the file and line.
  */
+import { othersCanAccess } from "../fsx/file_mode.ts";
 import { basename } from "node:path";
 import { isMap, LineCounter, parseDocument } from "yaml";
 import type { z } from "zod";
@@ -300,8 +301,8 @@ function holdsSecrets(fromFile: Record<string, unknown>): boolean {
 function warnIfExposed(file: string, fromFile: Record<string, unknown>): void {
   if (!holdsSecrets(fromFile)) return;
   try {
-    const mode = Deno.statSync(file).mode;
-    if (mode !== null && (mode & 0o077) !== 0) {
+    const mode = Deno.statSync(file).mode ?? 0;
+    if (othersCanAccess(mode)) {
       log.warn(
         `Config file "${file}" holds credentials and is readable by group or others (mode ${
           (mode & 0o777).toString(8)

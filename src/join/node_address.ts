@@ -42,6 +42,22 @@ export function isLocalHost(host: string): boolean {
   return /^(localhost|127\.\d+\.\d+\.\d+|\[::1\]|::1|0\.0\.0\.0|\[::\])$/i.test(host);
 }
 
+/**
+ * `addresses` without those naming one of this host's `interfaces` (routable or not) at `port`:
+ * the registry a replica on this host would serve itself.
+ */
+export function withoutOwnAddresses(
+  addresses: readonly string[],
+  port: number,
+  interfaces: readonly InterfaceAddress[],
+): string[] {
+  const own = new Set(interfaces.map((i) => i.family === "IPv6" ? `[${i.address}]` : i.address));
+  return addresses.filter((a) => {
+    const { host, port: p } = splitHostPort(a);
+    return !(p === port && own.has(host.toLowerCase()) && !isLocalHost(host));
+  });
+}
+
 /** Splits a registry address `HOST[:PORT]` (IPv6 in brackets); no port means HTTPS's 443. */
 export function splitHostPort(address: string): { host: string; port: number } {
   const m = /^(\[[^\]]+\]|[^:\[\]]+)(?::(\d{1,5}))?$/.exec(address);

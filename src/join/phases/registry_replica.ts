@@ -12,7 +12,9 @@ import type { InstallContext, Phase } from "../../install/phase.ts";
 import { endpointAddresses, registryEndpoint } from "../../airgap_registry/endpoint.ts";
 import type { ServeOptions } from "../../registry/server.ts";
 import { serveOptions, systemdUnit, unitBinary } from "../../registry/systemd_unit.ts";
-import { isLocalHost, splitHostPort } from "../node_address.ts";
+import { isLocalHost, splitHostPort, withoutOwnAddresses } from "../node_address.ts";
+import { othersCanAccess } from "../../fsx/file_mode.ts";
+import { pathExists } from "../../fsx/exists.ts";
 import { join } from "node:path";
 
 /** The unit's name for systemctl. */
@@ -34,7 +36,13 @@ interface ReplicaPlan {
  */
 async function replicaPlan(ctx: InstallContext): Promise<ReplicaPlan> {
   const endpoint = registryEndpoint(ctx.config);
-  const addresses = endpointAddresses(endpoint).filter(Boolean);
+  // This node's own address at the replica's port is in the list once the operator adds it to
+  // every node's addresses (docs/multi-node.md): a replica does not replicate itself.
+  const addresses = withoutOwnAddresses(
+    endpointAddresses(endpoint).filter(Boolean),
+    ctx.config.registry.port,
+    Deno.networkInterfaces(),
+  );
   if (addresses.length === 0) {
     throw new UserError(
       "The registry replica needs the cluster's registries: set --registry-address (airgap.registry.address)",
@@ -62,13 +70,24 @@ async function replicaPlan(ctx: InstallContext): Promise<ReplicaPlan> {
       );
     }
     let key: Uint8Array;
+    let keyMode: number | null;
     try {
-      key = await Deno.readFile(ctx.host.mapPath(HOST.joinRegistryCaKey));
+      const keyPath = ctx.host.mapPath(HOST.joinRegistryCaKey);
+      keyMode = (await Deno.stat(keyPath)).mode;
+      key = await Deno.readFile(keyPath);
     } catch (err) {
       throw new UserError(
         `The registry replica needs the cluster registry's CA key "${HOST.joinRegistryCaKey}": ${
           errorMessage(err)
         } (copy <registry.storage>/tls/ca.key of the first controller there, mode 0600)`,
+      );
+    }
+    // A CA key other users can read is refused, as a --sync-password-file is.
+    if (othersCanAccess(keyMode)) {
+      throw new UserError(
+        `Refusing the registry CA key "${HOST.joinRegistryCaKey}": other users can access it (mode ${
+          ((keyMode ?? 0) & 0o777).toString(8).padStart(4, "0")
+        }): chmod 600 it`,
       );
     }
     const cert = await readRegistryCa(ctx.config);
@@ -114,6 +133,15 @@ export const registryReplicaPhase: Phase = {
     const { plan, unit } = await replicaUnit(ctx);
     for (const f of plan.files) {
       await ctx.host.writeFile(f.path, f.data, { mode: f.mode, dirMode: 0o700 });
+    }
+    // The unit's ReadWritePaths= names the storage, and systemd refuses to start a unit whose
+    // ReadWritePaths= does not exist (systemd.exec(5)): a plain-HTTP replica writes no file there.
+    const storage = plan.options.storage;
+    if (!await pathExists(ctx.host.mapPath(storage))) {
+      await ctx.host.wet(
+        `create directory ${storage} (mode 0700)`,
+        () => Deno.mkdir(ctx.host.mapPath(storage), { recursive: true, mode: 0o700 }),
+      );
     }
     await ctx.host.writeFile(HOST.registryUnit, unit);
     await ctx.host.run(["systemctl", "daemon-reload"]);

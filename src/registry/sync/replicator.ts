@@ -4,6 +4,7 @@
  * stops. The state of every source goes to `sync/status.json` (`registry status`); a source
  * that cannot be reached is shown there and retried on the next tick, and serving goes on.
  */
+import { othersCanAccess } from "../../fsx/file_mode.ts";
 import { join } from "node:path";
 import { RegistryClient, type RegistryTarget } from "../../bundle/pushing/registry_client.ts";
 import { errorMessage, UserError } from "../../errors.ts";
@@ -118,7 +119,7 @@ export async function prepareSources(
       );
     }
     // A secret other users can read is refused, as ssh refuses such keys.
-    if (mode & 0o077) {
+    if (othersCanAccess(mode)) {
       throw new UserError(
         `Refusing --sync-password-file "${options.passwordFile}": other users can access it (mode ${
           (mode & 0o777).toString(8).padStart(4, "0")
