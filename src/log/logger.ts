@@ -220,13 +220,25 @@ export class Logger {
   }
 }
 
+/**
+ * What a text field holds bare; anything else (spaces, quotes, `=`, control characters a client
+ * could send to a terminal) is JSON-quoted.
+ */
+// deno-lint-ignore no-control-regex
+const BARE_TEXT = /^[^\s"=\u0000-\u001f\u007f]+$/;
+
+/** A text field's value as the text format writes it. */
+export function textValue(value: string): string {
+  return BARE_TEXT.test(value) ? value : JSON.stringify(value);
+}
+
 function textFields(fields?: LogFields): string {
   if (!fields) return "";
   let out = "";
   for (const [key, value] of Object.entries(fields)) {
     if (value === undefined) continue;
     const text = String(value);
-    out += ` ${key}=${/^[^\s"=]+$/.test(text) ? text : JSON.stringify(text)}`;
+    out += ` ${key}=${textValue(text)}`;
   }
   return out;
 }

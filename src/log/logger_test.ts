@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Logger } from "./logger.ts";
+import { Logger, textValue } from "./logger.ts";
 
 function collector(terminal = false) {
   const lines: string[] = [];
@@ -76,4 +76,11 @@ Deno.test("Logger in text format appends fields as key=value, quoting when neede
   log.configure({ sink });
   log.info("served", { status: 200, path: "/v2/a b", skipped: undefined });
   assert.deepEqual(lines, ['INFO  served status=200 path="/v2/a b"']);
+});
+
+Deno.test("textValue() quotes control characters a client could send to a terminal", () => {
+  assert.equal(textValue("docker.io"), "docker.io");
+  assert.equal(textValue("\u001b[2J"), '"\\u001b[2J"');
+  assert.equal(textValue("a\u007fb"), JSON.stringify("a\u007fb"));
+  assert.equal(textValue("two words"), '"two words"');
 });

@@ -15,7 +15,7 @@
  * warning line once the stream moves again. {@link AccessLog.close} writes the rest.
  * Measured on manifest GETs: docs/benchmarks.md (Registry access log and metrics).
  */
-import { log as processLog, type Logger } from "../log/logger.ts";
+import { log as processLog, type Logger, textValue } from "../log/logger.ts";
 import { repositoryOf, ROUTES } from "./debug/http_metrics.ts";
 
 /** Entries that make a full batch, written at once. */
@@ -41,13 +41,6 @@ export function upstreamOf(url: string): string | undefined {
   } catch {
     return raw;
   }
-}
-
-/** What the logger writes bare in a text field; anything else is JSON-quoted. */
-const BARE_TEXT = /^[^\s"=]+$/;
-/** A text field value as the logger writes it. */
-function textValue(value: string): string {
-  return BARE_TEXT.test(value) ? value : JSON.stringify(value);
 }
 
 /** What `JSON.stringify` writes unescaped between its quotes (it escapes control characters). */

@@ -302,7 +302,11 @@ export class DiskDriver implements StorageDriver {
     length: number,
     options?: ReadOptions,
   ): Promise<ReadableStream<Uint8Array> | undefined> {
-    const ring = options?.forResponse && length > READ_CHUNK ? RESPONSE_RING : 0;
+    // At most MAX_RING_STREAMS rings, ranged reads included; past it a read gets fresh buffers
+    // (a whole file goes to the runtime's pump below).
+    const ring = options?.forResponse && length > READ_CHUNK && this.#jsStreams < MAX_RING_STREAMS
+      ? RESPONSE_RING
+      : 0;
     let file: Deno.FsFile;
     try {
       file = await Deno.open(this.#abs(path), { read: true });

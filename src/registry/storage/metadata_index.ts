@@ -3,7 +3,7 @@
  * manifest and blob HEAD reads neither stat nor read files, kept coherent with writes by other
  * processes on the same storage (`k0rdentd bundle load`, `upgrade`, `registry gc`).
  *
- * Coherence: every change to a tag, revision, blob link or referrer, by any process, goes
+ * Coherence: every change to a tag, revision or blob link, by any process, goes
  * through the repository store, which bumps the storage's generation file
  * (`layout.generation()`: one `O_APPEND` byte) once the change is on disk (after the rename or
  * remove). The index holds the file open and, before each lookup, reads its size with one
@@ -135,19 +135,23 @@ export class MetadataIndex {
   changed(repo: string, what: { tag?: string; digest?: string }): void {
     const counter = this.#open();
     if (!counter) return;
-    counter.bump();
-    const now = counter.value();
+    // Forget first: the change is on disk whether or not the bump below succeeds.
     this.#epoch++;
-    if (now !== this.#seen + 1) {
-      this.#drop(now);
-      return;
-    }
-    this.#seen = now;
     if (what.tag !== undefined) this.#tags.delete(`${repo}:${what.tag}`);
     if (what.digest !== undefined) {
       this.#revisions.delete(`${repo}@${what.digest}`);
       this.#links.delete(`${repo}@${what.digest}`);
     }
+    try {
+      counter.bump();
+    } catch (err) {
+      // Not bumped (a full disk): nothing here may be trusted until the next bump is seen.
+      this.#drop(-1);
+      throw err;
+    }
+    const now = counter.value();
+    if (now !== this.#seen + 1) this.#drop(now);
+    else this.#seen = now;
   }
 
   /** Entries held now (for tests and the memory figure in docs/benchmarks.md). */

@@ -46,3 +46,26 @@ Deno.test("metadata index: hits need no load; a lookup that was loading when a c
   assert.equal(loads, 3);
   assert.equal(index.size, 1);
 });
+
+Deno.test("metadata index: a change whose bump fails (a full disk) is still forgotten here", async () => {
+  let full = false;
+  /** A memory driver whose counter's append fails while `full`, as an ENOSPC write would. */
+  class FullDiskDriver extends MemoryDriver {
+    override openCounter(path: string) {
+      const counter = super.openCounter(path);
+      return {
+        value: () => counter.value(),
+        bump: () => {
+          if (full) throw new Error("No space left on device (os error 28)");
+          counter.bump();
+        },
+      };
+    }
+  }
+  const index = new MetadataIndex(new FullDiskDriver());
+  assert.equal(await index.tag("r", "t", () => Promise.resolve("sha256:1")), "sha256:1");
+  full = true;
+  assert.throws(() => index.changed("r", { tag: "t" }), /No space left/);
+  // The tag was removed on disk before the failed bump: the next read must not answer the old one.
+  assert.equal(await index.tag("r", "t", () => Promise.resolve(null)), null);
+});
