@@ -11,6 +11,10 @@
  * request's headers when it answers and finish the answer through a promise (`ext/http/00_serve.ts`,
  * `requestHeadersExposed` and `cacheRequestHeaders` in `ext/fetch/23_request.js`).
  *
+ * A blob GET streams `--blob-size` bytes as 512 KiB views of one 8 MiB buffer in memory (no file
+ * read at all; k0rdentd streams a blob in 512 KiB chunks too): the runtime's ceiling for a
+ * streamed response body (`registry_bench.ts`, blob GET rounds).
+ *
  *   npx deno run -A bench/bare_registry_server.ts --port 5099 --manifest FILE --media-type T \
  *     --blob-digest sha256:... --blob-size N [--listener deno-serve|connections] [--read-headers]
  */
@@ -37,6 +41,22 @@ const digest = hasher.digest();
 const blobDigest = args["blob-digest"]!;
 const readHeaders = args["read-headers"];
 const manifestTag = `"${digest}"`;
+const STREAM_CHUNK = 512 * 1024;
+const streamSource = new Uint8Array(8 * 1024 * 1024).fill(0x5a);
+
+/** `size` bytes as 512 KiB views of `streamSource`, one read ahead, like k0rdentd's blob stream. */
+function memoryStream(size: number): ReadableStream<Uint8Array> {
+  let sent = 0;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      const offset = sent % streamSource.length;
+      const n = Math.min(STREAM_CHUNK, size - sent);
+      controller.enqueue(streamSource.subarray(offset, offset + n));
+      sent += n;
+      if (sent >= size) controller.close();
+    },
+  }, { highWaterMark: 1 });
+}
 const blobTag = `"${blobDigest}"`;
 
 function handler(req: Request): Response {
@@ -60,6 +80,15 @@ function handler(req: Request): Response {
       }
     }
     return new Response(req.method === "HEAD" ? null : bytes, { status: 200, headers });
+  }
+  if (url.includes("/blobs/") && req.method === "GET") {
+    return new Response(memoryStream(Number(args["blob-size"])), {
+      status: 200,
+      headers: {
+        "Content-Type": "application/octet-stream",
+        "Content-Length": args["blob-size"]!,
+      },
+    });
   }
   if (url.includes("/blobs/") && req.method === "HEAD") {
     if (readHeaders && (req.headers.get("if-none-match") === blobTag || req.headers.get("range"))) {

@@ -8,8 +8,11 @@
  *   npx deno run -A bench/registry_bench.ts [--blob-mib 256] [--push-mib 1024] [--seconds 5]
  *     [--blob-rounds 3] [--blob-only]
  *
- * Blob GET rounds alternate the servers (every other round in reverse order) and also report, per
- * client count, the median of the per-round throughput ratio, each server's CPU time per download
+ * Blob GET rounds also run a bare `Deno.serve` (`bare_registry_server.ts`) that streams the same
+ * number of bytes from memory in 512 KiB chunks, without reading a file: the runtime's ceiling for
+ * a streamed response body. They rotate the three servers (every other round in reverse order) and
+ * report, per client count, the median of the per-round throughput ratios to docker-registry,
+ * each server's CPU time per download
  * (user + system from `/proc/<pid>/stat`, which other load on the machine disturbs less than wall
  * time), its context switches per download (all threads, `/proc/<pid>/task/<tid>/status`) and
  * its peak RSS during those downloads. `--blob-only` stops after the blob GETs.
@@ -813,15 +816,25 @@ try {
   const blobDetails: string[] = [];
   const ticks = Number((await run("getconf", ["CLK_TCK"])).trim());
   const cpuMs = (pid: number) => cpuSeconds(pid, ticks) * 1000;
+  // The runtime's ceiling for a streamed body: bare `Deno.serve` streaming the blob's size from
+  // memory in 512 KiB chunks, no file read (bare_registry_server.ts), in the same rounds.
+  const bare = await startBare(dir, "deno-serve", image.manifest, {
+    digest: blobDigest,
+    size: BLOB,
+  });
+  servers.push(bare);
+  const blobServers = [servers[0], servers[1], bare];
   for (const clients of [1, 8]) {
-    const runs: number[][] = [[], []];
-    const cpu: number[][] = [[], []];
-    const switches: number[][] = [[], []];
+    const runs: number[][] = blobServers.map(() => []);
+    const cpu: number[][] = blobServers.map(() => []);
+    const switches: number[][] = blobServers.map(() => []);
     for (const s of servers) s.peakRssKiB = 0;
     for (let i = 0; i < Number(args["blob-rounds"]); i++) {
-      const order = i % 2 === 0 ? [0, 1] : [1, 0];
+      // Rotated, every other round reversed: no server is always first or last.
+      const order = [0, 1, 2].map((k) => (k + i) % 3);
+      if (i % 2 === 1) order.reverse();
       for (const k of order) {
-        const s = servers[k];
+        const s = blobServers[k];
         const before = cpuMs(s.child.pid);
         const switchesBefore = contextSwitches(s.child.pid);
         runs[k].push(await blobGet(`${s.base}/v2/bench/app/blobs/${blobDigest}`, clients, BLOB));
@@ -831,22 +844,22 @@ try {
     }
     const v = runs.map(median);
     add(`blob GET ${BLOB / MIB} MiB, ${clients} client(s)`, v, gib);
+    const perRound = (k: number) => median(runs[k].map((x, i) => x / runs[1][i])).toFixed(2);
     blobDetails.push(
-      `| ${clients} | ${median(runs[0].map((x, i) => x / runs[1][i])).toFixed(2)}x | ` +
-        `${runs[0].map((x) => x.toFixed(2)).join(" ")} | ${
-          runs[1].map((x) => x.toFixed(2)).join(" ")
-        } | ${median(cpu[0]).toFixed(0)} / ${median(cpu[1]).toFixed(0)} | ${
-          median(switches[0]).toFixed(0)
-        } / ${median(switches[1]).toFixed(0)} | ${(servers[0].peakRssKiB / 1024).toFixed(0)} / ${
-          (servers[1].peakRssKiB / 1024).toFixed(0)
-        } MiB |`,
+      `| ${clients} | ${perRound(0)}x | ${perRound(2)}x | ` +
+        `${runs.map((r) => r.map((x) => x.toFixed(2)).join(" ")).join(" / ")} | ${
+          cpu.map((c) => median(c).toFixed(0)).join(" / ")
+        } | ${switches.map((c) => median(c).toFixed(0)).join(" / ")} | ${
+          (servers[0].peakRssKiB / 1024).toFixed(0)
+        } / ${(servers[1].peakRssKiB / 1024).toFixed(0)} MiB |`,
     );
   }
   console.log("");
   console.log(
-    "| clients | per-round ratio (median) | k0rdentd GiB/s by round | docker-registry GiB/s " +
-      "by round | CPU ms a download, k0rdentd / docker-registry (median) | context switches a " +
-      "download (median) | peak RSS |",
+    "| clients | k0rdentd / docker-registry, per-round ratio (median) | bare Deno.serve from " +
+      "memory / docker-registry | GiB/s by round: k0rdentd / docker-registry / bare | CPU ms a " +
+      "download (median), same order | context switches a download (median), same order | peak " +
+      "RSS k0rdentd / docker-registry |",
   );
   console.log("|---|---|---|---|---|---|---|");
   for (const line of blobDetails) console.log(line);
