@@ -10,6 +10,9 @@ import { join } from "node:path";
 import { extractAsset } from "../src/assets/extract.ts";
 import type { AssetCompression, BuildInfo } from "../src/assets/build_info.ts";
 import { stageAsset } from "../tasks/stage_assets.ts";
+import { exitOnHelp } from "./bench_args.ts";
+
+exitOnHelp(import.meta.url);
 
 const source = Deno.args[0] ?? "/usr/bin/skopeo";
 const size = (await Deno.stat(source)).size;

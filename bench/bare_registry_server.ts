@@ -18,21 +18,18 @@
  *   npx deno run -A bench/bare_registry_server.ts --port 5099 --manifest FILE --media-type T \
  *     --blob-digest sha256:... --blob-size N [--listener deno-serve|connections] [--read-headers]
  */
-import { parseArgs } from "node:util";
 import { ConnectionGate, serveListener } from "../src/registry/connections.ts";
 import { Hasher } from "../src/registry/digest.ts";
+import { benchArgs } from "./bench_args.ts";
 
-const { values: args } = parseArgs({
-  args: Deno.args,
-  options: {
-    port: { type: "string" },
-    manifest: { type: "string" },
-    "media-type": { type: "string" },
-    "blob-digest": { type: "string" },
-    "blob-size": { type: "string" },
-    listener: { type: "string", default: "deno-serve" },
-    "read-headers": { type: "boolean", default: false },
-  },
+const args = benchArgs(import.meta.url, {
+  port: { type: "string" },
+  manifest: { type: "string" },
+  "media-type": { type: "string" },
+  "blob-digest": { type: "string" },
+  "blob-size": { type: "string" },
+  listener: { type: "string", default: "deno-serve" },
+  "read-headers": { type: "boolean", default: false },
 });
 const bytes = Deno.readFileSync(args.manifest!);
 const hasher = new Hasher();

@@ -25,6 +25,9 @@ import {
   zerosBlob,
 } from "../tests/fixtures/make_bundle.ts";
 import { BINARY_PERMISSIONS } from "../src/permissions.ts";
+import { exitOnHelp } from "./bench_args.ts";
+
+exitOnHelp(import.meta.url);
 
 const MAIN_TS = new URL("../main.ts", import.meta.url).pathname;
 const args = Deno.args;

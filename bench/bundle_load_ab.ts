@@ -12,19 +12,16 @@
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import { BINARY_PERMISSIONS } from "../src/permissions.ts";
 import { makeBundle } from "../tests/fixtures/make_bundle.ts";
+import { benchArgs } from "./bench_args.ts";
 
-const { values: args } = parseArgs({
-  args: Deno.args,
-  options: {
-    base: { type: "string" },
-    images: { type: "string", default: "12" },
-    "layer-mib": { type: "string", default: "16" },
-    rounds: { type: "string", default: "6" },
-    dir: { type: "string" },
-  },
+const args = benchArgs(import.meta.url, {
+  base: { type: "string" },
+  images: { type: "string", default: "12" },
+  "layer-mib": { type: "string", default: "16" },
+  rounds: { type: "string", default: "6" },
+  dir: { type: "string" },
 });
 if (!args.base) throw new Error("--base <checkout of the other build> is required");
 const HERE = fileURLToPath(new URL("..", import.meta.url));

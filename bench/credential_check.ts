@@ -7,7 +7,6 @@
  *
  *   npx deno run -A bench/credential_check.ts [--n 100000]
  */
-import { parseArgs } from "node:util";
 import bcrypt from "bcryptjs";
 import { recentlyVerifiedUser } from "../src/registry/auth/access.ts";
 import {
@@ -15,11 +14,9 @@ import {
   HEADER_CACHE_MS,
   parseHtpasswd,
 } from "../src/registry/auth/htpasswd.ts";
+import { benchArgs } from "./bench_args.ts";
 
-const { values: args } = parseArgs({
-  args: Deno.args,
-  options: { n: { type: "string", default: "100000" } },
-});
+const args = benchArgs(import.meta.url, { n: { type: "string", default: "100000" } });
 const N = Number(args.n);
 let now = 0;
 const users = parseHtpasswd(`bench:${bcrypt.hashSync("bench-password", 4)}\n`);

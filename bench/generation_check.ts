@@ -7,12 +7,9 @@
  *   npx deno run -A bench/generation_check.ts [--n 200000]
  */
 import { join } from "node:path";
-import { parseArgs } from "node:util";
+import { benchArgs } from "./bench_args.ts";
 
-const { values: args } = parseArgs({
-  args: Deno.args,
-  options: { n: { type: "string", default: "200000" } },
-});
+const args = benchArgs(import.meta.url, { n: { type: "string", default: "200000" } });
 const N = Number(args.n);
 const dir = await Deno.makeTempDir({ prefix: "generation-check-" });
 try {

@@ -7,18 +7,15 @@
  *
  *   npx deno run -A bench/hot_read_parts.ts [--n 200000]
  */
-import { parseArgs } from "node:util";
 import { digestOf } from "../src/registry/digest.ts";
 import { readBlob } from "../src/registry/http/blobs.ts";
 import { readManifest } from "../src/registry/http/manifests.ts";
 import { MEDIA_TYPES } from "../src/registry/manifest.ts";
 import { layout } from "../src/registry/storage/layout.ts";
 import { openDiskStorage } from "../src/registry/storage/storage.ts";
+import { benchArgs } from "./bench_args.ts";
 
-const { values: args } = parseArgs({
-  args: Deno.args,
-  options: { n: { type: "string", default: "200000" } },
-});
+const args = benchArgs(import.meta.url, { n: { type: "string", default: "200000" } });
 const N = Number(args.n);
 const dir = await Deno.makeTempDir({ prefix: "hot-read-parts-" });
 try {

@@ -8,6 +8,9 @@
  */
 import { join } from "node:path";
 import { downloadK0s } from "../src/k0s/download.ts";
+import { exitOnHelp } from "./bench_args.ts";
+
+exitOnHelp(import.meta.url);
 
 const MIB = Number(Deno.args[0] ?? 256);
 const V = "v1.32.8+k0s.0";

@@ -7,18 +7,15 @@
  *   npx deno run -A --v8-flags=--expose-gc bench/metadata_index_memory.ts [--tags 10000] [--repos 240]
  */
 import { dirname, join } from "node:path";
-import { parseArgs } from "node:util";
 import { layout } from "../src/registry/storage/layout.ts";
 import { MemoryDriver } from "../src/registry/storage/memory_driver.ts";
 import { MetadataIndex } from "../src/registry/storage/metadata_index.ts";
 import { openDiskStorage } from "../src/registry/storage/storage.ts";
+import { benchArgs } from "./bench_args.ts";
 
-const { values: args } = parseArgs({
-  args: Deno.args,
-  options: {
-    tags: { type: "string", default: "10000" },
-    repos: { type: "string", default: "240" },
-  },
+const args = benchArgs(import.meta.url, {
+  tags: { type: "string", default: "10000" },
+  repos: { type: "string", default: "240" },
 });
 const TAGS = Number(args.tags);
 const REPOS = Number(args.repos);

@@ -9,22 +9,19 @@
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import { digestOf } from "../src/registry/digest.ts";
 import { MEDIA_TYPES } from "../src/registry/manifest.ts";
 import { REGISTRY_SERVE_PERMISSIONS } from "../src/permissions.ts";
 import { randomBytes } from "../tests/registry_helpers.ts";
 import { freePort } from "../tests/helpers/free_port.ts";
 import { waitUp } from "./wait_up.ts";
+import { benchArgs } from "./bench_args.ts";
 
-const { values: args } = parseArgs({
-  args: Deno.args,
-  options: {
-    base: { type: "string" },
-    "blob-mib": { type: "string", default: "256" },
-    rounds: { type: "string", default: "5" },
-    seconds: { type: "string", default: "3" },
-  },
+const args = benchArgs(import.meta.url, {
+  base: { type: "string" },
+  "blob-mib": { type: "string", default: "256" },
+  rounds: { type: "string", default: "5" },
+  seconds: { type: "string", default: "3" },
 });
 if (!args.base) throw new Error("--base <checkout of the other build> is required");
 const HERE = fileURLToPath(new URL("..", import.meta.url));

@@ -53,30 +53,27 @@
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import { digestOf, Hasher } from "../src/registry/digest.ts";
 import { MEDIA_TYPES } from "../src/registry/manifest.ts";
 import { REGISTRY_SERVE_PERMISSIONS } from "../src/permissions.ts";
 import { openDiskStorage } from "../src/registry/storage/storage.ts";
 import { freePort } from "../tests/helpers/free_port.ts";
 import { waitUp } from "./wait_up.ts";
+import { benchArgs } from "./bench_args.ts";
 
-const { values: args } = parseArgs({
-  args: Deno.args,
-  options: {
-    "blob-mib": { type: "string", default: "256" },
-    "push-mib": { type: "string", default: "1024" },
-    "chunk-mib": { type: "string", default: "64" },
-    seconds: { type: "string", default: "5" },
-    observability: { type: "boolean", default: false },
-    rounds: { type: "string", default: "5" },
-    variants: { type: "string", default: "0,1,2,3,4" },
-    "blob-rounds": { type: "string", default: "3" },
-    "blob-only": { type: "boolean", default: false },
-    "cpu-prof": { type: "boolean", default: false },
-    "compare-with": { type: "string" },
-    "hot-reads": { type: "boolean", default: false },
-  },
+const args = benchArgs(import.meta.url, {
+  "blob-mib": { type: "string", default: "256" },
+  "push-mib": { type: "string", default: "1024" },
+  "chunk-mib": { type: "string", default: "64" },
+  seconds: { type: "string", default: "5" },
+  observability: { type: "boolean", default: false },
+  rounds: { type: "string", default: "5" },
+  variants: { type: "string", default: "0,1,2,3,4" },
+  "blob-rounds": { type: "string", default: "3" },
+  "blob-only": { type: "boolean", default: false },
+  "cpu-prof": { type: "boolean", default: false },
+  "compare-with": { type: "string" },
+  "hot-reads": { type: "boolean", default: false },
 });
 const MIB = 1 << 20;
 const BLOB = Number(args["blob-mib"]) * MIB;

@@ -13,7 +13,6 @@
  */
 import { join } from "node:path";
 import process from "node:process";
-import { parseArgs } from "node:util";
 import { Logger } from "../src/log/logger.ts";
 import { OrderedWriter } from "../src/log/ordered_writer.ts";
 import { AccessLog, BATCH } from "../src/registry/access_log.ts";
@@ -23,13 +22,11 @@ import { createRegistryApp } from "../src/registry/http/app.ts";
 import { instrument } from "../src/registry/instrument.ts";
 import { MEDIA_TYPES } from "../src/registry/manifest.ts";
 import { openDiskStorage } from "../src/registry/storage/storage.ts";
+import { benchArgs } from "./bench_args.ts";
 
-const { values: args } = parseArgs({
-  args: Deno.args,
-  options: {
-    requests: { type: "string", default: "20000" },
-    rounds: { type: "string", default: "9" },
-  },
+const args = benchArgs(import.meta.url, {
+  requests: { type: "string", default: "20000" },
+  rounds: { type: "string", default: "9" },
 });
 const REQUESTS = Number(args.requests);
 const ROUNDS = Number(args.rounds);
