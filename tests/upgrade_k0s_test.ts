@@ -10,6 +10,8 @@ import { join } from "node:path";
 import { HOST } from "../src/host/paths.ts";
 import type { InstallContext } from "../src/install/phase.ts";
 import { k0sYaml } from "../src/install/phases/k0s_config.ts";
+import { containerdMirrorsPhase } from "../src/install/phases/containerd_mirrors.ts";
+import { CRI_REGISTRY_FILE, criRegistryToml } from "../src/k0s/containerd_mirrors.ts";
 import { PhaseError, runPhases } from "../src/install/run_phases.ts";
 import { autopilotPlan, parsePlanStatus } from "../src/k0s/autopilot_plan.ts";
 import { createFilesHandler } from "../src/registry/http/files.ts";
@@ -98,6 +100,38 @@ Deno.test(
     assert.deepStrictEqual((await upgrade(again)).map((r) => r.status), ["skipped"]);
     assert.deepStrictEqual(await host.mutatingCalls(), []);
     assert.equal(again.facts.k0sUpgrade?.change, "same");
+  },
+);
+
+Deno.test(
+  await needsTools(
+    "k0s upgrade, single node, 1.35 to 1.36 with registry drop-ins: they move to containerd 2's schema before the new k0s starts",
+    "jq",
+  ),
+  async () => {
+    await using host = await FakeHost.create();
+    const [from, to] = ["v1.35.1+k0s.0", "v1.36.1+k0s.0"];
+    await installRunningK0s(host, from);
+    // The drop-ins an install with --registry-mirror wrote for k0s 1.35 (containerd 1.7).
+    const installed = upgradeContext(host, { options: { mirror: true } });
+    await runPhases([containerdMirrorsPhase], installed, "rerun");
+    const cri = join(host.root, HOST.containerdDropIns, CRI_REGISTRY_FILE);
+    assert.equal(await Deno.readTextFile(cri), criRegistryToml(from));
+    assert.match(await Deno.readTextFile(cri), /^version = 2$/m);
+    await host.clearCalls();
+
+    // k0s 1.36 refuses a version 2 snippet and never runs (the fake dies like it): the upgrade
+    // would wait for it until the timeout.
+    const { path } = await newK0s(host, to);
+    const ctx = upgradeContext(host, {
+      options: { mirror: true, k0sBinary: path, kubernetesTimeoutMs: 3_000 },
+    });
+    assert.deepStrictEqual((await upgrade(ctx)).map((r) => r.status), ["done"]);
+    assert.equal(await installedVersion(host), to);
+    assert.equal(await Deno.readTextFile(cri), criRegistryToml(to));
+    assert.match(await Deno.readTextFile(cri), /^version = 3$/m);
+    assert.deepStrictEqual(await host.mutatingCalls(), ["k0s stop", "k0s start"]);
+    assert.equal(await Deno.readTextFile(join(host.state, "k0s-running")), `${to}\n`);
   },
 );
 

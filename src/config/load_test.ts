@@ -151,6 +151,35 @@ Deno.test("checkConfig() reports every validation error class with path and line
   assert.deepEqual(check.config, undefined);
 });
 
+Deno.test("checkConfig() refuses k0s API addresses and CIDRs that k0s's ClusterConfig validation refuses", async () => {
+  const check = async (address: string, podCIDR: string, serviceCIDR: string) => {
+    const file = await tempFile(
+      [
+        "k0s:",
+        "  api:",
+        `    address: "${address}"`,
+        "  network:",
+        `    podCIDR: "${podCIDR}"`,
+        `    serviceCIDR: "${serviceCIDR}"`,
+      ].join("\n"),
+    );
+    return (await checkConfig({ file, env: noEnv })).problems.map(formatProblem).sort();
+  };
+  const address =
+    "expected this node's IP address such as 10.0.0.5 (k0s refuses host names and 0.0.0.0), or empty to let k0s pick it";
+  for (const bad of ["k0s.example.com", "0.0.0.0", "::", "010.0.0.5", "fe80::1%eth0"]) {
+    assert.deepEqual(await check(bad, "10.244.0.0/16", "fd00::/108"), [
+      `k0s.api.address: ${address} (k0rdentd.yaml:3)`,
+    ], bad);
+  }
+  assert.deepEqual(await check("10.0.0.5", "999.1.1.0/16", "10.96.0.0/33"), [
+    "k0s.network.podCIDR: expected a CIDR such as 10.244.0.0/16 (k0rdentd.yaml:5)",
+    "k0s.network.serviceCIDR: expected a CIDR such as 10.244.0.0/16 (k0rdentd.yaml:6)",
+  ]);
+  assert.deepEqual(await check("", "10.244.0.0/16", "10.96.0.0/12"), []);
+  assert.deepEqual(await check("fd00::5", "fd00:10::/64", "fd00:20::/108"), []);
+});
+
 Deno.test("checkConfig() attributes env and flag values to their origin", async () => {
   const check = await checkConfig({
     file: undefined,

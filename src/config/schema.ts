@@ -2,6 +2,7 @@
  * The configuration schema (`/etc/k0rdentd/k0rdentd.yaml`), validated with zod.
  * Every object is strict: unknown keys are errors. Defaults live in `defaults.ts`.
  */
+import { isIP } from "node:net";
 import { z } from "zod";
 import { LOG_FORMATS, LOG_LEVELS } from "../log/logger.ts";
 import { durationMs } from "./duration.ts";
@@ -16,7 +17,29 @@ const duration = z.string().refine(
   (v) => durationMs(v) !== undefined,
   "expected a duration such as 30s, 2m or 1h",
 );
-const cidr = z.string().regex(/^[0-9a-fA-F:.]+\/\d{1,3}$/, "expected a CIDR such as 10.244.0.0/16");
+/** An IP address as Go's `net.ParseIP` reads it (no zone). */
+function goIP(value: string): 4 | 6 | 0 {
+  return value.includes("%") ? 0 : isIP(value) as 4 | 6 | 0;
+}
+/**
+ * A CIDR as k0s checks `spec.network.podCIDR`/`serviceCIDR` (Go `net.ParseCIDR`,
+ * k0sproject/k0s `pkg/apis/k0s/v1beta1/network.go` at v1.32.8+k0s.0).
+ */
+const cidr = z.string().refine((v) => {
+  const m = /^([^/]+)\/(\d{1,3})$/.exec(v);
+  const family = m ? goIP(m[1]) : 0;
+  return family !== 0 && Number(m![2]) <= (family === 4 ? 32 : 128);
+}, "expected a CIDR such as 10.244.0.0/16");
+/**
+ * `spec.api.address` as k0s accepts it: empty (k0s picks one) or an IP address other than
+ * 0.0.0.0 and :: (`APISpec.Validate`, k0sproject/k0s `pkg/apis/k0s/v1beta1/api.go` at
+ * v1.32.8+k0s.0: `govalidator.IsIP`, then `isAnyAddress`; `k0s install controller` refuses
+ * anything else as "invalid node config").
+ */
+const apiAddress = z.string().refine(
+  (v) => v === "" || (goIP(v) !== 0 && v !== "0.0.0.0" && v !== "::"),
+  "expected this node's IP address such as 10.0.0.5 (k0s refuses host names and 0.0.0.0), or empty to let k0s pick it",
+);
 
 /**
  * Registry addresses matching `entry`: one string (comma-separated for several) or a list of
@@ -88,7 +111,7 @@ export const configSchema = z.strictObject({
   logFormat: z.enum(LOG_FORMATS),
   k0s: z.strictObject({
     version: z.string().regex(K0S_VERSION, "expected a k0s version such as v1.32.8+k0s.0"),
-    api: z.strictObject({ address: z.string(), port }),
+    api: z.strictObject({ address: apiAddress, port }),
     network: z.strictObject({
       provider: z.enum(["kuberouter", "calico", "custom"]),
       podCIDR: cidr,

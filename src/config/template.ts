@@ -16,7 +16,7 @@ k0s:
   # env K0RDENTD_K0S_VERSION
   version: v1.32.8+k0s.0
   api:
-    address: ""        # empty: the host's primary address
+    address: ""        # an IP of this host (not a host name); empty: k0s picks the primary one
     port: 6443
   network:
     provider: kuberouter   # kuberouter | calico | custom

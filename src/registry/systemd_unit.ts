@@ -9,6 +9,7 @@ import { limitFlags, serveLimits } from "./limits.ts";
 import { log, type LogFormat } from "../log/logger.ts";
 import type { ServeOptions } from "./server.ts";
 import { HOST } from "../host/paths.ts";
+import { resolve } from "node:path";
 
 const DEFAULT_SYNC_INTERVAL_MS = durationMs(defaultConfig().registry.syncInterval);
 
@@ -99,14 +100,42 @@ export function serveArgs(options: ServeOptions): string[] {
 }
 
 /**
- * The unit text for `binary` serving with `options`. A log format other than text (by default
- * the one in effect: `--log-format`, env or config) is passed on, so journald gets JSON lines.
+ * `options` with every file path made absolute against `cwd`. systemd ignores a relative path in
+ * `ReadWritePaths=`/`ReadOnlyPaths=` ("path is not absolute, ignoring", systemd.exec(5); checked
+ * with systemd 252's `systemd-analyze verify`) and runs the service in `/`, so a relative
+ * `--storage ./var/registry` would name another, read-only directory there.
+ */
+export function absoluteServePaths(options: ServeOptions, cwd: string = Deno.cwd()): ServeOptions {
+  const abs = (path: string) => path ? resolve(cwd, path) : path;
+  return {
+    ...options,
+    storage: abs(options.storage),
+    tls: { ...options.tls, cert: abs(options.tls.cert), key: abs(options.tls.key) },
+    auth: { ...options.auth, htpasswd: abs(options.auth.htpasswd) },
+    ...(options.sync
+      ? {
+        sync: {
+          ...options.sync,
+          caFile: abs(options.sync.caFile),
+          passwordFile: abs(options.sync.passwordFile),
+        },
+      }
+      : {}),
+  };
+}
+
+/**
+ * The unit text for `binary` serving with `options` (relative paths resolved against `cwd`). A
+ * log format other than text (by default the one in effect: `--log-format`, env or config) is
+ * passed on, so journald gets JSON lines.
  */
 export function systemdUnit(
   binary: string,
-  options: ServeOptions,
+  given: ServeOptions,
   logFormat: LogFormat = log.format,
+  cwd: string = Deno.cwd(),
 ): string {
+  const options = absoluteServePaths(given, cwd);
   const globals = logFormat === "text" ? [] : ["--log-format", logFormat];
   const exec = [binary, ...globals, ...serveArgs(options)].map(systemdQuote).join(" ");
   const readable = [

@@ -1,5 +1,7 @@
 // systemdQuote() and serveArgs(): ExecStart arguments survive systemd's parsing.
 import assert from "node:assert/strict";
+import { join } from "node:path";
+import { needsTools } from "../../tests/helpers/tools.ts";
 import { defaultServeLimits } from "./limits.ts";
 import { serveArgs, systemdQuote, systemdUnit } from "./systemd_unit.ts";
 
@@ -155,3 +157,76 @@ Deno.test("serveArgs() and systemdUnit() pass the replication sources, CA and pa
   });
   assert.deepEqual(defaults.slice(-2), ["--sync-from", "http://r:5000"]);
 });
+
+/** Serve options with relative paths everywhere a path goes, as `registry --storage ./x` gives. */
+function relativeOptions() {
+  return {
+    host: "0.0.0.0",
+    port: 5000,
+    storage: "./var/registry",
+    tls: { mode: "files" as const, cert: "tls/cert.pem", key: "tls/key.pem", sans: [] },
+    auth: { htpasswd: "htpasswd", authPulls: false, readOnly: false },
+    files: { port: 5080, prefix: "p" },
+    debugAddress: "",
+    accessLog: true,
+    limits: defaultServeLimits(),
+    sync: {
+      from: ["https://10.0.0.5:5000"],
+      intervalMs: 30_000,
+      caFile: "peer-ca.crt",
+      username: "replica",
+      passwordFile: "../sync.pw",
+    },
+  };
+}
+
+Deno.test("systemdUnit() makes relative paths absolute against the working directory (systemd runs the unit in /)", () => {
+  const unit = systemdUnit("/usr/local/bin/k0rdentd", relativeOptions(), "text", "/srv/reg");
+  const exec = unit.split("\n").find((l) => l.startsWith("ExecStart="))!;
+  for (
+    const [flag, path] of [
+      ["--storage", "/srv/reg/var/registry"],
+      ["--tls-cert", "/srv/reg/tls/cert.pem"],
+      ["--tls-key", "/srv/reg/tls/key.pem"],
+      ["--htpasswd", "/srv/reg/htpasswd"],
+      ["--sync-ca", "/srv/reg/peer-ca.crt"],
+      ["--sync-password-file", "/srv/sync.pw"],
+    ]
+  ) assert.ok(exec.includes(` ${flag} ${path}`), `${flag} ${path} in ${exec}`);
+  assert.match(unit, /^ReadWritePaths=\/srv\/reg\/var\/registry$/m);
+  assert.match(
+    unit,
+    /^ReadOnlyPaths=\/srv\/reg\/tls\/cert\.pem \/srv\/reg\/tls\/key\.pem \/srv\/reg\/htpasswd \/srv\/reg\/peer-ca\.crt \/srv\/sync\.pw$/m,
+  );
+});
+
+Deno.test(
+  await needsTools(
+    "systemdUnit(): real systemd (systemd-analyze verify) keeps every path of a unit made from relative flags",
+    "systemd-analyze",
+  ),
+  async () => {
+    const dir = await Deno.makeTempDir({ prefix: "systemd-unit-paths-" });
+    try {
+      const path = join(dir, "k0rdentd-registry.service");
+      const verify = async (unit: string) => {
+        await Deno.writeTextFile(path, unit);
+        const out = await new Deno.Command("systemd-analyze", {
+          args: ["verify", "--man=no", path],
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        return new TextDecoder().decode(out.stderr);
+      };
+      const text = await verify(systemdUnit("/bin/true", relativeOptions(), "text", dir));
+      assert.doesNotMatch(text, /not absolute/, text);
+      // It can fail: systemd drops a relative ReadWritePaths= (the storage would be read-only).
+      const relative = await verify(
+        `[Service]\nExecStart=/bin/true\nReadWritePaths=./var/registry\n`,
+      );
+      assert.match(relative, /ReadWritePaths= path is not absolute, ignoring: \.\/var\/registry/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);

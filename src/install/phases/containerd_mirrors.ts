@@ -10,27 +10,40 @@ import { HOST } from "../../host/paths.ts";
 import {
   containerdMirrorFiles,
   containerdMirrorOptions,
+  CRI_REGISTRY_FILE,
   type GeneratedFile,
 } from "../../k0s/containerd_mirrors.ts";
+import { pathExists } from "../../fsx/exists.ts";
 import type { InstallContext, Phase } from "../phase.ts";
 import { saveState } from "../state.ts";
 
 /** Other names of the local registry on this host (the `aliases` of the drop-ins). */
 export type RegistryAliases = (ctx: InstallContext) => readonly string[];
 
+/** The drop-ins for the k0s `k0sVersion`; by default the installed one (else the configured). */
 async function mirrorFiles(
   ctx: InstallContext,
   aliases: RegistryAliases,
+  k0sVersion?: string,
 ): Promise<GeneratedFile[]> {
   const options = containerdMirrorOptions(ctx.config, {
     caPem: await readRegistryCa(ctx.config),
     upstreamFallback: !ctx.options.airgap,
   });
-  const k0sVersion = await ctx.k0s.version().catch(() => null);
+  const installed = k0sVersion ?? await ctx.k0s.version().catch(() => null);
   return containerdMirrorFiles({
     ...options,
-    k0sVersion: k0sVersion ?? options.k0sVersion,
+    k0sVersion: installed ?? options.k0sVersion,
     aliases: [...options.aliases ?? [], ...aliases(ctx)],
+  });
+}
+
+async function writeMirrorFiles(ctx: InstallContext, files: GeneratedFile[]): Promise<void> {
+  for (const file of files) {
+    await ctx.host.writeFile(hostFile(file), file.content, { mode: file.mode });
+  }
+  await saveState(ctx.host, ctx.state, {
+    files: [...ctx.state.files ?? [], ...files.map(hostFile)],
   });
 }
 
@@ -54,15 +67,32 @@ export function containerdMirrorsPhaseWith(aliases: RegistryAliases): Phase {
       return false;
     },
     async run(ctx) {
-      const files = await mirrorFiles(ctx, aliases);
-      for (const file of files) {
-        await ctx.host.writeFile(hostFile(file), file.content, { mode: file.mode });
-      }
-      await saveState(ctx.host, ctx.state, {
-        files: [...ctx.state.files ?? [], ...files.map(hostFile)],
-      });
+      await writeMirrorFiles(ctx, await mirrorFiles(ctx, aliases));
     },
   };
+}
+
+/**
+ * Rewrites this host's drop-ins (air gap, or `--registry-mirror`; only when the install wrote
+ * them) for the k0s `k0sVersion` about to start, when its `cri-registry.toml` is another one: a
+ * k0s upgrade across 1.36 changes containerd's config schema, and each side refuses the other's
+ * drop-in. k0s >= 1.36 rejects a `version = 2` /
+ * `io.containerd.grpc.v1.cri` snippet in its worker preflight and does not start
+ * (k0sproject/k0s v1.36.1+k0s.0 `internal/pkg/sysinfo/probes/containerd.go`,
+ * `pkg/component/worker/containerd/configurer.go` ValidateConfigFile); k0s < 1.36 hands a
+ * `version = 3` file to containerd 1.7 as an import, which then refuses to start ("unsupported
+ * config version `3`", containerd v1.7.27 `services/server/config/config.go` ValidateV2).
+ */
+export async function rewriteContainerdMirrors(
+  ctx: InstallContext,
+  k0sVersion: string,
+): Promise<void> {
+  if (!ctx.options.mirror) return;
+  const files = await mirrorFiles(ctx, () => [], k0sVersion);
+  const cri = files.find((f) => f.path === CRI_REGISTRY_FILE)!;
+  if (!await pathExists(ctx.host.mapPath(hostFile(cri)))) return;
+  if (await ctx.host.matches(hostFile(cri), cri.content, cri.mode)) return;
+  await writeMirrorFiles(ctx, files);
 }
 
 /** The containerd mirrors phase of `install` (air gap, or online with `--registry-mirror`). */

@@ -13,6 +13,7 @@ import { pathExists } from "../../fsx/exists.ts";
 import { hashFile, hashStream } from "../../hash/sha.ts";
 import { installK0sBinary, k0sSource, withWantedK0s } from "../../install/phases/k0s_binary.ts";
 import { checkK0sImages } from "../../install/k0s_images.ts";
+import { rewriteContainerdMirrors } from "../../install/phases/containerd_mirrors.ts";
 import type { InstallContext, K0sUpgradeReport, Phase } from "../../install/phase.ts";
 import { type Probe, waitUntil } from "../../install/wait.ts";
 import {
@@ -243,7 +244,11 @@ async function waitNodesAt(
   return last;
 }
 
-/** Single node: stop k0s, swap the binary, start it (each step only when still needed). */
+/**
+ * Single node: stop k0s, swap the binary, rewrite the containerd drop-ins for it (their schema
+ * changes at k0s 1.36, see {@link rewriteContainerdMirrors}), start it (each step only when still
+ * needed).
+ */
 async function swapBinary(ctx: InstallContext, target: K0sVersion): Promise<void> {
   const source = await k0sSource(ctx);
   const binaryDone = await ctx.k0s.version() === source.version;
@@ -251,6 +256,7 @@ async function swapBinary(ctx: InstallContext, target: K0sVersion): Promise<void
   if (binaryDone && status?.version === target.raw) return;
   if (status) await ctx.k0s.stop();
   if (!binaryDone) await installK0sBinary(ctx, source);
+  await rewriteContainerdMirrors(ctx, source.version);
   await ctx.k0s.start();
 }
 
