@@ -39,9 +39,11 @@ export const KCM_RELEASE_NAME = "kcm";
 export const REGISTRY_CA_SECRET = "k0rdentd-registry-ca";
 /**
  * Name of the Secret holding the registry's pull credentials for `controller.registryCredsSecret`:
- * keys `username` and `password` (kcm reads exactly these for child clusters,
- * `internal/controller/management_controller.go`; Flux's HelmRepository `secretRef` takes them
- * as Basic auth when the Secret is not of type dockerconfigjson).
+ * keys `username` and `password`. kcm names it as `secretRef` of its Flux HelmRepository
+ * (`internal/helm/repo.go`), and source-controller takes these keys as Basic auth from a Secret
+ * not of type dockerconfigjson (fluxcd/source-controller v1.6.0
+ * `internal/helm/registry/auth.go` `LoginOptionFromSecret`); kcm 1.11 also reads exactly these
+ * keys for child clusters (k0rdent/kcm v1.11.0 `internal/controller/management_controller.go`).
  */
 export const REGISTRY_CREDS_SECRET = "k0rdentd-registry-creds";
 
