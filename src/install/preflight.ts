@@ -17,7 +17,7 @@ import { registryAccess, registryTags, registryUrl } from "./registry_probe.ts";
 import { registryEndpoint } from "../airgap_registry/endpoint.ts";
 import { airgapChartRepository } from "../k0rdent/helm_command.ts";
 import { checkK0sImages } from "./k0s_images.ts";
-import { helmValuesOptions, releaseNameProblem } from "../k0rdent/helm_values.ts";
+import { releaseNameProblem } from "../k0rdent/helm_values.ts";
 
 /** One check; `run` returns null when fine, else what is wrong. */
 export interface PreflightCheck {
@@ -123,8 +123,9 @@ export const PREFLIGHT_CHECKS: readonly PreflightCheck[] = [
   {
     name: "release-name",
     run: (ctx) => {
-      const { chart } = helmValuesOptions(ctx.config, ctx.options.airgap);
       const { version, helm } = ctx.config.k0rdent;
+      // Air gap installs the Enterprise chart (airgapChartRef); only its name matters here.
+      const chart = ctx.options.airgap ? "k0rdent-enterprise" : helm.chart;
       return Promise.resolve(releaseNameProblem(chart, version, helm.releaseName));
     },
   },
