@@ -191,6 +191,22 @@ Deno.test("install: a changed helm value patches the Management's kcm config, ne
   assert.ok(!(await host.calls()).some((c) => c.startsWith("helm upgrade")));
 });
 
+Deno.test("install: a helm release name kcm 1.2 would not read stops at preflight; kcm 1.9 takes it", async () => {
+  await using host = await FakeHost.create();
+  await using release = await serveK0sRelease(VERSION, ARCH, FAKE_K0S);
+  const config = join(host.dir, "k0rdentd.yaml");
+  await Deno.writeTextFile(config, "k0rdent:\n  helm:\n    releaseName: k0rdent\n");
+  // kcm 1.2 copies only release "kcm"'s values into its Management: the fake cluster never
+  // becomes Ready under another name.
+  const refused = await online(host, release.url, ["-c", config, "--k0rdent-timeout", "2s"]);
+  assert.equal(refused.code, 1, refused.stderr);
+  includes(refused.stderr, 'Preflight release-name: k0rdent.helm.releaseName "k0rdent"');
+  assert.deepStrictEqual(await host.mutatingCalls(), []);
+  const newer = await online(host, release.url, ["-c", config, "--k0rdent-version", "1.9.0"]);
+  assert.equal(newer.code, 0, newer.stderr);
+  assert.ok((await host.calls()).some((c) => c.startsWith("helm upgrade --install k0rdent ")));
+});
+
 Deno.test("install: a changed k0s config restarts a running k0s", async () => {
   await using host = await FakeHost.create();
   await using release = await serveK0sRelease(VERSION, ARCH, FAKE_K0S);

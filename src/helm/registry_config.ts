@@ -1,8 +1,9 @@
 /**
  * A private, temporary helm registry config (`--registry-config`) holding the credentials of an
  * OCI chart registry, so they never reach argv: helm 3.16 and 3.18 ignore `--username` /
- * `--password` for OCI pulls (helm `cmd/helm/root.go` builds the registry client without them;
- * fixed in 3.19), while every version reads a Docker `config.json`
+ * `--password` for OCI pulls (3.16.3 `cmd/helm/root.go` builds the registry client without them;
+ * 3.18.4 passes them, but `pkg/registry/client.go` `NewClient` still takes the credentials from
+ * the store only; 3.19.0 uses them), while every version reads a Docker `config.json`
  * (`{"auths": {"<host>": {"auth": base64(user:password)}}}`, oras-go
  * `registry/remote/credentials`).
  */

@@ -1,9 +1,9 @@
 /**
  * Preflight checks, each with a name the user can pass to
  * `--ignore-preflight-errors` (as kubeadm does): root, Linux, CPU
- * architecture, init system, free ports, free disk, and in air-gap mode the
- * local registry, the k0s system images it must hold for the k0s to be installed, the k0rdent
- * chart version it holds, and the version of the bundle given as `airgap.bundlePath`
+ * architecture, init system, free ports, free disk, a helm release name kcm accepts, and in
+ * air-gap mode the local registry, the k0s system images it must hold for the k0s to be
+ * installed, the k0rdent chart version it holds, and the version of the bundle given as `airgap.bundlePath`
  * (`--airgap-bundle-path`).
  */
 import { statfs } from "node:fs/promises";
@@ -17,6 +17,7 @@ import { registryAccess, registryTags, registryUrl } from "./registry_probe.ts";
 import { registryEndpoint } from "../airgap_registry/endpoint.ts";
 import { airgapChartRepository } from "../k0rdent/helm_command.ts";
 import { checkK0sImages } from "./k0s_images.ts";
+import { releaseNameProblem } from "../k0rdent/helm_values.ts";
 
 /** One check; `run` returns null when fine, else what is wrong. */
 export interface PreflightCheck {
@@ -117,6 +118,15 @@ export const PREFLIGHT_CHECKS: readonly PreflightCheck[] = [
         : `only ${formatBytes(free)} free under ${HOST.varLib}, need ${
           formatBytes(MIN_FREE_BYTES)
         }`;
+    },
+  },
+  {
+    name: "release-name",
+    run: (ctx) => {
+      const { version, helm } = ctx.config.k0rdent;
+      // Air gap installs the Enterprise chart (airgapChartRef); only its name matters here.
+      const chart = ctx.options.airgap ? "k0rdent-enterprise" : helm.chart;
+      return Promise.resolve(releaseNameProblem(chart, version, helm.releaseName));
     },
   },
   {

@@ -32,13 +32,18 @@ import { airgapChartRef } from "./helm_command.ts";
 import { splitHostPort } from "../join/node_address.ts";
 import { k0sFilesURL } from "../registry/k0s_files.ts";
 
+/** The helm release name kcm looks for before 1.9 (`kcmv1.CoreKCMName`). */
+export const KCM_RELEASE_NAME = "kcm";
+
 /** Name of the Secret holding the registry's CA (`ca.crt`) for `controller.registryCertSecret`. */
 export const REGISTRY_CA_SECRET = "k0rdentd-registry-ca";
 /**
  * Name of the Secret holding the registry's pull credentials for `controller.registryCredsSecret`:
- * keys `username` and `password` (kcm reads exactly these for child clusters,
- * `internal/controller/management_controller.go`; Flux's HelmRepository `secretRef` takes them
- * as Basic auth when the Secret is not of type dockerconfigjson).
+ * keys `username` and `password`. kcm names it as `secretRef` of its Flux HelmRepository
+ * (`internal/helm/repo.go`), and source-controller takes these keys as Basic auth from a Secret
+ * not of type dockerconfigjson (fluxcd/source-controller v1.6.0
+ * `internal/helm/registry/auth.go` `LoginOptionFromSecret`); kcm 1.11 also reads exactly these
+ * keys for child clusters (k0rdent/kcm v1.11.0 `internal/controller/management_controller.go`).
  */
 export const REGISTRY_CREDS_SECRET = "k0rdentd-registry-creds";
 
@@ -108,12 +113,39 @@ export function airgapK0sURL(config: Config): string | undefined {
  * Enterprise (`.../k0rdent-enterprise`) from 1.2.0, open-source kcm from 1.4.0.
  */
 export function usesRegionalValues(chart: string, version: string): boolean {
-  const name = chart.replace(/\/+$/, "").split("/").at(-1) ?? "";
-  const threshold: [number, number] = name === "k0rdent-enterprise" ? [1, 2] : [1, 4];
+  return isEnterpriseChart(chart) ? atLeast(version, [1, 2]) : atLeast(version, [1, 4]);
+}
+
+function isEnterpriseChart(chart: string): boolean {
+  return chart.replace(/\/+$/, "").split("/").at(-1) === "k0rdent-enterprise";
+}
+
+/** `version` is `threshold` (major, minor) or later; an unparseable version counts as later. */
+function atLeast(version: string, threshold: [number, number]): boolean {
   const m = /^v?(\d+)\.(\d+)/.exec(version);
   if (!m) return true; // Unparseable: assume the current layout.
   const [major, minor] = [Number(m[1]), Number(m[2])];
   return major > threshold[0] || (major === threshold[0] && minor >= threshold[1]);
+}
+
+/**
+ * Why the chart cannot be installed as helm release `releaseName`, or null. kcm copies the helm
+ * values into the `Management` it creates from the release it looks up by name, and reconciles
+ * its own Flux HelmRelease of that name: `kcm` up to kcm 1.8 (k0rdent/kcm v1.8.0
+ * internal/controller/release_controller.go `actionConfig.Releases.Last("kcm")`), the chart's
+ * release name from kcm 1.9.0 (`HELM_RELEASE_NAME`, internal/config/config.go). Under another
+ * name an older kcm drops the values (the air-gap registry among them) and installs a second
+ * release `kcm`. Which kcm an Enterprise version carries is not documented, so Enterprise keeps
+ * `kcm`.
+ */
+export function releaseNameProblem(
+  chart: string,
+  version: string,
+  releaseName: string,
+): string | null {
+  if (releaseName === KCM_RELEASE_NAME) return null;
+  if (!isEnterpriseChart(chart) && atLeast(version, [1, 9])) return null;
+  return `k0rdent.helm.releaseName "${releaseName}": kcm before 1.9 (and k0rdent Enterprise) only takes its values from the helm release "${KCM_RELEASE_NAME}" (chart ${chart} ${version}); use "${KCM_RELEASE_NAME}"`;
 }
 
 /** The values object: generated values with the user's merged over them. */

@@ -12,6 +12,7 @@ import {
   REGISTRY_CA_SECRET,
   REGISTRY_CREDS_SECRET,
   registrySecretsManifest,
+  releaseNameProblem,
   renderHelmValues,
   usesRegionalValues,
 } from "./helm_values.ts";
@@ -106,6 +107,21 @@ Deno.test("helmValues() puts cert-manager, capi-operator and velero under region
     getPath(flat, ["cluster-api-operator", "image", "manager", "repository"]),
     "10.0.0.5:5000/k0rdent-enterprise/capi-operator/cluster-api-operator",
   );
+});
+
+Deno.test("releaseNameProblem() allows another release name from kcm 1.9 only", () => {
+  const kcm = "oci://ghcr.io/k0rdent/kcm/charts/kcm";
+  const ent = "oci://10.0.0.5:5000/k0rdent-enterprise/charts/k0rdent-enterprise";
+  assert.equal(releaseNameProblem(kcm, "1.2.0", "kcm"), null);
+  assert.equal(releaseNameProblem(ent, "1.2.3", "kcm"), null);
+  assert.match(
+    releaseNameProblem(kcm, "1.2.0", "k0rdent") ?? "",
+    /releaseName "k0rdent": kcm before 1\.9/,
+  );
+  assert.notEqual(releaseNameProblem(kcm, "1.8.1", "k0rdent"), null);
+  assert.equal(releaseNameProblem(kcm, "1.9.0", "k0rdent"), null);
+  assert.equal(releaseNameProblem(kcm, "2.0.0", "k0rdent"), null);
+  assert.notEqual(releaseNameProblem(ent, "2.0.0", "k0rdent"), null);
 });
 
 Deno.test("usesRegionalValues() follows the chart flavour and version", () => {

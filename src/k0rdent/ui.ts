@@ -7,8 +7,9 @@
  *   patch of the chart's Service to `type: NodePort` would be reverted by the next
  *   `helm upgrade`. Kubernetes allocates the node port unless one is given, and a server-side
  *   re-apply keeps it.
- * - An Ingress `k0rdent-ui` (class `nginx`, path `/k0rdent-ui`, annotation
- *   `nginx.ingress.kubernetes.io/rewrite-target: /`, backend the chart's Service on port 80).
+ * - An Ingress `k0rdent-ui` (class `nginx`, regex path `/k0rdent-ui(/|$)(.*)`, annotation
+ *   `nginx.ingress.kubernetes.io/rewrite-target: /$2`, so `/k0rdent-ui/x` reaches the UI as `/x`;
+ *   backend the chart's Service on port 80).
  *   k0s ships no ingress controller, so the Ingress only answers once one is installed; the
  *   NodePort URL works without one.
  * - The UI's basic-auth password is the `BASIC_AUTH_PASSWORD` env of the `k0rdent-ui`
@@ -103,15 +104,24 @@ export function uiExposeObjects(
       name: UI_INGRESS,
       namespace: info.namespace,
       labels,
-      annotations: { "nginx.ingress.kubernetes.io/rewrite-target": "/" },
+      // ingress-nginx rewrites the whole URI to the target whenever the path matches
+      // (`rewrite "(?i)<path>" <target> break;`, kubernetes/ingress-nginx controller-v1.14.5
+      // internal/ingress/controller/template/template.go buildProxyPass): a bare "/" would send
+      // every request below the path to the UI's "/". The capture group keeps the rest.
+      annotations: {
+        "nginx.ingress.kubernetes.io/rewrite-target": "/$2",
+        "nginx.ingress.kubernetes.io/use-regex": "true",
+      },
     },
     spec: {
       ingressClassName: options.ingressClass ?? "nginx",
       rules: [{
         http: {
           paths: [{
-            path: UI_INGRESS_PATH,
-            pathType: "Prefix",
+            // A regex path needs ImplementationSpecific: ingress-nginx refuses it as Prefix
+            // (strict-validate-path-type, default true; internal/ingress/inspector/rules.go).
+            path: `${UI_INGRESS_PATH}(/|$)(.*)`,
+            pathType: "ImplementationSpecific",
             backend: { service: { name: info.name, port: { number: info.port } } },
           }],
         },

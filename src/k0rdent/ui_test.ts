@@ -48,6 +48,38 @@ Deno.test("renderUiExpose() matches its golden and parses to a Service and an In
   assert.equal(ingress.spec.ingressClassName, "nginx");
 });
 
+/**
+ * The URI ingress-nginx hands the UI for `uri`, or null when the Ingress's location does not take
+ * it. A model of kubernetes/ingress-nginx controller-v1.14.5
+ * internal/ingress/controller/template/template.go: with `rewrite-target` set the location is the
+ * regex `~* "^<path>"` (`buildLocation`), and `buildProxyPass` writes
+ * `rewrite "(?i)<path>" <target> break;`: nginx replaces the whole URI by the target (with `$n`
+ * of the match) whenever the regex matches.
+ */
+function ingressNginxRewrite(ingress: Record<string, unknown>, uri: string): string | null {
+  const annotations = (ingress.metadata as { annotations: Record<string, string> }).annotations;
+  const target = annotations["nginx.ingress.kubernetes.io/rewrite-target"];
+  const rules = (ingress.spec as { rules: { http: { paths: { path: string }[] } }[] }).rules;
+  const path = rules[0].http.paths[0].path;
+  if (!new RegExp(`^${path}`, "i").test(uri)) return null;
+  const m = new RegExp(path, "i").exec(uri);
+  if (!m) return uri;
+  return target.replace(/\$(\d)/g, (_, n) => m[Number(n)] ?? "");
+}
+
+Deno.test("the Ingress hands the UI the path below /k0rdent-ui, as ingress-nginx rewrites it", () => {
+  const ingress = uiExposeObjects(uiServiceInfo(CHART_SERVICE))[1];
+  assert.equal(ingressNginxRewrite(ingress, "/k0rdent-ui"), "/");
+  assert.equal(ingressNginxRewrite(ingress, "/k0rdent-ui/"), "/");
+  assert.equal(ingressNginxRewrite(ingress, "/k0rdent-ui/assets/app.js"), "/assets/app.js");
+  assert.equal(ingressNginxRewrite(ingress, "/K0rdent-UI/api/v1/x"), "/api/v1/x");
+  assert.equal(ingressNginxRewrite(ingress, "/other"), null);
+  // ingress-nginx refuses a regex path with pathType Prefix (strict path validation).
+  const paths = (ingress.spec as { rules: { http: { paths: { pathType: string }[] } }[] })
+    .rules[0].http.paths;
+  assert.equal(paths[0].pathType, "ImplementationSpecific");
+});
+
 Deno.test("uiExposeObjects() takes a fixed node port and ingress class", () => {
   const [service, ingress] = uiExposeObjects(uiServiceInfo(CHART_SERVICE), {
     nodePort: 30080,

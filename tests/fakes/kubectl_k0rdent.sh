@@ -38,12 +38,17 @@ k0rdent_get_management() { # name
     ready=True
     capi=true
   fi
+  message="waiting for components"
+  if [ -f "$FAKE_STATE/kcm-broken" ]; then
+    ready=False
+    message=$(cat "$FAKE_STATE/kcm-broken")
+  fi
   config=$(cat "$FAKE_STATE/mgmt-config.json" 2>/dev/null || echo '{}')
   cat <<JSON
 {"apiVersion":"k0rdent.mirantis.com/v1beta1","kind":"Management","metadata":{"name":"kcm"},
 "spec":{"release":"$spec","core":{"kcm":{"config":$config}}},
 "status":{"release":"$current","components":{"kcm":{"success":true},"cluster-api":{"success":$capi},"projectsveltos":{"success":$capi}},
-"conditions":[{"type":"Ready","status":"$ready","reason":"Progressing","message":"waiting for components"}]}}
+"conditions":[{"type":"Ready","status":"$ready","reason":"Progressing","message":"$message"}]}}
 JSON
 }
 
