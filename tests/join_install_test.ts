@@ -161,6 +161,20 @@ Deno.test("install --join round trip: a worker joins with export-join-config's f
   );
 });
 
+Deno.test("install --join skips the helm release-name check: a join installs no k0rdent", async () => {
+  await using n = await node();
+  // The first node's config: a release name kcm 1.2 would not read stops a first install at
+  // preflight (tests/install_test.ts), never a join.
+  const config = join(n.base, "k0rdentd.yaml");
+  await Deno.writeTextFile(
+    config,
+    "k0rdent:\n  version: 1.2.0\n  helm:\n    releaseName: k0rdent\n",
+  );
+  const r = await n.install(["-c", config, "--join", "--mode", "worker", "--token-file", "token"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(!r.stderr.includes("release-name"), r.stderr);
+});
+
 Deno.test("install --join --airgap writes the registry drop-ins and skips the k0rdent chart check", async () => {
   await using n = await node();
   // A registry holding no k0rdent chart: the install's k0rdent-version check would fail.

@@ -93,7 +93,12 @@ const joinMirrorsPhase = containerdMirrorsPhaseWith((ctx) =>
 );
 
 /** Preflight checks about the first install only. */
-const JOIN_SKIPS: readonly string[] = ["k0s-images", "k0rdent-version", "bundle-version"];
+const JOIN_SKIPS: readonly string[] = [
+  "k0s-images",
+  "k0rdent-version",
+  "bundle-version",
+  "release-name",
+];
 
 /**
  * The phases of a join as `role`; `replica`: an air-gap controller also runs a registry replica
