@@ -48,7 +48,20 @@ export function unitBinary(): string {
 
 /** Quotes one ExecStart argument for systemd (`%` and `$` escaped, quoted when needed). */
 export function systemdQuote(arg: string): string {
-  const escaped = arg.replaceAll("%", "%%").replaceAll("$", "$$$$");
+  return quoted(arg.replaceAll("%", "%%").replaceAll("$", "$$$$"));
+}
+
+/**
+ * `path` as one word of `ReadWritePaths=`/`ReadOnlyPaths=`: specifiers (`%`) are expanded there
+ * and words may be quoted, but `$` is no variable (only `Exec*=` lines substitute them,
+ * systemd.service(5), "Command lines"; systemd `src/core/load-fragment.c`
+ * `config_parse_namespace_path_strv`), so it stays single.
+ */
+export function systemdPath(path: string): string {
+  return quoted(path.replaceAll("%", "%%"));
+}
+
+function quoted(escaped: string): string {
   if (/^[A-Za-z0-9_@%+=:,./$-]+$/.test(escaped)) return escaped;
   return `"${escaped.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
 }
@@ -161,8 +174,8 @@ export function systemdUnit(
     "LimitNOFILE=65536",
     "NoNewPrivileges=yes",
     "ProtectSystem=strict",
-    `ReadWritePaths=${systemdQuote(options.storage)}`,
-    ...(readable.length ? [`ReadOnlyPaths=${readable.map(systemdQuote).join(" ")}`] : []),
+    `ReadWritePaths=${systemdPath(options.storage)}`,
+    ...(readable.length ? [`ReadOnlyPaths=${readable.map(systemdPath).join(" ")}`] : []),
     "ProtectHome=read-only",
     "PrivateTmp=yes",
     "PrivateDevices=yes",

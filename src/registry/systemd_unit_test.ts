@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { needsTools } from "../../tests/helpers/tools.ts";
 import { defaultServeLimits } from "./limits.ts";
-import { serveArgs, systemdQuote, systemdUnit } from "./systemd_unit.ts";
+import { serveArgs, systemdPath, systemdQuote, systemdUnit } from "./systemd_unit.ts";
 
 Deno.test("systemdQuote() escapes specifiers, variables, spaces and quotes", () => {
   assert.equal(systemdQuote("/var/lib/k0rdentd/registry"), "/var/lib/k0rdentd/registry");
@@ -11,6 +11,27 @@ Deno.test("systemdQuote() escapes specifiers, variables, spaces and quotes", () 
   assert.equal(systemdQuote("$HOME"), "$$HOME");
   assert.equal(systemdQuote("a b"), '"a b"');
   assert.equal(systemdQuote('say "hi"'), '"say \\"hi\\""');
+});
+
+Deno.test("systemdPath() escapes specifiers and quotes, and keeps $ (no variables in ReadWritePaths=)", () => {
+  assert.equal(systemdPath("/srv/reg$1"), "/srv/reg$1");
+  assert.equal(systemdPath("/srv/50%"), "/srv/50%%");
+  assert.equal(systemdPath("/srv/my registry"), '"/srv/my registry"');
+  const unit = systemdUnit("/usr/local/bin/k0rdentd", {
+    host: "0.0.0.0",
+    port: 5000,
+    storage: "/srv/reg$1",
+    tls: { mode: "files", cert: "/etc/c$.pem", key: "/k.pem", sans: [] },
+    auth: { htpasswd: "", authPulls: false, readOnly: false },
+    files: { port: 5080, prefix: "k0rdent-enterprise" },
+    debugAddress: "",
+    accessLog: true,
+    limits: defaultServeLimits(),
+  });
+  assert.match(unit, /^ReadWritePaths=\/srv\/reg\$1$/m);
+  assert.match(unit, /^ReadOnlyPaths=.*\/etc\/c\$\.pem/m);
+  // ExecStart= does substitute variables: there the $ is doubled.
+  assert.match(unit, /^ExecStart=.* --storage \/srv\/reg\$\$1 /m);
 });
 
 Deno.test("serveArgs() reproduces TLS, auth, k0s binaries, debug address, access log and non-default limit flags", () => {
