@@ -135,6 +135,35 @@ Deno.test(
   },
 );
 
+Deno.test(
+  await needsTools(
+    "k0s upgrade, three nodes across 1.36 with registry drop-ins: refused before any Plan (the new k0s would refuse every node's drop-ins)",
+    "jq",
+  ),
+  async () => {
+    await using host = await FakeHost.create();
+    const [from, to] = ["v1.35.1+k0s.0", "v1.36.1+k0s.0"];
+    const env = { FAKE_CLUSTER_NODES: THREE_NODES, FAKE_CLUSTER_K0S_VERSION: from };
+    await installRunningK0s(host, from, { env });
+    const installed = upgradeContext(host, { env, options: { mirror: true } });
+    await runPhases([containerdMirrorsPhase], installed, "rerun");
+    await host.clearCalls();
+    const { path } = await newK0s(host, to);
+    const ctx = upgradeContext(host, { env, options: { mirror: true, k0sBinary: path } });
+    await assert.rejects(upgrade(ctx), (err: unknown) => {
+      assert.ok(err instanceof PhaseError, String(err));
+      assert.match(
+        err.message,
+        /Cannot upgrade node-1, node-2, node-3 from k0s v1\.35\.1\+k0s\.0 to v1\.36\.1\+k0s\.0 with autopilot: k0s 1\.36 changes containerd's config schema \(version 2 to 3\)/,
+      );
+      return true;
+    });
+    assert.deepStrictEqual(await appliedPlans(host), []);
+    assert.deepStrictEqual(await host.mutatingCalls(), []);
+    assert.equal(await installedVersion(host), from);
+  },
+);
+
 /** An air gap: the registry app with `images` under the prefix, and the files listener. */
 async function airgap(host: FakeHost, images: readonly string[]) {
   const storage = openMemoryStorage();

@@ -95,5 +95,14 @@ export async function rewriteContainerdMirrors(
   await writeMirrorFiles(ctx, files);
 }
 
+/**
+ * True when this host holds the registry drop-ins an install wrote (air gap, or
+ * `--registry-mirror`): the other nodes of its cluster hold their own, in the same schema.
+ */
+export async function hasMirrorDropIns(ctx: InstallContext): Promise<boolean> {
+  if (!ctx.options.mirror) return false;
+  return await pathExists(ctx.host.mapPath(join(HOST.containerdDropIns, CRI_REGISTRY_FILE)));
+}
+
 /** The containerd mirrors phase of `install` (air gap, or online with `--registry-mirror`). */
 export const containerdMirrorsPhase: Phase = containerdMirrorsPhaseWith(() => []);

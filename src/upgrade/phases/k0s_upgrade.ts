@@ -10,10 +10,15 @@
  */
 import { UserError } from "../../errors.ts";
 import { pathExists } from "../../fsx/exists.ts";
+import { HOST } from "../../host/paths.ts";
 import { hashFile, hashStream } from "../../hash/sha.ts";
 import { installK0sBinary, k0sSource, withWantedK0s } from "../../install/phases/k0s_binary.ts";
 import { checkK0sImages } from "../../install/k0s_images.ts";
-import { rewriteContainerdMirrors } from "../../install/phases/containerd_mirrors.ts";
+import {
+  hasMirrorDropIns,
+  rewriteContainerdMirrors,
+} from "../../install/phases/containerd_mirrors.ts";
+import { containerdConfigVersion } from "../../k0s/containerd_mirrors.ts";
 import type { InstallContext, K0sUpgradeReport, Phase } from "../../install/phase.ts";
 import { type Probe, waitUntil } from "../../install/wait.ts";
 import {
@@ -266,6 +271,33 @@ async function currentPlan(ctx: InstallContext) {
   return obj ? parsePlanStatus(obj) : null;
 }
 
+/**
+ * Refuses, before any change, a Plan that moves nodes holding registry drop-ins across k0s 1.36:
+ * autopilot restarts each node on the new k0s, which refuses the drop-ins of the old schema
+ * ({@link rewriteContainerdMirrors}), and nothing can rewrite another node's files at that moment
+ * (the new schema would stop the old k0s's containerd). Each node has to be swapped by hand, as
+ * `docs/upgrade.md` says ("Across k0s 1.36 on several nodes").
+ */
+async function refuseSchemaChange(
+  ctx: InstallContext,
+  a: Assessment,
+  nodes: ClusterNode[],
+): Promise<void> {
+  const schema = containerdConfigVersion(a.target.raw);
+  const other = nodes.filter((n) => containerdConfigVersion(nodeVersion(n)) !== schema);
+  if (other.length === 0 || !await hasMirrorDropIns(ctx)) return;
+  throw new UserError(
+    `Cannot upgrade ${
+      other.map((n) => n.name).join(", ")
+    } from k0s ${a.report.from} to ${a.target.raw} with autopilot: ` +
+      `k0s 1.36 changes containerd's config schema (version ${
+        containerdConfigVersion(a.report.from)
+      } to ${schema}), ` +
+      "and a node restarted on the new k0s refuses the registry drop-ins it holds in " +
+      `${HOST.containerdDropIns}; upgrade each node in turn by hand (docs/upgrade.md, "Across k0s 1.36 on several nodes"), no node was changed`,
+  );
+}
+
 /** Several nodes: the autopilot Plan, applied unless the same one is running; then its wait. */
 async function runPlan(ctx: InstallContext, a: Assessment, nodes: ClusterNode[]): Promise<void> {
   const version = a.target.raw;
@@ -378,6 +410,7 @@ export const k0sUpgradePhase: Phase = {
       record(ctx, a, await waitNodesAt(ctx, a.target, ctx.options.kubernetesTimeoutMs, true));
       return;
     }
+    await refuseSchemaChange(ctx, a, nodes);
     log.info(
       `Upgrading ${nodes.length} nodes from k0s ${a.report.from} to ${a.target.raw} with autopilot`,
     );
