@@ -44,10 +44,18 @@ export class NamingError extends Error {
   override name = "NamingError";
 }
 
-/** The tag part of a `ref.name` annotation (`repo:tag` or a bare tag). */
-function annotationTag(refName: string): string {
-  const at = refName.lastIndexOf(":");
-  return at >= 0 && !refName.slice(at).includes("/") ? refName.slice(at + 1) : refName;
+/**
+ * The tag part of a `ref.name` annotation (`repo:tag` or a bare tag), without a digest: containerd's
+ * exporter (`ctr export`, `nerdctl save`) writes the object of the reference there, which for an
+ * image named by digest is `<tag>@sha256:<hex>` or `@sha256:<hex>` (containerd v1.7
+ * images/archive/reference.go `ociReferenceName`, reference/reference.go `Spec.Object`); the hex
+ * after the digest's `:` is no tag. Undefined when no tag remains.
+ */
+function annotationTag(refName: string): string | undefined {
+  const name = refName.split("@")[0];
+  const at = name.lastIndexOf(":");
+  const tag = at >= 0 && !name.slice(at).includes("/") ? name.slice(at + 1) : name;
+  return tag === "" ? undefined : tag;
 }
 
 /**
@@ -70,7 +78,14 @@ export function archiveReference(path: string, prefix: string, refName?: string)
     tag = stem.slice(first + 1);
   } else if (refName) {
     name = stem;
-    tag = annotationTag(refName);
+    const fromAnnotation = annotationTag(refName);
+    if (fromAnnotation === undefined) {
+      throw new NamingError(
+        `file name has no tag ("<name>_<tag>.tar" or "<name>:<tag>.tar") and the archive's ` +
+          `"org.opencontainers.image.ref.name" annotation "${refName}" names no tag`,
+      );
+    }
+    tag = fromAnnotation;
   } else {
     throw new NamingError(
       `file name has no tag ("<name>_<tag>.tar" or "<name>:<tag>.tar") and the archive has no ` +

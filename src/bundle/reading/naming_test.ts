@@ -47,6 +47,26 @@ Deno.test("archiveReference() falls back to the ref.name annotation, never to la
   assert.throws(() => archiveReference("velero/velero.tar", P), NamingError);
 });
 
+Deno.test("archiveReference() takes no digest from ref.name as a tag (containerd's exports)", () => {
+  const hex = "0123456789abcdef".repeat(4);
+  assert.deepEqual(archiveReference("velero/velero.tar", P, `v1.16.0@sha256:${hex}`), {
+    repository: "k0rdent-enterprise/velero/velero",
+    tag: "v1.16.0",
+  });
+  assert.deepEqual(
+    archiveReference("velero/velero.tar", P, `docker.io/velero/velero:v1.2@sha256:${hex}`),
+    { repository: "k0rdent-enterprise/velero/velero", tag: "v1.2" },
+  );
+  assert.throws(
+    () => archiveReference("velero/velero.tar", P, `@sha256:${hex}`),
+    /annotation "@sha256:0123[0-9a-f]+" names no tag/,
+  );
+  assert.throws(
+    () => archiveReference("velero/velero.tar", P, `docker.io/velero/velero@sha256:${hex}`),
+    /not a valid tag/,
+  );
+});
+
 Deno.test("archiveReference() rejects names that make an invalid repository or tag", () => {
   assert.throws(() => archiveReference("capi/Bad_1.0.tar", P), /not a valid repository name/);
   assert.throws(() => archiveReference("capi/good_bad tag.tar", P), /not a valid tag/);
