@@ -26,7 +26,9 @@ while [ $# -gt 1 ]; do
   esac
 done
 [ "$offline" = 1 ] || { echo "fake cosign: not offline" >&2; exit 2; }
-base64 -d "$sig" > "$sig.der" || exit 1
+# Like cosign verify-blob (cmd/cosign/cli/verify/verify_blob.go base64signature): a signature
+# file that is not base64 is taken as the signature bytes themselves.
+base64 -d "$sig" > "$sig.der" 2>/dev/null || cp "$sig" "$sig.der"
 if openssl dgst -sha256 -verify "$key" -signature "$sig.der" "$1" >/dev/null 2>&1; then
   echo "Verified OK" >&2; rm -f "$sig.der"; exit 0
 fi
@@ -93,6 +95,35 @@ Deno.test(
           assert.deepEqual(bad.repos, [], "no tag after a failed check");
           assert.deepEqual(bad.blobs, [], "everything this load added is removed");
         }
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
+Deno.test(
+  await needsTools(
+    "bundle signature: both verifiers take a raw DER .sig, as cosign verify-blob does",
+    "openssl",
+  ),
+  async () => {
+    const dir = await setup();
+    try {
+      const der = await new Deno.Command("openssl", {
+        args: ["dgst", "-sha256", "-sign", "key.pem", "-out", "good.tar.gz.sig", "good.tar.gz"],
+        cwd: dir,
+      }).output();
+      assert.equal(der.code, 0, new TextDecoder().decode(der.stderr));
+      await Deno.copyFile(join(dir, "good.tar.gz.sig"), join(dir, "tampered.tar.gz.sig"));
+      for (const verifier of ["native", "cosign"]) {
+        const flags = ["--verifier", verifier];
+        const ok = await load(dir, "good.tar.gz", "cosign.pub", flags);
+        assert.equal(ok.code, 0, `${verifier}: ${ok.stderr}`);
+        assert.ok(ok.repos.length > 0);
+        const bad = await load(dir, "tampered.tar.gz", "cosign.pub", flags);
+        assert.equal(bad.code, 1, `${verifier}: ${bad.stderr}`);
+        assert.match(bad.stderr, /Signature check of bundle ".*" failed/);
       }
     } finally {
       await Deno.remove(dir, { recursive: true });

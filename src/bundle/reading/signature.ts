@@ -1,6 +1,7 @@
 /**
  * Detached blob signatures as `cosign sign-blob --key` makes them: `<bundle>.sig`
- * holds the base64 of an ASN.1/DER ECDSA signature over the SHA-256 of the bundle, checked
+ * holds the base64 of an ASN.1/DER ECDSA signature over the SHA-256 of the bundle (or, as
+ * `cosign verify-blob` also accepts, the DER bytes themselves), checked
  * with a PEM public key. The native check streams: the loader feeds every byte of the bundle
  * into {@link SignatureCheck.update} during its one pass. (WebCrypto cannot verify a
  * prehashed or streamed message, so node:crypto's streaming `Verify` is used; it takes DER.)
@@ -111,14 +112,21 @@ export async function readSignatureFile(
   return { raw, signature: decodeSignature(file, raw, path) };
 }
 
-/** The DER signature in the base64 text `raw` (from `where`); a UserError when it is not base64. */
+/**
+ * The DER signature in `raw` (from `where`): the base64 text `cosign sign-blob` writes, or, as
+ * `cosign verify-blob` also takes it, the DER bytes themselves (sigstore/cosign v2.4.1
+ * cmd/cosign/cli/verify/verify_blob.go `base64signature`: a file that is not base64 is the
+ * signature). A UserError when it is neither base64 nor a DER SEQUENCE.
+ */
 export function decodeSignature(file: SignedFile, raw: Uint8Array, where: string): Uint8Array {
   try {
     const text = new TextDecoder("utf-8", { fatal: true }).decode(raw).trim();
     if (!text) throw new Error("empty");
     return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
   } catch {
-    throw cannotVerify(file, `"${where}" is not base64`);
+    // An ASN.1/DER ECDSA signature is a SEQUENCE: its first byte is 0x30.
+    if (raw.length > 2 && raw[0] === 0x30) return raw;
+    throw cannotVerify(file, `"${where}" is not base64 nor a DER signature`);
   }
 }
 
