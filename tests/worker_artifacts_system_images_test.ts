@@ -3,9 +3,14 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { UserError } from "../src/errors.ts";
 import { openMemoryStorage } from "../src/registry/storage/storage.ts";
-import { storageLocation, writeImagesArchive } from "../src/worker_artifacts/system_images.ts";
+import {
+  ociArch,
+  storageLocation,
+  writeImagesArchive,
+} from "../src/worker_artifacts/system_images.ts";
 import { storeIndex, storeManifest } from "./helpers/store_image.ts";
-import { needsTools } from "./helpers/tools.ts";
+import { startContainerd } from "./helpers/containerd_daemon.ts";
+import { needsRoot, needsTools } from "./helpers/tools.ts";
 
 const REGISTRY = { address: "localhost:5000", prefix: "k0rdent-enterprise" };
 
@@ -123,3 +128,52 @@ Deno.test("writeImagesArchive() lists every missing image and writes nothing", a
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/** Root (a private containerd) and containerd's two commands, or the test is ignored. */
+async function containerdGate(name: string) {
+  const root = needsRoot(name, "to run a private containerd");
+  return root.ignore ? root : await needsTools(name, "containerd", "ctr");
+}
+
+Deno.test(
+  await containerdGate(
+    "writeImagesArchive(): a real containerd imports the archive under the names k0s lists",
+  ),
+  async () => {
+    // k0s imports /var/lib/k0s/images/* with containerd's client.Import into namespace k8s.io
+    // (k0s v1.32.8+k0s.0 pkg/component/worker/ocibundle.go); containerd names each image by the
+    // io.containerd.image.name annotation of its index.json entry (containerd v1.7 import.go).
+    const storage = openMemoryStorage();
+    const registry = { address: "10.0.0.5:5000", prefix: "k0rdent-enterprise" };
+    const arch = ociArch();
+    await storeManifest(storage, "k0rdent-enterprise/k0sproject/coredns", arch, "1.12.2");
+    await storeIndex(storage, "k0rdent-enterprise/pause", "3.9");
+    const refs = [
+      "10.0.0.5:5000/k0rdent-enterprise/k0sproject/coredns:1.12.2",
+      "10.0.0.5:5000/k0rdent-enterprise/pause:3.9",
+    ];
+    const dir = await Deno.makeTempDir();
+    const containerd = await startContainerd(dir, "version = 2\n");
+    try {
+      const target = join(dir, "images.tar");
+      await writeImagesArchive(storage, refs.map((r) => storageLocation(r, registry)), target);
+      // The layers are random bytes, not tarballs: import without unpacking, as k0s does.
+      const imported = await containerd.ctr([
+        "-n",
+        "k8s.io",
+        "images",
+        "import",
+        "--no-unpack",
+        target,
+      ]);
+      assert.equal(imported.code, 0, imported.stderr);
+      const list = await containerd.ctr(["-n", "k8s.io", "images", "ls", "-q"]);
+      assert.equal(list.code, 0, list.stderr);
+      const names = list.stdout.trim().split("\n").filter((n) => !n.startsWith("sha256:"));
+      assert.deepEqual(names.sort(), [...refs].sort());
+    } finally {
+      await containerd.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
