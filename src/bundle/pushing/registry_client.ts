@@ -93,7 +93,11 @@ export class RegistryClient {
     if (cached) return cached;
     const url = new URL(challenge.realm);
     if (challenge.service) url.searchParams.set("service", challenge.service);
-    url.searchParams.set("scope", challenge.scope ?? scope);
+    // One `scope` parameter per space-delimited scope (distribution v2.8.3 docs/spec/auth/token.md;
+    // its challenge joins them with spaces: registry/auth/token/accesscontroller.go `scopeParam`).
+    for (const s of (challenge.scope ?? scope).split(" ")) {
+      if (s) url.searchParams.append("scope", s);
+    }
     const basic = this.#basic();
     const res = await fetch(url, {
       headers: basic ? { authorization: basic } : {},

@@ -79,3 +79,53 @@ Deno.test("RegistryClient follows the distribution token flow with basic credent
     await server.finished;
   }
 });
+
+Deno.test("RegistryClient asks the token server for each scope of a mount in its own parameter", async () => {
+  // distribution v2.8.3: the challenge joins scopes with spaces (registry/auth/token/
+  // accesscontroller.go `scopeParam`); the token request names each in its own `scope`
+  // parameter (docs/spec/auth/token.md). This fake token server grants what each parameter names,
+  // as a spec-following server does, so a space-joined one grants nothing usable.
+  const digest = "sha256:" + "c".repeat(64);
+  const ac = new AbortController();
+  let port = 0;
+  const grants = new Map<string, Set<string>>();
+  const server = Deno.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    signal: ac.signal,
+    onListen: (a) => port = a.port,
+  }, (req) => {
+    const url = new URL(req.url);
+    if (url.pathname === "/token") {
+      const granted = new Set<string>();
+      for (const scope of url.searchParams.getAll("scope")) {
+        const m = /^repository:([a-z0-9/._-]+):([a-z,]+)$/.exec(scope);
+        if (!m) continue;
+        for (const action of m[2].split(",")) granted.add(`${m[1]}:${action}`);
+      }
+      const token = `T${grants.size}`;
+      grants.set(token, granted);
+      return Response.json({ token });
+    }
+    const granted = grants.get((req.headers.get("authorization") ?? "").replace(/^Bearer /, ""));
+    const ok = url.pathname === "/v2/dst/blobs/uploads/" && granted?.has("dst:push") &&
+      granted?.has("src:pull");
+    if (!ok) {
+      return new Response(null, {
+        status: 401,
+        headers: {
+          "www-authenticate": `Bearer realm="http://127.0.0.1:${port}/token",service="fake",` +
+            `scope="repository:dst:pull,push repository:src:pull"`,
+        },
+      });
+    }
+    return new Response(null, { status: 201, headers: { location: `/v2/dst/blobs/${digest}` } });
+  });
+  try {
+    const client = await RegistryClient.open({ host: `127.0.0.1:${port}`, plainHttp: true });
+    assert.equal(await client.mountBlob("dst", digest, "src"), true);
+  } finally {
+    ac.abort();
+    await server.finished;
+  }
+});
