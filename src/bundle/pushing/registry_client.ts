@@ -19,6 +19,10 @@ export const MAX_LISTING_BYTES = 4 * 1024 * 1024;
 const PAGE_SIZE = 1000;
 /** Bytes of all pages of one listing together, at most (a registry that keeps answering "next"). */
 const MAX_LISTING_TOTAL_BYTES = 64 * 1024 * 1024;
+/** A token response holds one token (a few KiB); a larger one is refused before it is buffered. */
+const MAX_TOKEN_RESPONSE_BYTES = 1024 * 1024;
+/** At most this much of an error response is read (its first 300 characters are shown). */
+const MAX_ERROR_BODY_BYTES = 64 * 1024;
 /** Pages of one listing, at most. */
 const MAX_PAGES = 10_000;
 
@@ -109,8 +113,19 @@ export class RegistryClient {
         `Registry "${this.target.host}" token request failed: HTTP ${res.status}`,
       );
     }
-    const body = await res.json() as { token?: string; access_token?: string };
-    const token = body.token ?? body.access_token;
+    const bytes = await readLimited(res.body, MAX_TOKEN_RESPONSE_BYTES, () =>
+      new UserError(
+        `Registry "${this.target.host}" token response has more than ${MAX_TOKEN_RESPONSE_BYTES} bytes`,
+      ));
+    let body: { token?: unknown; access_token?: unknown } | undefined;
+    try {
+      body = JSON.parse(new TextDecoder().decode(bytes));
+    } catch { /* reported below */ }
+    const token = typeof body?.token === "string"
+      ? body.token
+      : typeof body?.access_token === "string"
+      ? body.access_token
+      : undefined;
     if (!token) throw new UserError(`Registry "${this.target.host}" token response has no token`);
     this.#tokens.set(key, token);
     return token;
@@ -178,7 +193,9 @@ export class RegistryClient {
 
   /** Throws a one-line error for an unexpected response. */
   async fail(res: Response, what: string): Promise<never> {
-    const text = (await res.text().catch(() => "")).slice(0, 300).replace(/\s+/g, " ").trim();
+    const head = await readLimited(res.body, MAX_ERROR_BODY_BYTES, () => new Error("long"))
+      .catch(() => new Uint8Array(0));
+    const text = new TextDecoder().decode(head).slice(0, 300).replace(/\s+/g, " ").trim();
     if (res.status === 401 || res.status === 403) {
       throw new UserError(
         `Registry "${this.target.host}" refused ${what}: HTTP ${res.status} (check the credentials)`,

@@ -129,3 +129,33 @@ Deno.test("RegistryClient asks the token server for each scope of a mount in its
     await server.finished;
   }
 });
+
+Deno.test("RegistryClient refuses an oversized or non-JSON token response in one line", async () => {
+  const ac = new AbortController();
+  let port = 0;
+  let answer = "";
+  const server = Deno.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    signal: ac.signal,
+    onListen: (a) => port = a.port,
+  }, (req) => {
+    if (new URL(req.url).pathname === "/token") return new Response(answer);
+    return new Response(null, {
+      status: 401,
+      headers: { "www-authenticate": `Bearer realm="http://127.0.0.1:${port}/token",service="f"` },
+    });
+  });
+  try {
+    const client = await RegistryClient.open({ host: `127.0.0.1:${port}`, plainHttp: true });
+    const digest = "sha256:" + "d".repeat(64);
+    // Valid JSON, but 2 MiB of it: refused before it is all buffered.
+    answer = " ".repeat(2 * 1024 * 1024) + '{"token":"T"}';
+    await assert.rejects(client.hasBlob("r", digest), /token response has more than 1048576 bytes/);
+    answer = "<html>login</html>";
+    await assert.rejects(client.hasBlob("r2", digest), /token response has no token/);
+  } finally {
+    ac.abort();
+    await server.finished;
+  }
+});
