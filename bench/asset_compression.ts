@@ -10,12 +10,16 @@ import { join } from "node:path";
 import { extractAsset } from "../src/assets/extract.ts";
 import type { AssetCompression, BuildInfo } from "../src/assets/build_info.ts";
 import { stageAsset } from "../tasks/stage_assets.ts";
-import { exitOnHelp } from "./bench_args.ts";
+import { exitOnHelp, usageError } from "./bench_args.ts";
 
 exitOnHelp(import.meta.url);
 
 const source = Deno.args[0] ?? "/usr/bin/skopeo";
-const size = (await Deno.stat(source)).size;
+const info = await Deno.stat(source).catch(() => null);
+if (!info?.isFile || Deno.args.length > 1) {
+  usageError(import.meta.url, `expected one binary to compress, not "${Deno.args.join(" ")}"`);
+}
+const size = info.size;
 const dir = await Deno.makeTempDir({ prefix: "bench-assets-" });
 const mib = (n: number) => (n / 1048576).toFixed(1);
 

@@ -20,7 +20,7 @@
  */
 import { ConnectionGate, serveListener } from "../src/registry/connections.ts";
 import { Hasher } from "../src/registry/digest.ts";
-import { benchArgs } from "./bench_args.ts";
+import { benchArgs, usageError } from "./bench_args.ts";
 
 const args = benchArgs(import.meta.url, {
   port: { type: "string" },
@@ -31,6 +31,12 @@ const args = benchArgs(import.meta.url, {
   listener: { type: "string", default: "deno-serve" },
   "read-headers": { type: "boolean", default: false },
 });
+for (const name of ["port", "manifest", "media-type", "blob-digest", "blob-size"] as const) {
+  if (args[name] === undefined) usageError(import.meta.url, `--${name} is required`);
+}
+if (!/^\d+$/.test(args["blob-size"]!)) {
+  usageError(import.meta.url, `--blob-size "${args["blob-size"]}" is no byte count`);
+}
 const bytes = Deno.readFileSync(args.manifest!);
 const hasher = new Hasher();
 hasher.update(bytes);

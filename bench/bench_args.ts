@@ -31,8 +31,13 @@ export function benchArgs<const O extends ParseArgsOptionsConfig>(
   try {
     return parseArgs({ args, options }).values;
   } catch (err) {
-    console.error(`error: ${err instanceof Error ? err.message : String(err)}`);
-    console.error(`(see: deno run -A ${fileURLToPath(scriptUrl)} --help)`);
-    Deno.exit(2);
+    usageError(scriptUrl, err instanceof Error ? err.message : String(err));
   }
+}
+
+/** Ends the script with `message` and a pointer to its `--help`: exit 2. */
+export function usageError(scriptUrl: string, message: string): never {
+  console.error(`error: ${message}`);
+  console.error(`(see: deno run -A ${fileURLToPath(scriptUrl)} --help)`);
+  Deno.exit(2);
 }

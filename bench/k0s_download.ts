@@ -8,11 +8,17 @@
  */
 import { join } from "node:path";
 import { downloadK0s } from "../src/k0s/download.ts";
-import { exitOnHelp } from "./bench_args.ts";
+import { exitOnHelp, usageError } from "./bench_args.ts";
 
 exitOnHelp(import.meta.url);
 
 const MIB = Number(Deno.args[0] ?? 256);
+if (!Number.isInteger(MIB) || MIB < 1 || Deno.args.length > 1) {
+  usageError(
+    import.meta.url,
+    `expected one size in MiB (a whole number), not "${Deno.args.join(" ")}"`,
+  );
+}
 const V = "v1.32.8+k0s.0";
 const FILE = `k0s-${V}-amd64`;
 const ROUNDS = 3;

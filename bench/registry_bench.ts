@@ -764,6 +764,8 @@ if (args.observability) {
 
 const dir = await Deno.makeTempDir({ prefix: "registry-bench-" });
 const servers: Server[] = [];
+/** The bare streaming server of the blob rounds (not in `servers`: it answers only reads). */
+let bare: Server | undefined;
 let timer: ReturnType<typeof setInterval> | undefined;
 try {
   console.log(
@@ -815,11 +817,10 @@ try {
   const cpuMs = (pid: number) => cpuSeconds(pid, ticks) * 1000;
   // The runtime's ceiling for a streamed body: bare `Deno.serve` streaming the blob's size from
   // memory in 512 KiB chunks, no file read (bare_registry_server.ts), in the same rounds.
-  const bare = await startBare(dir, "deno-serve", image.manifest, {
+  bare = await startBare(dir, "deno-serve", image.manifest, {
     digest: blobDigest,
     size: BLOB,
   });
-  servers.push(bare);
   const blobServers = [servers[0], servers[1], bare];
   for (const clients of [1, 8]) {
     const runs: number[][] = blobServers.map(() => []);
@@ -910,6 +911,6 @@ try {
   if (err !== BLOB_ONLY_DONE) throw err;
 } finally {
   clearInterval(timer);
-  await stopServers(servers);
+  await stopServers(bare ? [...servers, bare] : servers);
   await Deno.remove(dir, { recursive: true });
 }
