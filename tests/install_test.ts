@@ -112,7 +112,7 @@ Deno.test("install online: downloads k0s, writes config, starts k0s, installs k0
   ]);
   includes(await host.stdinLog(), "name: k0rdent-ui-nodeport");
   assert.deepStrictEqual(summary.ui, {
-    urls: ["http://10.0.0.7:31443", "http://10.0.0.7/k0rdent-ui"],
+    urls: ["http://10.0.0.7:31443", "http://10.0.0.7/k0rdent-ui/"],
     user: "admin",
   });
   // Readiness was polled, not assumed.

@@ -147,7 +147,8 @@ export function allocatedNodePort(service: unknown): number | undefined {
 export function uiUrls(hosts: readonly string[], nodePort: number | undefined): string[] {
   const bracket = (h: string) => (h.includes(":") && !h.startsWith("[") ? `[${h}]` : h);
   const nodePortUrls = nodePort ? hosts.map((h) => `http://${bracket(h)}:${nodePort}`) : [];
-  return [...nodePortUrls, ...hosts.map((h) => `http://${bracket(h)}${UI_INGRESS_PATH}`)];
+  // With the trailing slash: a browser resolves the UI's relative links below the path.
+  return [...nodePortUrls, ...hosts.map((h) => `http://${bracket(h)}${UI_INGRESS_PATH}/`)];
 }
 
 /**

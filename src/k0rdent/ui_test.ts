@@ -107,10 +107,10 @@ Deno.test("allocatedNodePort() and uiUrls() give reachable URLs", () => {
   assert.deepEqual(uiUrls(["10.0.0.5", "fd00::5"], 31234), [
     "http://10.0.0.5:31234",
     "http://[fd00::5]:31234",
-    "http://10.0.0.5/k0rdent-ui",
-    "http://[fd00::5]/k0rdent-ui",
+    "http://10.0.0.5/k0rdent-ui/",
+    "http://[fd00::5]/k0rdent-ui/",
   ]);
-  assert.deepEqual(uiUrls(["10.0.0.5"], undefined), ["http://10.0.0.5/k0rdent-ui"]);
+  assert.deepEqual(uiUrls(["10.0.0.5"], undefined), ["http://10.0.0.5/k0rdent-ui/"]);
 });
 
 Deno.test("uiPassword() reads BASIC_AUTH_PASSWORD of the k0rdent-ui container", () => {
