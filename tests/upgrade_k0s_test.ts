@@ -18,11 +18,13 @@ import { createFilesHandler } from "../src/registry/http/files.ts";
 import { openK0sBinaryStore } from "../src/registry/storage/k0s_binaries.ts";
 import { openMemoryStorage } from "../src/registry/storage/storage.ts";
 import { formatK0sUpgrade, k0sUpgradePhase } from "../src/upgrade/phases/k0s_upgrade.ts";
+import { upgradePreflightPhase } from "../src/upgrade/phases/preflight.ts";
 import { FakeHost, fakeK0sImages } from "./helpers/fake_host.ts";
 import { serveRegistry } from "./helpers/registry_server.ts";
 import { storeIndex, storeManifest } from "./helpers/store_image.ts";
 import { needsTools } from "./helpers/tools.ts";
 import {
+  hostRunner,
   installRunningK0s,
   upgradeContext,
   type UpgradeContextOptions,
@@ -154,11 +156,105 @@ Deno.test(
       assert.ok(err instanceof PhaseError, String(err));
       assert.match(
         err.message,
-        /Cannot upgrade node-1, node-2, node-3 from k0s v1\.35\.1\+k0s\.0 to v1\.36\.1\+k0s\.0 with autopilot: k0s 1\.36 changes containerd's config schema \(version 2 to 3\)/,
+        /Cannot upgrade node-1 \(k0s v1\.35\.1\+k0s\.0\), node-2 \(k0s v1\.35\.1\+k0s\.0\), node-3 \(k0s v1\.35\.1\+k0s\) to k0s v1\.36\.1\+k0s\.0 with autopilot: k0s 1\.36 changes containerd's config schema \(to version 3\).*no node was changed/,
       );
       return true;
     });
     assert.deepStrictEqual(await appliedPlans(host), []);
+    assert.deepStrictEqual(await host.mutatingCalls(), []);
+    assert.equal(await installedVersion(host), from);
+  },
+);
+
+Deno.test(
+  await needsTools(
+    "upgrade preflight: three nodes across 1.36 with registry drop-ins are refused before k0rdent or k0s changes",
+    "jq",
+  ),
+  async () => {
+    await using host = await FakeHost.create();
+    const [from, to] = ["v1.35.1+k0s.0", "v1.36.1+k0s.0"];
+    const env = { FAKE_CLUSTER_NODES: THREE_NODES, FAKE_CLUSTER_K0S_VERSION: from };
+    await installRunningK0s(host, from, { env });
+    await runPhases(
+      [containerdMirrorsPhase],
+      upgradeContext(host, { env, options: { mirror: true } }),
+      "rerun",
+    );
+    // k0rdent is installed: the fake cluster has kcm's Management (tests/fakes/kubectl_k0rdent.sh).
+    await Deno.writeTextFile(join(host.state, "helm-release"), "kcm\n");
+    await Deno.writeTextFile(join(host.state, "mgmt-release"), "kcm-1-2-0\n");
+    await host.clearCalls();
+    const { path } = await newK0s(host, to);
+    const ctx = upgradeContext(host, { env, options: { mirror: true, k0sBinary: path } });
+    await assert.rejects(runPhases([upgradePreflightPhase], ctx, "rerun"), (err: unknown) => {
+      assert.ok(err instanceof PhaseError, String(err));
+      assert.match(err.message, /Cannot upgrade node-1 .* to k0s v1\.36\.1\+k0s\.0 with autopilot/);
+      assert.match(err.message, /nothing was changed/);
+      return true;
+    });
+    assert.deepStrictEqual(await host.mutatingCalls(), []);
+  },
+);
+
+Deno.test(
+  await needsTools(
+    "k0s upgrade, single node, rerun after a stop between the swap and the drop-in rewrite: the drop-ins are rewritten before k0s starts",
+    "jq",
+  ),
+  async () => {
+    await using host = await FakeHost.create();
+    const [from, to] = ["v1.35.1+k0s.0", "v1.36.1+k0s.0"];
+    await installRunningK0s(host, from);
+    await runPhases(
+      [containerdMirrorsPhase],
+      upgradeContext(host, { options: { mirror: true } }),
+      "rerun",
+    );
+    // What a run interrupted after the swap leaves: k0s stopped, the new binary in place, the
+    // drop-ins still in containerd 1.7's schema.
+    const runner = hostRunner(host);
+    const binary = join(host.root, HOST.k0sBinary);
+    assert.equal((await runner.run([binary, "stop"])).code, 0);
+    await writeFakeK0s(binary, to);
+    await host.clearCalls();
+    const { path } = await newK0s(host, to);
+    const ctx = upgradeContext(host, {
+      options: { mirror: true, k0sBinary: path, kubernetesTimeoutMs: 3_000 },
+    });
+    assert.deepStrictEqual((await upgrade(ctx)).map((r) => r.status), ["done"]);
+    const cri = join(host.root, HOST.containerdDropIns, CRI_REGISTRY_FILE);
+    assert.equal(await Deno.readTextFile(cri), criRegistryToml(to));
+    assert.equal(await Deno.readTextFile(join(host.state, "k0s-running")), `${to}\n`);
+  },
+);
+
+Deno.test(
+  await needsTools(
+    "k0s upgrade, single node across 1.36 without the install's --registry-mirror: refused before k0s stops, naming the drop-ins",
+    "jq",
+  ),
+  async () => {
+    await using host = await FakeHost.create();
+    const [from, to] = ["v1.35.1+k0s.0", "v1.36.1+k0s.0"];
+    await installRunningK0s(host, from);
+    await runPhases(
+      [containerdMirrorsPhase],
+      upgradeContext(host, { options: { mirror: true } }),
+      "rerun",
+    );
+    await host.clearCalls();
+    const { path } = await newK0s(host, to);
+    const ctx = upgradeContext(host, { options: { k0sBinary: path, kubernetesTimeoutMs: 3_000 } });
+    await assert.rejects(upgrade(ctx), (err: unknown) => {
+      assert.ok(err instanceof PhaseError, String(err));
+      assert.match(
+        err.message,
+        /registry drop-ins \(\/etc\/k0s\/containerd\.d\/cri-registry\.toml\)/,
+      );
+      assert.match(err.message, /--registry-mirror/);
+      return true;
+    });
     assert.deepStrictEqual(await host.mutatingCalls(), []);
     assert.equal(await installedVersion(host), from);
   },

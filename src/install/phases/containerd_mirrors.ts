@@ -7,7 +7,9 @@
 import { join } from "node:path";
 import { readRegistryCa } from "../../airgap_registry/ca.ts";
 import { HOST } from "../../host/paths.ts";
+import { UserError } from "../../errors.ts";
 import {
+  containerdConfigVersion,
   containerdMirrorFiles,
   containerdMirrorOptions,
   CRI_REGISTRY_FILE,
@@ -73,34 +75,45 @@ export function containerdMirrorsPhaseWith(aliases: RegistryAliases): Phase {
 }
 
 /**
- * Rewrites this host's drop-ins (air gap, or `--registry-mirror`; only when the install wrote
- * them) for the k0s `k0sVersion` about to start, when its `cri-registry.toml` is another one: a
- * k0s upgrade across 1.36 changes containerd's config schema, and each side refuses the other's
- * drop-in. k0s >= 1.36 rejects a `version = 2` /
- * `io.containerd.grpc.v1.cri` snippet in its worker preflight and does not start
- * (k0sproject/k0s v1.36.1+k0s.0 `internal/pkg/sysinfo/probes/containerd.go`,
- * `pkg/component/worker/containerd/configurer.go` ValidateConfigFile); k0s < 1.36 hands a
- * `version = 3` file to containerd 1.7 as an import, which then refuses to start ("unsupported
- * config version `3`", containerd v1.7.27 `services/server/config/config.go` ValidateV2).
+ * How to bring this host's drop-ins (air gap, or `--registry-mirror`; only when the install wrote
+ * them) in line with the k0s `k0sVersion` about to start: a write to run once k0s is stopped, or
+ * null when they fit. Computed before anything stops, so that a failure here changes nothing.
+ * A k0s upgrade across 1.36 changes containerd's config schema, and each side refuses the other's
+ * drop-in. k0s >= 1.36 rejects a `version = 2` / `io.containerd.grpc.v1.cri` snippet in its worker
+ * preflight and does not start (k0sproject/k0s v1.36.1+k0s.0
+ * `internal/pkg/sysinfo/probes/containerd.go`, `pkg/component/worker/containerd/configurer.go`
+ * ValidateConfigFile); k0s < 1.36 hands a `version = 3` file to containerd 1.7 as an import, which
+ * then refuses to start ("unsupported config version `3`", containerd v1.7.27
+ * `services/server/config/config.go` ValidateV2). Without the install's flags (`--airgap` or
+ * `--registry-mirror`) the files cannot be generated again: drop-ins in the other schema are then
+ * refused with a message naming them.
  */
-export async function rewriteContainerdMirrors(
+export async function containerdMirrorsRewrite(
   ctx: InstallContext,
   k0sVersion: string,
-): Promise<void> {
-  if (!ctx.options.mirror) return;
+): Promise<(() => Promise<void>) | null> {
+  const path = join(HOST.containerdDropIns, CRI_REGISTRY_FILE);
+  if (!await hasMirrorDropIns(ctx)) return null;
+  if (!ctx.options.mirror) {
+    const text = await Deno.readTextFile(ctx.host.mapPath(path));
+    const schema = containerdConfigVersion(k0sVersion);
+    if (/^version = (\d+)/m.exec(text)?.[1] === String(schema)) return null;
+    throw new UserError(
+      `This host's registry drop-ins (${path}) are not in the containerd config schema version ${schema} that k0s ${k0sVersion} needs: rerun with the flags the install used (--airgap, or --registry-mirror) so they are written again`,
+    );
+  }
   const files = await mirrorFiles(ctx, () => [], k0sVersion);
   const cri = files.find((f) => f.path === CRI_REGISTRY_FILE)!;
-  if (!await pathExists(ctx.host.mapPath(hostFile(cri)))) return;
-  if (await ctx.host.matches(hostFile(cri), cri.content, cri.mode)) return;
-  await writeMirrorFiles(ctx, files);
+  if (await ctx.host.matches(hostFile(cri), cri.content, cri.mode)) return null;
+  return () => writeMirrorFiles(ctx, files);
 }
 
 /**
  * True when this host holds the registry drop-ins an install wrote (air gap, or
- * `--registry-mirror`): the other nodes of its cluster hold their own, in the same schema.
+ * `--registry-mirror`), whatever this command's flags: the other nodes of its cluster hold
+ * their own, in the same schema.
  */
 export async function hasMirrorDropIns(ctx: InstallContext): Promise<boolean> {
-  if (!ctx.options.mirror) return false;
   return await pathExists(ctx.host.mapPath(join(HOST.containerdDropIns, CRI_REGISTRY_FILE)));
 }
 

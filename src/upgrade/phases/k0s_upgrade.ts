@@ -15,8 +15,8 @@ import { hashFile, hashStream } from "../../hash/sha.ts";
 import { installK0sBinary, k0sSource, withWantedK0s } from "../../install/phases/k0s_binary.ts";
 import { checkK0sImages } from "../../install/k0s_images.ts";
 import {
+  containerdMirrorsRewrite,
   hasMirrorDropIns,
-  rewriteContainerdMirrors,
 } from "../../install/phases/containerd_mirrors.ts";
 import { containerdConfigVersion } from "../../k0s/containerd_mirrors.ts";
 import type { InstallContext, K0sUpgradeReport, Phase } from "../../install/phase.ts";
@@ -251,17 +251,28 @@ async function waitNodesAt(
 
 /**
  * Single node: stop k0s, swap the binary, rewrite the containerd drop-ins for it (their schema
- * changes at k0s 1.36, see {@link rewriteContainerdMirrors}), start it (each step only when still
- * needed).
+ * changes at k0s 1.36, see {@link containerdMirrorsRewrite}; worked out before the stop), start
+ * it (each step only when still needed).
  */
 async function swapBinary(ctx: InstallContext, target: K0sVersion): Promise<void> {
   const source = await k0sSource(ctx);
   const binaryDone = await ctx.k0s.version() === source.version;
   const status = await ctx.k0s.status();
   if (binaryDone && status?.version === target.raw) return;
+  const rewrite = await containerdMirrorsRewrite(ctx, source.version);
   if (status) await ctx.k0s.stop();
   if (!binaryDone) await installK0sBinary(ctx, source);
-  await rewriteContainerdMirrors(ctx, source.version);
+  await rewrite?.();
+  await ctx.k0s.start();
+}
+
+/**
+ * Starts a stopped k0s, with its drop-ins rewritten for the installed binary first: a run
+ * stopped between a swap and its rewrite left them in the other schema.
+ */
+async function startInstalled(ctx: InstallContext): Promise<void> {
+  const installed = await ctx.k0s.version();
+  if (installed) await (await containerdMirrorsRewrite(ctx, installed))?.();
   await ctx.k0s.start();
 }
 
@@ -272,30 +283,41 @@ async function currentPlan(ctx: InstallContext) {
 }
 
 /**
- * Refuses, before any change, a Plan that moves nodes holding registry drop-ins across k0s 1.36:
- * autopilot restarts each node on the new k0s, which refuses the drop-ins of the old schema
- * ({@link rewriteContainerdMirrors}), and nothing can rewrite another node's files at that moment
- * (the new schema would stop the old k0s's containerd). Each node has to be swapped by hand, as
- * `docs/upgrade.md` says ("Across k0s 1.36 on several nodes").
+ * Why a new Plan to `target` must not be applied, or null: it would move nodes holding registry
+ * drop-ins across k0s 1.36. Autopilot restarts each node on the new k0s, which refuses the
+ * drop-ins of the old schema ({@link containerdMirrorsRewrite}), and nothing can rewrite another
+ * node's files at that moment (the new schema would stop the old k0s's containerd). Each node has
+ * to be swapped by hand, as `docs/upgrade.md` says ("Across k0s 1.36 on several nodes").
  */
-async function refuseSchemaChange(
+async function schemaChangeProblem(
   ctx: InstallContext,
-  a: Assessment,
-  nodes: ClusterNode[],
-): Promise<void> {
-  const schema = containerdConfigVersion(a.target.raw);
+  target: string,
+  nodes: readonly ClusterNode[],
+): Promise<string | null> {
+  const schema = containerdConfigVersion(target);
   const other = nodes.filter((n) => containerdConfigVersion(nodeVersion(n)) !== schema);
-  if (other.length === 0 || !await hasMirrorDropIns(ctx)) return;
-  throw new UserError(
-    `Cannot upgrade ${
-      other.map((n) => n.name).join(", ")
-    } from k0s ${a.report.from} to ${a.target.raw} with autopilot: ` +
-      `k0s 1.36 changes containerd's config schema (version ${
-        containerdConfigVersion(a.report.from)
-      } to ${schema}), ` +
-      "and a node restarted on the new k0s refuses the registry drop-ins it holds in " +
-      `${HOST.containerdDropIns}; upgrade each node in turn by hand (docs/upgrade.md, "Across k0s 1.36 on several nodes"), no node was changed`,
-  );
+  if (nodes.length <= 1 || other.length === 0 || !await hasMirrorDropIns(ctx)) return null;
+  return `Cannot upgrade ${
+    other.map((n) => `${n.name} (k0s ${nodeVersion(n)})`).join(", ")
+  } to k0s ${target} with autopilot: k0s 1.36 changes containerd's config schema (to version ${schema}), ` +
+    "and a node restarted on the new k0s refuses the registry drop-ins it holds in " +
+    `${HOST.containerdDropIns}; upgrade each node in turn by hand (docs/upgrade.md, "Across k0s 1.36 on several nodes")`;
+}
+
+/**
+ * The upgrade preflight's part of {@link schemaChangeProblem}: refuses before the upgrade changes
+ * anything (k0rdent's phases run before k0s's), unless the same Plan is already under way.
+ */
+export async function refuseK0sSchemaChange(ctx: InstallContext): Promise<void> {
+  const nodes = await clusterNodes(ctx.kubectl);
+  if (!nodes || nodes.length <= 1) return;
+  const target = requireK0sVersion((await k0sSource(ctx)).version, "the new k0s").raw;
+  const existing = await currentPlan(ctx);
+  const resuming = existing?.id === `k0rdentd-${target}` && !planFailed(existing) &&
+    existing.state !== "Completed";
+  if (resuming) return;
+  const problem = await schemaChangeProblem(ctx, target, nodes);
+  if (problem) throw new UserError(`${problem}; nothing was changed`);
 }
 
 /** Several nodes: the autopilot Plan, applied unless the same one is running; then its wait. */
@@ -306,6 +328,8 @@ async function runPlan(ctx: InstallContext, a: Assessment, nodes: ClusterNode[])
   const resume = existing?.id === id && !planFailed(existing) && existing.state !== "Completed";
   if (resume) log.info(`Following the autopilot Plan "${PLAN_NAME}" already applied (${id})`);
   else {
+    const problem = await schemaChangeProblem(ctx, version, nodes);
+    if (problem) throw new UserError(`${problem}; no node was changed`);
     // Autopilot would wait for them (it checks every controller is ready before each update).
     const notReady = nodes.filter((n) => !n.ready).map((n) => n.name);
     if (notReady.length) {
@@ -386,7 +410,7 @@ export const k0sUpgradePhase: Phase = {
     if (ctx.options.airgap) await requireImages(ctx, a.target);
     if (!a.nodes) {
       // k0s is down here (an upgrade stopped before its restart): start it to reach the API.
-      await ctx.k0s.start();
+      await startInstalled(ctx);
       if (ctx.host.dryRun) return;
       await waitUntil({
         label: "the Kubernetes API",
@@ -410,7 +434,6 @@ export const k0sUpgradePhase: Phase = {
       record(ctx, a, await waitNodesAt(ctx, a.target, ctx.options.kubernetesTimeoutMs, true));
       return;
     }
-    await refuseSchemaChange(ctx, a, nodes);
     log.info(
       `Upgrading ${nodes.length} nodes from k0s ${a.report.from} to ${a.target.raw} with autopilot`,
     );

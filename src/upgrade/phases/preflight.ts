@@ -1,13 +1,16 @@
 /**
  * Upgrade phase: read-only checks before anything changes. k0s runs and answers, k0rdent is
  * installed (Management "kcm" and its Release), the target is not older than what runs (unless
- * `--allow-downgrade`), and in an air gap the repository prefix is the one k0rdent was installed
- * from (its images and charts are referenced under that prefix).
+ * `--allow-downgrade`), in an air gap the repository prefix is the one k0rdent was installed
+ * from (its images and charts are referenced under that prefix), and no autopilot Plan would take
+ * nodes with registry drop-ins across k0s 1.36 (`refuseK0sSchemaChange`: k0rdent's phases come
+ * before k0s's, so the k0s phase's own check would come after k0rdent moved).
  */
 import semver from "semver";
 import { UserError } from "../../errors.ts";
 import type { Phase } from "../../install/phase.ts";
 import { log } from "../../log/logger.ts";
+import { refuseK0sSchemaChange } from "./k0s_upgrade.ts";
 
 /** The upgrade preflight phase. */
 export const upgradePreflightPhase: Phase = {
@@ -50,6 +53,7 @@ export const upgradePreflightPhase: Phase = {
       }
       log.warn(`Downgrading k0rdent from ${installed} to ${target} (--allow-downgrade)`);
     }
+    await refuseK0sSchemaChange(ctx);
     log.info(
       `k0rdent ${installed || "(version unknown)"} runs Release ${
         running || "-"
