@@ -145,7 +145,7 @@ export function releaseNameProblem(
 ): string | null {
   if (releaseName === KCM_RELEASE_NAME) return null;
   if (!isEnterpriseChart(chart) && atLeast(version, [1, 9])) return null;
-  return `k0rdent.helm.releaseName "${releaseName}": kcm before 1.9 (and k0rdent Enterprise) only takes its values from the helm release "${KCM_RELEASE_NAME}" (chart ${chart} ${version}); use "${KCM_RELEASE_NAME}"`;
+  return `k0rdent.helm.releaseName "${releaseName}": kcm before 1.9 only takes its values from the helm release "${KCM_RELEASE_NAME}", and k0rdentd keeps "${KCM_RELEASE_NAME}" for k0rdent Enterprise (chart ${chart} ${version}); use "${KCM_RELEASE_NAME}"`;
 }
 
 /** The values object: generated values with the user's merged over them. */

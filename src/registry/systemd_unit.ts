@@ -118,7 +118,7 @@ export function serveArgs(options: ServeOptions): string[] {
  * with systemd 252's `systemd-analyze verify`) and runs the service in `/`, so a relative
  * `--storage ./var/registry` would name another, read-only directory there.
  */
-export function absoluteServePaths(options: ServeOptions, cwd: string = Deno.cwd()): ServeOptions {
+function absoluteServePaths(options: ServeOptions, cwd: string = Deno.cwd()): ServeOptions {
   const abs = (path: string) => path ? resolve(cwd, path) : path;
   return {
     ...options,
