@@ -56,11 +56,15 @@ export function hotRead(
   if (parts.kind === "manifests") handler = readManifest;
   else if (parts.kind === "blobs" && parts.ref.includes(":")) handler = readBlob;
   else return undefined;
-  const fail = req.method === "HEAD" ? (err: unknown) => headless(onError(err)) : onError;
   try {
     const res = handler(storage, req, parts.name, parts.ref);
-    return res instanceof Response ? res : res.catch(fail);
+    return res instanceof Response ? res : res.catch((err) => failed(req, err, onError));
   } catch (err) {
-    return fail(err);
+    return failed(req, err, onError);
   }
+}
+
+/** The answer to `req` failing with `err`: a HEAD's without a body. */
+function failed(req: Request, err: unknown, onError: (err: unknown) => Response): Response {
+  return req.method === "HEAD" ? headless(onError(err)) : onError(err);
 }
