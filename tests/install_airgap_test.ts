@@ -7,6 +7,8 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { layout } from "../src/registry/storage/layout.ts";
+import { openDiskStorage } from "../src/registry/storage/storage.ts";
 import { FakeHost, FAKES_DIR } from "./helpers/fake_host.ts";
 import { needsTools } from "./helpers/tools.ts";
 import {
@@ -65,6 +67,10 @@ Deno.test(
         r.method === "GET" && r.path === `/v2/${CHART}/manifests/1.2.3`
       ),
       "helm pulled the chart",
+    );
+    assert.ok(
+      registry.requests.some((r) => r.method === "GET" && r.path.startsWith(`/v2/${CHART}/blobs/`)),
+      "helm fetched the chart's config and content",
     );
 
     // What pods and other nodes read names the advertised address, never loopback.
@@ -145,6 +151,28 @@ Deno.test(
     assert.equal(ignored.code, 1);
     includes(ignored.stderr, 'Phase "k0rdent-helm"');
     includes(ignored.stderr, `failed to perform "FetchReference"`);
+  },
+);
+
+Deno.test(
+  await needsTools(
+    "install --airgap: a chart whose content blob the registry lacks fails helm's pull, as helm 3.18 fails",
+    "openssl",
+    "curl",
+  ),
+  async () => {
+    await using host = await FakeHost.create();
+    await using registry = await serveAirgapRegistry({ charts: ["1.2.3"] });
+    // Helm fetches the manifest by tag, then its config and chart layer by digest (oras-go
+    // oras.Copy); a registry that answers the manifest but not the layer fails the pull.
+    const stored = await openDiskStorage(registry.storage).getManifest(CHART, "1.2.3");
+    const layer = JSON.parse(new TextDecoder().decode(stored!.bytes)).layers[0].digest;
+    await Deno.remove(join(registry.storage, layout.blob(layer)));
+    const result = await host.run([...BASE, ...K0S, ...airgapArgs(registry)], airgapEnv(registry));
+    assert.equal(result.code, 1, result.stderr);
+    includes(result.stderr, 'Phase "k0rdent-helm"');
+    includes(result.stderr, `failed to perform "Fetch" on source: ${layer}: not found`);
+    assert.doesNotMatch(result.stderr, /\n\s+at /);
   },
 );
 

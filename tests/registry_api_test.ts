@@ -389,6 +389,33 @@ Deno.test("tricky repository names and paths route correctly and never fail with
   }
 });
 
+Deno.test("HEAD answers carry no body, failures included (hot reads and routed ones)", async () => {
+  // Over HTTP/2 the runtime sends a HEAD answer's body as DATA, which clients refuse.
+  const { req, storage } = setup();
+  const m = await storeManifest(storage, "a", "amd64", "v1");
+  const zero = `sha256:${"0".repeat(64)}`;
+  const heads: [string, number][] = [
+    ["/v2/a/manifests/v1", 200],
+    ["/v2/a/manifests/nope", 404],
+    ["/v2/a/manifests/.INVALID_MANIFEST_NAME", 404],
+    [`/v2/a/manifests/${zero}`, 404],
+    ["/v2/missing/manifests/v1", 404],
+    ["/v2/a_/manifests/v1", 400],
+    [`/v2/a/blobs/${m.layer.digest}`, 200],
+    [`/v2/a/blobs/${zero}`, 404],
+    [`/v2/a/blobs/sha256:${"z".repeat(64)}`, 400],
+    ["/v2/a/blobs/latest", 400],
+    ["/v2/a/tags/list", 200],
+    ["/v2/nope/tags/list", 404],
+  ];
+  for (const [path, status] of heads) {
+    const res = await req(path, { method: "HEAD" });
+    assert.equal(res.status, status, path);
+    assert.equal(res.body, null, `HEAD ${path} has a body`);
+    assert.equal(res.headers.get("Docker-Distribution-API-Version"), "registry/2.0", path);
+  }
+});
+
 Deno.test("access: writes only from loopback by default; read-only refuses writes", async () => {
   const { req } = setup();
   let res = await req("/v2/r/blobs/uploads/", { method: "POST" }, REMOTE);

@@ -10,6 +10,7 @@ import { MEDIA_TYPES } from "../src/registry/manifest.ts";
 import { openDiskStorage, openMemoryStorage } from "../src/registry/storage/storage.ts";
 import { LogCollector } from "./helpers/log_collector.ts";
 import { startDaemon } from "./registry_helpers.ts";
+import { needsTools } from "./helpers/tools.ts";
 
 /** Opens `count` TCP connections to `port` that send nothing. */
 async function idleConnections(port: number, count: number): Promise<Deno.TcpConn[]> {
@@ -443,3 +444,38 @@ Deno.test("over TLS, clients that never finish their handshake give their slots 
   }
   assert.match(daemon.stderr(), /Registry has 2 connections open, its limit/);
 });
+
+Deno.test(
+  await needsTools(
+    "over TLS (HTTP/2), a HEAD that fails is answered without a body: curl sees the 404",
+    "curl",
+    "openssl",
+  ),
+  async () => {
+    // The runtime sends a HEAD answer's body over HTTP/2 (it drops it over HTTP/1.1); DATA on a
+    // HEAD stream is malformed and nghttp2 (curl) fails the request with a stream error.
+    const storage = await Deno.makeTempDir();
+    const daemon = await startDaemon([
+      "--host",
+      "127.0.0.1",
+      "--storage",
+      storage,
+      "--tls",
+      "auto",
+    ]);
+    try {
+      const base = `https://127.0.0.1:${daemon.port}`;
+      for (const path of ["/v2/a/manifests/v1", `/v2/a/blobs/sha256:${"0".repeat(64)}`]) {
+        const out = await new Deno.Command("curl", {
+          args: ["-sS", "--http2", "-I", "--cacert", join(storage, "tls", "ca.crt"), base + path],
+        }).output();
+        const text = new TextDecoder().decode(out.stdout);
+        assert.equal(out.code, 0, `curl -I ${path}: ${new TextDecoder().decode(out.stderr)}`);
+        assert.match(text, /^HTTP\/2 404/, text);
+      }
+    } finally {
+      assert.equal(await daemon.stop(), 0, daemon.stderr());
+      await Deno.remove(storage, { recursive: true });
+    }
+  },
+);

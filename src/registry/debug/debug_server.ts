@@ -6,6 +6,7 @@
  */
 import { errorMessage } from "../../errors.ts";
 import type { LoadStatus } from "../../bundle/loading/load_state.ts";
+import { headless } from "../http/head.ts";
 import { Exposition, EXPOSITION_CONTENT_TYPE } from "./exposition.ts";
 import type { HttpMetrics } from "./http_metrics.ts";
 import { type EventLoopMonitor, renderProcessMetrics } from "./process_metrics.ts";
@@ -202,6 +203,6 @@ export function createDebugHandler(src: DebugSources): (req: Request) => Promise
         headers: { "Content-Type": EXPOSITION_CONTENT_TYPE },
       });
     }
-    return req.method === "HEAD" ? new Response(null, res) : res;
+    return req.method === "HEAD" ? headless(res) : res;
   };
 }

@@ -7,6 +7,7 @@
 import { K0S_SUMS_FILE, k0sFilesPath } from "../k0s_files.ts";
 import { isK0sFileName } from "../names.ts";
 import type { K0sBinaryStore } from "../storage/k0s_binaries.ts";
+import { headless } from "./head.ts";
 import { rangedResponse } from "./range.ts";
 
 /** What the files handler serves. */
@@ -37,8 +38,13 @@ export function requestedFile(pathname: string, prefix: string): string | undefi
   return name;
 }
 
-/** The request handler of the files listener. */
+/** The request handler of the files listener (a HEAD's answer has no body, failures included). */
 export function createFilesHandler(deps: FilesDeps): (req: Request) => Promise<Response> {
+  const answer = filesAnswer(deps);
+  return async (req) => req.method === "HEAD" ? headless(await answer(req)) : await answer(req);
+}
+
+function filesAnswer(deps: FilesDeps): (req: Request) => Promise<Response> {
   return async (req) => {
     if (req.method !== "GET" && req.method !== "HEAD") {
       return plain(405, "method not allowed", { Allow: "GET, HEAD" });

@@ -81,6 +81,10 @@ Deno.test("files handler: unknown files and paths are 404, other methods 405", a
     const res = await h(get(path));
     assert.equal(res.status, 404, path);
     await res.body?.cancel();
+    // A HEAD's answer has no body, a failure's neither (HTTP/2 clients refuse one).
+    const head = await h(get(path, { method: "HEAD" }));
+    assert.equal(head.status, 404, `HEAD ${path}`);
+    assert.equal(head.body, null, `HEAD ${path} has a body`);
   }
   for (const method of ["POST", "PUT", "DELETE", "PATCH"]) {
     const res = await h(get(`/${P}/${NAME}`, { method, body: method === "DELETE" ? null : "x" }));
