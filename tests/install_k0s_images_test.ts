@@ -11,11 +11,11 @@ import { FAKE_K0S_IMAGES, FakeHost, FAKES_DIR } from "./helpers/fake_host.ts";
 import { serveRegistry } from "./helpers/registry_server.ts";
 import { needsTools } from "./helpers/tools.ts";
 import { ADVERTISE_IP } from "./helpers/airgap_registry.ts";
-import { storeIndex, storeManifest } from "./helpers/store_image.ts";
+import { storeChart, storeIndex, storeManifest } from "./helpers/store_image.ts";
 
 /** Stores the k0rdent chart 1.2.0 and `images` (`<path>:<tag>`) under `prefix`. */
 async function seed(storage: RegistryStorage, prefix: string, images: readonly string[]) {
-  await storeManifest(storage, `${prefix}/charts/k0rdent-enterprise`, "amd64", "1.2.0");
+  await storeChart(storage, `${prefix}/charts/k0rdent-enterprise`, "k0rdent-enterprise", "1.2.0");
   for (const image of images) {
     const at = image.lastIndexOf(":");
     const repository = `${prefix}/${image.slice(0, at)}`;
