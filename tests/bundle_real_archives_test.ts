@@ -14,7 +14,7 @@ import { packTar } from "modern-tar";
 import { openDiskStorage } from "../src/registry/storage/storage.ts";
 import { runCli } from "./helpers/cli.ts";
 import { startContainerd } from "./helpers/containerd_daemon.ts";
-import { needsRoot, needsTools } from "./helpers/tools.ts";
+import { needsContainerd, needsTools } from "./helpers/tools.ts";
 
 const enc = new TextEncoder();
 
@@ -120,13 +120,8 @@ Deno.test(
   },
 );
 
-async function containerdGate(name: string) {
-  const root = needsRoot(name, "to run a private containerd");
-  return root.ignore ? root : await needsTools(name, "containerd", "ctr");
-}
-
 Deno.test(
-  await containerdGate(
+  await needsContainerd(
     "bundle load: a ctr export of an image named by digest takes its tag, never the digest",
   ),
   async () => {

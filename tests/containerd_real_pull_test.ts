@@ -32,13 +32,8 @@ import { freePort } from "./helpers/free_port.ts";
 import { type Containerd, requestURLs, startContainerd } from "./helpers/containerd_daemon.ts";
 import { registryURLs } from "./helpers/containerd_resolver.ts";
 import { CriError, criPullImage } from "./helpers/cri_client.ts";
-import { needsRoot, needsTools } from "./helpers/tools.ts";
+import { needsContainerd } from "./helpers/tools.ts";
 
-/** Root (a private containerd) and containerd's two commands, or the test is ignored. */
-async function containerdGate(name: string) {
-  const root = needsRoot(name, "to run a private containerd");
-  return root.ignore ? root : await needsTools(name, "containerd", "ctr");
-}
 const PREFIX = "k0rdent-enterprise";
 const K0S_NAME = "k0s-v1.32.8+k0s.0-amd64";
 /** gRPC status NOT_FOUND. */
@@ -275,7 +270,7 @@ async function pullErrors(
 }
 
 Deno.test({
-  ...(await containerdGate(
+  ...(await needsContainerd(
     "real containerd pulls through the generated hosts.toml over TLS with the generated CA",
   )),
   fn: () =>
@@ -324,7 +319,7 @@ Deno.test({
 });
 
 Deno.test({
-  ...(await containerdGate(
+  ...(await needsContainerd(
     "real containerd pulls through the generated hosts.toml over plain HTTP",
   )),
   fn: () =>
@@ -358,7 +353,7 @@ Deno.test({
 });
 
 Deno.test({
-  ...(await containerdGate(
+  ...(await needsContainerd(
     "real containerd pulls through the replica when the first registry is down (hosts.toml lists both)",
   )),
   async fn() {
@@ -469,7 +464,7 @@ async function waitInSync(storage: string, daemon: Daemon, sources: number, k0sF
 }
 
 Deno.test({
-  ...(await containerdGate(
+  ...(await needsContainerd(
     "three registries (B and C replicate A, k0s binaries too): real containerd pulls with any one down, and with only the third up",
   )),
   async fn() {

@@ -10,7 +10,7 @@ import {
 } from "../src/worker_artifacts/system_images.ts";
 import { storeIndex, storeManifest } from "./helpers/store_image.ts";
 import { startContainerd } from "./helpers/containerd_daemon.ts";
-import { needsRoot, needsTools } from "./helpers/tools.ts";
+import { needsContainerd, needsTools } from "./helpers/tools.ts";
 
 const REGISTRY = { address: "localhost:5000", prefix: "k0rdent-enterprise" };
 
@@ -129,14 +129,8 @@ Deno.test("writeImagesArchive() lists every missing image and writes nothing", a
   }
 });
 
-/** Root (a private containerd) and containerd's two commands, or the test is ignored. */
-async function containerdGate(name: string) {
-  const root = needsRoot(name, "to run a private containerd");
-  return root.ignore ? root : await needsTools(name, "containerd", "ctr");
-}
-
 Deno.test(
-  await containerdGate(
+  await needsContainerd(
     "writeImagesArchive(): a real containerd imports the archive under the names k0s lists",
   ),
   async () => {

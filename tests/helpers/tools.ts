@@ -79,3 +79,9 @@ export async function needsTools(name: string, ...tools: string[]): Promise<Test
 export function needsRoot(name: string, why: string): TestGate {
   return ignoreIf(name, Deno.uid() === 0 ? undefined : `needs root ${why}`);
 }
+
+/** Root (a private containerd) and containerd's two commands, or the test is ignored. */
+export async function needsContainerd(name: string): Promise<TestGate> {
+  const root = needsRoot(name, "to run a private containerd");
+  return root.ignore ? root : await needsTools(name, "containerd", "ctr");
+}
