@@ -74,13 +74,27 @@ export type DenortSource =
  * Finds the compile base: `DENORT_BIN` (checked to exist and to be an ELF
  * executable for the target, since Deno uses it for any `--target`), else the
  * cached download, else it must be downloaded by `deno compile`.
+ *
+ * Deno 2.9 reads `DENORT_BIN` whenever it is set (`get_dev_binary_path` in
+ * denoland/deno `cli/standalone/binary.rs`, v2.9.5: `env::var_os`, then `std::fs::read` relative
+ * to its own cwd), so a set-but-empty one is refused here (deno would fail on `''` rather than use
+ * the cache) and a relative one is made absolute from the directory the task was started in
+ * (`deno compile` runs in the project root).
  */
 export async function resolveDenort(
   target: Target,
   env: (name: string) => string | undefined = (n) => Deno.env.get(n),
 ): Promise<DenortSource> {
-  const path = env("DENORT_BIN");
-  if (path) {
+  const given = env("DENORT_BIN");
+  if (given === "") {
+    throw new UserError(
+      "DENORT_BIN is set but empty: deno compile would read it as the compile base instead of " +
+        `its download cache; unset it or set it to the denort of Deno ${Deno.version.deno} for ` +
+        target.triple,
+    );
+  }
+  if (given !== undefined) {
+    const path = resolve(given);
     const found = await executableTarget(path, "DENORT_BIN");
     if (found !== target) {
       throw new UserError(

@@ -16,6 +16,7 @@ import { FakeRunner, type RecordedCall } from "../src/process/fake_runner.ts";
 import { type AirgapDeps, airgapProgram } from "../tasks/build_airgap.ts";
 import { WORKER_MODULES } from "../tasks/compile.ts";
 import { runCli } from "./helpers/cli.ts";
+import { copySources } from "./helpers/source_copy.ts";
 
 const FAKE_K0S = "#!/bin/sh\n# fake k0s\necho v1.32.8+k0s.0\n" + "k".repeat(50_000) + "\n";
 const FAKE_HELM = "#!/bin/sh\n# fake helm\necho v3.18.4\n" + "h".repeat(30_000) + "\n";
@@ -356,4 +357,68 @@ Deno.test("the build-airgap task script exits 2 on usage errors and 1 on user er
   assert.equal(user.code, 1, user.stderr);
   assert.match(user.stderr, /^ERROR +No pinned SHA-256 for k0s v1\.99\.0\+k0s\.0/m);
   assert.doesNotMatch(user.stderr + usage.stderr, /\n\s+at /);
+});
+
+Deno.test("the files build-airgap names with --include are the ones the program finds without K0RDENTD_ASSETS_DIR", async () => {
+  // In the compiled binary the project root is the root of deno's virtual file system
+  // (denoland/deno v2.9.5 cli/rt/binary.rs: <tmp>/deno-compile-<exe name>, the common ancestor of
+  // main.ts and the --include paths), so `--include assets/x` (relative to the root, deno's cwd)
+  // lands where assetsDir() looks: import.meta.dirname of src/assets/ + ../../assets. The same
+  // layout in a copy of the sources, under deno run with no override, must read the staged files.
+  await using w = await workspace();
+  await copySources(w.root);
+  const elsewhere = join(w.base, "elsewhere");
+  await Deno.mkdir(elsewhere);
+  const runCopy = async (...args: string[]) => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--quiet", ...BINARY_PERMISSIONS, join(w.root, "main.ts"), ...args],
+      env: {
+        PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+        HOME: Deno.env.get("HOME") ?? "/tmp",
+        NO_COLOR: "1",
+        K0RDENTD_ROOT: join(w.base, "host"),
+        ...(Deno.env.get("DENO_DIR") ? { DENO_DIR: Deno.env.get("DENO_DIR")! } : {}),
+      },
+      clearEnv: true,
+      cwd: elsewhere,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const dec = new TextDecoder();
+    return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  };
+  let shown: { flavor: string; assets: { name: string; sha256: string }[] } | undefined;
+  let bundle: { code: number; stderr: string } | undefined;
+  w.runner.on(/ compile /, async (call: RecordedCall) => {
+    const includes = call.argv.flatMap((a, i) => call.argv[i - 1] === "--include" ? [a] : []);
+    // deno compile refuses an --include that does not exist ("Including <path>").
+    for (const path of includes) await Deno.stat(join(w.root, path));
+    assert.deepEqual(includes.filter((p) => p.startsWith("assets/")).sort(), [
+      "assets/build-info.json",
+      "assets/helm.gz",
+      "assets/k0s.gz",
+    ]);
+    const flavor = await runCopy("show-flavor", "--output", "json");
+    assert.equal(flavor.code, 0, flavor.stderr);
+    shown = JSON.parse(flavor.stdout);
+    bundle = await runCopy(
+      "export-worker-artifacts",
+      "-o",
+      "wb",
+      "--registry-address",
+      "10.0.0.5:5000",
+    );
+    const output = call.argv[call.argv.indexOf("--output") + 1];
+    await Deno.mkdir(join(w.root, "dist"), { recursive: true });
+    await Deno.writeFile(join(w.root, output), new Uint8Array(1));
+    return { code: 0 };
+  });
+  await w.run("--k0s-binary", w.k0s, "--helm-binary", w.helm, "--compression", "gzip");
+  assert.equal(shown?.flavor, "airgap");
+  assert.deepEqual(shown?.assets.map((a) => [a.name, a.sha256]), [
+    ["k0s", sha256(FAKE_K0S)],
+    ["helm", sha256(FAKE_HELM)],
+  ]);
+  assert.equal(bundle?.code, 0, bundle?.stderr);
+  assert.equal(await Deno.readTextFile(join(elsewhere, "wb", "k0s")), FAKE_K0S);
 });

@@ -4,7 +4,7 @@
  * cannot get its compile base here.
  */
 import assert from "node:assert/strict";
-import { join } from "node:path";
+import { join, relative, resolve } from "node:path";
 import type { BuildInfo } from "../src/assets/build_info.ts";
 import { BINARY_PERMISSIONS } from "../src/permissions.ts";
 import { FakeRunner, type RecordedCall } from "../src/process/fake_runner.ts";
@@ -103,5 +103,50 @@ Deno.test("build reports a compile failure in one line and leaves no dist/ or te
     assert.deepEqual(await Array.fromAsync(Deno.readDir(root), (e) => e.name), ["denort"]);
   } finally {
     await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("build hands deno compile a DENORT_BIN it can read from the project root, and refuses an empty one", async () => {
+  const base = await Deno.makeTempDir({ prefix: "k0rdentd-build-online-" });
+  try {
+    const root = join(base, "root");
+    await Deno.mkdir(root);
+    const bin = join(base, "denort");
+    await Deno.writeFile(
+      bin,
+      new Uint8Array([0x7f, 0x45, 0x4c, 0x46, ...new Array(14).fill(0), 0x3e, 0]),
+    );
+    // The fake deno compile reads DENORT_BIN as deno does (cli/standalone/binary.rs,
+    // get_dev_binary_path): whenever it is set, relative to its own cwd, the project root.
+    const runner = new FakeRunner().on(/ compile /, async (call: RecordedCall) => {
+      const denort = call.env?.DENORT_BIN ?? Deno.env.get("DENORT_BIN");
+      if (denort !== undefined && !await pathExists(resolve(root, denort))) {
+        return { code: 1, stderrTail: `error: Could not find denort at '${denort}'\n` };
+      }
+      const output = call.argv[call.argv.indexOf("--output") + 1];
+      await Deno.mkdir(join(root, "dist"), { recursive: true });
+      await Deno.writeFile(join(root, output), new Uint8Array(10));
+      return { code: 0 };
+    });
+    const build = (denortBin: string) =>
+      buildProgram(undefined, {
+        runner,
+        root,
+        env: (n) => (n === "DENORT_BIN" ? denortBin : undefined),
+      }).parseAsync(["--target", "x86_64-unknown-linux-gnu"], { from: "user" });
+
+    // Relative to where the task was started (this process's cwd), not to the project root.
+    await build(relative(Deno.cwd(), bin));
+    assert.deepEqual(runner.calls[0].env, { DENORT_BIN: bin });
+    assert.equal(await pathExists(join(root, "dist/k0rdentd-linux-amd64")), true);
+
+    // Set but empty: deno would try to read '' instead of its download cache.
+    await assert.rejects(
+      build(""),
+      /^UserError: DENORT_BIN is set but empty: deno compile would read it as the compile base instead of its download cache; unset it or set it to the denort of Deno .+ for x86_64-unknown-linux-gnu$/,
+    );
+    assert.equal(runner.calls.length, 1, "no second compile ran");
+  } finally {
+    await Deno.remove(base, { recursive: true });
   }
 });

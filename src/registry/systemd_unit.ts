@@ -10,6 +10,7 @@ import { log, type LogFormat } from "../log/logger.ts";
 import type { ServeOptions } from "./server.ts";
 import { HOST } from "../host/paths.ts";
 import { resolve } from "node:path";
+import { UserError } from "../errors.ts";
 
 const DEFAULT_SYNC_INTERVAL_MS = durationMs(defaultConfig().registry.syncInterval);
 
@@ -40,10 +41,33 @@ export function serveOptions(config: Config): ServeOptions {
 /**
  * The binary a unit runs: this executable (the compiled k0rdentd), or `/usr/local/bin/k0rdentd`
  * when running under `deno` (development).
+ *
+ * `Deno.execPath()` is Rust's `current_exe()` (denoland/deno v2.9.5 `ext/os/lib.rs`
+ * `op_exec_path`), on Linux the link `/proc/self/exe`: the real path, with ` (deleted)` appended
+ * once the file was removed or replaced. An executable under `/tmp` or `/var/tmp` cannot be the
+ * unit's: systemd looks `ExecStart=` up only after setting up the mount namespace, where
+ * `PrivateTmp=yes` has put empty directories there (systemd `src/core/exec-invoke.c`, main branch:
+ * "Now that the mount namespace has been set up ... let's look for the thing we shall execute",
+ * then "Unable to locate executable"), so the service would fail with 203/EXEC. Both are refused.
  */
-export function unitBinary(): string {
-  const exec = Deno.execPath();
-  return /\/deno$/.test(exec) ? HOST.k0rdentdBinary : exec;
+export function unitBinary(exec: string = Deno.execPath()): string {
+  if (/\/deno$/.test(exec)) return HOST.k0rdentdBinary;
+  const move = `install it with \`install -m 0755 <k0rdentd> ${HOST.k0rdentdBinary}\` and run ` +
+    "that one";
+  if (exec.endsWith(" (deleted)")) {
+    throw new UserError(
+      `The registry unit cannot run this k0rdentd: its file "${
+        exec.slice(0, -" (deleted)".length)
+      }" was removed or replaced since it started; ${move}`,
+    );
+  }
+  if (/^\/(var\/)?tmp\//.test(exec)) {
+    throw new UserError(
+      `The registry unit cannot run "${exec}": the unit has PrivateTmp=yes, so systemd finds no ` +
+        `executable under /tmp or /var/tmp; ${move}`,
+    );
+  }
+  return exec;
 }
 
 /** Quotes one ExecStart argument for systemd (`%` and `$` escaped, quoted when needed). */

@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { needsTools } from "../../tests/helpers/tools.ts";
 import { defaultServeLimits } from "./limits.ts";
-import { serveArgs, systemdPath, systemdQuote, systemdUnit } from "./systemd_unit.ts";
+import { serveArgs, systemdPath, systemdQuote, systemdUnit, unitBinary } from "./systemd_unit.ts";
+import { UserError } from "../errors.ts";
 
 Deno.test("systemdQuote() escapes specifiers, variables, spaces and quotes", () => {
   assert.equal(systemdQuote("/var/lib/k0rdentd/registry"), "/var/lib/k0rdentd/registry");
@@ -251,3 +252,30 @@ Deno.test(
     }
   },
 );
+
+Deno.test("unitBinary() is the running executable, /usr/local/bin/k0rdentd under deno, and refuses one the unit cannot run", () => {
+  assert.equal(unitBinary("/usr/local/bin/k0rdentd"), "/usr/local/bin/k0rdentd");
+  assert.equal(
+    unitBinary("/root/k0rdentd-airgap-linux-amd64"),
+    "/root/k0rdentd-airgap-linux-amd64",
+  );
+  assert.equal(unitBinary("/opt/tmp/k0rdentd"), "/opt/tmp/k0rdentd");
+  assert.equal(unitBinary("/work/node_modules/deno/deno"), "/usr/local/bin/k0rdentd");
+  // PrivateTmp=yes: systemd looks the executable up inside the unit's mount namespace.
+  for (const exec of ["/tmp/k0rdentd-airgap-linux-amd64", "/var/tmp/dl/k0rdentd"]) {
+    assert.throws(
+      () => unitBinary(exec),
+      (err: Error) =>
+        err instanceof UserError &&
+        err.message ===
+          `The registry unit cannot run "${exec}": the unit has PrivateTmp=yes, so systemd finds ` +
+            "no executable under /tmp or /var/tmp; install it with `install -m 0755 <k0rdentd> " +
+            "/usr/local/bin/k0rdentd` and run that one",
+    );
+  }
+  // /proc/self/exe of a file removed or replaced since the process started.
+  assert.throws(
+    () => unitBinary("/usr/local/bin/k0rdentd (deleted)"),
+    /^UserError: The registry unit cannot run this k0rdentd: its file "\/usr\/local\/bin\/k0rdentd" was removed or replaced since it started; install it with/,
+  );
+});
