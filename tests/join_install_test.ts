@@ -349,3 +349,21 @@ Deno.test("install --join rejects incomplete or conflicting join flags", async (
   }
   assert.deepEqual(await n.k0sCalls(), []);
 });
+
+Deno.test("uninstall on a worker whose join stopped before k0s start resets the worker service", async () => {
+  await using n = await node();
+  const r = await n.install(["--join", "--mode", "worker", "--token-file", "token"]);
+  assert.equal(r.code, 0, r.stderr);
+  // What `k0s install worker` leaves before any `k0s start`: the unit, no data dir
+  // (k0s v1.32.8+k0s.0 cmd/install/worker.go installs the service only).
+  await Deno.remove(join(n.root, "run/fake-k0s.running"));
+  await Deno.remove(join(n.root, "var/lib/k0s"), { recursive: true });
+  const before = (await n.k0sCalls()).length;
+  const u = await runCli(["uninstall", "--force"], { env: n.env, cwd: n.base });
+  assert.equal(u.code, 0, u.stderr);
+  assert.deepEqual(mutating((await n.k0sCalls()).slice(before)), ["reset"]);
+  await assert.rejects(
+    () => Deno.stat(join(n.root, "etc/systemd/system/k0sworker.service")),
+    "the worker service is left, enabled at boot",
+  );
+});

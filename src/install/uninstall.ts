@@ -122,12 +122,18 @@ async function uninstallLocked(
     signal: request.signal,
   });
   const state = await loadState(host);
+  // A joined worker has only the worker service, and `k0s install worker` creates no data dir
+  // (k0sproject/k0s v1.32.8+k0s.0 cmd/install/worker.go): a join stopped before `k0s start`
+  // leaves just that unit, which `k0s reset` removes with the controller's
+  // (pkg/cleanup/services.go uninstalls both roles).
+  const service = await k0s.serviceInstalled("controller") ||
+    await k0s.serviceInstalled("worker");
   if (await k0s.installed()) {
     if (await k0s.status()) await k0s.stop();
-    if (await k0s.serviceInstalled() || await pathExists(host.mapPath(HOST.k0sData))) {
+    if (service || await pathExists(host.mapPath(HOST.k0sData))) {
       await k0s.reset();
     }
-  } else if (await k0s.serviceInstalled()) {
+  } else if (service) {
     log.warn(`k0s service is installed but ${HOST.k0sBinary} is missing: cannot run "k0s reset"`);
   }
   const files = new Set([...(state.files ?? []), HOST.k0sConfig, HOST.helmValues]);
