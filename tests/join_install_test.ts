@@ -350,6 +350,21 @@ Deno.test("install --join rejects incomplete or conflicting join flags", async (
   assert.deepEqual(await n.k0sCalls(), []);
 });
 
+Deno.test("uninstall on a joined worker stops and resets k0s and removes the join token", async () => {
+  await using n = await node();
+  const r = await n.install(["--join", "--mode", "worker", "--token-file", "token"]);
+  assert.equal(r.code, 0, r.stderr);
+  const before = (await n.k0sCalls()).length;
+  const u = await runCli(["uninstall", "--force"], { env: n.env, cwd: n.base });
+  assert.equal(u.code, 0, u.stderr);
+  assert.deepEqual(mutating((await n.k0sCalls()).slice(before)), ["stop", "reset"]);
+  for (const left of ["etc/systemd/system/k0sworker.service", "var/lib/k0s", "usr/local/bin/k0s"]) {
+    await assert.rejects(() => Deno.stat(join(n.root, left)), `${left} is left`);
+  }
+  // k0s reset keeps /etc/k0s (pkg/cleanup/directories.go): the token k0rdentd wrote there goes.
+  await assert.rejects(() => Deno.stat(join(n.root, "etc/k0s/worker-token")), "the token is left");
+});
+
 Deno.test("uninstall on a worker whose join stopped before k0s start resets the worker service", async () => {
   await using n = await node();
   const r = await n.install(["--join", "--mode", "worker", "--token-file", "token"]);

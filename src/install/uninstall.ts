@@ -14,6 +14,7 @@ import { log } from "../log/logger.ts";
 import type { Runner } from "../process/runner.ts";
 import { loadState, lockHost } from "./state.ts";
 import { pathExists } from "../fsx/exists.ts";
+import { joinTokenPath } from "../join/token.ts";
 
 /** What `uninstall` needs. */
 export interface UninstallRequest {
@@ -136,7 +137,15 @@ async function uninstallLocked(
   } else if (service) {
     log.warn(`k0s service is installed but ${HOST.k0sBinary} is missing: cannot run "k0s reset"`);
   }
-  const files = new Set([...(state.files ?? []), HOST.k0sConfig, HOST.helmValues]);
+  // `k0s reset` keeps /etc/k0s (k0s v1.32.8+k0s.0 pkg/cleanup/directories.go removes the data,
+  // kubelet and run dirs only): the join token a join wrote there (a credential) goes with the rest.
+  const files = new Set([
+    ...(state.files ?? []),
+    HOST.k0sConfig,
+    HOST.helmValues,
+    joinTokenPath("controller"),
+    joinTokenPath("worker"),
+  ]);
   for (const file of [...files].sort()) {
     await host.remove(file);
     if (file.startsWith(HOST.containerdCertsD)) {
