@@ -15,6 +15,7 @@ import type { Runner } from "../process/runner.ts";
 import { loadState, lockHost } from "./state.ts";
 import { pathExists } from "../fsx/exists.ts";
 import { joinTokenPath } from "../join/token.ts";
+import { REGISTRY_UNIT } from "../join/phases/registry_replica.ts";
 
 /** What `uninstall` needs. */
 export interface UninstallRequest {
@@ -146,12 +147,19 @@ async function uninstallLocked(
     joinTokenPath("controller"),
     joinTokenPath("worker"),
   ]);
+  // A registry replica's unit (install --join --registry-replica) is stopped and disabled before
+  // its file goes: removing the file alone leaves the daemon running and, until a daemon-reload,
+  // enabled (systemctl(1), "disable": --now also stops the unit).
+  const replica = state.files?.includes(HOST.registryUnit) === true &&
+    await pathExists(host.mapPath(HOST.registryUnit));
+  if (replica) await host.run(["systemctl", "disable", "--now", REGISTRY_UNIT]);
   for (const file of [...files].sort()) {
     await host.remove(file);
     if (file.startsWith(HOST.containerdCertsD)) {
       await removeEmptyDirs(host, file, HOST.containerdCertsD);
     }
   }
+  if (replica) await host.run(["systemctl", "daemon-reload"]);
   if (state.k0sBinaryOurs) await host.remove(HOST.k0sBinary);
   await host.remove(HOST.helmBinary);
   if (request.purge) await host.remove(request.config.registry.storage);
