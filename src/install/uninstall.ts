@@ -131,7 +131,8 @@ async function uninstallLocked(
   const service = await k0s.serviceInstalled("controller") ||
     await k0s.serviceInstalled("worker");
   if (await k0s.installed()) {
-    if (await k0s.status()) await k0s.stop();
+    // A k0s that died and systemd restarts is stopped too: else it comes back during the reset.
+    if (await k0s.status() || await k0s.serviceStarting()) await k0s.stop();
     if (service || await pathExists(host.mapPath(HOST.k0sData))) {
       await k0s.reset();
     }
