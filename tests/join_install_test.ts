@@ -382,3 +382,21 @@ Deno.test("uninstall on a worker whose join stopped before k0s start resets the 
     "the worker service is left, enabled at boot",
   );
 });
+
+Deno.test("status on a joined worker reads the nodes with the kubelet's credentials and is healthy", async () => {
+  await using n = await node();
+  const r = await n.install(["--join", "--mode", "worker", "--token-file", "token"]);
+  assert.equal(r.code, 0, r.stderr);
+  const s = await runCli(["status", "--output", "json"], { env: n.env, cwd: n.base });
+  assert.equal(s.code, 0, s.stdout + s.stderr);
+  const status = JSON.parse(s.stdout);
+  assert.deepEqual(status.problems, []);
+  assert.equal(status.k0s.role, "worker");
+  assert.deepEqual(status.nodes, [{ name: NODE, ready: true }]);
+  assert.equal(status.k0rdent, null);
+  assert.ok(
+    (await n.k0sCalls()).some((c) =>
+      c.startsWith("kubectl --kubeconfig") && c.includes("var/lib/k0s/kubelet.conf")
+    ),
+  );
+});

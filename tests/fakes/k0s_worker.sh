@@ -17,7 +17,8 @@
 #   token invalidate ID  -> nothing (the call is logged)
 #   airgap list-images   -> prints $FAKE_K0S_IMAGES (space-separated), one per line
 #   kubectl ...          -> a node list holding this host's node (lower-case hostname), Ready
-#                           unless FAKE_NODE_NOT_READY=1
+#                           unless FAKE_NODE_NOT_READY=1; a worker without admin.conf refuses
+#                           a call without --kubeconfig
 # FAKE_K0S_TOKEN_COPY, when set, receives a copy of the --token-file given to "install".
 set -eu
 printf '%s\n' "$*" >>"${FAKE_K0S_LOG:?FAKE_K0S_LOG is not set}"
@@ -64,9 +65,11 @@ case ${1:-} in
       exit 1
     fi
     if [ "${2:-}" = "-o" ]; then
-      printf '{"Version":"%s","Pid":42,"Role":"%s","SysInit":"linux-systemd"}\n' "$version" "$role"
+      # Workers and controller+worker nodes have workloads and report the probe of the API with
+      # the kubelet's credentials (k0s v1.32.8+k0s.0 pkg/component/status/status.go).
+      printf '{"Version":"%s","Pid":42,"Role":"%s","SysInit":"linux-systemd","Workloads":true,"WorkerToAPIConnectionStatus":{"Message":"","Success":true}}\n' "$version" "$role"
     else
-      printf 'Version: %s\nProcess ID: 42\nRole: %s\n' "$version" "$role"
+      printf 'Version: %s\nProcess ID: 42\nRole: %s\nWorkloads: true\nKube-api probing successful: true\n' "$version" "$role"
     fi
     ;;
   version) echo "$version" ;;
@@ -91,6 +94,17 @@ case ${1:-} in
     fi
     ;;
   kubectl)
+    # A worker has no admin kubeconfig: k0s kubectl needs --kubeconfig there (k0s v1.32.8+k0s.0
+    # cmd/kubectl/kubectl.go fallbackToK0sKubeconfig).
+    case " $* " in
+      *" --kubeconfig "* | *" --kubeconfig="*) ;;
+      *)
+        if [ "$role" = worker ] && [ ! -e "$root/var/lib/k0s/pki/admin.conf" ]; then
+          echo "Error: cannot stat k0s kubeconfig, is the server running?: stat /var/lib/k0s/pki/admin.conf: no such file or directory" >&2
+          exit 1
+        fi
+        ;;
+    esac
     ready=True
     [ "${FAKE_NODE_NOT_READY:-}" = 1 ] && ready=False
     node=$(hostname | tr '[:upper:]' '[:lower:]')
