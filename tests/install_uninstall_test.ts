@@ -208,3 +208,29 @@ Deno.test(
     await Deno.stat(join(host.root, "etc/k0rdentd/k0rdentd.yaml"));
   },
 );
+
+Deno.test(
+  await needsTools(
+    "uninstall stops a k0s that died and that systemd restarts before k0s reset",
+    "openssl",
+    "curl",
+  ),
+  async () => {
+    await using host = await FakeHost.create();
+    await using registry = await registryWithContent();
+    await installed(host, registry);
+    // k0s died; its unit waits for the restart (Restart=always, RestartSec=10), so `k0s status`
+    // has no answer and `k0s reset` would run while systemd brings k0s back.
+    await Deno.remove(join(host.state, "k0s-running"));
+    await Deno.writeTextFile(
+      join(host.state, "units"),
+      "k0scontroller.service enabled activating\n",
+    );
+    const result = await host.run(["uninstall", "--force"]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepStrictEqual(await host.mutatingCalls(), ["k0s stop", "k0s reset"]);
+    const journal = await Deno.readTextFile(join(host.state, "k0s-journal")).catch(() => "");
+    assert.doesNotMatch(journal, /restarted/);
+    await assert.rejects(Deno.stat(join(host.state, "k0s-running")), "k0s runs after uninstall");
+  },
+);

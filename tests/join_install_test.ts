@@ -349,3 +349,54 @@ Deno.test("install --join rejects incomplete or conflicting join flags", async (
   }
   assert.deepEqual(await n.k0sCalls(), []);
 });
+
+Deno.test("uninstall on a joined worker stops and resets k0s and removes the join token", async () => {
+  await using n = await node();
+  const r = await n.install(["--join", "--mode", "worker", "--token-file", "token"]);
+  assert.equal(r.code, 0, r.stderr);
+  const before = (await n.k0sCalls()).length;
+  const u = await runCli(["uninstall", "--force"], { env: n.env, cwd: n.base });
+  assert.equal(u.code, 0, u.stderr);
+  assert.deepEqual(mutating((await n.k0sCalls()).slice(before)), ["stop", "reset"]);
+  for (const left of ["etc/systemd/system/k0sworker.service", "var/lib/k0s", "usr/local/bin/k0s"]) {
+    await assert.rejects(() => Deno.stat(join(n.root, left)), `${left} is left`);
+  }
+  // k0s reset keeps /etc/k0s (pkg/cleanup/directories.go): the token k0rdentd wrote there goes.
+  await assert.rejects(() => Deno.stat(join(n.root, "etc/k0s/worker-token")), "the token is left");
+});
+
+Deno.test("uninstall on a worker whose join stopped before k0s start resets the worker service", async () => {
+  await using n = await node();
+  const r = await n.install(["--join", "--mode", "worker", "--token-file", "token"]);
+  assert.equal(r.code, 0, r.stderr);
+  // What `k0s install worker` leaves before any `k0s start`: the unit, no data dir
+  // (k0s v1.32.8+k0s.0 cmd/install/worker.go installs the service only).
+  await Deno.remove(join(n.root, "run/fake-k0s.running"));
+  await Deno.remove(join(n.root, "var/lib/k0s"), { recursive: true });
+  const before = (await n.k0sCalls()).length;
+  const u = await runCli(["uninstall", "--force"], { env: n.env, cwd: n.base });
+  assert.equal(u.code, 0, u.stderr);
+  assert.deepEqual(mutating((await n.k0sCalls()).slice(before)), ["reset"]);
+  await assert.rejects(
+    () => Deno.stat(join(n.root, "etc/systemd/system/k0sworker.service")),
+    "the worker service is left, enabled at boot",
+  );
+});
+
+Deno.test("status on a joined worker reads the nodes with the kubelet's credentials and is healthy", async () => {
+  await using n = await node();
+  const r = await n.install(["--join", "--mode", "worker", "--token-file", "token"]);
+  assert.equal(r.code, 0, r.stderr);
+  const s = await runCli(["status", "--output", "json"], { env: n.env, cwd: n.base });
+  assert.equal(s.code, 0, s.stdout + s.stderr);
+  const status = JSON.parse(s.stdout);
+  assert.deepEqual(status.problems, []);
+  assert.equal(status.k0s.role, "worker");
+  assert.deepEqual(status.nodes, [{ name: NODE, ready: true }]);
+  assert.equal(status.k0rdent, null);
+  assert.ok(
+    (await n.k0sCalls()).some((c) =>
+      c.startsWith("kubectl --kubeconfig") && c.includes("var/lib/k0s/kubelet.conf")
+    ),
+  );
+});

@@ -376,3 +376,68 @@ Deno.test(
     assert.match(bad.text, /Unbalanced quoting/);
   },
 );
+
+Deno.test("uninstall on a joined controller stops, disables and removes its registry replica's unit and sync password, and keeps the storage", async () => {
+  await using work = await tempDir("join-replica-uninstall-");
+  await using registry = await serveAirgapRegistry({ insecure: true });
+  const root = join(work.path, "root");
+  await Deno.mkdir(join(root, "run/systemd/system"), { recursive: true });
+  const bin = join(work.path, "bin");
+  await Deno.mkdir(bin);
+  await Deno.symlink(join(FAKES, "systemctl"), join(bin, "systemctl"));
+  await Deno.writeTextFile(join(work.path, "token"), "H4sIAAAAAAAC_fake_join_token\n");
+  const state = join(work.path, "state");
+  const env = {
+    K0RDENTD_ROOT: root,
+    FAKE_K0S_LOG: join(work.path, "k0s.log"),
+    FAKE_STATE: state,
+    FAKE_TOOLS_DIR: FAKES,
+    PATH: `${bin}:${Deno.env.get("PATH") ?? "/usr/bin:/bin"}`,
+  };
+  const r = await runCli([
+    "install",
+    "--join",
+    "--mode",
+    "controller",
+    "--token-file",
+    "token",
+    "--registry-replica",
+    "--airgap",
+    "--registry-insecure",
+    "--registry-address",
+    registry.address,
+    "--registry-username",
+    "puller",
+    "--registry-password-stdin",
+    "--k0s-binary",
+    FAKE_K0S,
+    "--ignore-preflight-errors=root,ports",
+    "--poll-interval",
+    "20ms",
+    "--timeout",
+    "5s",
+  ], { env, cwd: work.path, stdin: "pull-secret\n" });
+  assert.equal(r.code, 0, r.stderr);
+  const units = () => Deno.readTextFile(join(state, "units"));
+  assert.equal(await units(), "k0rdentd-registry.service enabled active\n");
+  await Deno.writeTextFile(join(state, "calls.log"), "");
+
+  const u = await runCli(["uninstall", "--force"], { env, cwd: work.path });
+  assert.equal(u.code, 0, u.stderr);
+  const calls = (await Deno.readTextFile(join(state, "calls.log"))).trim().split("\n");
+  assert.deepEqual(calls.filter((c) => c.startsWith("systemctl")), [
+    "systemctl disable --now k0rdentd-registry.service",
+    "systemctl daemon-reload",
+  ]);
+  assert.equal(await units(), "k0rdentd-registry.service disabled inactive\n");
+  for (
+    const left of [
+      "etc/systemd/system/k0rdentd-registry.service",
+      "etc/k0rdentd/registry-sync-password",
+    ]
+  ) {
+    await assert.rejects(() => Deno.stat(join(root, left)), `${left} is left`);
+  }
+  // The replica's data stays (as the first controller's registry storage does) unless --purge.
+  assert.ok((await Deno.stat(join(root, "var/lib/k0rdentd/registry"))).isDirectory);
+});

@@ -9,6 +9,7 @@ import { findRegistryCa } from "../airgap_registry/resolve.ts";
 import type { Config } from "../config/schema.ts";
 import { errorMessage } from "../errors.ts";
 import { HostMutator } from "../host/mutator.ts";
+import { HOST } from "../host/paths.ts";
 import { K0sCli } from "../k0s/k0s_cli.ts";
 import { Kubectl, type ManagementState, type NodeReadiness } from "../kube/kubectl.ts";
 import type { Runner } from "../process/runner.ts";
@@ -89,14 +90,22 @@ export async function hostStatus(request: StatusRequest): Promise<HostStatus> {
   else if (!status) problems.push("k0s is not running");
   else if (!status.apiProbeOk) problems.push("the k0s API probe is failing");
 
+  // A worker has no admin kubeconfig, which `k0s kubectl` needs unless given another
+  // (k0sproject/k0s v1.32.8+k0s.0 cmd/kubectl/kubectl.go: "cannot stat k0s kubeconfig"): it reads
+  // the nodes with the kubelet's credentials (as the join's wait does); k0rdent runs on the
+  // controllers and is not checked here.
+  const worker = status?.role === "worker";
   const kubectl = new Kubectl(k0s);
-  const nodes = status ? await kubectl.nodes() : null;
+  const nodes = status
+    ? await kubectl.nodes(worker ? host.mapPath(HOST.kubeletKubeconfig) : undefined)
+    : null;
   if (status && !nodes) problems.push("the Kubernetes API does not answer");
   for (const n of nodes ?? []) if (!n.ready) problems.push(`node ${n.name} is not Ready`);
 
-  const k0rdent = status ? await kubectl.management() : null;
-  if (status && !k0rdent) problems.push('k0rdent is not installed (no Management "kcm")');
-  else if (k0rdent && !k0rdent.ready) {
+  const k0rdent = status && !worker ? await kubectl.management() : null;
+  if (status && !worker && !k0rdent) {
+    problems.push('k0rdent is not installed (no Management "kcm")');
+  } else if (k0rdent && !k0rdent.ready) {
     problems.push(
       `k0rdent is not Ready (${k0rdent.componentsReady}/${k0rdent.componentsTotal} components)`,
     );

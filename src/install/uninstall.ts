@@ -14,6 +14,8 @@ import { log } from "../log/logger.ts";
 import type { Runner } from "../process/runner.ts";
 import { loadState, lockHost } from "./state.ts";
 import { pathExists } from "../fsx/exists.ts";
+import { joinTokenPath } from "../join/token.ts";
+import { REGISTRY_UNIT } from "../join/phases/registry_replica.ts";
 
 /** What `uninstall` needs. */
 export interface UninstallRequest {
@@ -122,21 +124,43 @@ async function uninstallLocked(
     signal: request.signal,
   });
   const state = await loadState(host);
+  // A joined worker has only the worker service, and `k0s install worker` creates no data dir
+  // (k0sproject/k0s v1.32.8+k0s.0 cmd/install/worker.go): a join stopped before `k0s start`
+  // leaves just that unit, which `k0s reset` removes with the controller's
+  // (pkg/cleanup/services.go uninstalls both roles).
+  const service = await k0s.serviceInstalled("controller") ||
+    await k0s.serviceInstalled("worker");
   if (await k0s.installed()) {
-    if (await k0s.status()) await k0s.stop();
-    if (await k0s.serviceInstalled() || await pathExists(host.mapPath(HOST.k0sData))) {
+    // A k0s that died and systemd restarts is stopped too: else it comes back during the reset.
+    if (await k0s.status() || await k0s.serviceStarting()) await k0s.stop();
+    if (service || await pathExists(host.mapPath(HOST.k0sData))) {
       await k0s.reset();
     }
-  } else if (await k0s.serviceInstalled()) {
+  } else if (service) {
     log.warn(`k0s service is installed but ${HOST.k0sBinary} is missing: cannot run "k0s reset"`);
   }
-  const files = new Set([...(state.files ?? []), HOST.k0sConfig, HOST.helmValues]);
+  // `k0s reset` keeps /etc/k0s (k0s v1.32.8+k0s.0 pkg/cleanup/directories.go removes the data,
+  // kubelet and run dirs only): the join token a join wrote there (a credential) goes with the rest.
+  const files = new Set([
+    ...(state.files ?? []),
+    HOST.k0sConfig,
+    HOST.helmValues,
+    joinTokenPath("controller"),
+    joinTokenPath("worker"),
+  ]);
+  // A registry replica's unit (install --join --registry-replica) is stopped and disabled before
+  // its file goes: removing the file alone leaves the daemon running and, until a daemon-reload,
+  // enabled (systemctl(1), "disable": --now also stops the unit).
+  const replica = state.files?.includes(HOST.registryUnit) === true &&
+    await pathExists(host.mapPath(HOST.registryUnit));
+  if (replica) await host.run(["systemctl", "disable", "--now", REGISTRY_UNIT]);
   for (const file of [...files].sort()) {
     await host.remove(file);
     if (file.startsWith(HOST.containerdCertsD)) {
       await removeEmptyDirs(host, file, HOST.containerdCertsD);
     }
   }
+  if (replica) await host.run(["systemctl", "daemon-reload"]);
   if (state.k0sBinaryOurs) await host.remove(HOST.k0sBinary);
   await host.remove(HOST.helmBinary);
   if (request.purge) await host.remove(request.config.registry.storage);

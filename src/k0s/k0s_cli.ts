@@ -232,6 +232,36 @@ export class K0sCli {
     return false;
   }
 
+  /**
+   * True when systemd runs or is restarting a k0s service that `k0s status` cannot reach: a k0s
+   * that died comes back within 10 s (`Restart=always`, `RestartSec=10`: k0sproject/k0s
+   * v1.32.8+k0s.0 pkg/install/linux_systemd.go), also during a `k0s reset`, which only refuses a
+   * k0s whose status socket answers (cmd/reset/reset.go) and does not stop the unit it disables
+   * (kardianos/service v1.2.2 service_systemd_linux.go Uninstall). `k0s stop` stops such a unit:
+   * its Status counts `systemctl is-active` saying `active` or `activating` as running. False
+   * without a systemd unit of k0s or without systemctl.
+   */
+  async serviceStarting(): Promise<boolean> {
+    for (const unit of [HOST.k0sControllerUnit, HOST.k0sWorkerUnit]) {
+      try {
+        await Deno.lstat(this.#opts.host.mapPath(unit));
+      } catch {
+        continue;
+      }
+      try {
+        const name = unit.slice(unit.lastIndexOf("/") + 1);
+        const result = await this.#opts.runner.run(
+          ["systemctl", "is-active", name],
+          this.#readOpts(),
+        );
+        return /^activ(e|ating)\b/.test(result.stdout.trim());
+      } catch {
+        return false;
+      }
+    }
+    return false;
+  }
+
   /** `k0s install controller|worker ...` (mutation). */
   async install(options: K0sInstallOptions): Promise<void> {
     await this.#change(installArgs(options));

@@ -147,9 +147,18 @@ export class Kubectl {
     }
   }
 
-  /** Nodes and their readiness; null when the API does not answer. */
-  async nodes(): Promise<NodeReadiness[] | null> {
-    const result = await this.k0s.kubectl(["get", "nodes", "-o", "json"]);
+  /**
+   * Nodes and their readiness; null when the API does not answer. `kubeconfig`: other
+   * credentials than k0s's admin kubeconfig (a worker has none).
+   */
+  async nodes(kubeconfig?: string): Promise<NodeReadiness[] | null> {
+    const result = await this.k0s.kubectl([
+      ...(kubeconfig ? ["--kubeconfig", kubeconfig] : []),
+      "get",
+      "nodes",
+      "-o",
+      "json",
+    ]);
     if (result.code !== 0 || result.timedOut) return null;
     try {
       return parseNodes(result.stdout);

@@ -2,7 +2,11 @@
 # Fake k0s for join and worker-bundle tests (the real binary needs systemd, root and a cluster).
 # Appends its argv as one line to $FAKE_K0S_LOG. State lives under $K0RDENTD_ROOT:
 #   install <role> ...   -> creates etc/systemd/system/k0s<role>.service (what k0s would install)
-#   start                -> marks k0s running
+#   start                -> marks k0s running and creates var/lib/k0s (as a started k0s does)
+#   stop                 -> unmarks it; refused as k0s v1.32.8 cmd/stop/stop.go refuses: no service
+#                           of either role installed, or "already stopped"
+#   reset                -> refused while running (cmd/reset/reset.go); else removes both roles'
+#                           service files and var/lib/k0s (pkg/cleanup services.go, directories.go)
 #   status [-o json]     -> exit 0 with a status when running or FAKE_K0S_RUNNING=1, else exit 1;
 #                           role: $FAKE_K0S_ROLE, else from the installed service, else worker
 #   version              -> prints $FAKE_K0S_VERSION (default v1.32.8+k0s.0)
@@ -13,7 +17,8 @@
 #   token invalidate ID  -> nothing (the call is logged)
 #   airgap list-images   -> prints $FAKE_K0S_IMAGES (space-separated), one per line
 #   kubectl ...          -> a node list holding this host's node (lower-case hostname), Ready
-#                           unless FAKE_NODE_NOT_READY=1
+#                           unless FAKE_NODE_NOT_READY=1; a worker without admin.conf refuses
+#                           a call without --kubeconfig
 # FAKE_K0S_TOKEN_COPY, when set, receives a copy of the --token-file given to "install".
 set -eu
 printf '%s\n' "$*" >>"${FAKE_K0S_LOG:?FAKE_K0S_LOG is not set}"
@@ -34,8 +39,25 @@ case ${1:-} in
     printf '[Service]\nExecStart=/usr/local/bin/k0s %s\n' "$2" >"$root/etc/systemd/system/k0s$2.service"
     ;;
   start)
-    mkdir -p "$root/run"
+    mkdir -p "$root/run" "$root/var/lib/k0s"
     : >"$running"
+    ;;
+  stop)
+    if [ ! -e "$root/etc/systemd/system/k0scontroller.service" ] &&
+      [ ! -e "$root/etc/systemd/system/k0sworker.service" ]; then
+      echo "Error: k0s has not been installed as a service" >&2
+      exit 1
+    fi
+    [ -e "$running" ] || { echo "Error: already stopped" >&2; exit 1; }
+    rm -f "$running"
+    ;;
+  reset)
+    if [ -e "$running" ]; then
+      echo "Error: k0s seems to be running! please stop k0s before reset." >&2
+      exit 1
+    fi
+    rm -f "$root/etc/systemd/system/k0scontroller.service" "$root/etc/systemd/system/k0sworker.service"
+    rm -rf "$root/var/lib/k0s"
     ;;
   status)
     if [ ! -e "$running" ] && [ "${FAKE_K0S_RUNNING:-}" != 1 ]; then
@@ -43,9 +65,11 @@ case ${1:-} in
       exit 1
     fi
     if [ "${2:-}" = "-o" ]; then
-      printf '{"Version":"%s","Pid":42,"Role":"%s","SysInit":"linux-systemd"}\n' "$version" "$role"
+      # Workers and controller+worker nodes have workloads and report the probe of the API with
+      # the kubelet's credentials (k0s v1.32.8+k0s.0 pkg/component/status/status.go).
+      printf '{"Version":"%s","Pid":42,"Role":"%s","SysInit":"linux-systemd","Workloads":true,"WorkerToAPIConnectionStatus":{"Message":"","Success":true}}\n' "$version" "$role"
     else
-      printf 'Version: %s\nProcess ID: 42\nRole: %s\n' "$version" "$role"
+      printf 'Version: %s\nProcess ID: 42\nRole: %s\nWorkloads: true\nKube-api probing successful: true\n' "$version" "$role"
     fi
     ;;
   version) echo "$version" ;;
@@ -70,6 +94,17 @@ case ${1:-} in
     fi
     ;;
   kubectl)
+    # A worker has no admin kubeconfig: k0s kubectl needs --kubeconfig there (k0s v1.32.8+k0s.0
+    # cmd/kubectl/kubectl.go fallbackToK0sKubeconfig).
+    case " $* " in
+      *" --kubeconfig "* | *" --kubeconfig="*) ;;
+      *)
+        if [ "$role" = worker ] && [ ! -e "$root/var/lib/k0s/pki/admin.conf" ]; then
+          echo "Error: cannot stat k0s kubeconfig, is the server running?: stat /var/lib/k0s/pki/admin.conf: no such file or directory" >&2
+          exit 1
+        fi
+        ;;
+    esac
     ready=True
     [ "${FAKE_NODE_NOT_READY:-}" = 1 ] && ready=False
     node=$(hostname | tr '[:upper:]' '[:lower:]')

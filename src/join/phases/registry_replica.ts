@@ -15,6 +15,7 @@ import { serveOptions, systemdUnit, unitBinary } from "../../registry/systemd_un
 import { isLocalHost, splitHostPort, withoutOwnAddresses } from "../node_address.ts";
 import { othersCanAccess } from "../../fsx/file_mode.ts";
 import { pathExists } from "../../fsx/exists.ts";
+import { saveState } from "../../install/state.ts";
 import { join } from "node:path";
 
 /** The unit's name for systemctl. */
@@ -144,6 +145,12 @@ export const registryReplicaPhase: Phase = {
       );
     }
     await ctx.host.writeFile(HOST.registryUnit, unit);
+    // Ours to remove on uninstall (a first controller's hand-installed unit is not recorded).
+    // The TLS files live in the storage, which uninstall keeps unless --purge.
+    const ours = [HOST.registryUnit, ...plan.files.map((f) => f.path)].filter((path) =>
+      !path.startsWith(`${storage}/`)
+    );
+    await saveState(ctx.host, ctx.state, { files: [...ctx.state.files ?? [], ...ours] });
     await ctx.host.run(["systemctl", "daemon-reload"]);
     await ctx.host.run(["systemctl", "enable", REGISTRY_UNIT]);
     // restart, not start: a changed unit (another source list) takes effect.
