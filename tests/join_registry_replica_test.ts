@@ -37,6 +37,33 @@ async function tempDir(prefix: string) {
 
 const mode = async (path: string) => (await Deno.stat(path)).mode! & 0o777;
 
+/** `install --join` of a controller with a registry replica, plain HTTP, pull credentials on stdin. */
+function replicaJoinArgs(registryAddress: string): string[] {
+  return [
+    "install",
+    "--join",
+    "--mode",
+    "controller",
+    "--token-file",
+    "token",
+    "--registry-replica",
+    "--airgap",
+    "--registry-insecure",
+    "--registry-address",
+    registryAddress,
+    "--registry-username",
+    "puller",
+    "--registry-password-stdin",
+    "--k0s-binary",
+    FAKE_K0S,
+    "--ignore-preflight-errors=root,ports",
+    "--poll-interval",
+    "20ms",
+    "--timeout",
+    "5s",
+  ];
+}
+
 /** Runs `argv` (the unit's, without the binary) as `k0rdentd` until `done()` holds. */
 async function runUnitArgv(args: string[], done: () => Promise<boolean>): Promise<string> {
   const child = new Deno.Command(Deno.execPath(), {
@@ -292,29 +319,7 @@ Deno.test(
     await Deno.mkdir(bin);
     await Deno.symlink(join(FAKES, "systemctl"), join(bin, "systemctl"));
     await Deno.writeTextFile(join(work.path, "token"), "H4sIAAAAAAAC_fake_join_token\n");
-    const r = await runCli([
-      "install",
-      "--join",
-      "--mode",
-      "controller",
-      "--token-file",
-      "token",
-      "--registry-replica",
-      "--airgap",
-      "--registry-insecure",
-      "--registry-address",
-      registry.address,
-      "--registry-username",
-      "puller",
-      "--registry-password-stdin",
-      "--k0s-binary",
-      FAKE_K0S,
-      "--ignore-preflight-errors=root,ports",
-      "--poll-interval",
-      "20ms",
-      "--timeout",
-      "5s",
-    ], {
+    const r = await runCli(replicaJoinArgs(registry.address), {
       env: {
         K0RDENTD_ROOT: root,
         FAKE_K0S_LOG: join(work.path, "k0s.log"),
@@ -394,29 +399,11 @@ Deno.test("uninstall on a joined controller stops, disables and removes its regi
     FAKE_TOOLS_DIR: FAKES,
     PATH: `${bin}:${Deno.env.get("PATH") ?? "/usr/bin:/bin"}`,
   };
-  const r = await runCli([
-    "install",
-    "--join",
-    "--mode",
-    "controller",
-    "--token-file",
-    "token",
-    "--registry-replica",
-    "--airgap",
-    "--registry-insecure",
-    "--registry-address",
-    registry.address,
-    "--registry-username",
-    "puller",
-    "--registry-password-stdin",
-    "--k0s-binary",
-    FAKE_K0S,
-    "--ignore-preflight-errors=root,ports",
-    "--poll-interval",
-    "20ms",
-    "--timeout",
-    "5s",
-  ], { env, cwd: work.path, stdin: "pull-secret\n" });
+  const r = await runCli(replicaJoinArgs(registry.address), {
+    env,
+    cwd: work.path,
+    stdin: "pull-secret\n",
+  });
   assert.equal(r.code, 0, r.stderr);
   const units = () => Deno.readTextFile(join(state, "units"));
   assert.equal(await units(), "k0rdentd-registry.service enabled active\n");
