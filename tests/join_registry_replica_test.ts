@@ -37,6 +37,28 @@ async function tempDir(prefix: string) {
 
 const mode = async (path: string) => (await Deno.stat(path)).mode! & 0o777;
 
+/**
+ * A joining controller under `dir`: its root (with a systemd), a join token, and the env that runs
+ * the CLI there with the fake systemctl first on PATH and the fakes' state in `<dir>/state`.
+ */
+async function controllerHost(dir: string) {
+  const root = join(dir, "root");
+  await Deno.mkdir(join(root, "run/systemd/system"), { recursive: true });
+  const bin = join(dir, "bin");
+  await Deno.mkdir(bin);
+  await Deno.symlink(join(FAKES, "systemctl"), join(bin, "systemctl"));
+  await Deno.writeTextFile(join(dir, "token"), "H4sIAAAAAAAC_fake_join_token\n");
+  const state = join(dir, "state");
+  const env = {
+    K0RDENTD_ROOT: root,
+    FAKE_K0S_LOG: join(dir, "k0s.log"),
+    FAKE_STATE: state,
+    FAKE_TOOLS_DIR: FAKES,
+    PATH: `${bin}:${Deno.env.get("PATH") ?? "/usr/bin:/bin"}`,
+  };
+  return { root, state, env };
+}
+
 /** `install --join` of a controller with a registry replica, plain HTTP, pull credentials on stdin. */
 function replicaJoinArgs(registryAddress: string): string[] {
   return [
@@ -121,8 +143,7 @@ Deno.test("install --join --mode controller --registry-replica writes a registry
     String(filesA),
   ]);
   try {
-    const root = join(work.path, "root");
-    await Deno.mkdir(join(root, "run/systemd/system"), { recursive: true });
+    const { root, state, env } = await controllerHost(work.path);
     await Deno.mkdir(join(root, "etc/k0rdentd"), { recursive: true });
     // What the operator copies from the first controller: the CA (the join files' registry-ca.crt)
     // and its key (docs/multi-node.md).
@@ -131,10 +152,6 @@ Deno.test("install --join --mode controller --registry-replica writes a registry
     const caKey = join(root, "etc/k0rdentd/registry-ca.key");
     await Deno.copyFile(join(a, "tls", "ca.key"), caKey);
     await Deno.chmod(caKey, 0o600);
-    const bin = join(work.path, "bin");
-    await Deno.mkdir(bin);
-    await Deno.symlink(join(FAKES, "systemctl"), join(bin, "systemctl"));
-    await Deno.writeTextFile(join(work.path, "token"), "H4sIAAAAAAAC_fake_join_token\n");
     const port = freePort();
     const filesPort = freePort();
     const storage = "/var/lib/k0rdentd/registry";
@@ -154,14 +171,6 @@ Deno.test("install --join --mode controller --registry-replica writes a registry
         "",
       ].join("\n"),
     );
-    const state = join(work.path, "state");
-    const env = {
-      K0RDENTD_ROOT: root,
-      FAKE_K0S_LOG: join(work.path, "k0s.log"),
-      FAKE_STATE: state,
-      FAKE_TOOLS_DIR: FAKES,
-      PATH: `${bin}:${Deno.env.get("PATH") ?? "/usr/bin:/bin"}`,
-    };
     const join_ = () =>
       runCli([
         "-c",
@@ -313,20 +322,9 @@ Deno.test(
   async () => {
     await using work = await tempDir("join-replica-verify-");
     await using registry = await serveAirgapRegistry({ insecure: true });
-    const root = join(work.path, "root");
-    await Deno.mkdir(join(root, "run/systemd/system"), { recursive: true });
-    const bin = join(work.path, "bin");
-    await Deno.mkdir(bin);
-    await Deno.symlink(join(FAKES, "systemctl"), join(bin, "systemctl"));
-    await Deno.writeTextFile(join(work.path, "token"), "H4sIAAAAAAAC_fake_join_token\n");
+    const { root, env } = await controllerHost(work.path);
     const r = await runCli(replicaJoinArgs(registry.address), {
-      env: {
-        K0RDENTD_ROOT: root,
-        FAKE_K0S_LOG: join(work.path, "k0s.log"),
-        FAKE_STATE: join(work.path, "state"),
-        FAKE_TOOLS_DIR: FAKES,
-        PATH: `${bin}:${Deno.env.get("PATH") ?? "/usr/bin:/bin"}`,
-      },
+      env,
       cwd: work.path,
       stdin: "pull-secret\n",
     });
@@ -385,20 +383,7 @@ Deno.test(
 Deno.test("uninstall on a joined controller stops, disables and removes its registry replica's unit and sync password, and keeps the storage", async () => {
   await using work = await tempDir("join-replica-uninstall-");
   await using registry = await serveAirgapRegistry({ insecure: true });
-  const root = join(work.path, "root");
-  await Deno.mkdir(join(root, "run/systemd/system"), { recursive: true });
-  const bin = join(work.path, "bin");
-  await Deno.mkdir(bin);
-  await Deno.symlink(join(FAKES, "systemctl"), join(bin, "systemctl"));
-  await Deno.writeTextFile(join(work.path, "token"), "H4sIAAAAAAAC_fake_join_token\n");
-  const state = join(work.path, "state");
-  const env = {
-    K0RDENTD_ROOT: root,
-    FAKE_K0S_LOG: join(work.path, "k0s.log"),
-    FAKE_STATE: state,
-    FAKE_TOOLS_DIR: FAKES,
-    PATH: `${bin}:${Deno.env.get("PATH") ?? "/usr/bin:/bin"}`,
-  };
+  const { root, state, env } = await controllerHost(work.path);
   const r = await runCli(replicaJoinArgs(registry.address), {
     env,
     cwd: work.path,

@@ -55,6 +55,26 @@ async function installedVersion(host: FakeHost): Promise<string> {
   return /^baked_version="(.*)"$/m.exec(text)?.[1] ?? "";
 }
 
+/** k0s 1.35 and 1.36: containerd 1.7 and 2.x, whose config schemas refuse each other's drop-ins. */
+const [BEFORE_136, FROM_136] = ["v1.35.1+k0s.0", "v1.36.1+k0s.0"];
+
+/**
+ * k0s `version` installed and running, with the registry drop-ins an install with
+ * `--registry-mirror` wrote for it (containerd 1.7's schema for 1.35).
+ */
+async function runningWithDropIns(
+  host: FakeHost,
+  version: string,
+  env: Record<string, string> = {},
+) {
+  await installRunningK0s(host, version, { env });
+  await runPhases(
+    [containerdMirrorsPhase],
+    upgradeContext(host, { env, options: { mirror: true } }),
+    "rerun",
+  );
+}
+
 async function upgrade(ctx: InstallContext) {
   return await runPhases([k0sUpgradePhase], ctx, "rerun");
 }
@@ -112,11 +132,8 @@ Deno.test(
   ),
   async () => {
     await using host = await FakeHost.create();
-    const [from, to] = ["v1.35.1+k0s.0", "v1.36.1+k0s.0"];
-    await installRunningK0s(host, from);
-    // The drop-ins an install with --registry-mirror wrote for k0s 1.35 (containerd 1.7).
-    const installed = upgradeContext(host, { options: { mirror: true } });
-    await runPhases([containerdMirrorsPhase], installed, "rerun");
+    const [from, to] = [BEFORE_136, FROM_136];
+    await runningWithDropIns(host, from);
     const cri = join(host.root, HOST.containerdDropIns, CRI_REGISTRY_FILE);
     assert.equal(await Deno.readTextFile(cri), criRegistryToml(from));
     assert.match(await Deno.readTextFile(cri), /^version = 2$/m);
@@ -144,11 +161,9 @@ Deno.test(
   ),
   async () => {
     await using host = await FakeHost.create();
-    const [from, to] = ["v1.35.1+k0s.0", "v1.36.1+k0s.0"];
+    const [from, to] = [BEFORE_136, FROM_136];
     const env = { FAKE_CLUSTER_NODES: THREE_NODES, FAKE_CLUSTER_K0S_VERSION: from };
-    await installRunningK0s(host, from, { env });
-    const installed = upgradeContext(host, { env, options: { mirror: true } });
-    await runPhases([containerdMirrorsPhase], installed, "rerun");
+    await runningWithDropIns(host, from, env);
     await host.clearCalls();
     const { path } = await newK0s(host, to);
     const ctx = upgradeContext(host, { env, options: { mirror: true, k0sBinary: path } });
@@ -173,14 +188,9 @@ Deno.test(
   ),
   async () => {
     await using host = await FakeHost.create();
-    const [from, to] = ["v1.35.1+k0s.0", "v1.36.1+k0s.0"];
+    const [from, to] = [BEFORE_136, FROM_136];
     const env = { FAKE_CLUSTER_NODES: THREE_NODES, FAKE_CLUSTER_K0S_VERSION: from };
-    await installRunningK0s(host, from, { env });
-    await runPhases(
-      [containerdMirrorsPhase],
-      upgradeContext(host, { env, options: { mirror: true } }),
-      "rerun",
-    );
+    await runningWithDropIns(host, from, env);
     // k0rdent is installed: the fake cluster has kcm's Management (tests/fakes/kubectl_k0rdent.sh).
     await Deno.writeTextFile(join(host.state, "helm-release"), "kcm\n");
     await Deno.writeTextFile(join(host.state, "mgmt-release"), "kcm-1-2-0\n");
@@ -204,13 +214,8 @@ Deno.test(
   ),
   async () => {
     await using host = await FakeHost.create();
-    const [from, to] = ["v1.35.1+k0s.0", "v1.36.1+k0s.0"];
-    await installRunningK0s(host, from);
-    await runPhases(
-      [containerdMirrorsPhase],
-      upgradeContext(host, { options: { mirror: true } }),
-      "rerun",
-    );
+    const [from, to] = [BEFORE_136, FROM_136];
+    await runningWithDropIns(host, from);
     // What a run interrupted after the swap leaves: k0s stopped, the new binary in place, the
     // drop-ins still in containerd 1.7's schema.
     const runner = hostRunner(host);
@@ -236,13 +241,8 @@ Deno.test(
   ),
   async () => {
     await using host = await FakeHost.create();
-    const [from, to] = ["v1.35.1+k0s.0", "v1.36.1+k0s.0"];
-    await installRunningK0s(host, from);
-    await runPhases(
-      [containerdMirrorsPhase],
-      upgradeContext(host, { options: { mirror: true } }),
-      "rerun",
-    );
+    const [from, to] = [BEFORE_136, FROM_136];
+    await runningWithDropIns(host, from);
     await host.clearCalls();
     const { path } = await newK0s(host, to);
     const ctx = upgradeContext(host, { options: { k0sBinary: path, kubernetesTimeoutMs: 3_000 } });
