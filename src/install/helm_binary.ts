@@ -11,6 +11,7 @@ import { fetchHelm } from "../releases/download.ts";
 import { extractAsset } from "../assets/extract.ts";
 import { readBuildInfo } from "../assets/build_info.ts";
 import { UserError } from "../errors.ts";
+import { readLimited } from "../registry/limits.ts";
 import { HelmCli } from "../helm/helm_cli.ts";
 import { findOnPath } from "../process/find_on_path.ts";
 import { HOST } from "../host/paths.ts";
@@ -31,6 +32,9 @@ async function embeddedHelm(ctx: InstallContext): Promise<string | null> {
   return target;
 }
 
+/** A `.sha256sum` file read at most (one line). */
+const MAX_SUM_BYTES = 64 * 1024;
+
 async function publishedSum(url: string, signal: AbortSignal): Promise<string> {
   let res: Response;
   try {
@@ -38,7 +42,14 @@ async function publishedSum(url: string, signal: AbortSignal): Promise<string> {
   } catch (err) {
     throw new UserError(`Cannot download "${url}.sha256sum": ${(err as Error).message}`);
   }
-  const text = res.ok ? await res.text() : (await res.body?.cancel(), "");
+  const text = res.ok
+    ? new TextDecoder().decode(
+      await readLimited(res.body, MAX_SUM_BYTES, () =>
+        new UserError(
+          `Cannot verify helm: "${url}.sha256sum" has more than ${MAX_SUM_BYTES} bytes`,
+        )),
+    )
+    : (await res.body?.cancel(), "");
   const sum = /^[0-9a-f]{64}/i.exec(text.trim())?.[0];
   if (!sum) throw new UserError(`Cannot verify helm: "${url}.sha256sum" holds no SHA-256`);
   return sum.toLowerCase();

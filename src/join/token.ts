@@ -7,6 +7,7 @@ import { errorMessage, UsageError, UserError } from "../errors.ts";
 import { HOST } from "../host/paths.ts";
 import type { K0sCli, K0sStatus } from "../k0s/k0s_cli.ts";
 import { log } from "../log/logger.ts";
+import { readLimited } from "../registry/limits.ts";
 
 /** Roles a node joins as. */
 export type JoinRole = "controller" | "worker";
@@ -48,6 +49,9 @@ export async function createJoinToken(
   return token;
 }
 
+/** A join token's kubeconfig read at most (a real one is a few KiB). */
+const MAX_KUBECONFIG_BYTES = 1024 * 1024;
+
 /** A Kubernetes bootstrap token, `<id>.<secret>`. */
 const BOOTSTRAP_TOKEN = /^([a-z0-9]{6})\.[a-z0-9]{16}$/;
 
@@ -61,7 +65,10 @@ export async function joinTokenId(token: string): Promise<string> {
   try {
     const bytes = Uint8Array.from(atob(token), (c) => c.charCodeAt(0));
     const gunzip = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
-    kubeconfig = await new Response(gunzip).text();
+    // Bounded: a few KiB of gzip could inflate to gigabytes.
+    kubeconfig = new TextDecoder().decode(
+      await readLimited(gunzip, MAX_KUBECONFIG_BYTES, () => new Error("too large")),
+    );
   } catch {
     throw new Error("not a k0s join token (base64 of a gzipped kubeconfig)");
   }

@@ -40,3 +40,17 @@ Deno.test("joinTokenId() rejects other strings without quoting them", async () =
     });
   }
 });
+
+Deno.test("joinTokenId() refuses a token whose gzip inflates past 1 MiB, without inflating it all", async () => {
+  // 64 MiB of a repeated line gzip to about 64 KiB: a bomb for a reader without a limit.
+  const line = "x".repeat(1023) + "\n";
+  const body = new Blob(Array.from({ length: 64 * 1024 }, () => line)).stream();
+  const gzip = new Uint8Array(
+    await new Response(body.pipeThrough(new CompressionStream("gzip"))).arrayBuffer(),
+  );
+  let text = "";
+  for (let i = 0; i < gzip.length; i += 8192) {
+    text += String.fromCharCode(...gzip.subarray(i, i + 8192));
+  }
+  await assert.rejects(joinTokenId(btoa(text)), /not a k0s join token/);
+});

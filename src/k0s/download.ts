@@ -7,6 +7,7 @@
 import { k0sUrl, OFFICIAL_SOURCES } from "../releases/pins.ts";
 import { downloadVerified } from "../releases/download.ts";
 import { UserError } from "../errors.ts";
+import { readLimited } from "../registry/limits.ts";
 import { type OutputFormat } from "../log/output.ts";
 
 /** The file name of the k0s binary for a version and architecture. */
@@ -54,6 +55,9 @@ async function get(url: string, signal: AbortSignal): Promise<Response> {
   return res;
 }
 
+/** `sha256sums.txt` read at most (a line per release asset: a few KiB). */
+const MAX_SUMS_BYTES = 1024 * 1024;
+
 /** The hex SHA-256 of `k0s-<version>-<arch>` that the release's `sha256sums.txt` lists. */
 export async function k0sReleaseChecksum(
   baseUrl: string,
@@ -63,7 +67,14 @@ export async function k0sReleaseChecksum(
 ): Promise<string> {
   const file = k0sAssetName(version, arch);
   const sumsUrl = k0sReleaseUrl(baseUrl, version, "sha256sums.txt");
-  const sums = await (await get(sumsUrl, signal)).text();
+  const res = await get(sumsUrl, signal);
+  const sums = new TextDecoder().decode(
+    await readLimited(
+      res.body,
+      MAX_SUMS_BYTES,
+      () => new UserError(`Cannot verify k0s: "${sumsUrl}" has more than ${MAX_SUMS_BYTES} bytes`),
+    ),
+  );
   const expected = findChecksum(sums, file);
   if (!expected) throw new UserError(`Cannot verify k0s: "${sumsUrl}" lists no "${file}"`);
   return expected;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { downloadK0s, findChecksum, k0sReleaseUrl } from "./download.ts";
+import { downloadK0s, findChecksum, k0sReleaseChecksum, k0sReleaseUrl } from "./download.ts";
 
 const V = "v1.32.8+k0s.0";
 const BINARY = new TextEncoder().encode("#!/bin/sh\necho fake k0s\n".repeat(1000));
@@ -63,5 +63,27 @@ Deno.test("downloadK0s() writes a verified binary; a bad checksum or a 404 leave
   } finally {
     await server.shutdown();
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("k0sReleaseChecksum() refuses a sha256sums.txt over 1 MiB before buffering it", async () => {
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () =>
+    new Response(
+      // 4 MiB of lines naming other files (and then, too late, the one asked for).
+      `${"0".repeat(64)}  other\n`.repeat(4 * 1024 * 1024 / 72) +
+        `${"1".repeat(64)}  k0s-${V}-amd64\n`,
+    ));
+  try {
+    await assert.rejects(
+      k0sReleaseChecksum(
+        `http://127.0.0.1:${server.addr.port}`,
+        V,
+        "amd64",
+        new AbortController().signal,
+      ),
+      /sha256sums\.txt" has more than 1048576 bytes/,
+    );
+  } finally {
+    await server.shutdown();
   }
 });

@@ -223,13 +223,18 @@ export class K0sCli {
     const units = role === "controller"
       ? [HOST.k0sControllerUnit, HOST.k0sControllerInitScript]
       : [HOST.k0sWorkerUnit, HOST.k0sWorkerInitScript];
-    for (const unit of units) {
-      try {
-        await Deno.lstat(this.#opts.host.mapPath(unit));
-        return true;
-      } catch { /* try the next */ }
-    }
+    for (const unit of units) if (await this.#exists(unit)) return true;
     return false;
+  }
+
+  /** True when host path `path` exists (a dangling symlink counts). */
+  async #exists(path: string): Promise<boolean> {
+    try {
+      await Deno.lstat(this.#opts.host.mapPath(path));
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /**
@@ -243,11 +248,7 @@ export class K0sCli {
    */
   async serviceStarting(): Promise<boolean> {
     for (const unit of [HOST.k0sControllerUnit, HOST.k0sWorkerUnit]) {
-      try {
-        await Deno.lstat(this.#opts.host.mapPath(unit));
-      } catch {
-        continue;
-      }
+      if (!await this.#exists(unit)) continue;
       try {
         const name = unit.slice(unit.lastIndexOf("/") + 1);
         const result = await this.#opts.runner.run(
