@@ -469,7 +469,9 @@ Deno.test({
   )),
   async fn() {
     await using work = await tempDir("containerd-real-three-");
-    const filesPorts = [freePort(), freePort(), freePort()];
+    // Each daemon's ports are picked when it first starts (B and C name only earlier ones).
+    const ports = [0, 0, 0];
+    const filesPorts = [0, 0, 0];
     const files = (i: number) => `http://127.0.0.1:${filesPorts[i]}/${PREFIX}`;
     const storages = ["a", "b", "c"].map((n) => join(work.path, n));
     const args = (i: number, sync: number[]) => [
@@ -485,23 +487,32 @@ Deno.test({
       // One host, so each daemon's files listener has a port of its own.
       ...sync.flatMap((s) => ["--sync-files-from", files(s)]),
     ];
-    const ports = [freePort(), freePort(), freePort()];
     const syncs = [[], [0], [0, 1]];
     const daemons: (Daemon | undefined)[] = [undefined, undefined, undefined];
+    /** Starts daemon `i`; its first start picks its ports, again when another test took one. */
     const start = async (i: number) => {
-      daemons[i] = await startDaemon(args(i, syncs[i]), ports[i]);
+      const first = ports[i] === 0;
+      for (let attempt = 1;; attempt++) {
+        if (first) [ports[i], filesPorts[i]] = [freePort(), freePort()];
+        try {
+          daemons[i] = await startDaemon(args(i, syncs[i]), ports[i]);
+          return;
+        } catch (err) {
+          if (!first || attempt === 3 || !/address already in use/.test(String(err))) throw err;
+        }
+      }
     };
     let ctrd: Containerd | undefined;
     try {
       await start(0);
-      const addresses = ports.map((p) => `127.0.0.1:${p}`);
+      const a = `127.0.0.1:${ports[0]}`;
       // One image per round, so every round resolves and fetches again.
       const repos = ["pause:3.10", "coredns:1.12.0", "kube-proxy:v1.32.8", "metrics-server:v0.7.2"];
       const pushed = new Map<string, Pushed>();
       for (const repo of repos) {
         pushed.set(
           repo,
-          await push(work.path, addresses[0], `${PREFIX}/k0sproject/${repo}`, [
+          await push(work.path, a, `${PREFIX}/k0sproject/${repo}`, [
             "--dest-tls-verify=false",
           ]),
         );
@@ -512,6 +523,7 @@ Deno.test({
         .commit(sig);
       await start(1);
       await start(2);
+      const addresses = ports.map((p) => `127.0.0.1:${p}`);
       await waitInSync(storages[1], daemons[1]!, 1, 1);
       await waitInSync(storages[2], daemons[2]!, 2, 1);
       // Every registry serves the k0s binary and its .sig byte-identical on its files listener.
